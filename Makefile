@@ -1,0 +1,40 @@
+# Lintel — the two commands a new user needs are `make run` and `make test`.
+GO      ?= go
+PKGS    ?= ./...
+BIN     ?= bin
+
+.PHONY: run test bench lint build fuzz clean
+
+## run: serve on 127.0.0.1:8080 with SQLite under ./data (nothing else needed)
+run:
+	$(GO) run ./cmd/lintel serve
+
+## build: the shipped binaries into ./bin
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## test: lint, then every test (PostgreSQL tests skip locally when it is
+## unreachable, and fail under CI=true)
+test: lint
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+## bench: every benchmark (figures go to docs/benchmarks.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+## lint: go vet and a gofmt check
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN)

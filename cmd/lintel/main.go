@@ -1,0 +1,128 @@
+// Command lintel is the Lintel server: `lintel serve`, `lintel migrate
+// up|status`, `lintel admin create-key --operator | --site ID`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/server"
+)
+
+const usage = `usage:
+  lintel serve                               run the API server
+  lintel migrate up                          apply pending database migrations
+  lintel migrate status                      list migrations and their state
+  lintel admin create-key --operator         mint an operator key (all sites)
+  lintel admin create-key --site SITE_ID     mint an admin key for one site
+Configuration comes from LINTEL_* environment variables (see README).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "lintel:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("a command is required")
+	}
+	cfg, err := server.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := server.NewLogger(stderr, cfg.LogLevel)
+	switch args[0] {
+	case "serve":
+		return server.Serve(ctx, cfg, log, stdout)
+	case "migrate":
+		return migrate(ctx, cfg, args[1:], stdout)
+	case "admin":
+		return admin(ctx, cfg, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func migrate(ctx context.Context, cfg server.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || (args[0] != "up" && args[0] != "status") {
+		return errors.New("usage: lintel migrate up|status")
+	}
+	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if args[0] == "up" {
+		n, err := st.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+		return nil
+	}
+	list, err := st.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		state := "pending"
+		if m.Applied {
+			state = "applied"
+		}
+		fmt.Fprintf(stdout, "%05d  %-8s %s\n", m.Version, state, m.Name)
+	}
+	return nil
+}
+
+func admin(ctx context.Context, cfg server.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create-key" {
+		return errors.New("usage: lintel admin create-key --operator | --site SITE_ID")
+	}
+	fs := flag.NewFlagSet("create-key", flag.ContinueOnError)
+	operator := fs.Bool("operator", false, "an operator key (all sites)")
+	site := fs.String("site", "", "an admin key for this site")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *operator == (*site != "") {
+		return errors.New("give exactly one of --operator or --site SITE_ID")
+	}
+	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if pending, err := st.MigrationsPending(ctx); err != nil || pending {
+		return errors.New("the database schema is not current: run `lintel migrate up` first")
+	}
+	var key string
+	if *operator {
+		key, err = st.CreateOperatorKey(ctx)
+	} else {
+		key, err = st.CreateAdminKey(ctx, *site)
+		if errors.Is(err, models.ErrNotFound) {
+			return fmt.Errorf("no site with id %q", *site)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	return nil
+}

@@ -1,0 +1,223 @@
+package models
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/lintel/lintel/credential/schedule"
+)
+
+// Roles a group can have.
+const (
+	RoleAdmin   = "admin"
+	RoleMember  = "member"
+	RoleVisitor = "visitor"
+	RoleNone    = "none"
+)
+
+// Group gives its users a role, a set of doors, an optional weekly schedule
+// for those doors, and a visitor-pass policy.
+type Group struct {
+	ID            string
+	SiteID        string
+	Name          string
+	Role          string
+	ScheduleDays  int // 0 means no schedule: the doors open at any time
+	ScheduleStart int
+	ScheduleEnd   int
+	VPEnabled     bool `gorm:"column:vp_enabled"`
+	VPRecurring   bool `gorm:"column:vp_recurring"`
+	VPTemporary   bool `gorm:"column:vp_temporary"`
+	VPSingleUse   bool `gorm:"column:vp_single_use"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+
+	DoorIDs []string `gorm:"-"`
+}
+
+// TableName implements gorm's Tabler.
+func (Group) TableName() string { return "access_groups" }
+
+// Schedule returns the group's weekly window, nil meaning always.
+func (g *Group) Schedule() *schedule.Weekly {
+	if g.ScheduleDays == 0 {
+		return nil
+	}
+	return &schedule.Weekly{Days: schedule.Days(g.ScheduleDays), Start: schedule.Clock(g.ScheduleStart), End: schedule.Clock(g.ScheduleEnd)}
+}
+
+// SetSchedule stores w (nil = always).
+func (g *Group) SetSchedule(w *schedule.Weekly) {
+	if w == nil {
+		g.ScheduleDays, g.ScheduleStart, g.ScheduleEnd = 0, 0, 0
+		return
+	}
+	g.ScheduleDays, g.ScheduleStart, g.ScheduleEnd = int(w.Days), int(w.Start), int(w.End)
+}
+
+type groupDoor struct {
+	GroupID string
+	DoorID  string
+}
+
+func (groupDoor) TableName() string { return "group_doors" }
+
+// UnknownDoorsError lists door ids that are not doors of the site.
+type UnknownDoorsError struct{ IDs []string }
+
+func (e *UnknownDoorsError) Error() string { return "unknown doors" }
+
+func groupNameTaken(err error) bool {
+	return isUnique(err, "access_groups_site_name", "access_groups.site_id")
+}
+
+// CreateGroup inserts a group and its doors in one transaction.
+func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
+	g.ID = NewID("grp")
+	g.CreatedAt, g.UpdatedAt = s.Now(), s.Now()
+	return s.Tx(ctx, func(tx *Store) error {
+		if err := tx.q(ctx).Create(g).Error; err != nil {
+			if groupNameTaken(err) {
+				return conflict("conflict", "a group with this name already exists in the site", err)
+			}
+			return err
+		}
+		return tx.setGroupDoors(ctx, g)
+	})
+}
+
+func (s *Store) setGroupDoors(ctx context.Context, g *Group) error {
+	g.DoorIDs = dedupe(g.DoorIDs)
+	missing, err := s.missingDoors(ctx, g.SiteID, g.DoorIDs)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return &UnknownDoorsError{IDs: missing}
+	}
+	if err := s.q(ctx).Where("group_id = ?", g.ID).Delete(&groupDoor{}).Error; err != nil {
+		return err
+	}
+	if len(g.DoorIDs) == 0 {
+		return nil
+	}
+	rows := make([]groupDoor, len(g.DoorIDs))
+	for i, d := range g.DoorIDs {
+		rows[i] = groupDoor{GroupID: g.ID, DoorID: d}
+	}
+	return s.q(ctx).Create(&rows).Error
+}
+
+func dedupe(ids []string) []string {
+	if len(ids) == 0 {
+		return []string{}
+	}
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// GetGroup loads a group of the site with its doors.
+func (s *Store) GetGroup(ctx context.Context, siteID, id string) (*Group, error) {
+	var g Group
+	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&g).Error; err != nil {
+		return nil, notFound(err)
+	}
+	if err := s.loadGroupDoors(ctx, []*Group{&g}); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+func (s *Store) loadGroupDoors(ctx context.Context, groups []*Group) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	ids := make([]string, len(groups))
+	byID := make(map[string]*Group, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+		g.DoorIDs = []string{}
+		byID[g.ID] = g
+	}
+	var rows []groupDoor
+	if err := s.q(ctx).Where("group_id IN ?", ids).Order("door_id").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		byID[r.GroupID].DoorIDs = append(byID[r.GroupID].DoorIDs, r.DoorID)
+	}
+	return nil
+}
+
+// ListGroups lists the site's groups with their doors.
+func (s *Store) ListGroups(ctx context.Context, siteID string, p Page) ([]Group, string, error) {
+	q, trim := paginate(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID })
+	var rows []Group
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	rows, next := trim(rows)
+	ptrs := make([]*Group, len(rows))
+	for i := range rows {
+		ptrs[i] = &rows[i]
+	}
+	if err := s.loadGroupDoors(ctx, ptrs); err != nil {
+		return nil, "", err
+	}
+	return rows, next, nil
+}
+
+// UpdateGroup saves every field of g, doors included, in one transaction.
+func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
+	g.UpdatedAt = s.Now()
+	return s.Tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Model(&Group{}).Where("site_id = ? AND id = ?", g.SiteID, g.ID).Updates(map[string]any{
+			"name": g.Name, "role": g.Role,
+			"schedule_days": g.ScheduleDays, "schedule_start": g.ScheduleStart, "schedule_end": g.ScheduleEnd,
+			"vp_enabled": g.VPEnabled, "vp_recurring": g.VPRecurring, "vp_temporary": g.VPTemporary, "vp_single_use": g.VPSingleUse,
+			"updated_at": g.UpdatedAt,
+		})
+		if res.Error != nil {
+			if groupNameTaken(res.Error) {
+				return conflict("conflict", "a group with this name already exists in the site", res.Error)
+			}
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.setGroupDoors(ctx, g)
+	})
+}
+
+// DeleteGroup removes a group. Deactivated users lose their membership; a
+// group that still has active users is a conflict (the foreign key refuses
+// it, so a user added concurrently cannot be orphaned).
+func (s *Store) DeleteGroup(ctx context.Context, siteID, id string) error {
+	return s.Tx(ctx, func(tx *Store) error {
+		if err := tx.q(ctx).Model(&User{}).Where("site_id = ? AND group_id = ? AND status = ?", siteID, id, UserDeactivated).
+			Update("group_id", nil).Error; err != nil {
+			return err
+		}
+		res := tx.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Group{})
+		if res.Error != nil {
+			if isForeignKey(res.Error) {
+				return conflict("group_in_use", "the group still has active users; move them to another group first", res.Error)
+			}
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}

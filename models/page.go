@@ -1,0 +1,29 @@
+package models
+
+import "gorm.io/gorm"
+
+// Page asks for one page of a list ordered by id: at most Limit items with
+// id greater than After.
+type Page struct {
+	Limit int
+	After string
+}
+
+// paginate applies p to q and returns a function that trims the fetched
+// rows to the page and reports the cursor for the next one ("" at the end).
+func paginate[T any](q *gorm.DB, p Page, id func(*T) string) (*gorm.DB, func([]T) ([]T, string)) {
+	if p.Limit <= 0 {
+		p.Limit = 50
+	}
+	if p.After != "" {
+		q = q.Where("id > ?", p.After)
+	}
+	q = q.Order("id").Limit(p.Limit + 1)
+	return q, func(rows []T) ([]T, string) {
+		if len(rows) <= p.Limit {
+			return rows, ""
+		}
+		rows = rows[:p.Limit]
+		return rows, id(&rows[len(rows)-1])
+	}
+}

@@ -1,0 +1,229 @@
+// Package models holds Lintel's GORM models and the store: every query,
+// transaction and tenancy rule that touches the database.
+//
+// The store runs on SQLite (the embedded default) and PostgreSQL. Schema
+// comes only from the versioned SQL in package migrations. Every method
+// takes a context and runs on the store's handle, which is either the pool
+// or, inside Tx, one transaction, so callers compose transactions
+// explicitly. Uniqueness is enforced by database constraints; violations come
+// back as *ConflictError, never as raw driver errors.
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"github.com/lintel/lintel/migrations"
+)
+
+// Store is the data access layer. It is safe for concurrent use; a Store
+// obtained inside Tx is bound to that transaction and must not escape it.
+type Store struct {
+	db      *gorm.DB
+	dialect migrations.Dialect
+	now     func() time.Time
+}
+
+// Options tune Open.
+type Options struct {
+	// Now is the clock used for created/updated timestamps. Default time.Now.
+	Now func() time.Time
+	// MaxOpenConns bounds the pool (PostgreSQL). Default 20.
+	MaxOpenConns int
+}
+
+// Open connects to the database named by url: "sqlite:///path/to/file.db"
+// (the directory is created), "sqlite::memory:" for tests, or a
+// "postgres://" URL. It does not migrate.
+func Open(ctx context.Context, dbURL string, opt Options) (*Store, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.MaxOpenConns == 0 {
+		opt.MaxOpenConns = 20
+	}
+	cfg := &gorm.Config{
+		Logger:                                   logger.Discard,
+		SkipDefaultTransaction:                   true,
+		DisableForeignKeyConstraintWhenMigrating: true,
+		NowFunc:                                  func() time.Time { return opt.Now().UTC() },
+	}
+	var (
+		db      *gorm.DB
+		dialect migrations.Dialect
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		dsn, derr := sqliteDSN(dbURL)
+		if derr != nil {
+			return nil, derr
+		}
+		dialect = migrations.SQLite
+		db, err = gorm.Open(sqlite.Open(dsn), cfg)
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		dialect = migrations.Postgres
+		db, err = gorm.Open(postgres.Open(dbURL), cfg)
+	default:
+		return nil, fmt.Errorf("database URL must start with sqlite:// or postgres://")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == migrations.SQLite {
+		// One writer at a time is SQLite's model; a single connection makes
+		// transactions serialize instead of failing with SQLITE_BUSY.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(opt.MaxOpenConns)
+		sqlDB.SetMaxIdleConns(opt.MaxOpenConns)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Store{db: db, dialect: dialect, now: opt.Now}, nil
+}
+
+func sqliteDSN(dbURL string) (string, error) {
+	path := strings.TrimPrefix(dbURL, "sqlite:")
+	path = strings.TrimPrefix(path, "//")
+	pragmas := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	if path == ":memory:" || path == "" {
+		return "file::memory:?" + pragmas, nil
+	}
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		path = path[:q]
+	}
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	return "file:" + path + "?" + pragmas, nil
+}
+
+// Dialect reports which database the store talks to.
+func (s *Store) Dialect() migrations.Dialect { return s.dialect }
+
+// SQLDB exposes the pool, for migrations and health checks.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Migrate applies pending migrations.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	return migrations.Up(ctx, sqlDB, s.dialect)
+}
+
+// MigrationsPending reports whether the schema is behind the binary.
+func (s *Store) MigrationsPending(ctx context.Context) (bool, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return false, err
+	}
+	return migrations.Pending(ctx, sqlDB, s.dialect)
+}
+
+// MigrationStatus lists the migrations and their state.
+func (s *Store) MigrationStatus(ctx context.Context) ([]migrations.Status, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	return migrations.List(ctx, sqlDB, s.dialect)
+}
+
+// Now is the store's clock, in UTC, truncated to microseconds so that both
+// databases round-trip it exactly.
+func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Tx runs fn in one transaction; fn receives a Store bound to it. An error or
+// panic from fn rolls back.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, dialect: s.dialect, now: s.now})
+	})
+}
+
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// forUpdate adds a row lock on PostgreSQL. SQLite's single connection
+// already serializes writers.
+func (s *Store) forUpdate(db *gorm.DB) *gorm.DB {
+	if s.dialect == migrations.Postgres {
+		return db.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return db
+}
+
+// ErrNotFound means the object does not exist or belongs to another site.
+var ErrNotFound = errors.New("not found")
+
+// ConflictError is a uniqueness or state conflict whose Message is safe to
+// show to the client; Code is a stable machine-readable reason.
+type ConflictError struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *ConflictError) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+func conflict(code, msg string, err error) error {
+	return &ConflictError{Code: code, Message: msg, Err: err}
+}
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/lintel/lintel/models"
+)
+
+// NewLogger returns the JSON logger the binaries use.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// OpenStore opens the configured database and brings the schema up to date
+// when cfg.AutoMigrate allows; otherwise a stale schema is an error that
+// names the command to run.
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store, error) {
+	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		n, err := st.Migrate(ctx)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if n > 0 {
+			log.Info("applied migrations", "count", n)
+		}
+		return st, nil
+	}
+	pending, err := st.MigrationsPending(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	if pending {
+		st.Close()
+		return nil, errors.New("the database schema is behind this binary: run `lintel migrate up` (or set LINTEL_AUTO_MIGRATE=true)")
+	}
+	return st, nil
+}
+
+// Serve runs the server until ctx is cancelled (SIGTERM in main), then lets
+// in-flight requests finish within cfg.ShutdownTimeout and closes the
+// database. stdout receives the one-time bootstrap key.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) error {
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	key, err := st.Bootstrap(ctx, cfg.BootstrapKey)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if key != "" && cfg.BootstrapKey == "" {
+		// Printed once, to stdout only, never to the log.
+		fmt.Fprintf(stdout, "\nFirst start: created an operator key. It is shown only this once:\n\n    %s\n\n", key)
+	} else if key != "" {
+		log.Info("bootstrap: LINTEL_BOOTSTRAP_KEY is now the operator key")
+	}
+
+	_, handler, err := New(Deps{Store: st, Logger: log, Config: cfg})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()), "public_url", cfg.PublicURL)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the server reads from its environment.
+type Config struct {
+	Addr         string // LINTEL_ADDR
+	DatabaseURL  string // LINTEL_DATABASE_URL
+	DataDir      string // LINTEL_DATA_DIR
+	PublicURL    string // LINTEL_PUBLIC_URL
+	BootstrapKey string // LINTEL_BOOTSTRAP_KEY
+	AutoMigrate  bool   // LINTEL_AUTO_MIGRATE
+	LogLevel     string // LINTEL_LOG_LEVEL: debug, info, warn, error
+
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after SIGTERM (LINTEL_SHUTDOWN_TIMEOUT, a Go duration).
+	ShutdownTimeout time.Duration
+}
+
+// LoadConfig reads the configuration through getenv (os.Getenv in main, a
+// map in tests) and applies defaults. Every bad value is reported.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:            or(getenv("LINTEL_ADDR"), "127.0.0.1:8080"),
+		DataDir:         or(getenv("LINTEL_DATA_DIR"), "./data"),
+		BootstrapKey:    getenv("LINTEL_BOOTSTRAP_KEY"),
+		LogLevel:        or(getenv("LINTEL_LOG_LEVEL"), "info"),
+		ShutdownTimeout: 20 * time.Second,
+	}
+	var problems []string
+	c.DatabaseURL = or(getenv("LINTEL_DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "lintel.db"))
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		problems = append(problems, "LINTEL_DATABASE_URL must start with sqlite:// or postgres://")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		problems = append(problems, fmt.Sprintf("LINTEL_ADDR %q is not host:port", c.Addr))
+	}
+	c.PublicURL = strings.TrimRight(or(getenv("LINTEL_PUBLIC_URL"), "http://"+c.Addr), "/")
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		problems = append(problems, "LINTEL_PUBLIC_URL must start with http:// or https://")
+	}
+	if c.BootstrapKey != "" && len(c.BootstrapKey) < 32 {
+		problems = append(problems, "LINTEL_BOOTSTRAP_KEY must be at least 32 characters")
+	}
+	c.AutoMigrate = strings.HasPrefix(c.DatabaseURL, "sqlite:")
+	if v := getenv("LINTEL_AUTO_MIGRATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, "LINTEL_AUTO_MIGRATE must be true or false")
+		}
+		c.AutoMigrate = b
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, "LINTEL_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if v := getenv("LINTEL_SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, "LINTEL_SHUTDOWN_TIMEOUT must be a positive duration such as 20s")
+		}
+		c.ShutdownTimeout = d
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
+)
+
+type doorRequest struct {
+	Name          string `json:"name"`
+	ScheduleBased bool   `json:"schedule_based"`
+}
+
+type doorPatch struct {
+	Name          Opt[string] `json:"name"`
+	ScheduleBased Opt[bool]   `json:"schedule_based"`
+}
+
+type doorResponse struct {
+	ID            string `json:"id"`
+	SiteID        string `json:"site_id"`
+	Name          string `json:"name"`
+	ScheduleBased bool   `json:"schedule_based"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
+}
+
+func toDoor(d *models.Door) doorResponse {
+	return doorResponse{ID: d.ID, SiteID: d.SiteID, Name: d.Name, ScheduleBased: d.ScheduleBased,
+		CreatedAt: rfc3339(d.CreatedAt), UpdatedAt: rfc3339(d.UpdatedAt)}
+}
+
+// notFoundAs names the missing resource in a store's ErrNotFound.
+func notFoundAs(err error, what string) error {
+	if errors.Is(err, models.ErrNotFound) {
+		return errNotFound(what)
+	}
+	return err
+}
+
+func (a *API) createDoor(c *gin.Context) {
+	var req doorRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	d := &models.Door{SiteID: currentSite(c).ID, Name: v.name("name", req.Name, 200), ScheduleBased: req.ScheduleBased}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.CreateDoor(c.Request.Context(), d); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toDoor(d))
+}
+
+func (a *API) listDoors(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListDoors(c.Request.Context(), currentSite(c).ID, p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toDoor))
+}
+
+func (a *API) getDoor(c *gin.Context) {
+	d, err := a.store.GetDoor(c.Request.Context(), currentSite(c).ID, c.Param("door"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	c.JSON(http.StatusOK, toDoor(d))
+}
+
+func (a *API) updateDoor(c *gin.Context) {
+	var req doorPatch
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	d, err := a.store.GetDoor(ctx, currentSite(c).ID, c.Param("door"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	var v validator
+	if req.Name.Set {
+		v.check(!req.Name.Null, "name", "must not be null")
+		d.Name = v.name("name", req.Name.Value, 200)
+	}
+	if req.ScheduleBased.Set {
+		v.check(!req.ScheduleBased.Null, "schedule_based", "must be true or false")
+		d.ScheduleBased = req.ScheduleBased.Value
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.UpdateDoor(ctx, d); err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	c.JSON(http.StatusOK, toDoor(d))
+}
+
+func (a *API) deleteDoor(c *gin.Context) {
+	if err := a.store.DeleteDoor(c.Request.Context(), currentSite(c).ID, c.Param("door")); err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type readerRequest struct {
+	Name string `json:"name"`
+}
+
+type readerResponse struct {
+	ReaderID string `json:"reader_id"`
+	DoorID   string `json:"door_id"`
+	Name     string `json:"name"`
+	Token    string `json:"token"`
+}
+
+func (a *API) provisionReader(c *gin.Context) {
+	var req readerRequest
+	// The body is optional: a reader needs no name.
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	var v validator
+	name := strings.TrimSpace(req.Name)
+	if name != "" {
+		name = v.name("name", name, 200)
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	r, token, err := a.store.ProvisionReader(c.Request.Context(), currentSite(c).ID, c.Param("door"), name)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, readerResponse{ReaderID: r.ID, DoorID: r.DoorID, Name: r.Name, Token: token})
+}

@@ -1,0 +1,236 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/credential/schedule"
+	"github.com/lintel/lintel/models"
+)
+
+// scheduleJSON is the contract's weekly schedule; absent or null = always.
+type scheduleJSON struct {
+	Days  []string `json:"days"`
+	Start string   `json:"start"`
+	End   string   `json:"end"`
+}
+
+type visitorPassPolicy struct {
+	Enabled   bool `json:"enabled"`
+	Recurring bool `json:"recurring"`
+	Temporary bool `json:"temporary"`
+	SingleUse bool `json:"single_use"`
+}
+
+type groupRequest struct {
+	Name          string             `json:"name"`
+	Role          string             `json:"role"`
+	DoorIDs       []string           `json:"door_ids"`
+	Schedule      *scheduleJSON      `json:"schedule"`
+	VisitorPasses *visitorPassPolicy `json:"visitor_passes"`
+}
+
+type groupPatch struct {
+	Name          Opt[string]            `json:"name"`
+	Role          Opt[string]            `json:"role"`
+	DoorIDs       Opt[[]string]          `json:"door_ids"`
+	Schedule      Opt[scheduleJSON]      `json:"schedule"`
+	VisitorPasses Opt[visitorPassPolicy] `json:"visitor_passes"`
+}
+
+type groupResponse struct {
+	ID            string            `json:"id"`
+	SiteID        string            `json:"site_id"`
+	Name          string            `json:"name"`
+	Role          string            `json:"role"`
+	DoorIDs       []string          `json:"door_ids"`
+	Schedule      *scheduleJSON     `json:"schedule"`
+	VisitorPasses visitorPassPolicy `json:"visitor_passes"`
+	CreatedAt     string            `json:"created_at"`
+	UpdatedAt     string            `json:"updated_at"`
+}
+
+func toScheduleJSON(w *schedule.Weekly) *scheduleJSON {
+	if w == nil {
+		return nil
+	}
+	return &scheduleJSON{Days: w.Days.Names(), Start: w.Start.String(), End: w.End.String()}
+}
+
+func toGroup(g *models.Group) groupResponse {
+	ids := g.DoorIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	return groupResponse{
+		ID: g.ID, SiteID: g.SiteID, Name: g.Name, Role: g.Role, DoorIDs: ids,
+		Schedule:      toScheduleJSON(g.Schedule()),
+		VisitorPasses: visitorPassPolicy{Enabled: g.VPEnabled, Recurring: g.VPRecurring, Temporary: g.VPTemporary, SingleUse: g.VPSingleUse},
+		CreatedAt:     rfc3339(g.CreatedAt), UpdatedAt: rfc3339(g.UpdatedAt),
+	}
+}
+
+// schedule validates a schedule field, naming each bad part under prefix
+// ("schedule" -> "schedule.days"), so every problem is reported at once.
+func (v *validator) schedule(prefix string, s *scheduleJSON) *schedule.Weekly {
+	if s == nil {
+		return nil
+	}
+	n := len(v.errs)
+	days, err := schedule.ParseDays(s.Days)
+	if err != nil {
+		v.add(prefix+".days", err.Error())
+	}
+	start, err := schedule.ParseClock(s.Start)
+	if err != nil {
+		v.add(prefix+".start", err.Error())
+	}
+	end, err := schedule.ParseClock(s.End)
+	if err != nil {
+		v.add(prefix+".end", err.Error())
+	}
+	if len(v.errs) > n {
+		return nil
+	}
+	if end <= start {
+		v.add(prefix+".end", "must be after start")
+		return nil
+	}
+	return &schedule.Weekly{Days: days, Start: start, End: end}
+}
+
+func (v *validator) role(field, r string) string {
+	switch r {
+	case models.RoleAdmin, models.RoleMember, models.RoleVisitor, models.RoleNone:
+	case "":
+		v.add(field, "is required: admin, member, visitor or none")
+	default:
+		v.add(field, "must be admin, member, visitor or none")
+	}
+	return r
+}
+
+func (v *validator) doorIDs(field string, ids []string) []string {
+	if len(ids) > 1000 {
+		v.add(field, "lists too many doors (1000 at most)")
+		return nil
+	}
+	for _, id := range ids {
+		if id == "" || len(id) > 64 {
+			v.add(field, "holds an empty or overlong id")
+			break
+		}
+	}
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+func applyPolicy(g *models.Group, p visitorPassPolicy) {
+	g.VPEnabled, g.VPRecurring, g.VPTemporary, g.VPSingleUse = p.Enabled, p.Recurring, p.Temporary, p.SingleUse
+}
+
+func (a *API) createGroup(c *gin.Context) {
+	var req groupRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	g := &models.Group{
+		SiteID:  currentSite(c).ID,
+		Name:    v.name("name", req.Name, 200),
+		Role:    v.role("role", req.Role),
+		DoorIDs: v.doorIDs("door_ids", req.DoorIDs),
+	}
+	g.SetSchedule(v.schedule("schedule", req.Schedule))
+	if req.VisitorPasses != nil {
+		applyPolicy(g, *req.VisitorPasses)
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.CreateGroup(c.Request.Context(), g); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toGroup(g))
+}
+
+func (a *API) listGroups(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListGroups(c.Request.Context(), currentSite(c).ID, p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toGroup))
+}
+
+func (a *API) getGroup(c *gin.Context) {
+	g, err := a.store.GetGroup(c.Request.Context(), currentSite(c).ID, c.Param("group"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "group"))
+		return
+	}
+	c.JSON(http.StatusOK, toGroup(g))
+}
+
+func (a *API) updateGroup(c *gin.Context) {
+	var req groupPatch
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	g, err := a.store.GetGroup(ctx, currentSite(c).ID, c.Param("group"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "group"))
+		return
+	}
+	var v validator
+	if req.Name.Set {
+		g.Name = v.name("name", req.Name.Value, 200)
+	}
+	if req.Role.Set {
+		g.Role = v.role("role", req.Role.Value)
+	}
+	if req.DoorIDs.Set {
+		g.DoorIDs = v.doorIDs("door_ids", req.DoorIDs.Value)
+	}
+	if req.Schedule.Set {
+		if req.Schedule.Null {
+			g.SetSchedule(nil)
+		} else {
+			g.SetSchedule(v.schedule("schedule", &req.Schedule.Value))
+		}
+	}
+	if req.VisitorPasses.Set {
+		v.check(!req.VisitorPasses.Null, "visitor_passes", "must be an object")
+		applyPolicy(g, req.VisitorPasses.Value)
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.UpdateGroup(ctx, g); err != nil {
+		a.fail(c, notFoundAs(err, "group"))
+		return
+	}
+	c.JSON(http.StatusOK, toGroup(g))
+}
+
+func (a *API) deleteGroup(c *gin.Context) {
+	if err := a.store.DeleteGroup(c.Request.Context(), currentSite(c).ID, c.Param("group")); err != nil {
+		a.fail(c, notFoundAs(err, "group"))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,129 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/server"
+)
+
+// env is one API over a real store, with an operator key.
+type env struct {
+	t       *testing.T
+	store   *models.Store
+	handler http.Handler
+	op      string
+}
+
+func newEnv(t *testing.T, st *models.Store) *env {
+	t.Helper()
+	_, h, err := server.New(server.Deps{Store: st, Config: server.Config{PublicURL: "https://lintel.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.Bootstrap(context.Background(), "")
+	if err != nil || key == "" {
+		t.Fatalf("bootstrap: %q %v", key, err)
+	}
+	return &env{t: t, store: st, handler: h, op: key}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.body, &m)
+	return m
+}
+
+func (r resp) str(field string) string {
+	s, _ := r.json()[field].(string)
+	return s
+}
+
+// fields lists the field names of a validation problem.
+func (r resp) fields() []string {
+	var p struct {
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	_ = json.Unmarshal(r.body, &p)
+	var out []string
+	for _, e := range p.Errors {
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+func (e *env) do(method, path, key string, body any) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, req)
+	return resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+}
+
+// must performs a request that has to answer want, and returns the body.
+func (e *env) must(want int, method, path, key string, body any) resp {
+	e.t.Helper()
+	r := e.do(method, path, key, body)
+	if r.status != want {
+		e.t.Fatalf("%s %s = %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+// fixture is a site with a door, a group and a user, plus keys of every kind.
+type fixture struct {
+	site, door, group, user string
+	admin, member, reader    string
+}
+
+func (e *env) fixture(name string) fixture {
+	e.t.Helper()
+	var f fixture
+	f.site = e.must(201, "POST", "/v1/sites", e.op, map[string]any{"name": name, "timezone": "Europe/Paris"}).str("id")
+	f.door = e.must(201, "POST", "/v1/sites/"+f.site+"/doors", e.op, map[string]any{"name": "Lobby"}).str("id")
+	f.group = e.must(201, "POST", "/v1/sites/"+f.site+"/groups", e.op, map[string]any{
+		"name": "Residents", "role": "member", "door_ids": []string{f.door},
+	}).str("id")
+	f.user = e.must(201, "POST", "/v1/sites/"+f.site+"/users", e.op, map[string]any{
+		"name": "Ada", "phone": "+33612345678", "group_id": f.group,
+	}).str("id")
+	var err error
+	f.admin, err = e.store.CreateAdminKey(context.Background(), f.site)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f.member = e.must(201, "POST", "/v1/sites/"+f.site+"/users/"+f.user+"/api-keys", e.op, nil).str("key")
+	f.reader = e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/readers", e.op, nil).str("token")
+	return f
+}

@@ -1,0 +1,222 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lintel/lintel/models"
+)
+
+const (
+	ctxRequestID = "lintel.request_id"
+	ctxPrincipal = "lintel.principal"
+	ctxSite      = "lintel.site"
+)
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// withRequestID gives every request an id (the caller's X-Request-ID when
+// it is sane), echoed in the response and in every log line and problem.
+func withRequestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if !validRequestID(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set(ctxRequestID, id)
+		c.Header("X-Request-ID", id)
+		c.Next()
+	}
+}
+
+// metrics are the HTTP metrics of one server, on its own registry.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lintel_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lintel_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+// observe logs and measures every request. Routes are labelled by their
+// template, never the raw path, so ids don't explode the label space.
+func observe(log *slog.Logger, m *metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Writer.Status()
+		d := time.Since(start)
+		m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
+		m.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+		attrs := []any{
+			"request_id", requestID(c), "method", c.Request.Method, "route", route,
+			"status", status, "duration_ms", float64(d.Microseconds()) / 1000, "bytes", c.Writer.Size(),
+		}
+		if p, ok := principal(c); ok {
+			attrs = append(attrs, "principal", p.Kind, "key_id", p.KeyID)
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.Log(c.Request.Context(), level, "http request", attrs...)
+	}
+}
+
+// recovery turns a panic into a logged 500 problem.
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				render(c, log, fmt.Errorf("panic: %v", r))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// Principal is who is calling.
+type Principal struct {
+	Kind     string // operator, admin, member, reader
+	KeyID    string
+	SiteID   string // "" for operators
+	UserID   string // members
+	ReaderID string // readers
+}
+
+func principal(c *gin.Context) (Principal, bool) {
+	v, ok := c.Get(ctxPrincipal)
+	if !ok {
+		return Principal{}, false
+	}
+	p, ok := v.(Principal)
+	return p, ok
+}
+
+func mustPrincipal(c *gin.Context) Principal {
+	p, _ := principal(c)
+	return p
+}
+
+// authenticate resolves the bearer key into a Principal.
+func (a *API) authenticate(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	key, ok := strings.CutPrefix(h, "Bearer ")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" || len(key) > 256 {
+		render(c, a.log, errUnauthorized("an Authorization: Bearer <key> header is required"))
+		return
+	}
+	k, err := a.store.Authenticate(c.Request.Context(), key)
+	if errors.Is(err, models.ErrBadKey) {
+		render(c, a.log, errUnauthorized("the key is unknown or revoked"))
+		return
+	}
+	if err != nil {
+		render(c, a.log, err)
+		return
+	}
+	p := Principal{Kind: k.Kind, KeyID: k.ID}
+	if k.SiteID != nil {
+		p.SiteID = *k.SiteID
+	}
+	if k.UserID != nil {
+		p.UserID = *k.UserID
+	}
+	if k.ReaderID != nil {
+		p.ReaderID = *k.ReaderID
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+// requireKind lets only the listed principal kinds through (403 otherwise).
+func (a *API) requireKind(kinds ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := mustPrincipal(c)
+		for _, k := range kinds {
+			if p.Kind == k {
+				c.Next()
+				return
+			}
+		}
+		render(c, a.log, errForbidden("this endpoint is not open to "+p.Kind+" keys"))
+	}
+}
+
+// siteScope loads the :site of the path for a principal allowed to see it.
+// Another site's id is 404 whatever the principal, so keys can't probe
+// which sites exist; within its own site a principal of a kind not in kinds
+// gets 403.
+func (a *API) siteScope(kinds ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := mustPrincipal(c)
+		siteID := c.Param("site")
+		if p.Kind != models.KeyOperator && p.SiteID != siteID {
+			render(c, a.log, errNotFound("site"))
+			return
+		}
+		allowed := false
+		for _, k := range kinds {
+			allowed = allowed || p.Kind == k
+		}
+		if !allowed {
+			render(c, a.log, errForbidden("this endpoint is not open to "+p.Kind+" keys"))
+			return
+		}
+		site, err := a.store.GetSite(c.Request.Context(), siteID)
+		if err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				err = errNotFound("site")
+			}
+			render(c, a.log, err)
+			return
+		}
+		c.Set(ctxSite, site)
+		c.Next()
+	}
+}
+
+func currentSite(c *gin.Context) *models.Site {
+	v, _ := c.Get(ctxSite)
+	s, _ := v.(*models.Site)
+	return s
+}

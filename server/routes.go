@@ -1,0 +1,57 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
+)
+
+// routes wires every endpoint. This is the one place to read to know what
+// the API offers and who may call it; openapi.yaml must list the same
+// operations (a test checks it).
+func (a *API) routes() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(withRequestID(), observe(a.log, a.metrics), recovery(a.log))
+	r.NoRoute(a.notFoundRoute)
+	r.NoMethod(a.methodNotAllowed)
+
+	r.GET("/healthz", a.healthz)
+	r.GET("/readyz", a.readyz)
+	r.GET("/metrics", a.metricsHandler())
+
+	v1 := r.Group("/v1", a.authenticate)
+
+	ops := v1.Group("/sites", a.requireKind(models.KeyOperator))
+	ops.POST("", a.createSite)
+	ops.GET("", a.listSites)
+
+	admin := v1.Group("/sites/:site", a.siteScope(models.KeyOperator, models.KeyAdmin))
+	admin.GET("", a.getSite)
+
+	admin.POST("/doors", a.createDoor)
+	admin.GET("/doors", a.listDoors)
+	admin.GET("/doors/:door", a.getDoor)
+	admin.PATCH("/doors/:door", a.updateDoor)
+	admin.DELETE("/doors/:door", a.deleteDoor)
+	admin.POST("/doors/:door/readers", a.provisionReader)
+
+	admin.POST("/groups", a.createGroup)
+	admin.GET("/groups", a.listGroups)
+	admin.GET("/groups/:group", a.getGroup)
+	admin.PATCH("/groups/:group", a.updateGroup)
+	admin.DELETE("/groups/:group", a.deleteGroup)
+
+	admin.POST("/users", a.createUser)
+	admin.GET("/users", a.listUsers)
+	admin.GET("/users/:user", a.getUser)
+	admin.PATCH("/users/:user", a.updateUser)
+	admin.DELETE("/users/:user", a.deactivateUser)
+	admin.POST("/users/:user/api-keys", a.createMemberKey)
+
+	return r
+}

@@ -1,0 +1,115 @@
+// Package server is Lintel's HTTP API: the Gin router, the handlers (methods
+// on API, which receives its dependencies in New), the middleware for
+// request ids, logging, metrics and authentication, and the one function
+// that renders errors as RFC 9457 problem documents.
+//
+// All routes are wired in routes.go. Request and response types are defined
+// here, separate from the GORM models, and converted explicitly.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lintel/lintel/models"
+)
+
+// Deps are what the API needs from outside.
+type Deps struct {
+	Store  *models.Store
+	Logger *slog.Logger
+	Config Config
+	// Now is the clock (default time.Now); tests inject their own.
+	Now func() time.Time
+	// Registry receives the server's metrics (default: a new registry with
+	// the Go and process collectors).
+	Registry *prometheus.Registry
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	store    *models.Store
+	log      *slog.Logger
+	cfg      Config
+	now      func() time.Time
+	registry *prometheus.Registry
+	metrics  *metrics
+}
+
+// New builds the API and its router.
+func New(d Deps) (*API, http.Handler, error) {
+	if d.Store == nil {
+		return nil, nil, fmt.Errorf("server: a store is required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry}
+	a.metrics = newMetrics(d.Registry)
+	return a, a.routes(), nil
+}
+
+func (a *API) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
+	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}
+
+func (a *API) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz reports whether the database answers and the schema is current.
+func (a *API) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the database is unreachable", Err: err})
+		return
+	}
+	pending, err := a.store.MigrationsPending(ctx)
+	if err != nil {
+		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the schema version could not be read", Err: err})
+		return
+	}
+	if pending {
+		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the database schema is behind this binary: run `lintel migrate up`"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+func (a *API) notFoundRoute(c *gin.Context) {
+	render(c, a.log, errNotFound("route"))
+}
+
+func (a *API) methodNotAllowed(c *gin.Context) {
+	render(c, a.log, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: "this method is not allowed on this path"})
+}
+
+// fail renders err; handlers call it and return.
+func (a *API) fail(c *gin.Context, err error) { render(c, a.log, err) }
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func rfc3339p(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := rfc3339(*t)
+	return &s
+}

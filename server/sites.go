@@ -1,0 +1,62 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
+)
+
+type siteRequest struct {
+	Name     string `json:"name"`
+	Timezone string `json:"timezone"`
+}
+
+type siteResponse struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Timezone  string `json:"timezone"`
+	CreatedAt string `json:"created_at"`
+}
+
+func toSite(s *models.Site) siteResponse {
+	return siteResponse{ID: s.ID, Name: s.Name, Timezone: s.Timezone, CreatedAt: rfc3339(s.CreatedAt)}
+}
+
+func (a *API) createSite(c *gin.Context) {
+	var req siteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	site := &models.Site{Name: v.name("name", req.Name, 200), Timezone: v.timezone("timezone", req.Timezone)}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.CreateSite(c.Request.Context(), site); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toSite(site))
+}
+
+func (a *API) listSites(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListSites(c.Request.Context(), p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toSite))
+}
+
+func (a *API) getSite(c *gin.Context) {
+	c.JSON(http.StatusOK, toSite(currentSite(c)))
+}

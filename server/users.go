@@ -1,0 +1,175 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
+)
+
+type userRequest struct {
+	Name    string  `json:"name"`
+	Email   string  `json:"email"`
+	Phone   string  `json:"phone"`
+	GroupID *string `json:"group_id"`
+}
+
+type userPatch struct {
+	Name    Opt[string] `json:"name"`
+	Email   Opt[string] `json:"email"`
+	Phone   Opt[string] `json:"phone"`
+	GroupID Opt[string] `json:"group_id"`
+}
+
+type userResponse struct {
+	ID            string  `json:"id"`
+	SiteID        string  `json:"site_id"`
+	Name          string  `json:"name"`
+	Email         string  `json:"email"`
+	Phone         string  `json:"phone"`
+	GroupID       *string `json:"group_id"`
+	Status        string  `json:"status"`
+	CreatedAt     string  `json:"created_at"`
+	UpdatedAt     string  `json:"updated_at"`
+	DeactivatedAt *string `json:"deactivated_at"`
+}
+
+func toUser(u *models.User) userResponse {
+	return userResponse{
+		ID: u.ID, SiteID: u.SiteID, Name: u.Name, Email: u.Email, Phone: u.Phone, GroupID: u.GroupID,
+		Status: u.Status, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+		DeactivatedAt: rfc3339p(u.DeactivatedAt),
+	}
+}
+
+func (v *validator) optionalID(field string, id *string) *string {
+	if id == nil || *id == "" {
+		return nil
+	}
+	v.id(field, *id)
+	return id
+}
+
+func (a *API) createUser(c *gin.Context) {
+	var req userRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	u := &models.User{
+		SiteID:  currentSite(c).ID,
+		Name:    v.name("name", req.Name, 200),
+		Email:   v.email("email", req.Email),
+		Phone:   v.phone("phone", req.Phone),
+		GroupID: v.optionalID("group_id", req.GroupID),
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.CreateUser(c.Request.Context(), u); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toUser(u))
+}
+
+func (a *API) listUsers(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	f := models.UserFilter{Query: strings.TrimSpace(c.Query("q")), GroupID: c.Query("group_id"), Status: c.Query("status")}
+	var v validator
+	v.check(len(f.Query) <= 200, "q", "is too long")
+	v.check(f.Status == "" || f.Status == models.UserActive || f.Status == models.UserDeactivated, "status", "must be active or deactivated")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListUsers(c.Request.Context(), currentSite(c).ID, f, p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toUser))
+}
+
+func (a *API) getUser(c *gin.Context) {
+	u, err := a.store.GetUser(c.Request.Context(), currentSite(c).ID, c.Param("user"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	c.JSON(http.StatusOK, toUser(u))
+}
+
+func (a *API) updateUser(c *gin.Context) {
+	var req userPatch
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	u, err := a.store.GetUser(ctx, currentSite(c).ID, c.Param("user"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	if u.Status != models.UserActive {
+		a.fail(c, errConflict("user_deactivated", "a deactivated user cannot be changed"))
+		return
+	}
+	var v validator
+	if req.Name.Set {
+		u.Name = v.name("name", req.Name.Value, 200)
+	}
+	if req.Email.Set {
+		u.Email = v.email("email", req.Email.Value)
+	}
+	if req.Phone.Set {
+		u.Phone = v.phone("phone", req.Phone.Value)
+	}
+	if req.GroupID.Set {
+		u.GroupID = v.optionalID("group_id", &req.GroupID.Value)
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.store.UpdateUser(ctx, u); err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	c.JSON(http.StatusOK, toUser(u))
+}
+
+func (a *API) deactivateUser(c *gin.Context) {
+	u, err := a.store.DeactivateUser(c.Request.Context(), currentSite(c).ID, c.Param("user"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	c.JSON(http.StatusOK, toUser(u))
+}
+
+type memberKeyResponse struct {
+	Key    string `json:"key"`
+	Kind   string `json:"kind"`
+	UserID string `json:"user_id"`
+}
+
+func (a *API) createMemberKey(c *gin.Context) {
+	userID := c.Param("user")
+	key, err := a.store.CreateMemberKey(c.Request.Context(), currentSite(c).ID, userID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, memberKeyResponse{Key: key, Kind: models.KeyMember, UserID: userID})
+}
