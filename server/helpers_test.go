@@ -16,13 +16,13 @@ import (
 
 // env is one API over a real store, with an operator key.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	store   *models.Store
 	handler http.Handler
 	op      string
 }
 
-func newEnv(t *testing.T, st *models.Store) *env {
+func newEnv(t testing.TB, st *models.Store) *env {
 	t.Helper()
 	_, h, err := server.New(server.Deps{Store: st, Config: server.Config{PublicURL: "https://lintel.test"}})
 	if err != nil {

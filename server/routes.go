@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/lintel/lintel"
 	"github.com/lintel/lintel/models"
 )
 
@@ -23,6 +24,7 @@ func (a *API) routes() http.Handler {
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
 	r.GET("/metrics", a.metricsHandler())
+	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", lintel.OpenAPI) })
 
 	v1 := r.Group("/v1", a.authenticate)
 
