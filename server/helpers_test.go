@@ -104,7 +104,7 @@ func (e *env) must(want int, method, path, key string, body any) resp {
 // fixture is a site with a door, a group and a user, plus keys of every kind.
 type fixture struct {
 	site, door, group, user string
-	admin, member, reader    string
+	admin, member, reader   string
 }
 
 func (e *env) fixture(name string) fixture {

@@ -13,7 +13,9 @@ import (
 // validator collects field errors so a client learns every problem at once.
 type validator struct{ errs []FieldError }
 
-func (v *validator) add(field, msg string) { v.errs = append(v.errs, FieldError{Field: field, Message: msg}) }
+func (v *validator) add(field, msg string) {
+	v.errs = append(v.errs, FieldError{Field: field, Message: msg})
+}
 
 func (v *validator) check(ok bool, field, msg string) {
 	if !ok {

@@ -62,11 +62,11 @@ func TestContainsAcrossDST(t *testing.T) {
 		{time.Date(2026, 3, 8, 12, 0, 0, 0, ny), false},
 		// The week before: same wall-clock hours, a different UTC offset.
 		{time.Date(2026, 3, 1, 8, 30, 0, 0, ny), true},
-		{time.Date(2026, 3, 1, 13, 30, 0, 0, time.UTC), true}, // 08:30 EST
-		{time.Date(2026, 3, 8, 13, 30, 0, 0, time.UTC), true}, // 09:30 EDT
+		{time.Date(2026, 3, 1, 13, 30, 0, 0, time.UTC), true},  // 08:30 EST
+		{time.Date(2026, 3, 8, 13, 30, 0, 0, time.UTC), true},  // 09:30 EDT
 		{time.Date(2026, 3, 8, 16, 30, 0, 0, time.UTC), false}, // 12:30 EDT
 		// 2026-11-01 fall back: 08:00 local exists once.
-		{time.Date(2026, 11, 1, 13, 0, 0, 0, time.UTC), true}, // 08:00 EST
+		{time.Date(2026, 11, 1, 13, 0, 0, 0, time.UTC), true},   // 08:00 EST
 		{time.Date(2026, 11, 1, 12, 30, 0, 0, time.UTC), false}, // 07:30 EST
 		// Tuesday is not a listed day.
 		{time.Date(2026, 3, 10, 9, 0, 0, 0, ny), false},
