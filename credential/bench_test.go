@@ -1,0 +1,113 @@
+package credential
+
+import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"math/big"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+// BenchmarkDecide is the full offline decision for one tap against a
+// 100,000-entry deny list. Read it next to BenchmarkTwoRawES256Verify: a
+// decision does two signature checks (issuer, device), and everything
+// else should cost little beside them (target: within 1.5x).
+func BenchmarkDecide(b *testing.B) {
+	f := newFixture(b, testNow)
+	f.policy.Revoked = bigDenyList(100_000, false)
+	f.nonces = NewNonceBook(testReader, DefaultNonceTTL, b.N+1)
+	d := f.decider()
+	chs := make([]Challenge, b.N)
+	ps := make([][]byte, b.N)
+	for i := range chs {
+		chs[i] = f.challenge(b)
+		ps[i] = f.present(b, chs[i], f.token)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if dec := d.Decide(chs[i], ps[i], testNow); !dec.Granted {
+			b.Fatalf("denied: %s", dec.Reason)
+		}
+	}
+}
+
+// BenchmarkTwoRawES256Verify is the floor for BenchmarkDecide: two P-256
+// signature verifications with the standard library and nothing else.
+func BenchmarkTwoRawES256Verify(b *testing.B) {
+	k1, k2 := fixedKey(b, "issuer"), fixedKey(b, "device")
+	h1, h2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
+	r1, s1, err := ecdsa.Sign(nil, k1, h1[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	r2, s2, err := ecdsa.Sign(nil, k2, h2[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub1, pub2 := &k1.PublicKey, &k2.PublicKey
+	var rs [4]*big.Int = [4]*big.Int{r1, s1, r2, s2}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !ecdsa.Verify(pub1, h1[:], rs[0], rs[1]) || !ecdsa.Verify(pub2, h2[:], rs[2], rs[3]) {
+			b.Fatal("verify failed")
+		}
+	}
+}
+
+// BenchmarkVerify is the credential check alone (one signature).
+func BenchmarkVerify(b *testing.B) {
+	f := newFixture(b, testNow)
+	v := f.verifier()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := v.Verify(f.token, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyPassToken checks the largest pass token (16 doors).
+func BenchmarkVerifyPassToken(b *testing.B) {
+	k := fixedSigningKey(b, "issuer")
+	keys := keySet(b, k)
+	tok, err := IssuePassToken(k, nil, testPass(MaxPassDoors))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := VerifyPassToken(keys, testSite, tok, testNow, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkJWXVerify is the same credential check done with jwx's generic
+// jwt.Parse (signature + validation), for comparison with BenchmarkVerify:
+// the reason the reader's hot path uses its own strict parser.
+func BenchmarkJWXVerify(b *testing.B) {
+	f := newFixture(b, testNow)
+	doc, err := f.keys.JWKS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := jwk.Parse(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := []byte(f.token)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := jwt.Parse(tok, jwt.WithKeySet(set), jwt.WithValidate(true),
+			jwt.WithClock(fixedClock(testNow)), jwt.WithIssuer(testIssuer)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+// Package bundle is the wire format of what a reader syncs from the server
+// (GET /v1/reader/bundle): keys, who may open its door and when, the deny
+// list, card hashes, user epochs. It also holds the card-number rules both
+// sides must apply identically: normalization and the keyed hash that keeps
+// card numbers out of the bundle in plaintext.
+//
+// It is part of the I/O-free core shared by the server and the reader.
+package bundle
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Bundle is a reader's offline data for its door. A delta (Full false)
+// carries only Version, Since and the Revoked entries added after Since;
+// the reader merges them into the full bundle it holds.
+type Bundle struct {
+	Version     int64           `json:"version"`
+	Full        bool            `json:"full"`
+	Since       int64           `json:"since,omitempty"`
+	GeneratedAt time.Time       `json:"generated_at"`
+	Issuer      string          `json:"issuer"`
+	Site        Site            `json:"site"`
+	Reader      Reader          `json:"reader"`
+	Keys        json.RawMessage `json:"keys,omitempty"` // a JWKS document
+	Groups      []Group         `json:"groups,omitempty"`
+	Users       []User          `json:"users,omitempty"`
+	CardKey     string          `json:"card_key,omitempty"` // base64url HMAC key for card hashes
+	Cards       []Card          `json:"cards,omitempty"`
+	LostCards   []Card          `json:"lost_cards,omitempty"`
+	Revoked     []Revoked       `json:"revoked,omitempty"`
+}
+
+// Site is the reader's site.
+type Site struct {
+	ID       string `json:"id"`
+	Timezone string `json:"timezone"`
+}
+
+// Reader names the reader and its door.
+type Reader struct {
+	ID       string `json:"id"`
+	DoorID   string `json:"door_id"`
+	DoorName string `json:"door_name"`
+}
+
+// Schedule is a weekly window as in the API (absent = always).
+type Schedule struct {
+	Days  []string `json:"days"`
+	Start string   `json:"start"`
+	End   string   `json:"end"`
+}
+
+// Group is a group that opens this door, and when.
+type Group struct {
+	ID       string    `json:"id"`
+	Schedule *Schedule `json:"schedule,omitempty"`
+}
+
+// User is an active user of the site: the group that decides their access
+// now (so a group change needs no credential re-issue) and their epoch.
+type User struct {
+	ID      string     `json:"id"`
+	GroupID string     `json:"group_id,omitempty"`
+	Epoch   *time.Time `json:"epoch,omitempty"`
+}
+
+// Card is an active (or lost) card or fob, by keyed hash of its number.
+type Card struct {
+	Hash         string `json:"hash"`
+	CredentialID string `json:"credential_id"`
+	UserID       string `json:"user_id"`
+}
+
+// Revoked is a deny-list entry; Until (when set) is when the revoked token
+// expires anyway, after which the entry may be dropped.
+type Revoked struct {
+	CredentialID string     `json:"credential_id"`
+	Until        *time.Time `json:"until,omitempty"`
+}
+
+// MaxCardNumber is the longest card number accepted, after normalization.
+const MaxCardNumber = 32
+
+// ErrCardNumber describes the accepted card numbers.
+var ErrCardNumber = errors.New("a card number is 1 to 32 letters and digits (spaces, dashes, dots and colons are ignored)")
+
+// NormalizeCardNumber drops separators (space, dash, dot, colon) and
+// upper-cases letters, so "04:a2-3b 9c" and "04A23B9C" are one card. Only
+// ASCII letters and digits remain valid.
+func NormalizeCardNumber(s string) (string, error) {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r >= 'A' && r <= 'Z':
+			b.WriteRune(r)
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r == ' ' || r == '-' || r == '.' || r == ':':
+		default:
+			return "", ErrCardNumber
+		}
+		if b.Len() > MaxCardNumber {
+			return "", ErrCardNumber
+		}
+	}
+	if b.Len() == 0 {
+		return "", ErrCardNumber
+	}
+	return b.String(), nil
+}
+
+// CardHash is the keyed hash of a normalized card number: the first 16
+// bytes of HMAC-SHA-256(key, "lintel-card-v1" 0x00 number), base64url.
+func CardHash(key []byte, number string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("lintel-card-v1\x00"))
+	m.Write([]byte(number))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}

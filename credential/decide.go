@@ -1,0 +1,137 @@
+package credential
+
+import (
+	"time"
+
+	"github.com/lintel/lintel/credential/schedule"
+)
+
+// DefaultMaxStaleness is how old a reader's synced bundle may get before
+// the reader stops honoring mobile credentials, when the door does not say.
+const DefaultMaxStaleness = 24 * time.Hour
+
+// DoorPolicy is what a reader knows about its door, rebuilt from each
+// synced bundle. It is plain data and is never modified after it is built:
+// the reader builds a new one and swaps a pointer, so a decision in
+// progress always sees one consistent bundle.
+type DoorPolicy struct {
+	Site     string
+	ReaderID string
+	// Location is the site's time zone for schedules; nil means UTC.
+	Location *time.Location
+	// Groups maps each group that may open this door to when it may; a nil
+	// schedule means always.
+	Groups map[string]*schedule.Weekly
+	// Revoked holds the credential ids (sub) on the deny list.
+	Revoked map[string]struct{}
+	// UserEpochs cuts off, per user id, every credential issued (iat)
+	// before the given instant: one entry revokes all of a user's phones.
+	UserEpochs map[string]time.Time
+	// SyncedAt is when the bundle was fetched from the server.
+	SyncedAt time.Time
+	// MaxStaleness is how old the bundle may be before mobile credentials
+	// are refused (stale_bundle): 0 means DefaultMaxStaleness, negative
+	// disables the check for a door configured to fail open.
+	MaxStaleness time.Duration
+}
+
+func (p *DoorPolicy) stale(now time.Time) bool {
+	max := p.MaxStaleness
+	switch {
+	case max < 0:
+		return false
+	case max == 0:
+		max = DefaultMaxStaleness
+	}
+	return p.SyncedAt.IsZero() || now.Sub(p.SyncedAt) > max
+}
+
+// Decider makes the reader's offline decision for one door.
+type Decider struct {
+	Verifier Verifier // Site is taken from the Policy
+	Policy   *DoorPolicy
+	Nonces   *NonceBook
+}
+
+// Decision is the outcome of one tap. Claims is set whenever the credential
+// carried a valid issuer signature, granted or not, so the event log can
+// name the credential and user; it is nil for forged or unparsable input.
+type Decision struct {
+	Granted bool
+	Reason  Reason // empty when granted
+	Claims  *Claims
+}
+
+func denied(r Reason, c *Claims) Decision { return Decision{Reason: r, Claims: c} }
+
+// Decide checks a presentation answering ch, in the protocol's order:
+// parse, issuer signature (ES256 pinned, known kid), validity with leeway,
+// bundle freshness, deny list and user epoch, door allowed for the groups,
+// inside the schedule in the site's zone, reader id and proof of
+// possession, and last the nonce, which is spent only by an otherwise
+// valid presentation so garbage cannot burn a phone's challenge.
+//
+// ch is the challenge this reader handed to the phone on this connection;
+// the presentation itself does not repeat it.
+func (d Decider) Decide(ch Challenge, presentation []byte, now time.Time) Decision {
+	pol := d.Policy
+	if pol == nil || pol.Site == "" || pol.ReaderID == "" {
+		return denied(ReasonStaleBundle, nil)
+	}
+	p, err := ParsePresentation(presentation)
+	if err != nil {
+		return denied(ReasonMalformed, nil)
+	}
+	v := d.Verifier
+	v.Site = pol.Site
+	c, den := v.verify(p.Credential, now)
+	if den != nil {
+		return denied(den.Reason, c)
+	}
+	if pol.stale(now) {
+		return denied(ReasonStaleBundle, c)
+	}
+	if _, ok := pol.Revoked[c.Subject]; ok {
+		return denied(ReasonRevoked, c)
+	}
+	if epoch, ok := pol.UserEpochs[c.User]; ok && c.IssuedAt.Before(epoch) {
+		return denied(ReasonUserCutOff, c)
+	}
+	if r := pol.allows(c.Groups, now); r != "" {
+		return denied(r, c)
+	}
+	if ch.ReaderID != pol.ReaderID {
+		return denied(ReasonWrongReader, c)
+	}
+	if err := VerifyProof(c.Device, ch, p); err != nil {
+		return denied(ReasonBadProof, c)
+	}
+	if d.Nonces == nil {
+		return denied(ReasonReplayedNonce, c)
+	}
+	if err := d.Nonces.Consume(ch.Nonce, now); err != nil {
+		return denied(ReasonOf(err), c)
+	}
+	return Decision{Granted: true, Claims: c}
+}
+
+// allows returns "" if one of groups may open the door now,
+// door_not_allowed if none may at all, outside_schedule if not now.
+func (p *DoorPolicy) allows(groups []string, now time.Time) Reason {
+	loc := p.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	r := ReasonDoorNotAllowed
+	for _, g := range groups {
+		w, ok := p.Groups[g]
+		if !ok {
+			continue
+		}
+		if w.Contains(now, loc) {
+			return ""
+		}
+		r = ReasonOutsideSchedule
+	}
+	return r
+}
