@@ -56,6 +56,10 @@ func (s *Store) ListDoors(ctx context.Context, siteID string, p Page) ([]Door, s
 // UpdateDoor saves a door's name and schedule_based flag.
 func (s *Store) UpdateDoor(ctx context.Context, d *Door) error {
 	d.UpdatedAt = s.Now()
+	return s.Tx(ctx, func(tx *Store) error { return tx.updateDoor(ctx, d) })
+}
+
+func (s *Store) updateDoor(ctx context.Context, d *Door) error {
 	res := s.q(ctx).Model(&Door{}).Where("site_id = ? AND id = ?", d.SiteID, d.ID).
 		Updates(map[string]any{"name": d.Name, "schedule_based": d.ScheduleBased, "updated_at": d.UpdatedAt})
 	if res.Error != nil {
@@ -67,7 +71,8 @@ func (s *Store) UpdateDoor(ctx context.Context, d *Door) error {
 	if res.RowsAffected == 0 {
 		return ErrNotFound
 	}
-	return nil
+	_, err := s.bump(ctx, d.SiteID, Change{Kind: ChangeAccess})
+	return err
 }
 
 // DeleteDoor removes a door with its readers (and their tokens) and its

@@ -83,7 +83,11 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 			}
 			return err
 		}
-		return tx.setGroupDoors(ctx, g)
+		if err := tx.setGroupDoors(ctx, g); err != nil {
+			return err
+		}
+		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess})
+		return err
 	})
 }
 
@@ -195,7 +199,11 @@ func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		return tx.setGroupDoors(ctx, g)
+		if err := tx.setGroupDoors(ctx, g); err != nil {
+			return err
+		}
+		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess})
+		return err
 	})
 }
 
@@ -218,6 +226,7 @@ func (s *Store) DeleteGroup(ctx context.Context, siteID, id string) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		return nil
+		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		return err
 	})
 }

@@ -35,6 +35,19 @@ type Store struct {
 	db      *gorm.DB
 	dialect migrations.Dialect
 	now     func() time.Time
+	// onChange receives committed changes (SQLite; PostgreSQL delivers
+	// them through LISTEN/NOTIFY instead, to every instance).
+	onChange func(Change)
+	// pending collects the changes of the current transaction.
+	pending *changeList
+}
+
+type changeList struct{ list []Change }
+
+func (l *changeList) add(c Change) {
+	if l != nil {
+		l.list = append(l.list, c)
+	}
 }
 
 // Options tune Open.
@@ -101,6 +114,15 @@ func Open(ctx context.Context, dbURL string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return &Store{db: db, dialect: dialect, now: opt.Now}, nil
+}
+
+// OnChange registers the function that hears about every committed change
+// when the database cannot broadcast them itself (SQLite). Call it before
+// serving.
+func (s *Store) OnChange(fn func(Change)) {
+	if s.dialect != migrations.Postgres {
+		s.onChange = fn
+	}
 }
 
 func sqliteDSN(dbURL string) (string, error) {
@@ -182,9 +204,19 @@ func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond
 // Tx runs fn in one transaction; fn receives a Store bound to it. An error or
 // panic from fn rolls back.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, now: s.now})
+	if s.pending != nil { // already inside a transaction: join it
+		return fn(s)
+	}
+	pending := &changeList{}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, dialect: s.dialect, now: s.now, pending: pending})
 	})
+	if err == nil && s.onChange != nil {
+		for _, c := range pending.list {
+			s.onChange(c)
+		}
+	}
+	return err
 }
 
 func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }

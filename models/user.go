@@ -25,6 +25,8 @@ type User struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	DeactivatedAt *time.Time
+	// CredentialEpoch cuts off every token issued before it.
+	CredentialEpoch *time.Time
 }
 
 // TableName implements gorm's Tabler.
@@ -142,7 +144,8 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		return nil
+		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess})
+		return err
 	})
 }
 
@@ -186,5 +189,5 @@ func (s *Store) lockUser(ctx context.Context, siteID, id string) (*User, error) 
 // onUserDeactivated is where deactivation reaches other features; it runs
 // inside the deactivating transaction.
 func (s *Store) onUserDeactivated(ctx context.Context, u *User, now time.Time) error {
-	return nil
+	return s.onUserDeactivatedCredentials(ctx, u, now)
 }

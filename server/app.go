@@ -51,6 +51,42 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store
 	return st, nil
 }
 
+// StartChangeFeed connects the store's committed changes to the broker: on
+// PostgreSQL through LISTEN/NOTIFY (so every instance hears every change),
+// on SQLite directly. It waits up to 10 s for the listener to connect.
+func StartChangeFeed(ctx context.Context, st *models.Store, dbURL string, b *Broker, log *slog.Logger) {
+	if st.Dialect() != "postgres" {
+		st.OnChange(b.Publish)
+		return
+	}
+	ready := make(chan struct{})
+	go b.Listen(ctx, dbURL, log, ready)
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		log.Warn("change listener not connected yet; reader streams will catch up when it is")
+	}
+}
+
+// RotateKeys creates a new signing key; the old ones stay published until
+// what they signed has expired.
+func RotateKeys(ctx context.Context, cfg Config) (string, error) {
+	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	kek, err := LoadKEK(cfg)
+	if err != nil {
+		return "", err
+	}
+	ring, err := NewKeyring(ctx, st, kek, cfg.CredentialTTL, time.Now)
+	if err != nil {
+		return "", err
+	}
+	return ring.Rotate(ctx)
+}
+
 // Serve runs the server until ctx is cancelled (SIGTERM in main), then lets
 // in-flight requests finish within cfg.ShutdownTimeout and closes the
 // database. stdout receives the one-time bootstrap key.
@@ -72,7 +108,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		log.Info("bootstrap: LINTEL_BOOTSTRAP_KEY is now the operator key")
 	}
 
-	_, handler, err := New(Deps{Store: st, Logger: log, Config: cfg})
+	kek, err := LoadKEK(cfg)
+	if err != nil {
+		return err
+	}
+	broker := NewBroker()
+	StartChangeFeed(ctx, st, cfg.DatabaseURL, broker, log)
+	_, handler, err := New(Deps{Store: st, Logger: log, Config: cfg, KEK: kek, Broker: broker})
 	if err != nil {
 		return err
 	}
@@ -80,13 +122,16 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
+	// Requests outlive the signal (in-flight ones finish), except reader
+	// streams, which end when shutdown starts.
+	streamCtx := context.WithoutCancel(ctx) // see broker.CloseAll
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return streamCtx },
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()), "public_url", cfg.PublicURL)
 	errc := make(chan error, 1)
@@ -99,6 +144,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	log.Info("shutting down: waiting for in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// Streams never finish by themselves: close them when shutdown begins.
+	srv.RegisterOnShutdown(func() { broker.CloseAll() })
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -19,6 +19,17 @@ type Config struct {
 	AutoMigrate  bool   // LINTEL_AUTO_MIGRATE
 	LogLevel     string // LINTEL_LOG_LEVEL: debug, info, warn, error
 
+	// KeyEncryptionKey protects signing keys at rest
+	// (LINTEL_KEY_ENCRYPTION_KEY, 32 bytes base64; default: a 0600 file in
+	// the data dir).
+	KeyEncryptionKey string
+	// CredentialTTL is the life of a mobile credential token
+	// (LINTEL_CREDENTIAL_TTL, default 7 days).
+	CredentialTTL time.Duration
+	// InvitationTTL is how long an invitation code works
+	// (LINTEL_INVITATION_TTL, default 7 days).
+	InvitationTTL time.Duration
+
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after SIGTERM (LINTEL_SHUTDOWN_TIMEOUT, a Go duration).
 	ShutdownTimeout time.Duration
@@ -28,11 +39,14 @@ type Config struct {
 // map in tests) and applies defaults. Every bad value is reported.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:            or(getenv("LINTEL_ADDR"), "127.0.0.1:8080"),
-		DataDir:         or(getenv("LINTEL_DATA_DIR"), "./data"),
-		BootstrapKey:    getenv("LINTEL_BOOTSTRAP_KEY"),
-		LogLevel:        or(getenv("LINTEL_LOG_LEVEL"), "info"),
-		ShutdownTimeout: 20 * time.Second,
+		Addr:             or(getenv("LINTEL_ADDR"), "127.0.0.1:8080"),
+		DataDir:          or(getenv("LINTEL_DATA_DIR"), "./data"),
+		BootstrapKey:     getenv("LINTEL_BOOTSTRAP_KEY"),
+		LogLevel:         or(getenv("LINTEL_LOG_LEVEL"), "info"),
+		ShutdownTimeout:  20 * time.Second,
+		KeyEncryptionKey: getenv("LINTEL_KEY_ENCRYPTION_KEY"),
+		CredentialTTL:    7 * 24 * time.Hour,
+		InvitationTTL:    7 * 24 * time.Hour,
 	}
 	var problems []string
 	c.DatabaseURL = or(getenv("LINTEL_DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "lintel.db"))
@@ -68,6 +82,31 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			problems = append(problems, "LINTEL_SHUTDOWN_TIMEOUT must be a positive duration such as 20s")
 		}
 		c.ShutdownTimeout = d
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		min  time.Duration
+		max  time.Duration
+	}{
+		{"LINTEL_CREDENTIAL_TTL", &c.CredentialTTL, 5 * time.Minute, 90 * 24 * time.Hour},
+		{"LINTEL_INVITATION_TTL", &c.InvitationTTL, time.Minute, 90 * 24 * time.Hour},
+	} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		x, err := time.ParseDuration(v)
+		if err != nil || x < d.min || x > d.max {
+			problems = append(problems, fmt.Sprintf("%s must be a duration between %s and %s (such as 168h)", d.name, d.min, d.max))
+			continue
+		}
+		*d.dst = x
+	}
+	if c.KeyEncryptionKey != "" {
+		if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
+			problems = append(problems, "LINTEL_KEY_ENCRYPTION_KEY: "+err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))

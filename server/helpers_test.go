@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,34 @@ import (
 )
 
 // env is one API over a real store, with an operator key.
+// newEnvURL opens its own store on dbURL (which may be shared with other
+// instances) and feeds changes the way Serve does.
+func newEnvURL(t *testing.T, dbURL string, kek []byte) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := models.Open(ctx, dbURL, models.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := server.NewBroker()
+	server.StartChangeFeed(ctx, st, dbURL, b, slog.New(slog.DiscardHandler))
+	_, h, err := server.New(server.Deps{Store: st, Broker: b, KEK: kek, Config: server.Config{PublicURL: "https://lintel.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.Bootstrap(ctx, strings.Repeat("o", 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = key
+	return &env{t: t, store: st, handler: h, op: strings.Repeat("o", 40)}
+}
+
 type env struct {
 	t       testing.TB
 	store   *models.Store
@@ -24,7 +53,10 @@ type env struct {
 
 func newEnv(t testing.TB, st *models.Store) *env {
 	t.Helper()
-	_, h, err := server.New(server.Deps{Store: st, Config: server.Config{PublicURL: "https://lintel.test"}})
+	st.OnChange(nil)
+	b := server.NewBroker()
+	st.OnChange(b.Publish)
+	_, h, err := server.New(server.Deps{Store: st, Broker: b, Config: server.Config{PublicURL: "https://lintel.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,20 @@ func (a *API) routes() http.Handler {
 	r.GET("/metrics", a.metricsHandler())
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", lintel.OpenAPI) })
 
+	r.GET("/.well-known/jwks.json", a.jwks)
+
+	// The phone's own endpoints: the invitation code or the device key is
+	// the proof, not a bearer key.
+	r.POST("/v1/invitations/:code/accept", a.acceptInvitation)
+	r.POST("/v1/credentials/:credential/challenge", a.refreshChallenge)
+	r.POST("/v1/credentials/:credential/refresh", a.refreshCredential)
+
 	v1 := r.Group("/v1", a.authenticate)
+
+	rd := v1.Group("/reader", a.requireKind(models.KeyReader))
+	rd.GET("/bundle", a.readerBundle)
+	rd.GET("/stream", a.readerStream)
+	rd.POST("/events", a.readerEvents)
 
 	ops := v1.Group("/sites", a.requireKind(models.KeyOperator))
 	ops.POST("", a.createSite)
@@ -54,6 +67,18 @@ func (a *API) routes() http.Handler {
 	admin.PATCH("/users/:user", a.updateUser)
 	admin.DELETE("/users/:user", a.deactivateUser)
 	admin.POST("/users/:user/api-keys", a.createMemberKey)
+	admin.POST("/users/:user/cut-off", a.cutOffUser)
+
+	admin.POST("/users/:user/cards", a.assignCard)
+	admin.GET("/users/:user/cards", a.listUserCards)
+	admin.DELETE("/cards/:card", a.unassignCard)
+	admin.POST("/cards/:card/lost", a.markCardLost)
+
+	admin.POST("/users/:user/mobile-credentials", a.issueMobile)
+	admin.GET("/credentials", a.listCredentials)
+	admin.POST("/credentials/:credential/revoke", a.revokeCredential)
+
+	admin.GET("/events", a.listEvents)
 
 	return r
 }

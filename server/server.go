@@ -9,6 +9,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,11 @@ type Deps struct {
 	Config Config
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
+	// KEK is the key-encryption key for signing keys (default: random, for
+	// tests; Serve passes LoadKEK's).
+	KEK []byte
+	// Broker fans changes out to reader streams (default: a new one).
+	Broker *Broker
 	// Registry receives the server's metrics (default: a new registry with
 	// the Go and process collectors).
 	Registry *prometheus.Registry
@@ -42,6 +48,8 @@ type API struct {
 	now      func() time.Time
 	registry *prometheus.Registry
 	metrics  *metrics
+	keys     *Keyring
+	broker   *Broker
 }
 
 // New builds the API and its router.
@@ -59,7 +67,29 @@ func New(d Deps) (*API, http.Handler, error) {
 		d.Registry = prometheus.NewRegistry()
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry}
+	if d.Config.CredentialTTL == 0 {
+		d.Config.CredentialTTL = 7 * 24 * time.Hour
+	}
+	if d.Config.InvitationTTL == 0 {
+		d.Config.InvitationTTL = 7 * 24 * time.Hour
+	}
+	if d.Config.PublicURL == "" {
+		d.Config.PublicURL = "http://127.0.0.1:8080"
+	}
+	if d.KEK == nil {
+		d.KEK = make([]byte, 32)
+		if _, err := rand.Read(d.KEK); err != nil {
+			return nil, nil, err
+		}
+	}
+	if d.Broker == nil {
+		d.Broker = NewBroker()
+	}
+	keys, err := NewKeyring(context.Background(), d.Store, d.KEK, d.Config.CredentialTTL, d.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys: %w", err)
+	}
+	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker}
 	a.metrics = newMetrics(d.Registry)
 	return a, a.routes(), nil
 }

@@ -1,5 +1,6 @@
 // Command lintel is the Lintel server: `lintel serve`, `lintel migrate
-// up|status`, `lintel admin create-key --operator | --site ID`.
+// up|status`, `lintel admin create-key --operator | --site ID`, `lintel keys
+// rotate`.
 package main
 
 import (
@@ -22,6 +23,7 @@ const usage = `usage:
   lintel migrate status                      list migrations and their state
   lintel admin create-key --operator         mint an operator key (all sites)
   lintel admin create-key --site SITE_ID     mint an admin key for one site
+  lintel keys rotate                         new signing key (old ones stay published while needed)
 Configuration comes from LINTEL_* environment variables (see README).
 `
 
@@ -51,6 +53,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, args[1:], stdout)
 	case "admin":
 		return admin(ctx, cfg, args[1:], stdout)
+	case "keys":
+		if len(args) != 2 || args[1] != "rotate" {
+			return errors.New("usage: lintel keys rotate")
+		}
+		kid, err := server.RotateKeys(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s\n", kid)
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

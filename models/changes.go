@@ -1,0 +1,100 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/lintel/lintel/migrations"
+)
+
+// Kinds of site change. A reader that sees only revocations since its
+// version can apply a delta; anything else makes it fetch the full bundle.
+const (
+	ChangeRevocation = "revocation"
+	ChangeAccess     = "access" // doors, groups, users, cards, schedules
+	ChangeKeys       = "keys"
+)
+
+// Change is one bump of a site's bundle version.
+type Change struct {
+	SiteID       string    `json:"site_id"`
+	Version      int64     `json:"version"`
+	Kind         string    `json:"kind"`
+	CredentialID string    `json:"credential_id,omitempty"`
+	Until        time.Time `json:"until,omitzero"`
+}
+
+type siteChange struct {
+	SiteID    string
+	Version   int64
+	Kind      string
+	CreatedAt time.Time
+}
+
+func (siteChange) TableName() string { return "site_changes" }
+
+// NotifyChannel is the PostgreSQL LISTEN/NOTIFY channel for changes.
+const NotifyChannel = "lintel_changes"
+
+// bump records a change that readers of the site must learn, inside the
+// caller's transaction. On PostgreSQL it also queues a NOTIFY, which the
+// database delivers to every instance only if the transaction commits; on
+// SQLite (one instance) the change is handed to the store's OnChange hook
+// after commit by Tx.
+func (s *Store) bump(ctx context.Context, siteID string, c Change) (int64, error) {
+	var v int64
+	if err := s.q(ctx).Raw("UPDATE sites SET bundle_version = bundle_version + 1 WHERE id = ? RETURNING bundle_version", siteID).
+		Scan(&v).Error; err != nil {
+		return 0, err
+	}
+	if v == 0 {
+		return 0, ErrNotFound
+	}
+	if err := s.q(ctx).Create(&siteChange{SiteID: siteID, Version: v, Kind: c.Kind, CreatedAt: s.Now()}).Error; err != nil {
+		return 0, err
+	}
+	c.SiteID, c.Version = siteID, v
+	if s.dialect == migrations.Postgres {
+		payload, _ := json.Marshal(c)
+		if err := s.q(ctx).Exec("SELECT pg_notify(?, ?)", NotifyChannel, string(payload)).Error; err != nil {
+			return 0, err
+		}
+	}
+	s.pending.add(c)
+	return v, nil
+}
+
+// bumpAll records a change for every site (a signing-key rotation).
+func (s *Store) bumpAll(ctx context.Context, kind string) error {
+	var ids []string
+	if err := s.q(ctx).Model(&Site{}).Pluck("id", &ids).Error; err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := s.bump(ctx, id, Change{Kind: kind}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChangesSince lists the kinds of change of a site after version.
+func (s *Store) ChangesSince(ctx context.Context, siteID string, version int64) ([]string, error) {
+	var kinds []string
+	err := s.q(ctx).Model(&siteChange{}).Where("site_id = ? AND version > ?", siteID, version).
+		Order("version").Pluck("kind", &kinds).Error
+	return kinds, err
+}
+
+// SiteVersion is the site's current bundle version.
+func (s *Store) SiteVersion(ctx context.Context, siteID string) (int64, error) {
+	var v []int64
+	if err := s.q(ctx).Model(&Site{}).Where("id = ?", siteID).Pluck("bundle_version", &v).Error; err != nil {
+		return 0, err
+	}
+	if len(v) == 0 {
+		return 0, ErrNotFound
+	}
+	return v[0], nil
+}

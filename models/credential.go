@@ -1,0 +1,476 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Credential kinds and states.
+const (
+	KindCard   = "card"
+	KindFob    = "fob"
+	KindMobile = "mobile"
+
+	CredPending = "pending"
+	CredActive  = "active"
+	CredLost    = "lost"
+	CredRevoked = "revoked"
+	CredExpired = "expired"
+)
+
+// Credential is something a user presents at a door: a card or fob with a
+// number, or a phone holding a signed mobile credential.
+type Credential struct {
+	ID             string
+	SiteID         string
+	UserID         string
+	Kind           string
+	Number         string
+	Label          string
+	Status         string
+	RevokeReason   string
+	TokenExpiresAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	RevokedAt      *time.Time
+}
+
+// TableName implements gorm's Tabler.
+func (Credential) TableName() string { return "credentials" }
+
+// Invitation lets one phone claim a pending mobile credential.
+type Invitation struct {
+	ID           string
+	SiteID       string
+	CredentialID string
+	CodeHash     string
+	ExpiresAt    time.Time
+	AcceptedAt   *time.Time
+	CreatedAt    time.Time
+}
+
+// TableName implements gorm's Tabler.
+func (Invitation) TableName() string { return "invitations" }
+
+// Device is the phone bound to a mobile credential.
+type Device struct {
+	ID           string
+	SiteID       string
+	UserID       string
+	CredentialID string
+	PublicJWK    string
+	Platform     string
+	PushToken    string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// TableName implements gorm's Tabler.
+func (Device) TableName() string { return "devices" }
+
+// Revocation is a deny-list entry.
+type Revocation struct {
+	CredentialID string
+	SiteID       string
+	Reason       string
+	RevokedAt    time.Time
+	UntilAt      *time.Time
+	Version      int64
+}
+
+// TableName implements gorm's Tabler.
+func (Revocation) TableName() string { return "revocations" }
+
+type credentialChallenge struct {
+	ChallengeHash string
+	CredentialID  string
+	ExpiresAt     time.Time
+}
+
+func (credentialChallenge) TableName() string { return "credential_challenges" }
+
+func numberTaken(err error) bool {
+	return isUnique(err, "credentials_site_number", "credentials.site_id")
+}
+
+// HashSecret is how one-time codes are stored.
+func HashSecret(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Store) activeUser(ctx context.Context, siteID, userID string) (*User, error) {
+	u, err := s.lockUser(ctx, siteID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Status != UserActive {
+		return nil, conflict("user_deactivated", "the user is deactivated", nil)
+	}
+	return u, nil
+}
+
+// AssignCard gives an active user a card or fob. The number must already be
+// normalized; a number held by an active or lost credential of the site is a
+// conflict (the partial unique index decides).
+func (s *Store) AssignCard(ctx context.Context, c *Credential) error {
+	return s.Tx(ctx, func(tx *Store) error {
+		if _, err := tx.activeUser(ctx, c.SiteID, c.UserID); err != nil {
+			return err
+		}
+		now := tx.Now()
+		c.ID, c.Status, c.CreatedAt, c.UpdatedAt = NewID("cred"), CredActive, now, now
+		if err := tx.q(ctx).Create(c).Error; err != nil {
+			if numberTaken(err) {
+				return conflict("conflict", "this card number is already assigned (or marked lost) in the site", err)
+			}
+			return err
+		}
+		_, err := tx.bump(ctx, c.SiteID, Change{Kind: ChangeAccess})
+		return err
+	})
+}
+
+// GetCredential loads a credential of the site.
+func (s *Store) GetCredential(ctx context.Context, siteID, id string) (*Credential, error) {
+	var c Credential
+	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&c).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &c, nil
+}
+
+// CredentialByID loads a credential whatever its site (the phone's own
+// endpoints, which are not site-scoped).
+func (s *Store) CredentialByID(ctx context.Context, id string) (*Credential, error) {
+	var c Credential
+	if err := s.q(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &c, nil
+}
+
+// CredentialFilter narrows ListCredentials.
+type CredentialFilter struct {
+	UserID, Kind, Status string
+	Cards                bool // only cards and fobs
+}
+
+// ListCredentials lists the site's credentials.
+func (s *Store) ListCredentials(ctx context.Context, siteID string, f CredentialFilter, p Page) ([]Credential, string, error) {
+	q := s.q(ctx).Where("site_id = ?", siteID)
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.Cards {
+		q = q.Where("kind IN ?", []string{KindCard, KindFob})
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	q, trim := paginate(q, p, func(x *Credential) string { return x.ID })
+	var rows []Credential
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	rows, next := trim(rows)
+	return rows, next, nil
+}
+
+// ErrNotCard means a card endpoint was used on a mobile credential.
+var ErrNotCard = &ConflictError{Code: "not_a_card", Message: "this credential is not a card or fob"}
+
+// ErrNotRevocable means the credential is already revoked, lost or expired.
+var ErrNotRevocable = &ConflictError{Code: "already_revoked", Message: "the credential is no longer active"}
+
+// Revoke ends a credential for good: status (revoked or lost), a deny-list
+// entry that lives until its last token would have expired (forever for
+// cards), and a bundle change pushed to readers at once.
+func (s *Store) Revoke(ctx context.Context, siteID, id, status, reason string) (*Credential, error) {
+	var c *Credential
+	err := s.Tx(ctx, func(tx *Store) error {
+		var err error
+		c, err = tx.lockCredential(ctx, siteID, id)
+		if err != nil {
+			return err
+		}
+		if status == CredLost && c.Kind == KindMobile {
+			return ErrNotCard
+		}
+		if c.Status != CredActive && c.Status != CredPending {
+			return ErrNotRevocable
+		}
+		return tx.revokeLocked(ctx, c, status, reason)
+	})
+	return c, err
+}
+
+func (s *Store) lockCredential(ctx context.Context, siteID, id string) (*Credential, error) {
+	var c Credential
+	if err := s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)).Take(&c).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &c, nil
+}
+
+func (s *Store) revokeLocked(ctx context.Context, c *Credential, status, reason string) error {
+	now := s.Now()
+	c.Status, c.RevokeReason, c.RevokedAt, c.UpdatedAt = status, reason, &now, now
+	if err := s.q(ctx).Model(&Credential{}).Where("id = ?", c.ID).Updates(map[string]any{
+		"status": status, "revoke_reason": reason, "revoked_at": now, "updated_at": now,
+	}).Error; err != nil {
+		return err
+	}
+	// Invitations of a pending credential die with it.
+	if err := s.q(ctx).Where("credential_id = ? AND accepted_at IS NULL", c.ID).Delete(&Invitation{}).Error; err != nil {
+		return err
+	}
+	ch := Change{Kind: ChangeRevocation, CredentialID: c.ID}
+	var until *time.Time
+	if c.Kind == KindMobile {
+		if c.TokenExpiresAt == nil || !c.TokenExpiresAt.After(now) {
+			// No live token: nothing for readers to deny.
+			_, err := s.bump(ctx, c.SiteID, Change{Kind: ChangeAccess})
+			return err
+		}
+		until = c.TokenExpiresAt
+		ch.Until = *until
+	} else {
+		// Cards leave the allow list; lost ones also join the deny list so a
+		// reader can say why (and an old bundle learns it by delta).
+		ch.Kind = ChangeAccess
+	}
+	v, err := s.bump(ctx, c.SiteID, ch)
+	if err != nil {
+		return err
+	}
+	if c.Kind != KindMobile && status != CredLost {
+		return nil
+	}
+	return s.q(ctx).Create(&Revocation{CredentialID: c.ID, SiteID: c.SiteID, Reason: reason, RevokedAt: now, UntilAt: until, Version: v}).Error
+}
+
+// Unassign takes a card or fob back from its user; the number is free again.
+func (s *Store) Unassign(ctx context.Context, siteID, id string) (*Credential, error) {
+	var c *Credential
+	err := s.Tx(ctx, func(tx *Store) error {
+		var err error
+		c, err = tx.lockCredential(ctx, siteID, id)
+		if err != nil {
+			return err
+		}
+		if c.Kind == KindMobile {
+			return ErrNotCard
+		}
+		if c.Status != CredActive {
+			return ErrNotRevocable
+		}
+		return tx.revokeLocked(ctx, c, CredRevoked, "unassigned")
+	})
+	return c, err
+}
+
+// onUserDeactivated revokes every live credential of the user and cuts off
+// any token issued before now.
+func (s *Store) onUserDeactivatedCredentials(ctx context.Context, u *User, now time.Time) error {
+	var creds []Credential
+	if err := s.forUpdate(s.q(ctx).Where("user_id = ? AND status IN ?", u.ID, []string{CredActive, CredPending})).Find(&creds).Error; err != nil {
+		return err
+	}
+	for i := range creds {
+		if err := s.revokeLocked(ctx, &creds[i], CredRevoked, "user deactivated"); err != nil {
+			return err
+		}
+	}
+	return s.setEpoch(ctx, u, now)
+}
+
+// CutOff refuses, everywhere, every token of the user issued before now
+// (the per-user epoch), without revoking the credentials: phones refresh.
+func (s *Store) CutOff(ctx context.Context, siteID, userID string) (*User, error) {
+	var u *User
+	err := s.Tx(ctx, func(tx *Store) error {
+		var err error
+		if u, err = tx.activeUser(ctx, siteID, userID); err != nil {
+			return err
+		}
+		return tx.setEpoch(ctx, u, tx.Now())
+	})
+	return u, err
+}
+
+func (s *Store) setEpoch(ctx context.Context, u *User, at time.Time) error {
+	u.CredentialEpoch = &at
+	if err := s.q(ctx).Model(&User{}).Where("id = ?", u.ID).Update("credential_epoch", at).Error; err != nil {
+		return err
+	}
+	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess})
+	return err
+}
+
+// IssueMobile creates a pending mobile credential and its invitation (code
+// stored hashed) in one transaction.
+func (s *Store) IssueMobile(ctx context.Context, siteID, userID, code string, ttl time.Duration) (*Credential, *Invitation, error) {
+	var c *Credential
+	var inv *Invitation
+	err := s.Tx(ctx, func(tx *Store) error {
+		if _, err := tx.activeUser(ctx, siteID, userID); err != nil {
+			return err
+		}
+		now := tx.Now()
+		c = &Credential{ID: NewID("cred"), SiteID: siteID, UserID: userID, Kind: KindMobile, Status: CredPending, CreatedAt: now, UpdatedAt: now}
+		if err := tx.q(ctx).Create(c).Error; err != nil {
+			return err
+		}
+		inv = &Invitation{ID: NewID("inv"), SiteID: siteID, CredentialID: c.ID, CodeHash: HashSecret(code), ExpiresAt: now.Add(ttl), CreatedAt: now}
+		return tx.q(ctx).Create(inv).Error
+	})
+	return c, inv, err
+}
+
+// ErrInvitation means the code is unknown, used or expired; the three are
+// not told apart, so codes can't be probed.
+var ErrInvitation = errors.New("invitation unknown, used or expired")
+
+// AcceptInvitation consumes the code (exactly once under concurrency: the
+// conditional UPDATE decides), binds the device, activates the credential,
+// mints a member key, and lets sign produce the token, all in one
+// transaction. sign receives the credential and user and returns the
+// token's expiry.
+func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, sign func(*Credential, *User) (time.Time, error)) (*Credential, string, error) {
+	var c *Credential
+	var memberKey string
+	err := s.Tx(ctx, func(tx *Store) error {
+		now := tx.Now()
+		var inv Invitation
+		if err := tx.q(ctx).Where("code_hash = ?", HashSecret(code)).Take(&inv).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrInvitation
+			}
+			return err
+		}
+		res := tx.q(ctx).Model(&Invitation{}).Where("id = ? AND accepted_at IS NULL AND expires_at > ?", inv.ID, now).Update("accepted_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrInvitation
+		}
+		var err error
+		if c, err = tx.lockCredential(ctx, inv.SiteID, inv.CredentialID); err != nil {
+			return err
+		}
+		if c.Status != CredPending {
+			return ErrInvitation
+		}
+		u, err := tx.activeUser(ctx, c.SiteID, c.UserID)
+		if err != nil {
+			return ErrInvitation
+		}
+		d.ID, d.SiteID, d.UserID, d.CredentialID, d.CreatedAt, d.UpdatedAt = NewID("dev"), c.SiteID, c.UserID, c.ID, now, now
+		if err := tx.q(ctx).Create(&d).Error; err != nil {
+			return err
+		}
+		exp, err := sign(c, u)
+		if err != nil {
+			return err
+		}
+		exp = exp.UTC().Truncate(time.Microsecond)
+		c.Status, c.TokenExpiresAt, c.UpdatedAt = CredActive, &exp, now
+		if err := tx.q(ctx).Model(&Credential{}).Where("id = ?", c.ID).Updates(map[string]any{
+			"status": CredActive, "token_expires_at": exp, "updated_at": now,
+		}).Error; err != nil {
+			return err
+		}
+		memberKey, _, err = tx.createKey(ctx, APIKey{Kind: KeyMember, SiteID: &c.SiteID, UserID: &c.UserID}, "")
+		return err
+	})
+	return c, memberKey, err
+}
+
+// DeviceFor loads the phone bound to a credential.
+func (s *Store) DeviceFor(ctx context.Context, credentialID string) (*Device, error) {
+	var d Device
+	if err := s.q(ctx).Where("credential_id = ?", credentialID).Take(&d).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &d, nil
+}
+
+// SaveChallenge stores a refresh challenge (hashed) for a credential.
+func (s *Store) SaveChallenge(ctx context.Context, credentialID, challenge string, expires time.Time) error {
+	// Old challenges of the credential are dropped: one outstanding at a time.
+	return s.Tx(ctx, func(tx *Store) error {
+		if err := tx.q(ctx).Where("credential_id = ? OR expires_at < ?", credentialID, tx.Now()).Delete(&credentialChallenge{}).Error; err != nil {
+			return err
+		}
+		return tx.q(ctx).Create(&credentialChallenge{ChallengeHash: HashSecret(challenge), CredentialID: credentialID, ExpiresAt: expires}).Error
+	})
+}
+
+// ErrChallenge means the refresh challenge is unknown, used or expired.
+var ErrChallenge = errors.New("challenge unknown, used or expired")
+
+// Refresh consumes a challenge (once) and, when the credential is active and
+// its user too, lets sign make a new token and records its expiry. verify
+// checks the device's proof before anything is written.
+func (s *Store) Refresh(ctx context.Context, credentialID, challenge string, verify func(*Device) error, sign func(*Credential, *User) (time.Time, error)) (*Credential, error) {
+	var c *Credential
+	err := s.Tx(ctx, func(tx *Store) error {
+		now := tx.Now()
+		res := tx.q(ctx).Where("challenge_hash = ? AND credential_id = ? AND expires_at > ?", HashSecret(challenge), credentialID, now).Delete(&credentialChallenge{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrChallenge
+		}
+		var cc Credential
+		if err := tx.forUpdate(tx.q(ctx).Where("id = ?", credentialID)).Take(&cc).Error; err != nil {
+			return notFound(err)
+		}
+		c = &cc
+		d, err := tx.DeviceFor(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := verify(d); err != nil {
+			return err
+		}
+		if c.Status != CredActive {
+			return ErrNotRevocable
+		}
+		u, err := tx.GetUser(ctx, c.SiteID, c.UserID)
+		if err != nil {
+			return err
+		}
+		if u.Status != UserActive {
+			return conflict("user_deactivated", "the user is deactivated", nil)
+		}
+		exp, err := sign(c, u)
+		if err != nil {
+			return err
+		}
+		exp = exp.UTC().Truncate(time.Microsecond)
+		c.TokenExpiresAt, c.UpdatedAt = &exp, now
+		return tx.q(ctx).Model(&Credential{}).Where("id = ?", c.ID).Updates(map[string]any{"token_expires_at": exp, "updated_at": now}).Error
+	})
+	return c, err
+}
+
+// RevokedSince lists the site's live deny-list entries with a version after
+// since (0 = all), dropping those whose token has expired anyway.
+func (s *Store) RevokedSince(ctx context.Context, siteID string, since int64) ([]Revocation, error) {
+	var rows []Revocation
+	err := s.q(ctx).Where("site_id = ? AND version > ? AND (until_at IS NULL OR until_at > ?)", siteID, since, s.Now()).
+		Order("version").Find(&rows).Error
+	return rows, err
+}

@@ -1,0 +1,443 @@
+package server
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/models"
+)
+
+type credentialResponse struct {
+	ID             string  `json:"id"`
+	SiteID         string  `json:"site_id"`
+	UserID         string  `json:"user_id"`
+	Kind           string  `json:"kind"`
+	Number         string  `json:"number,omitempty"`
+	Label          string  `json:"label,omitempty"`
+	Status         string  `json:"status"`
+	RevokeReason   string  `json:"revoke_reason,omitempty"`
+	TokenExpiresAt *string `json:"token_expires_at,omitempty"`
+	CreatedAt      string  `json:"created_at"`
+	RevokedAt      *string `json:"revoked_at"`
+}
+
+func toCredential(c *models.Credential) credentialResponse {
+	return credentialResponse{
+		ID: c.ID, SiteID: c.SiteID, UserID: c.UserID, Kind: c.Kind, Number: c.Number, Label: c.Label,
+		Status: c.Status, RevokeReason: c.RevokeReason, TokenExpiresAt: rfc3339p(c.TokenExpiresAt),
+		CreatedAt: rfc3339(c.CreatedAt), RevokedAt: rfc3339p(c.RevokedAt),
+	}
+}
+
+// actor names the principal in audit events.
+func actor(c *gin.Context) string {
+	p := mustPrincipal(c)
+	return p.Kind + ":" + p.KeyID
+}
+
+func (a *API) audit(c *gin.Context, siteID, action, credentialID, userID, detail string) {
+	if err := a.store.Audit(c.Request.Context(), siteID, actor(c), action, credentialID, userID, detail); err != nil {
+		a.log.ErrorContext(c.Request.Context(), "audit event not written", "request_id", requestID(c), "action", action, "error", err)
+	}
+}
+
+type cardRequest struct {
+	Number string `json:"number"`
+	Kind   string `json:"kind"`
+	Label  string `json:"label"`
+}
+
+func (a *API) assignCard(c *gin.Context) {
+	var req cardRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	num, err := bundle.NormalizeCardNumber(req.Number)
+	if err != nil {
+		v.add("number", err.Error())
+	}
+	if req.Kind == "" {
+		req.Kind = models.KindCard
+	}
+	v.check(req.Kind == models.KindCard || req.Kind == models.KindFob, "kind", "must be card or fob")
+	label := strings.TrimSpace(req.Label)
+	if label != "" {
+		label = v.name("label", label, 100)
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	site := currentSite(c)
+	cred := &models.Credential{SiteID: site.ID, UserID: c.Param("user"), Kind: req.Kind, Number: num, Label: label}
+	if err := a.store.AssignCard(c.Request.Context(), cred); err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	a.audit(c, site.ID, "card.assigned", cred.ID, cred.UserID, cred.Kind)
+	c.JSON(http.StatusCreated, toCredential(cred))
+}
+
+func (a *API) listUserCards(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	site := currentSite(c)
+	if _, err := a.store.GetUser(c.Request.Context(), site.ID, c.Param("user")); err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	rows, next, err := a.store.ListCredentials(c.Request.Context(), site.ID, models.CredentialFilter{UserID: c.Param("user"), Cards: true}, p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toCredential))
+}
+
+func (a *API) unassignCard(c *gin.Context) {
+	site := currentSite(c)
+	cred, err := a.store.Unassign(c.Request.Context(), site.ID, c.Param("card"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "card"))
+		return
+	}
+	a.audit(c, site.ID, "card.unassigned", cred.ID, cred.UserID, "")
+	c.JSON(http.StatusOK, toCredential(cred))
+}
+
+func (a *API) markCardLost(c *gin.Context) {
+	site := currentSite(c)
+	cred, err := a.store.Revoke(c.Request.Context(), site.ID, c.Param("card"), models.CredLost, "lost")
+	if err != nil {
+		a.fail(c, notFoundAs(err, "card"))
+		return
+	}
+	a.audit(c, site.ID, "card.lost", cred.ID, cred.UserID, "")
+	c.JSON(http.StatusOK, toCredential(cred))
+}
+
+type revokeRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) revokeCredential(c *gin.Context) {
+	var req revokeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	reason := v.name("reason", req.Reason, 200)
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	site := currentSite(c)
+	cred, err := a.store.Revoke(c.Request.Context(), site.ID, c.Param("credential"), models.CredRevoked, reason)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "credential"))
+		return
+	}
+	a.audit(c, site.ID, "credential.revoked", cred.ID, cred.UserID, reason)
+	c.JSON(http.StatusOK, toCredential(cred))
+}
+
+func (a *API) listCredentials(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	f := models.CredentialFilter{UserID: c.Query("user_id"), Kind: c.Query("kind"), Status: c.Query("status")}
+	var v validator
+	v.check(f.Kind == "" || f.Kind == models.KindCard || f.Kind == models.KindFob || f.Kind == models.KindMobile, "kind", "must be card, fob or mobile")
+	switch f.Status {
+	case "", models.CredPending, models.CredActive, models.CredLost, models.CredRevoked, models.CredExpired:
+	default:
+		v.add("status", "must be pending, active, lost, revoked or expired")
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListCredentials(c.Request.Context(), currentSite(c).ID, f, p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toCredential))
+}
+
+func (a *API) cutOffUser(c *gin.Context) {
+	site := currentSite(c)
+	u, err := a.store.CutOff(c.Request.Context(), site.ID, c.Param("user"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	a.audit(c, site.ID, "user.cut_off", "", u.ID, "")
+	c.JSON(http.StatusOK, gin.H{"user_id": u.ID, "credential_epoch": rfc3339p(u.CredentialEpoch)})
+}
+
+// --- mobile credentials ---
+
+type issueMobileRequest struct {
+	DeliverVia string `json:"deliver_via"`
+}
+
+type invitationJSON struct {
+	Code      string `json:"code"`
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+type issueMobileResponse struct {
+	CredentialID string         `json:"credential_id"`
+	Status       string         `json:"status"`
+	Invitation   invitationJSON `json:"invitation"`
+	DeliverVia   string         `json:"deliver_via"`
+}
+
+// newCode returns a one-time code of 160 random bits in lower-case base32.
+func newCode() string {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func (a *API) issueMobile(c *gin.Context) {
+	var req issueMobileRequest
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	if req.DeliverVia == "" {
+		req.DeliverVia = "none"
+	}
+	switch req.DeliverVia {
+	case "none":
+	case "push", "sms":
+		if !a.deliveryAvailable(req.DeliverVia) {
+			a.fail(c, &Error{Status: http.StatusUnprocessableEntity, Code: "delivery_unavailable",
+				Detail: "no " + req.DeliverVia + " provider is configured on this server",
+				Errors: []FieldError{{Field: "deliver_via", Message: req.DeliverVia + " is not configured"}}})
+			return
+		}
+	default:
+		a.fail(c, errValidation(FieldError{Field: "deliver_via", Message: "must be push, sms or none"}))
+		return
+	}
+	site := currentSite(c)
+	code := newCode()
+	cred, inv, err := a.store.IssueMobile(c.Request.Context(), site.ID, c.Param("user"), code, a.cfg.InvitationTTL)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	a.audit(c, site.ID, "credential.issued", cred.ID, cred.UserID, "deliver_via="+req.DeliverVia)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, issueMobileResponse{
+		CredentialID: cred.ID, Status: cred.Status, DeliverVia: req.DeliverVia,
+		Invitation: invitationJSON{Code: code, URL: a.cfg.PublicURL + "/invite/" + code, ExpiresAt: rfc3339(inv.ExpiresAt)},
+	})
+}
+
+// deliveryAvailable reports whether a notification channel is configured.
+// Providers arrive with the notifications feature.
+func (a *API) deliveryAvailable(via string) bool { return false }
+
+type acceptRequest struct {
+	DevicePublicKey json.RawMessage `json:"device_public_key"`
+	Platform        string          `json:"platform"`
+	PushToken       string          `json:"push_token"`
+}
+
+type tokenResponse struct {
+	CredentialID string `json:"credential_id"`
+	Credential   string `json:"credential"`
+	ExpiresAt    string `json:"expires_at"`
+	MemberKey    string `json:"member_key,omitempty"`
+}
+
+// signer returns the function the store calls, inside its transaction, to
+// mint the credential's token.
+func (a *API) signer(device *ecdsa.PublicKey, out *string) func(*models.Credential, *models.User) (time.Time, error) {
+	return func(cred *models.Credential, u *models.User) (time.Time, error) {
+		now := a.now().UTC().Truncate(time.Second)
+		exp := now.Add(a.cfg.CredentialTTL)
+		groups := []string{}
+		if u.GroupID != nil {
+			groups = append(groups, *u.GroupID)
+		}
+		tok, err := credential.Issue(a.keys.Current(), credential.Claims{
+			Issuer: a.cfg.PublicURL, Subject: cred.ID, Site: cred.SiteID, User: u.ID, Groups: groups,
+			Device: device, IssuedAt: now, NotBefore: now, Expiry: exp, ID: models.NewID("jti"),
+		})
+		*out = tok
+		return exp, err
+	}
+}
+
+func (a *API) acceptInvitation(c *gin.Context) {
+	var req acceptRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	var device *ecdsa.PublicKey
+	if len(req.DevicePublicKey) == 0 || string(req.DevicePublicKey) == "null" {
+		v.add("device_public_key", "is required: the phone's P-256 public key as a JWK")
+	} else if k, err := credential.ParseDeviceJWK(req.DevicePublicKey); err != nil {
+		v.add("device_public_key", deviceKeyMessage(err))
+	} else {
+		device = k
+	}
+	v.check(req.Platform == "ios" || req.Platform == "android", "platform", "must be ios or android")
+	v.check(len(req.PushToken) <= 4096, "push_token", "is too long")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	jwk, _ := credential.DeviceJWK(device)
+	var token string
+	cred, memberKey, err := a.store.AcceptInvitation(c.Request.Context(), c.Param("code"),
+		models.Device{PublicJWK: string(jwk), Platform: req.Platform, PushToken: req.PushToken},
+		a.signer(device, &token))
+	if errors.Is(err, models.ErrInvitation) {
+		a.fail(c, errNotFound("invitation (unknown, already used or expired)"))
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, tokenResponse{CredentialID: cred.ID, Credential: token, ExpiresAt: rfc3339(*cred.TokenExpiresAt), MemberKey: memberKey})
+}
+
+func deviceKeyMessage(err error) string {
+	switch {
+	case errors.Is(err, credential.ErrNotP256):
+		return "must be an EC key on curve P-256"
+	case errors.Is(err, credential.ErrPrivateMember):
+		return "must not contain private key material"
+	case errors.Is(err, credential.ErrInvalidPoint):
+		return "is not a point on P-256"
+	}
+	return "is not a valid P-256 public JWK"
+}
+
+type challengeResponse struct {
+	Challenge string `json:"challenge"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+const challengeTTL = 2 * time.Minute
+
+// refreshChallenge hands the phone a fresh, single-use challenge to sign
+// with its device key. It reveals nothing about the credential.
+func (a *API) refreshChallenge(c *gin.Context) {
+	ch, err := credential.NewRefreshChallenge(rand.Reader)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	enc := base64.RawURLEncoding.EncodeToString(ch)
+	exp := a.now().Add(challengeTTL)
+	id := c.Param("credential")
+	if _, err := a.store.CredentialByID(c.Request.Context(), id); err != nil {
+		a.fail(c, notFoundAs(err, "credential"))
+		return
+	}
+	if err := a.store.SaveChallenge(c.Request.Context(), id, enc, exp); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, challengeResponse{Challenge: enc, ExpiresAt: rfc3339(exp)})
+}
+
+type refreshRequest struct {
+	Challenge string `json:"challenge"`
+	Signature string `json:"signature"`
+}
+
+func (a *API) refreshCredential(c *gin.Context) {
+	var req refreshRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	v.check(req.Challenge != "" && len(req.Challenge) < 100, "challenge", "is required: the value from the challenge endpoint")
+	sig, err := base64.RawURLEncoding.DecodeString(req.Signature)
+	v.check(err == nil && len(sig) == 64, "signature", "must be the device key's ES256 signature (64 bytes r||s, base64url)")
+	ch, err := base64.RawURLEncoding.DecodeString(req.Challenge)
+	v.check(err == nil, "challenge", "must be base64url")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	id := c.Param("credential")
+	var token string
+	var devKey *ecdsa.PublicKey
+	verify := func(d *models.Device) error {
+		k, err := credential.ParseDeviceJWK([]byte(d.PublicJWK))
+		if err != nil {
+			return err
+		}
+		devKey = k
+		if err := credential.VerifyRefresh(k, ch, id, sig); err != nil {
+			return &Error{Status: http.StatusUnauthorized, Code: "bad_proof", Detail: "the signature does not prove the credential's device key"}
+		}
+		return nil
+	}
+	sign := func(cred *models.Credential, u *models.User) (time.Time, error) {
+		return a.signer(devKey, &token)(cred, u)
+	}
+	cred, err := a.store.Refresh(c.Request.Context(), id, req.Challenge, verify, sign)
+	switch {
+	case errors.Is(err, models.ErrChallenge):
+		a.fail(c, &Error{Status: http.StatusUnauthorized, Code: "challenge_invalid", Detail: "the challenge is unknown, used or expired: ask for a new one"})
+		return
+	case errors.Is(err, models.ErrNotRevocable):
+		a.fail(c, errConflict("credential_revoked", "the credential is no longer active"))
+		return
+	case err != nil:
+		a.fail(c, notFoundAs(err, "credential"))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, tokenResponse{CredentialID: cred.ID, Credential: token, ExpiresAt: rfc3339(*cred.TokenExpiresAt)})
+}
+
+func (a *API) jwks(c *gin.Context) {
+	doc, err := a.keys.Public().JWKS()
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Data(http.StatusOK, "application/jwk-set+json", doc)
+}

@@ -1,0 +1,364 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/models"
+)
+
+// cardKey is the site's key for card-number hashes in bundles.
+func (a *API) cardKey(siteID string) []byte { return a.keys.Derive("card-hash:" + siteID) }
+
+func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
+
+// readerBundle serves the reader's offline data: 304 when its ETag is
+// current, a delta of revocations when only those changed since ?since=,
+// otherwise the full bundle.
+func (a *API) readerBundle(c *gin.Context) {
+	ctx := c.Request.Context()
+	p := mustPrincipal(c)
+	_ = a.store.TouchReader(ctx, p.ReaderID)
+	r, err := a.store.GetReader(ctx, p.ReaderID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "reader"))
+		return
+	}
+	version, err := a.store.SiteVersion(ctx, r.SiteID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	if inm := c.GetHeader("If-None-Match"); inm != "" && inm == etag(version) {
+		c.Header("ETag", etag(version))
+		c.Status(http.StatusNotModified)
+		return
+	}
+	if s := c.Query("since"); s != "" {
+		since, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || since < 0 || since > version {
+			a.fail(c, errValidation(FieldError{Field: "since", Message: "must be a bundle version this server issued"}))
+			return
+		}
+		kinds, err := a.store.ChangesSince(ctx, r.SiteID, since)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		onlyRevocations := len(kinds) > 0
+		for _, k := range kinds {
+			onlyRevocations = onlyRevocations && k == models.ChangeRevocation
+		}
+		if onlyRevocations {
+			revs, err := a.store.RevokedSince(ctx, r.SiteID, since)
+			if err != nil {
+				a.fail(c, err)
+				return
+			}
+			v := since
+			for _, k := range revs {
+				v = max(v, k.Version)
+			}
+			c.Header("ETag", etag(v))
+			c.JSON(http.StatusOK, bundle.Bundle{Version: v, Since: since, GeneratedAt: a.now().UTC(),
+				Issuer: a.cfg.PublicURL, Revoked: toRevoked(revs)})
+			return
+		}
+	}
+	data, err := a.store.BundleFor(ctx, p.ReaderID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	b, err := a.buildBundle(data)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("ETag", etag(b.Version))
+	c.JSON(http.StatusOK, b)
+}
+
+func toRevoked(revs []models.Revocation) []bundle.Revoked {
+	out := make([]bundle.Revoked, len(revs))
+	for i, r := range revs {
+		out[i] = bundle.Revoked{CredentialID: r.CredentialID, Until: r.UntilAt}
+	}
+	return out
+}
+
+func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
+	keys, err := a.keys.Public().JWKS()
+	if err != nil {
+		return nil, err
+	}
+	ck := a.cardKey(d.Site.ID)
+	b := &bundle.Bundle{
+		Version: d.Version, Full: true, GeneratedAt: a.now().UTC(), Issuer: a.cfg.PublicURL,
+		Site:   bundle.Site{ID: d.Site.ID, Timezone: d.Site.Timezone},
+		Reader: bundle.Reader{ID: d.Reader.ID, DoorID: d.Door.ID, DoorName: d.Door.Name},
+		Keys:   keys, CardKey: base64.RawURLEncoding.EncodeToString(ck),
+		Groups:  make([]bundle.Group, len(d.Groups)),
+		Users:   make([]bundle.User, len(d.Users)),
+		Revoked: toRevoked(d.Revoked),
+	}
+	for i := range d.Groups {
+		g := &d.Groups[i]
+		b.Groups[i] = bundle.Group{ID: g.ID}
+		if w := g.Schedule(); w != nil {
+			b.Groups[i].Schedule = &bundle.Schedule{Days: w.Days.Names(), Start: w.Start.String(), End: w.End.String()}
+		}
+	}
+	for i, u := range d.Users {
+		b.Users[i] = bundle.User{ID: u.ID, Epoch: u.CredentialEpoch}
+		if u.GroupID != nil {
+			b.Users[i].GroupID = *u.GroupID
+		}
+	}
+	for _, c := range d.Cards {
+		b.Cards = append(b.Cards, bundle.Card{Hash: bundle.CardHash(ck, c.Number), CredentialID: c.ID, UserID: c.UserID})
+	}
+	for _, c := range d.Lost {
+		b.LostCards = append(b.LostCards, bundle.Card{Hash: bundle.CardHash(ck, c.Number), CredentialID: c.ID, UserID: c.UserID})
+	}
+	return b, nil
+}
+
+// heartbeat is how often an idle stream sends a comment line, so proxies
+// and the reader notice a dead connection.
+var heartbeat = 15 * time.Second
+
+// readerStream pushes the reader's site changes as Server-Sent Events. It
+// opens with the current version (so a reader that missed changes while
+// disconnected resyncs at once), then relays every change; revocations carry
+// the credential id so the reader can deny it before refetching.
+func (a *API) readerStream(c *gin.Context) {
+	ctx := c.Request.Context()
+	p := mustPrincipal(c)
+	r, err := a.store.GetReader(ctx, p.ReaderID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "reader"))
+		return
+	}
+	changes, cancel := a.broker.Subscribe(r.SiteID)
+	defer cancel()
+	version, err := a.store.SiteVersion(ctx, r.SiteID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	_ = a.store.TouchReader(ctx, r.ID)
+	w := c.Writer
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, id int64, data any) bool {
+		js, _ := json.Marshal(data)
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, js); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	if !send("bundle", version, gin.H{"version": version, "kind": "hello"}) {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	touch := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.broker.Done():
+			return
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return
+			}
+			w.Flush()
+			if time.Since(touch) > time.Minute {
+				_ = a.store.TouchReader(ctx, r.ID)
+				touch = time.Now()
+			}
+		case ch := <-changes:
+			if ch.SiteID == "" { // the listener reconnected: re-announce the version
+				v, err := a.store.SiteVersion(ctx, r.SiteID)
+				if err != nil {
+					return
+				}
+				ch = models.Change{SiteID: r.SiteID, Version: v, Kind: models.ChangeAccess}
+			}
+			ok := true
+			if ch.Kind == models.ChangeRevocation {
+				data := gin.H{"version": ch.Version, "credential_id": ch.CredentialID}
+				if !ch.Until.IsZero() {
+					data["until"] = rfc3339(ch.Until)
+				}
+				ok = send("revoked", ch.Version, data)
+			} else {
+				ok = send("bundle", ch.Version, gin.H{"version": ch.Version, "kind": ch.Kind})
+			}
+			if !ok {
+				return
+			}
+		}
+	}
+}
+
+type readerEvent struct {
+	EventID      string `json:"event_id"`
+	OccurredAt   string `json:"occurred_at"`
+	Granted      *bool  `json:"granted"`
+	Reason       string `json:"reason"`
+	Method       string `json:"method"`
+	CredentialID string `json:"credential_id"`
+	UserID       string `json:"user_id"`
+	PassID       string `json:"pass_id"`
+	Detail       string `json:"detail"`
+}
+
+type eventsUpload struct {
+	Events []readerEvent `json:"events"`
+}
+
+const maxEventBatch = 1000
+
+var readerMethods = map[string]bool{"ble": true, "nfc": true, "card": true, "qr": true, "pin": true}
+
+func validEventID(s string) bool {
+	if len(s) < 8 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// readerEvents stores a batch of access decisions, idempotent by event_id:
+// a batch re-sent after a lost response stores nothing twice.
+func (a *API) readerEvents(c *gin.Context) {
+	var req eventsUpload
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	if len(req.Events) == 0 {
+		v.add("events", "must hold at least one event")
+	}
+	if len(req.Events) > maxEventBatch {
+		a.fail(c, errValidation(FieldError{Field: "events", Message: fmt.Sprintf("holds %d events; send at most %d per batch", len(req.Events), maxEventBatch)}))
+		return
+	}
+	ctx := c.Request.Context()
+	p := mustPrincipal(c)
+	r, err := a.store.GetReader(ctx, p.ReaderID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "reader"))
+		return
+	}
+	now := a.now()
+	evs := make([]models.Event, 0, len(req.Events))
+	seen := map[string]bool{}
+	for i, e := range req.Events {
+		f := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
+		v.check(validEventID(e.EventID), f("event_id"), "must be 8-64 characters of letters, digits, - and _")
+		at, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
+		v.check(err == nil, f("occurred_at"), "must be an RFC 3339 time")
+		v.check(err != nil || at.Before(now.Add(24*time.Hour)), f("occurred_at"), "is more than a day in the future")
+		v.check(e.Granted != nil, f("granted"), "is required")
+		v.check(readerMethods[e.Method], f("method"), "must be ble, nfc, card, qr or pin")
+		if e.Granted != nil && !*e.Granted {
+			v.check(credential.Reason(e.Reason).Valid(), f("reason"), "must be a reason code from docs/protocol.md")
+		}
+		v.check(len(e.CredentialID) <= 64 && len(e.UserID) <= 64 && len(e.PassID) <= 64, f("credential_id"), "ids are at most 64 characters")
+		v.check(len(e.Detail) <= 500, f("detail"), "is at most 500 characters")
+		if seen[e.EventID] {
+			continue // the same event twice in one batch counts once
+		}
+		seen[e.EventID] = true
+		detail := e.Detail
+		if e.PassID != "" {
+			detail = strings.TrimSpace("pass=" + e.PassID + " " + detail)
+		}
+		evs = append(evs, models.Event{SiteID: r.SiteID, EventID: e.EventID, Type: models.EventAccess, Action: "door.decision",
+			Granted: e.Granted, Reason: e.Reason, Method: e.Method, DoorID: r.DoorID, ReaderID: r.ID,
+			UserID: e.UserID, CredentialID: e.CredentialID, Detail: detail, OccurredAt: at})
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	n, err := a.store.InsertEvents(ctx, evs)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"accepted": n, "duplicates": int64(len(req.Events)) - n})
+}
+
+type eventResponse struct {
+	ID           string `json:"id"`
+	EventID      string `json:"event_id"`
+	Type         string `json:"type"`
+	Action       string `json:"action"`
+	Granted      *bool  `json:"granted,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Method       string `json:"method,omitempty"`
+	DoorID       string `json:"door_id,omitempty"`
+	ReaderID     string `json:"reader_id,omitempty"`
+	UserID       string `json:"user_id,omitempty"`
+	CredentialID string `json:"credential_id,omitempty"`
+	Actor        string `json:"actor,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+	OccurredAt   string `json:"occurred_at"`
+	ReceivedAt   string `json:"received_at"`
+}
+
+func toEvent(e *models.Event) eventResponse {
+	return eventResponse{ID: e.ID, EventID: e.EventID, Type: e.Type, Action: e.Action, Granted: e.Granted, Reason: e.Reason,
+		Method: e.Method, DoorID: e.DoorID, ReaderID: e.ReaderID, UserID: e.UserID, CredentialID: e.CredentialID,
+		Actor: e.Actor, Detail: e.Detail, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano), ReceivedAt: rfc3339(e.ReceivedAt)}
+}
+
+func (a *API) listEvents(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	f := models.EventFilter{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id")}
+	var v validator
+	v.check(f.Type == "" || f.Type == models.EventAccess || f.Type == models.EventAudit, "type", "must be access or audit")
+	if s := c.Query("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		v.check(err == nil, "since", "must be an RFC 3339 time")
+		f.Since = t
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListEvents(c.Request.Context(), currentSite(c).ID, f, p)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "cursor"))
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toEvent))
+}
