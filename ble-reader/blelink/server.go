@@ -1,0 +1,628 @@
+package blelink
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-ble/ble"
+	"github.com/go-ble/ble/linux/att"
+)
+
+// ATT opcodes the filter looks at [Vol 3, Part F, 3.4.8].
+const (
+	opErrorRsp       = 0x01
+	opExchangeMTUReq = 0x02
+	opReadByGroupReq = 0x10
+	opWriteReq       = 0x12
+	opPrepareWrite   = 0x16
+	opExecuteWrite   = 0x18
+	opExecuteRsp     = 0x19
+	opNotify         = 0x1B
+	opIndicate       = 0x1D
+	opConfirm        = 0x1E
+	opWriteCmd       = 0x52
+)
+
+// Why a connection ended. ServeConn returns one of these (or nil when the
+// peer simply went away); errors.Is classifies them.
+var (
+	ErrTooManyConns  = errors.New("blelink: too many connections")
+	ErrConnTimeout   = errors.New("blelink: connection timed out")
+	ErrConnMalformed = errors.New("blelink: malformed ATT PDU from peer")
+	ErrConnFlood     = errors.New("blelink: peer exceeded its PDU budget")
+	ErrConnPanic     = errors.New("blelink: connection handler panicked")
+	ErrShutdown      = errors.New("blelink: server shutting down")
+)
+
+// Acceptor is a source of incoming connections: the local Listener in tests
+// and the demo, go-ble's HCI (see OpenHCI) in production.
+type Acceptor interface {
+	Accept() (ble.Conn, error)
+}
+
+// Config configures a Server. Zero fields take the defaults shown.
+type Config struct {
+	// Handler supplies challenges and decides on presentations. Required.
+	Handler Handler
+	// Name is the GAP device name. Default "Lintel".
+	Name string
+	// MTU is the largest ATT_MTU the reader accepts, 23..515. Default 515;
+	// the MTU used on a connection is the smaller of this and the phone's.
+	MTU int
+	// MaxPresentation caps a reassembled presentation. Default 4096 bytes.
+	MaxPresentation int
+	// MaxResult caps what the Handler may return. Default 1024 bytes.
+	MaxResult int
+	// ConnTimeout is how long a connection may stay open in all: a phone
+	// that never finishes is dropped. Default 10s.
+	ConnTimeout time.Duration
+	// MaxConns bounds concurrent connections; more are closed at once
+	// (never left waiting: go-ble's HCI stalls its event loop until a
+	// connection is accepted). Default 4.
+	MaxConns int
+	// MaxPDUs and MaxBytes bound what one connection may send in its
+	// lifetime; a peer over budget is flooding and is dropped. Defaults
+	// 1024 PDUs and 64 KiB, about four times a 4 KiB presentation at MTU 23.
+	MaxPDUs  int
+	MaxBytes int
+	// Logger receives connection events; nil discards them. Presentations
+	// and challenges are never logged, only their sizes.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Handler == nil {
+		return errors.New("blelink: Config.Handler is required")
+	}
+	if c.Name == "" {
+		c.Name = "Lintel"
+	}
+	if c.MTU == 0 {
+		c.MTU = ble.MaxMTU
+	}
+	if c.MTU < ble.DefaultMTU || c.MTU > ble.MaxMTU {
+		return fmt.Errorf("blelink: MTU %d outside %d..%d", c.MTU, ble.DefaultMTU, ble.MaxMTU)
+	}
+	if c.MaxPresentation == 0 {
+		c.MaxPresentation = 4096
+	}
+	if c.MaxResult == 0 {
+		c.MaxResult = 1024
+	}
+	if c.ConnTimeout == 0 {
+		c.ConnTimeout = 10 * time.Second
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 4
+	}
+	if c.MaxPDUs == 0 {
+		c.MaxPDUs = 1024
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 64 << 10
+	}
+	if c.MaxPresentation < 0 || c.MaxResult < 0 || c.ConnTimeout < 0 || c.MaxConns < 0 || c.MaxPDUs < 0 || c.MaxBytes < 0 {
+		return errors.New("blelink: negative limit in Config")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Stats are counters since the Server started.
+type Stats struct {
+	Accepted  uint64 // connections served
+	Rejected  uint64 // connections closed at once: MaxConns reached
+	Active    int64  // connections open now
+	Malformed uint64 // dropped for a malformed or oversized PDU
+	Flooded   uint64 // dropped for exceeding MaxPDUs/MaxBytes
+	TimedOut  uint64 // dropped by ConnTimeout
+	Panics    uint64 // recovered panics (each dropped one connection)
+}
+
+type counters struct {
+	accepted, rejected, malformed, flooded, timedOut, panics atomic.Uint64
+	active                                                   atomic.Int64
+}
+
+// Server runs the Lintel GATT service over go-ble's ATT server. It owns the
+// accept loop, so every connection goes through a filtering conn that keeps
+// known go-ble crashers and floods out, a per-connection timeout and a
+// recover: one bad peer costs one connection, never the daemon.
+type Server struct {
+	cfg    Config
+	g      *gattDB
+	log    *slog.Logger
+	nextID atomic.Uint64
+	slots  chan struct{}
+	c      counters
+}
+
+// NewServer builds the GATT database and checks cfg.
+func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	g, err := newGATTDB(cfg.Name, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:   cfg,
+		g:     g,
+		log:   cfg.Logger,
+		slots: make(chan struct{}, cfg.MaxConns),
+	}, nil
+}
+
+// Services is the GATT database the Server serves (GAP, GATT, Lintel). It is
+// for inspection and advertising; do not hand it to another GATT server.
+func (s *Server) Services() []*ble.Service { return s.g.services }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Accepted:  s.c.accepted.Load(),
+		Rejected:  s.c.rejected.Load(),
+		Active:    s.c.active.Load(),
+		Malformed: s.c.malformed.Load(),
+		Flooded:   s.c.flooded.Load(),
+		TimedOut:  s.c.timedOut.Load(),
+		Panics:    s.c.panics.Load(),
+	}
+}
+
+// Serve accepts connections from a until ctx ends or Accept fails, serving
+// each in its own goroutine, and waits for them before returning. If a is
+// an io.Closer, Serve closes it when ctx ends, which unblocks Accept. It
+// returns nil after ctx ends, else the Accept error.
+func (s *Server) Serve(ctx context.Context, a Acceptor) error {
+	if cl, ok := a.(io.Closer); ok {
+		stop := context.AfterFunc(ctx, func() { _ = cl.Close() })
+		defer stop()
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := a.Accept()
+		if ctx.Err() != nil {
+			if c != nil {
+				_ = c.Close()
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			// go-ble's HCI reports a clean close as (nil, nil).
+			return io.EOF
+		}
+		if !s.acquire() {
+			s.reject(c)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.release()
+			_ = s.serveConn(ctx, c)
+		}()
+	}
+}
+
+// ServeConn serves one connection that the caller accepted, until it ends.
+// It counts against MaxConns like those Serve accepts. It returns nil when
+// the peer disconnected, or why the Server dropped the connection.
+func (s *Server) ServeConn(ctx context.Context, c ble.Conn) error {
+	if !s.acquire() {
+		s.reject(c)
+		return ErrTooManyConns
+	}
+	defer s.release()
+	return s.serveConn(ctx, c)
+}
+
+func (s *Server) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) release() { <-s.slots }
+
+func (s *Server) reject(c ble.Conn) {
+	s.c.rejected.Add(1)
+	s.log.Warn("ble connection rejected: too many", "remote", c.RemoteAddr().String())
+	_ = c.Close()
+}
+
+func (s *Server) serveConn(ctx context.Context, c ble.Conn) error {
+	s.c.accepted.Add(1)
+	s.c.active.Add(1)
+	defer s.c.active.Add(-1)
+
+	id := ConnID(s.nextID.Add(1))
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnTimeout)
+	defer cancel()
+
+	// go-ble's server sizes its receive buffers from RxMTU once, in NewServer.
+	c.SetRxMTU(s.cfg.MTU)
+	f := newFilterConn(c, s, id)
+	f.sess = newSession(cctx, id, s.cfg.Handler, s.log, s.cfg.MaxPresentation, s.cfg.MaxResult, f.attMTU)
+	f.sess.onPanic = f.panicked
+	f.ctx = context.WithValue(c.Context(), sessionKey{}, f.sess)
+
+	stop := context.AfterFunc(cctx, func() {
+		switch {
+		case ctx.Err() != nil:
+			f.kill(endShutdown, "server shutting down")
+		case errors.Is(cctx.Err(), context.DeadlineExceeded):
+			f.kill(endTimeout, "connection timed out")
+		}
+	})
+	defer stop()
+
+	s.log.Debug("ble connection", "conn", uint64(id), "remote", c.RemoteAddr().String())
+	as, err := att.NewServer(s.g.db, f)
+	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	s.loop(as, f)
+	stop() // the connection is over: our own cancel below is no timeout
+	_ = f.Close()
+	cancel()
+	if obs, ok := s.cfg.Handler.(ConnObserver); ok {
+		obs.ConnClosed(id)
+	}
+	return f.endErr()
+}
+
+// loop runs go-ble's request loop, turning a panic into a dropped connection.
+// Known crashers never get this far (the filter stops them); this is the
+// last line for unknown ones.
+func (s *Server) loop(as *att.Server, f *filterConn) {
+	defer func() {
+		if r := recover(); r != nil {
+			f.panicked(fmt.Sprint(r), debug.Stack())
+		}
+	}()
+	as.Loop()
+}
+
+// panicked drops the connection after a recovered panic.
+func (f *filterConn) panicked(why string, stack []byte) {
+	f.srv.log.Error("ble connection panicked", "conn", uint64(f.id), "panic", why, "stack", string(stack))
+	f.kill(endPanic, why)
+}
+
+type endReason int32
+
+const (
+	endNone endReason = iota
+	endMalformed
+	endFlood
+	endTimeout
+	endPanic
+	endShutdown
+)
+
+// filterConn sits between the connection and go-ble's ATT server. It sees
+// every PDU before go-ble does and every PDU go-ble sends.
+type filterConn struct {
+	inner ble.Conn
+	srv   *Server
+	id    ConnID
+	sess  *session
+
+	ctxMu sync.Mutex
+	ctx   context.Context
+
+	// Read state: only go-ble's single reader goroutine touches these.
+	rbuf  []byte
+	pdus  int
+	bytes int
+
+	// idle holds a token while no request awaits its response. Read takes
+	// it before delivering a PDU and a written response gives it back, so a
+	// peer cannot pipeline requests (ATT forbids it) and go-ble's reader
+	// never sits on a PDU that a panicking handler will not take.
+	idle chan struct{}
+
+	wmu sync.Mutex
+	mtu atomic.Int32 // negotiated ATT_MTU
+
+	end       atomic.Int32
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+var _ ble.Conn = (*filterConn)(nil)
+
+func newFilterConn(inner ble.Conn, s *Server, id ConnID) *filterConn {
+	f := &filterConn{
+		inner: inner,
+		srv:   s,
+		id:    id,
+		rbuf:  make([]byte, ble.MaxMTU),
+		idle:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	f.idle <- struct{}{}
+	f.mtu.Store(ble.DefaultMTU)
+	return f
+}
+
+func (f *filterConn) attMTU() int { return int(f.mtu.Load()) }
+
+// expectsResponse reports whether go-ble's server answers a PDU with this
+// opcode: it answers everything (unknown opcodes with an Error Response)
+// except Write Command and Handle Value Confirmation.
+func expectsResponse(op byte) bool { return op != opWriteCmd && op != opConfirm }
+
+type verdict int
+
+const (
+	pass     verdict = iota
+	answered         // the filter answered (or dropped) it itself
+	killed
+)
+
+// Read returns the next PDU go-ble may see.
+func (f *filterConn) Read(p []byte) (int, error) {
+	select {
+	case <-f.idle:
+	case <-f.done:
+		return 0, ErrLinkClosed
+	}
+	for {
+		n, err := f.inner.Read(f.rbuf)
+		if err != nil {
+			_ = f.Close()
+			return 0, err
+		}
+		if n == 0 {
+			f.kill(endMalformed, "empty PDU")
+			return 0, ErrConnMalformed
+		}
+		pdu := f.rbuf[:n]
+		switch f.inspect(pdu) {
+		case answered:
+			continue
+		case killed:
+			return 0, f.endErr()
+		}
+		if n > len(p) {
+			f.kill(endMalformed, "PDU larger than go-ble's buffer")
+			return 0, ErrConnMalformed
+		}
+		copy(p, pdu)
+		if !expectsResponse(pdu[0]) {
+			f.release()
+		}
+		return n, nil
+	}
+}
+
+func (f *filterConn) release() {
+	select {
+	case f.idle <- struct{}{}:
+	default:
+	}
+}
+
+// inspect applies the budget and the rules against PDUs known to crash or
+// bloat go-ble. It may rewrite pdu in place (our buffer).
+func (f *filterConn) inspect(pdu []byte) verdict {
+	f.pdus++
+	f.bytes += len(pdu)
+	if f.pdus > f.srv.cfg.MaxPDUs || f.bytes > f.srv.cfg.MaxBytes {
+		f.kill(endFlood, "PDU budget exceeded")
+		return killed
+	}
+	if len(pdu) > f.attMTU() {
+		f.kill(endMalformed, "PDU longer than ATT_MTU")
+		return killed
+	}
+	switch op := pdu[0]; op {
+	case opConfirm:
+		// We never indicate, so every confirmation is spurious; go-ble
+		// would log each one, and a peer must not be able to fill the log.
+		return answered
+	case opExchangeMTUReq:
+		if len(pdu) == 3 {
+			// go-ble never takes the smaller MTU; telling it the phone
+			// accepts no more than we do makes both sides use the minimum,
+			// as the spec requires [Vol 3, Part F, 3.4.2.2].
+			client := int(binary.LittleEndian.Uint16(pdu[1:3]))
+			eff := min(client, f.inner.RxMTU())
+			binary.LittleEndian.PutUint16(pdu[1:3], uint16(eff))
+			if eff >= ble.DefaultMTU {
+				f.mtu.Store(int32(eff))
+			}
+		}
+	case opReadByGroupReq:
+		return f.readByGroup(pdu)
+	case opPrepareWrite:
+		// go-ble queues prepared values without bound and panics on short
+		// ones; nothing here needs long writes, so refuse them all.
+		var h uint16
+		if len(pdu) >= 3 {
+			h = binary.LittleEndian.Uint16(pdu[1:3])
+		}
+		return f.answer(errorRsp(op, h, ble.ErrReqNotSupp))
+	case opExecuteWrite:
+		if len(pdu) != 2 {
+			return f.answer(errorRsp(op, 0, ble.ErrInvalidPDU))
+		}
+		if pdu[1] != 0 {
+			// Executing with nothing prepared dereferences nil in go-ble.
+			// No honest client does it: we never accepted a prepare.
+			f.kill(endMalformed, "Execute Write with no Prepare Write")
+			return killed
+		}
+		return f.answer([]byte{opExecuteRsp})
+	case opWriteReq, opWriteCmd:
+		if len(pdu) < 3 {
+			break // go-ble answers or ignores these itself
+		}
+		h := binary.LittleEndian.Uint16(pdu[1:3])
+		if f.srv.g.cccds[h] && len(pdu)-3 != 2 {
+			// go-ble reads a uint16 from any CCCD write: shorter panics.
+			f.kill(endMalformed, "CCCD write not 2 bytes")
+			return killed
+		}
+		if h == f.srv.g.presentation && len(pdu) > 3 && pdu[3]&chunkFinal != 0 {
+			f.sess.noteFinal(op == opWriteCmd)
+		}
+	}
+	return pass
+}
+
+// readByGroup guards Read By Group Type, the service discovery request.
+// go-ble ignores the group type and walks every attribute from the starting
+// handle; at a small MTU, starting at a 128-bit characteristic declaration
+// followed by a dynamic value makes it allocate a negative-length buffer and
+// panic. Honest clients start at a service declaration, so the filter moves
+// the start to the next service declaration (which yields the same answer
+// the spec asks for) and answers odd group types itself.
+func (f *filterConn) readByGroup(pdu []byte) verdict {
+	if len(pdu) != 7 && len(pdu) != 21 {
+		return pass // go-ble answers Invalid PDU
+	}
+	start := binary.LittleEndian.Uint16(pdu[1:3])
+	end := binary.LittleEndian.Uint16(pdu[3:5])
+	if start == 0 || start > end {
+		return pass // go-ble answers Invalid Handle
+	}
+	typ := ble.UUID(pdu[5:])
+	switch {
+	case typ.Equal(ble.PrimaryServiceUUID):
+	case typ.Equal(ble.SecondaryServiceUUID):
+		return f.answer(errorRsp(opReadByGroupReq, start, ble.ErrAttrNotFound))
+	default:
+		return f.answer(errorRsp(opReadByGroupReq, start, ble.ErrUnsuppGrpType))
+	}
+	next, ok := f.srv.g.nextService(start)
+	if !ok || next > end {
+		return f.answer(errorRsp(opReadByGroupReq, start, ble.ErrAttrNotFound))
+	}
+	binary.LittleEndian.PutUint16(pdu[1:3], next)
+	return pass
+}
+
+func errorRsp(op byte, h uint16, code ble.ATTError) []byte {
+	return []byte{opErrorRsp, op, byte(h), byte(h >> 8), byte(code)}
+}
+
+func (f *filterConn) answer(rsp []byte) verdict {
+	f.wmu.Lock()
+	_, err := f.inner.Write(rsp)
+	f.wmu.Unlock()
+	if err != nil {
+		_ = f.Close()
+		return killed
+	}
+	return answered
+}
+
+// Write sends a PDU from go-ble, one at a time.
+func (f *filterConn) Write(p []byte) (int, error) {
+	f.wmu.Lock()
+	n, err := f.inner.Write(p)
+	f.wmu.Unlock()
+	if err != nil {
+		// A link that failed a write is gone; closing also wakes the reader
+		// that waits for this response.
+		_ = f.Close()
+		return n, err
+	}
+	if len(p) > 0 && p[0] != opNotify && p[0] != opIndicate {
+		// go-ble only sends responses besides notifications/indications.
+		f.sess.responseWritten()
+		f.release()
+	}
+	return n, nil
+}
+
+// kill drops the connection, remembering the first reason.
+func (f *filterConn) kill(r endReason, why string) {
+	if !f.end.CompareAndSwap(int32(endNone), int32(r)) {
+		return
+	}
+	c := &f.srv.c
+	switch r {
+	case endMalformed:
+		c.malformed.Add(1)
+	case endFlood:
+		c.flooded.Add(1)
+	case endTimeout:
+		c.timedOut.Add(1)
+	case endPanic:
+		c.panics.Add(1)
+	}
+	if r != endShutdown {
+		f.srv.log.Warn("ble connection dropped", "conn", uint64(f.id), "reason", why)
+	}
+	_ = f.Close()
+}
+
+func (f *filterConn) endErr() error {
+	switch endReason(f.end.Load()) {
+	case endMalformed:
+		return ErrConnMalformed
+	case endFlood:
+		return ErrConnFlood
+	case endTimeout:
+		return ErrConnTimeout
+	case endPanic:
+		return ErrConnPanic
+	case endShutdown:
+		return ErrShutdown
+	}
+	return nil
+}
+
+func (f *filterConn) Close() error {
+	var err error
+	f.closeOnce.Do(func() {
+		close(f.done)
+		err = f.inner.Close()
+	})
+	return err
+}
+
+func (f *filterConn) Context() context.Context {
+	f.ctxMu.Lock()
+	defer f.ctxMu.Unlock()
+	return f.ctx
+}
+
+// SetContext keeps the session reachable whatever context is set.
+func (f *filterConn) SetContext(ctx context.Context) {
+	f.ctxMu.Lock()
+	defer f.ctxMu.Unlock()
+	f.ctx = context.WithValue(ctx, sessionKey{}, f.sess)
+}
+
+func (f *filterConn) Disconnected() <-chan struct{} { return f.done }
+func (f *filterConn) LocalAddr() ble.Addr           { return f.inner.LocalAddr() }
+func (f *filterConn) RemoteAddr() ble.Addr          { return f.inner.RemoteAddr() }
+func (f *filterConn) RxMTU() int                    { return f.inner.RxMTU() }
+func (f *filterConn) SetRxMTU(mtu int)              { f.inner.SetRxMTU(mtu) }
+func (f *filterConn) TxMTU() int                    { return f.inner.TxMTU() }
+func (f *filterConn) SetTxMTU(mtu int)              { f.inner.SetTxMTU(mtu) }
+func (f *filterConn) ReadRSSI() int                 { return f.inner.ReadRSSI() }
