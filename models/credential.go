@@ -105,14 +105,14 @@ func HashSecret(s string) string {
 }
 
 func (s *Store) activeUser(ctx context.Context, siteID, userID string) (*User, error) {
-	u, err := s.lockUser(ctx, siteID, userID)
-	if err != nil {
-		return nil, err
+	var u User
+	if err := s.forShare(s.q(ctx).Where("site_id = ? AND id = ?", siteID, userID)).Take(&u).Error; err != nil {
+		return nil, notFound(err)
 	}
 	if u.Status != UserActive {
 		return nil, conflict("user_deactivated", "the user is deactivated", nil)
 	}
-	return u, nil
+	return &u, nil
 }
 
 // AssignCard gives an active user a card or fob. The number must already be

@@ -230,6 +230,17 @@ func (s *Store) forUpdate(db *gorm.DB) *gorm.DB {
 	return db
 }
 
+// forShare adds a shared row lock on PostgreSQL: concurrent readers that
+// only need the row to stay as it is (an active user while a credential is
+// issued) don't queue behind each other, but a writer (deactivation, FOR
+// UPDATE) waits for them and they for it.
+func (s *Store) forShare(db *gorm.DB) *gorm.DB {
+	if s.dialect == migrations.Postgres {
+		return db.Clauses(clause.Locking{Strength: "SHARE"})
+	}
+	return db
+}
+
 // ErrNotFound means the object does not exist or belongs to another site.
 var ErrNotFound = errors.New("not found")
 

@@ -414,7 +414,7 @@ func TestReaderEvents(t *testing.T) {
 }
 
 // readSSE returns a channel of (event, data) from a stream response.
-func readSSE(t *testing.T, resp *http.Response) <-chan [2]string {
+func readSSE(t testing.TB, resp *http.Response) <-chan [2]string {
 	out := make(chan [2]string, 16)
 	go func() {
 		defer close(out)
@@ -436,7 +436,7 @@ func readSSE(t *testing.T, resp *http.Response) <-chan [2]string {
 	return out
 }
 
-func openStream(t *testing.T, base, readerKey string) <-chan [2]string {
+func openStream(t testing.TB, base, readerKey string) <-chan [2]string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -454,7 +454,7 @@ func openStream(t *testing.T, base, readerKey string) <-chan [2]string {
 	return ch
 }
 
-func waitEvent(t *testing.T, ch <-chan [2]string, event, contains string) time.Time {
+func waitEvent(t testing.TB, ch <-chan [2]string, event, contains string) time.Time {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {

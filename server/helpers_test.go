@@ -3,6 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,7 +21,13 @@ import (
 // env is one API over a real store, with an operator key.
 // newEnvURL opens its own store on dbURL (which may be shared with other
 // instances) and feeds changes the way Serve does.
-func newEnvURL(t *testing.T, dbURL string, kek []byte) *env {
+func newEnvURL(t *testing.T, dbURL string, kek []byte) *env { return newEnvURLTB(t, dbURL, kek) }
+
+func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
+	var kek []byte
+	if len(kekOpt) > 0 {
+		kek = kekOpt[0]
+	}
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -158,4 +167,12 @@ func (e *env) fixture(name string) fixture {
 	f.member = e.must(201, "POST", "/v1/sites/"+f.site+"/users/"+f.user+"/api-keys", e.op, nil).str("key")
 	f.reader = e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/readers", e.op, nil).str("token")
 	return f
+}
+
+func mustKey(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

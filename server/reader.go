@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -86,7 +88,27 @@ func (a *API) readerBundle(c *gin.Context) {
 		return
 	}
 	c.Header("ETag", etag(b.Version))
-	c.JSON(http.StatusOK, b)
+	writeJSONMaybeGzip(c, b)
+}
+
+// writeJSONMaybeGzip compresses large bodies for clients that accept gzip
+// (readers on slow links fetch bundles of hundreds of kilobytes).
+func writeJSONMaybeGzip(c *gin.Context, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs: cannot fail
+	}
+	c.Header("Vary", "Accept-Encoding")
+	if len(body) < 1024 || !strings.Contains(c.GetHeader("Accept-Encoding"), "gzip") {
+		c.Data(http.StatusOK, "application/json", body)
+		return
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	c.Header("Content-Encoding", "gzip")
+	c.Data(http.StatusOK, "application/json", buf.Bytes())
 }
 
 func toRevoked(revs []models.Revocation) []bundle.Revoked {

@@ -194,3 +194,30 @@ func waitReady(t *testing.T, base string) {
 	}
 	t.Fatal(fmt.Sprintf("%s never became ready", base))
 }
+
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LINTEL_DATABASE_URL": "sqlite://" + dir + "/l.db", "LINTEL_DATA_DIR": dir}
+	ctx := context.Background()
+	var out, errOut syncBuf
+	if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for i := 0; i < 2; i++ {
+		var o syncBuf
+		if err := run(ctx, []string{"keys", "rotate"}, envOf(env), &o, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(o.String(), "new signing key ") {
+			t.Fatalf("rotate printed %q", o.String())
+		}
+		kids = append(kids, o.String())
+	}
+	if kids[0] == kids[1] {
+		t.Fatal("rotation did not make a new key")
+	}
+	if err := run(ctx, []string{"keys", "spin"}, envOf(env), &out, &errOut); err == nil {
+		t.Fatal("keys spin accepted")
+	}
+}
