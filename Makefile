@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin
 
-.PHONY: run test bench lint build fuzz clean
+.PHONY: run test bench lint build fuzz demo clean
 
 ## run: serve on 127.0.0.1:8080 with SQLite under ./data (nothing else needed)
 run:
@@ -27,6 +27,11 @@ lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## demo: server + simulated reader + phone simulator: issue, tap (granted),
+## revoke, tap (denied within a second), then the event log
+demo:
+	bash cmd/phonesim/demo.sh
 
 ## fuzz: a short run of every fuzz target
 fuzz:

@@ -17,6 +17,8 @@ const DefaultMaxStaleness = 24 * time.Hour
 type DoorPolicy struct {
 	Site     string
 	ReaderID string
+	// DoorID is the reader's door; pass tokens name doors by its hash.
+	DoorID string
 	// Location is the site's time zone for schedules; nil means UTC.
 	Location *time.Location
 	// Groups maps each group that may open this door to when it may; a nil
@@ -27,6 +29,23 @@ type DoorPolicy struct {
 	// UserEpochs cuts off, per user id, every credential issued (iat)
 	// before the given instant: one entry revokes all of a user's phones.
 	UserEpochs map[string]time.Time
+	// UserGroups maps each active user of the site to their current group
+	// ("" for none). A mobile credential's grp claim is a snapshot from
+	// when it was issued or refreshed; a listed user is judged by this
+	// instead, so moving a user to another group takes effect with the next
+	// bundle. The token's groups are used only for users not listed (a
+	// bundle from a server that does not send users).
+	UserGroups map[string]string
+	// CardKey keys the card-number hashes of Cards and LostCards.
+	CardKey []byte
+	// Cards maps the keyed hash (bundle.CardHash) of each active card or
+	// fob number to its holder; LostCards the same for lost ones.
+	Cards     map[string]CardHolder
+	LostCards map[string]CardHolder
+	// RevokedPasses holds visitor pass ids deleted or revoked at the
+	// server; UsedPasses single-use pass ids the server knows were redeemed.
+	RevokedPasses map[string]struct{}
+	UsedPasses    map[string]struct{}
 	// SyncedAt is when the bundle was fetched from the server.
 	SyncedAt time.Time
 	// MaxStaleness is how old the bundle may be before mobile credentials
@@ -66,8 +85,10 @@ func denied(r Reason, c *Claims) Decision { return Decision{Reason: r, Claims: c
 
 // Decide checks a presentation answering ch, in the protocol's order:
 // parse, issuer signature (ES256 pinned, known kid), validity with leeway,
-// bundle freshness, deny list and user epoch, door allowed for the groups,
-// inside the schedule in the site's zone, reader id and proof of
+// bundle freshness, deny list and user epoch, door allowed for the
+// holder's groups (the user's current group from the bundle when listed in
+// UserGroups, else the token's grp), inside the schedule in the site's
+// zone, reader id and proof of
 // possession, and last the nonce, which is spent only by an otherwise
 // valid presentation so garbage cannot burn a phone's challenge.
 //
@@ -97,7 +118,7 @@ func (d Decider) Decide(ch Challenge, presentation []byte, now time.Time) Decisi
 	if epoch, ok := pol.UserEpochs[c.User]; ok && c.IssuedAt.Before(epoch) {
 		return denied(ReasonUserCutOff, c)
 	}
-	if r := pol.allows(c.Groups, now); r != "" {
+	if r := pol.allows(pol.groupsOf(c), now); r != "" {
 		return denied(r, c)
 	}
 	if ch.ReaderID != pol.ReaderID {
@@ -113,6 +134,18 @@ func (d Decider) Decide(ch Challenge, presentation []byte, now time.Time) Decisi
 		return denied(ReasonOf(err), c)
 	}
 	return Decision{Granted: true, Claims: c}
+}
+
+// groupsOf is the groups that decide for the holder of c: the user's
+// current group from the bundle when the user is listed, else the token's.
+func (p *DoorPolicy) groupsOf(c *Claims) []string {
+	if g, ok := p.UserGroups[c.User]; ok {
+		if g == "" {
+			return nil
+		}
+		return []string{g}
+	}
+	return c.Groups
 }
 
 // allows returns "" if one of groups may open the door now,

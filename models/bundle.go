@@ -13,6 +13,14 @@ type BundleData struct {
 	Cards   []Credential
 	Lost    []Credential
 	Revoked []Revocation
+
+	// The door's keypad and visitor-pass state (see bundlePINsAndPasses).
+	PINs          []PIN    // live custom PINs (sealed; hashed for readers)
+	PINDeny       []string // offline ids of deleted offline PINs
+	PINsSpent     []string // offline one-time PINs used at some reader
+	PINsActivated []string // offline permanent PINs used at some reader
+	PassesRevoked []string // revoked passes naming the door, until they end
+	PassesUsed    []string // spent single-use passes naming the door, until they end
 }
 
 // BundleFor gathers a reader's offline data. The version is read first, so
@@ -60,6 +68,9 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 		}
 	}
 	if b.Revoked, err = s.RevokedSince(ctx, r.SiteID, 0); err != nil {
+		return nil, err
+	}
+	if err := s.bundlePINsAndPasses(ctx, &b); err != nil {
 		return nil, err
 	}
 	return &b, nil

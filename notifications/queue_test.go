@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ type memQueue struct {
 	bad     []string // transitions that a correct worker never asks for
 	claims  int
 	nextID  int
+	lost    int // Mark* refused because another owner holds the lease
 }
 
 type memMsg struct {
@@ -80,7 +82,11 @@ func (q *memQueue) Claim(ctx context.Context, owner string, limit int, now time.
 	return out, nil
 }
 
-func (q *memQueue) sending(id, op string) (*memMsg, bool) {
+// sending finds a message the caller still holds. A message that is missing
+// or not sending at all is a transition a correct worker never asks for; one
+// now leased to another owner is a lost lease, which can legitimately happen
+// and is refused like the store refuses it.
+func (q *memQueue) sending(id, owner, op string) (*memMsg, error) {
 	m, ok := q.msgs[id]
 	if !ok || m.Status != StatusSending {
 		state := "missing"
@@ -88,36 +94,43 @@ func (q *memQueue) sending(id, op string) (*memMsg, bool) {
 			state = string(m.Status)
 		}
 		q.bad = append(q.bad, fmt.Sprintf("%s on %s in state %s", op, id, state))
-		return nil, false
+		return nil, fmt.Errorf("%s %s: %w", op, id, ErrLeaseLost)
 	}
-	return m, true
+	if m.owner != owner {
+		q.lost++
+		return nil, fmt.Errorf("%s %s by %s, leased to %s: %w", op, id, owner, m.owner, ErrLeaseLost)
+	}
+	return m, nil
 }
 
-func (q *memQueue) MarkSent(_ context.Context, id string, now time.Time) error {
+func (q *memQueue) MarkSent(_ context.Context, id, owner string, now time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if m, ok := q.sending(id, "sent"); ok {
+	m, err := q.sending(id, owner, "sent")
+	if err == nil {
 		m.Status, m.owner, m.LastError = StatusSent, "", ""
 	}
-	return nil
+	return err
 }
 
-func (q *memQueue) MarkRetry(_ context.Context, id string, attempts int, next time.Time, lastErr string) error {
+func (q *memQueue) MarkRetry(_ context.Context, id, owner string, attempts int, next time.Time, lastErr string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if m, ok := q.sending(id, "retry"); ok {
+	m, err := q.sending(id, owner, "retry")
+	if err == nil {
 		m.Status, m.owner, m.Attempts, m.NextAttemptAt, m.LastError = StatusPending, "", attempts, next, lastErr
 	}
-	return nil
+	return err
 }
 
-func (q *memQueue) MarkDead(_ context.Context, id string, attempts int, lastErr string) error {
+func (q *memQueue) MarkDead(_ context.Context, id, owner string, attempts int, lastErr string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if m, ok := q.sending(id, "dead"); ok {
+	m, err := q.sending(id, owner, "dead")
+	if err == nil {
 		m.Status, m.owner, m.Attempts, m.LastError = StatusDead, "", attempts, lastErr
 	}
-	return nil
+	return err
 }
 
 func (q *memQueue) DropPushToken(_ context.Context, ch Channel, token string) error {
@@ -201,8 +214,17 @@ func TestMemQueueSemantics(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("after the lease and due time, claim = %d messages, want 2", len(got))
 	}
-	_ = q.MarkSent(context.Background(), "nope", now)
-	if len(q.bad) != 1 {
-		t.Fatal("marking an unknown message must count as a bad transition")
+	if err := q.MarkSent(context.Background(), "nope", "w2", now); !errors.Is(err, ErrLeaseLost) || len(q.bad) != 1 {
+		t.Fatalf("marking an unknown message: %v; it must count as a bad transition", err)
+	}
+	// w1's lease ran out and w2 claimed a: w1 can no longer record anything.
+	if err := q.MarkSent(context.Background(), a, "w1", now); !errors.Is(err, ErrLeaseLost) || q.lost != 1 {
+		t.Fatalf("MarkSent by the old owner = %v, lost %d", err, q.lost)
+	}
+	if q.get(a).Status != StatusSending {
+		t.Fatal("the old owner's MarkSent changed the message")
+	}
+	if err := q.MarkSent(context.Background(), a, "w2", now); err != nil || q.get(a).Status != StatusSent {
+		t.Fatalf("MarkSent by the owner = %v, status %s", err, q.get(a).Status)
 	}
 }

@@ -22,15 +22,23 @@ import (
 // now+lease, and returns them with their current Attempts. Due means pending
 // with NextAttemptAt <= now, or sending with an expired lease (a worker that
 // died). The Mark* calls end a claim: sent; pending again at next with the
-// new attempt count; or dead. DropPushToken removes a push token from the
-// device that has it (token hygiene); a token nobody has is not an error.
+// new attempt count; or dead. They change the message only while it is still
+// sending under owner's lease; otherwise (the lease ran out and another
+// worker claimed it) they change nothing and return an error that wraps
+// ErrLeaseLost, so a slow worker can't undo the claim of the worker that
+// now owns the message. DropPushToken removes a push token from the device
+// that has it (token hygiene); a token nobody has is not an error.
 type Queue interface {
 	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]Message, error)
-	MarkSent(ctx context.Context, id string, now time.Time) error
-	MarkRetry(ctx context.Context, id string, attempts int, next time.Time, lastErr string) error
-	MarkDead(ctx context.Context, id string, attempts int, lastErr string) error
+	MarkSent(ctx context.Context, id, owner string, now time.Time) error
+	MarkRetry(ctx context.Context, id, owner string, attempts int, next time.Time, lastErr string) error
+	MarkDead(ctx context.Context, id, owner string, attempts int, lastErr string) error
 	DropPushToken(ctx context.Context, channel Channel, token string) error
 }
+
+// ErrLeaseLost is wrapped by a Queue's Mark* calls when the message is no
+// longer sending under the caller's lease.
+var ErrLeaseLost = errors.New("notifications: the message's lease was lost to another worker")
 
 // WorkerConfig tunes a Worker. Zero values take the defaults in brackets.
 type WorkerConfig struct {
@@ -304,8 +312,8 @@ func (w *Worker) bookkeeping(ctx context.Context) (context.Context, context.Canc
 func (w *Worker) release(ctx context.Context, m Message, why string) {
 	bk, cancel := w.bookkeeping(ctx)
 	defer cancel()
-	if err := w.q.MarkRetry(bk, m.ID, m.Attempts, w.cfg.Now(), m.LastError); err != nil {
-		w.log.Error("notifications: release failed", "id", m.ID, "err", err)
+	if err := w.q.MarkRetry(bk, m.ID, w.cfg.Owner, m.Attempts, w.cfg.Now(), m.LastError); err != nil {
+		w.markFailed(w.log.With("id", m.ID), "release", err)
 	}
 	w.log.Info("notifications: released", "id", m.ID, "why", why)
 	w.observe(Outcome{Message: m, Result: ResultReleased, Attempt: m.Attempts})
@@ -331,8 +339,8 @@ func (w *Worker) process(ctx context.Context, j job) {
 	out := Outcome{Message: m, Attempt: attempt, Duration: end.Sub(start)}
 
 	if err == nil {
-		if e := w.q.MarkSent(bk, m.ID, end); e != nil {
-			log.Error("notifications: sent, but recording it failed", "err", e)
+		if e := w.q.MarkSent(bk, m.ID, w.cfg.Owner, end); e != nil {
+			w.markFailed(log, "sent", e)
 		}
 		log.Debug("notifications: sent")
 		out.Result = ResultSent
@@ -374,16 +382,16 @@ func (w *Worker) process(ctx context.Context, j job) {
 		next = end.Add(delay)
 	}
 	if dead != "" {
-		if e := w.q.MarkDead(bk, m.ID, attempt, lastErr); e != nil {
-			log.Error("notifications: recording dead message failed", "err", e)
+		if e := w.q.MarkDead(bk, m.ID, w.cfg.Owner, attempt, lastErr); e != nil {
+			w.markFailed(log, "dead", e)
 		}
 		log.Warn("notifications: dead", "why", dead, "err", lastErr)
 		out.Result = ResultDead
 		w.observe(out)
 		return
 	}
-	if e := w.q.MarkRetry(bk, m.ID, attempt, next, lastErr); e != nil {
-		log.Error("notifications: recording retry failed", "err", e)
+	if e := w.q.MarkRetry(bk, m.ID, w.cfg.Owner, attempt, next, lastErr); e != nil {
+		w.markFailed(log, "retry", e)
 	}
 	log.Info("notifications: will retry", "next", next, "err", lastErr)
 	out.Result, out.NextAttemptAt = ResultRetry, next
@@ -405,6 +413,18 @@ func (w *Worker) send(ctx context.Context, m Message) (err error) {
 		}
 	}()
 	return p.Send(ctx, m)
+}
+
+// markFailed logs a Mark* call that didn't land. A lost lease is expected
+// now and then (a send outlived its lease and another worker took over):
+// the new owner records the outcome, and the message may be sent twice,
+// which at-least-once delivery allows.
+func (w *Worker) markFailed(log *slog.Logger, outcome string, err error) {
+	if errors.Is(err, ErrLeaseLost) {
+		log.Warn("notifications: lease lost before recording the outcome; another worker owns the message", "outcome", outcome)
+		return
+	}
+	log.Error("notifications: recording the outcome failed", "outcome", outcome, "err", err)
 }
 
 func (w *Worker) observe(o Outcome) {

@@ -10,7 +10,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
 
 // NewLogger returns the JSON logger the binaries use.
@@ -114,7 +118,36 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	broker := NewBroker()
 	StartChangeFeed(ctx, st, cfg.DatabaseURL, broker, log)
-	_, handler, err := New(Deps{Store: st, Logger: log, Config: cfg, KEK: kek, Broker: broker})
+
+	// Notifications: the providers named in the start-up log, and the
+	// worker that delivers the outbox. It stops after the HTTP server (the
+	// last requests may enqueue), releasing what it hasn't started.
+	notify, err := notifications.NewRegistryFromConfig(ctx, cfg.Notifications, nil)
+	if err != nil {
+		return err
+	}
+	log.Info(notify.Describe())
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	worker, err := notifications.NewWorker(NewOutboxQueue(st), notify, notifications.WorkerConfig{
+		Logger: log, OnOutcome: DeliveryMetrics(promReg),
+	})
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		_ = worker.Run(workerCtx)
+	}()
+	defer func() {
+		stopWorker()
+		<-workerDone
+	}()
+
+	_, handler, err := New(Deps{Store: st, Logger: log, Config: cfg, KEK: kek, Broker: broker,
+		Registry: promReg, Notifications: notify, WakeDeliveries: worker.Wake})
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,13 @@ package server
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lintel/lintel/notifications"
 )
 
 // Config is everything the server reads from its environment.
@@ -33,6 +36,12 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after SIGTERM (LINTEL_SHUTDOWN_TIMEOUT, a Go duration).
 	ShutdownTimeout time.Duration
+
+	// Notifications configures the APNs, FCM and SMS providers
+	// (LINTEL_APNS_*, LINTEL_FCM_*, LINTEL_TWILIO_*; see
+	// notifications.ConfigFromEnv). A provider whose variables are all
+	// unset is off; one set halfway is a configuration error.
+	Notifications notifications.Config
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in main, a
@@ -107,6 +116,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 			problems = append(problems, "LINTEL_KEY_ENCRYPTION_KEY: "+err.Error())
 		}
+	}
+	if nc, err := notifications.ConfigFromEnv(getenv, os.ReadFile); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		c.Notifications = nc
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))

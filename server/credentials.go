@@ -149,10 +149,24 @@ func (a *API) revokeCredential(c *gin.Context) {
 		return
 	}
 	site := currentSite(c)
-	cred, err := a.store.Revoke(c.Request.Context(), site.ID, c.Param("credential"), models.CredRevoked, reason)
+	ctx := c.Request.Context()
+	var cred *models.Credential
+	var pushID string
+	// The silent push telling the phone commits with the revocation.
+	err := a.store.Tx(ctx, func(tx *models.Store) error {
+		var err error
+		if cred, err = tx.Revoke(ctx, site.ID, c.Param("credential"), models.CredRevoked, reason); err != nil {
+			return err
+		}
+		pushID, err = a.enqueueRevocation(ctx, tx, cred)
+		return err
+	})
 	if err != nil {
 		a.fail(c, notFoundAs(err, "credential"))
 		return
+	}
+	if pushID != "" {
+		a.wakeDeliveries()
 	}
 	a.audit(c, site.ID, "credential.revoked", cred.ID, cred.UserID, reason)
 	c.JSON(http.StatusOK, toCredential(cred))
@@ -212,6 +226,9 @@ type issueMobileResponse struct {
 	Status       string         `json:"status"`
 	Invitation   invitationJSON `json:"invitation"`
 	DeliverVia   string         `json:"deliver_via"`
+	// DeliveryID is the outbox message carrying the invitation (see
+	// GET …/deliveries), when deliver_via is push or sms.
+	DeliveryID string `json:"delivery_id,omitempty"`
 }
 
 // newCode returns a one-time code of 160 random bits in lower-case base32.
@@ -249,22 +266,35 @@ func (a *API) issueMobile(c *gin.Context) {
 	}
 	site := currentSite(c)
 	code := newCode()
-	cred, inv, err := a.store.IssueMobile(c.Request.Context(), site.ID, c.Param("user"), code, a.cfg.InvitationTTL)
+	ctx := c.Request.Context()
+	var (
+		cred       *models.Credential
+		inv        *models.Invitation
+		deliveryID string
+	)
+	// The invitation message commits with the credential or not at all.
+	err := a.store.Tx(ctx, func(tx *models.Store) error {
+		var err error
+		if cred, inv, err = tx.IssueMobile(ctx, site.ID, c.Param("user"), code, a.cfg.InvitationTTL); err != nil {
+			return err
+		}
+		deliveryID, err = a.enqueueInvitation(ctx, tx, site, inv, cred.UserID, code, req.DeliverVia)
+		return err
+	})
 	if err != nil {
 		a.fail(c, notFoundAs(err, "user"))
 		return
 	}
+	if deliveryID != "" {
+		a.wakeDeliveries()
+	}
 	a.audit(c, site.ID, "credential.issued", cred.ID, cred.UserID, "deliver_via="+req.DeliverVia)
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, issueMobileResponse{
-		CredentialID: cred.ID, Status: cred.Status, DeliverVia: req.DeliverVia,
-		Invitation: invitationJSON{Code: code, URL: a.cfg.PublicURL + "/invite/" + code, ExpiresAt: rfc3339(inv.ExpiresAt)},
+		CredentialID: cred.ID, Status: cred.Status, DeliverVia: req.DeliverVia, DeliveryID: deliveryID,
+		Invitation: invitationJSON{Code: code, URL: a.invitationURL(code), ExpiresAt: rfc3339(inv.ExpiresAt)},
 	})
 }
-
-// deliveryAvailable reports whether a notification channel is configured.
-// Providers arrive with the notifications feature.
-func (a *API) deliveryAvailable(via string) bool { return false }
 
 type acceptRequest struct {
 	DevicePublicKey json.RawMessage `json:"device_public_key"`

@@ -67,10 +67,9 @@ func (a *API) readerBundle(c *gin.Context) {
 				a.fail(c, err)
 				return
 			}
-			v := since
-			for _, k := range revs {
-				v = max(v, k.Version)
-			}
+			// The delta brings the reader to the current version, even when
+			// every revocation since has expired (then it is empty).
+			v := version
 			c.Header("ETag", etag(v))
 			c.JSON(http.StatusOK, bundle.Bundle{Version: v, Since: since, GeneratedAt: a.now().UTC(),
 				Issuer: a.cfg.PublicURL, Revoked: toRevoked(revs)})
@@ -153,6 +152,7 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 	for _, c := range d.Lost {
 		b.LostCards = append(b.LostCards, bundle.Card{Hash: bundle.CardHash(ck, c.Number), CredentialID: c.ID, UserID: c.UserID})
 	}
+	a.addKeypadAndPasses(b, d)
 	return b, nil
 }
 
@@ -303,7 +303,12 @@ func (a *API) readerEvents(c *gin.Context) {
 		v.check(validEventID(e.EventID), f("event_id"), "must be 8-64 characters of letters, digits, - and _")
 		at, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		v.check(err == nil, f("occurred_at"), "must be an RFC 3339 time")
-		v.check(err != nil || at.Before(now.Add(24*time.Hour)), f("occurred_at"), "is more than a day in the future")
+		if err == nil && at.After(now.Add(24*time.Hour)) {
+			// A reader whose clock runs ahead must not lose its events:
+			// keep them, at the time they reached us, and say so.
+			e.Detail = strings.TrimSpace("clock_skew occurred_at=" + e.OccurredAt + " " + e.Detail)
+			at = now
+		}
 		v.check(e.Granted != nil, f("granted"), "is required")
 		v.check(readerMethods[e.Method], f("method"), "must be ble, nfc, card, qr or pin")
 		if e.Granted != nil && !*e.Granted {
@@ -329,6 +334,10 @@ func (a *API) readerEvents(c *gin.Context) {
 	}
 	n, err := a.store.InsertEvents(ctx, evs)
 	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.recordUses(ctx, r, req.Events); err != nil {
 		a.fail(c, err)
 		return
 	}

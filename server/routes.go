@@ -80,5 +80,35 @@ func (a *API) routes() http.Handler {
 
 	admin.GET("/events", a.listEvents)
 
+	// Bookings of schedule-based doors: admins for anyone, members for
+	// themselves on doors their group opens.
+	admin.PUT("/doors/:door/booking-schedule", a.putBookingSchedule)
+	admin.GET("/doors/:door/booking-schedule", a.getBookingSchedule)
+	members := v1.Group("/sites/:site", a.siteScope(models.KeyOperator, models.KeyAdmin, models.KeyMember))
+	members.GET("/doors/:door/availability", a.availability)
+	members.POST("/doors/:door/bookings", a.createBooking)
+	members.GET("/doors/:door/bookings", a.listBookings)
+	members.DELETE("/doors/:door/bookings/:booking", a.cancelBooking)
+
+	// The notification outbox: what was sent, what is waiting, what failed.
+	admin.GET("/deliveries", a.listDeliveries)
+	admin.GET("/deliveries/:delivery", a.getDelivery)
+
+	// Visitor passes: admins, and members within their group's policy
+	// (checked in the handlers); the reader redeems single-use passes.
+	passes := v1.Group("/sites/:site", a.siteScope(models.KeyOperator, models.KeyAdmin, models.KeyMember))
+	passes.POST("/visitor-passes", a.createPass)
+	passes.GET("/visitor-passes", a.listPasses)
+	passes.GET("/visitor-passes/:pass", a.getPass)
+	passes.DELETE("/visitor-passes/:pass", a.revokePass)
+	passes.GET("/visitor-passes/:pass/events", a.passEvents)
+	rd.POST("/redeem", a.redeemPass)
+
+	// PIN codes of a door (offline and custom), admins only.
+	admin.POST("/doors/:door/pins", a.createPIN)
+	admin.GET("/doors/:door/pins", a.listPINs)
+	admin.POST("/doors/:door/pins/:pin/reveal", a.revealPIN)
+	admin.DELETE("/doors/:door/pins/:pin", a.deletePIN)
+
 	return r
 }

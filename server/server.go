@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
 
 // Deps are what the API needs from outside.
@@ -38,6 +39,13 @@ type Deps struct {
 	// Registry receives the server's metrics (default: a new registry with
 	// the Go and process collectors).
 	Registry *prometheus.Registry
+	// Notifications holds the configured delivery providers (default: none,
+	// so deliver_via push or sms answers 422 delivery_unavailable).
+	Notifications *notifications.Registry
+	// WakeDeliveries is called after a transaction that enqueued messages
+	// commits (Serve passes the delivery worker's Wake); default: nothing,
+	// the worker finds them at its next poll.
+	WakeDeliveries func()
 }
 
 // API holds the handlers' dependencies.
@@ -50,6 +58,13 @@ type API struct {
 	metrics  *metrics
 	keys     *Keyring
 	broker   *Broker
+	notify   *notifications.Registry
+	wake     func()
+
+	// bookingPIN and cancelBookingPIN connect bookings to PIN codes (set by
+	// the PIN feature; nil means bookings cannot ask for a PIN).
+	bookingPIN       bookingPINFunc
+	cancelBookingPIN func(tx *models.Store, c *gin.Context, b *models.Booking) error
 }
 
 // New builds the API and its router.
@@ -85,11 +100,15 @@ func New(d Deps) (*API, http.Handler, error) {
 	if d.Broker == nil {
 		d.Broker = NewBroker()
 	}
+	if d.Notifications == nil {
+		d.Notifications = notifications.NewRegistry()
+	}
 	keys, err := NewKeyring(context.Background(), d.Store, d.KEK, d.Config.CredentialTTL, d.Now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
-	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker}
+	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker,
+		notify: d.Notifications, wake: d.WakeDeliveries}
 	a.metrics = newMetrics(d.Registry)
 	return a, a.routes(), nil
 }

@@ -1,8 +1,9 @@
 // Package bundle is the wire format of what a reader syncs from the server
 // (GET /v1/reader/bundle): keys, who may open its door and when, the deny
-// list, card hashes, user epochs. It also holds the card-number rules both
-// sides must apply identically: normalization and the keyed hash that keeps
-// card numbers out of the bundle in plaintext.
+// list, card hashes, user epochs, keypad PINs and visitor-pass state. It
+// also holds the card-number rules both sides must apply identically:
+// normalization and the keyed hash that keeps card numbers out of the
+// bundle in plaintext.
 //
 // It is part of the I/O-free core shared by the server and the reader.
 package bundle
@@ -35,6 +36,45 @@ type Bundle struct {
 	Cards       []Card          `json:"cards,omitempty"`
 	LostCards   []Card          `json:"lost_cards,omitempty"`
 	Revoked     []Revoked       `json:"revoked,omitempty"`
+
+	// Keypad and visitor-pass state of the reader's door (full bundles
+	// only; docs/passes-and-pins.md).
+	//
+	// PINKey is the door's offline-PIN key, base64url of 32 bytes
+	// (credential/offlinepin).
+	PINKey string `json:"pin_key,omitempty"`
+	// PINs are the door's live custom PINs (chosen by an admin, or by the
+	// server for a visitor pass), by keyed hash.
+	PINs []CustomPIN `json:"pins,omitempty"`
+	// PINDeny holds the offline-PIN ids deleted by an admin that could
+	// still open.
+	PINDeny []string `json:"pin_deny,omitempty"`
+	// PINsSpent and PINsActivated spread the first use of offline one-time
+	// and permanent PINs from the door's other readers.
+	PINsSpent     []string `json:"pins_spent,omitempty"`
+	PINsActivated []string `json:"pins_activated,omitempty"`
+	// PassesRevoked holds revoked visitor pass ids naming this door;
+	// PassesUsed the single-use ones already redeemed. Both until the
+	// pass's end.
+	PassesRevoked []string `json:"passes_revoked,omitempty"`
+	PassesUsed    []string `json:"passes_used,omitempty"`
+}
+
+// CustomPIN is a door's PIN of 4-6 digits pushed through sync. Hash is
+// credential.CustomPINHash(card key, door id, pin): the PIN itself is never
+// in the bundle.
+type CustomPIN struct {
+	ID       string     `json:"id"`
+	Hash     string     `json:"hash"`
+	UserID   string     `json:"user_id,omitempty"`
+	Type     string     `json:"type"` // one_time, time_bound, permanent
+	StartsAt *time.Time `json:"starts_at,omitempty"`
+	EndsAt   *time.Time `json:"ends_at,omitempty"`
+	// Schedule further limits a visitor pass's PIN (recurring passes), on
+	// the site's wall clock; absent means any time inside the window.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// PassID names the visitor pass the PIN belongs to.
+	PassID string `json:"pass_id,omitempty"`
 }
 
 // Site is the reader's site.

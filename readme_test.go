@@ -1,0 +1,119 @@
+package lintel_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReadmeWalkthrough runs the README's walkthrough as written, against a
+// real `lintel serve` on SQLite, with the phone simulator for the phone's
+// part. Each command's output is checked: only the steps that demonstrate
+// an error may print a problem document.
+func TestReadmeWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := walkthrough(t, string(readme))
+	bin := t.TempDir()
+	for _, cmd := range []string{"lintel", "phonesim"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := exec.CommandContext(ctx, filepath.Join(bin, "lintel"), "serve")
+	srv.Env = append(os.Environ(), "LINTEL_ADDR="+addr, "LINTEL_DATA_DIR="+data, "LINTEL_DATABASE_URL=sqlite://"+data+"/l.db")
+	stdout, _ := srv.StdoutPipe()
+	srv.Stderr = nil
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = srv.Wait() }()
+	key := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`lk_op_[A-Za-z0-9_-]+`)
+		for sc.Scan() {
+			if k := re.FindString(sc.Text()); k != "" {
+				key <- k
+			}
+		}
+	}()
+	var opKey string
+	select {
+	case opKey = <-key:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no operator key printed")
+	}
+	for i := 0; i < 100; i++ {
+		if r, err := http.Get("http://" + addr + "/readyz"); err == nil && r.StatusCode == 200 {
+			r.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	script = strings.ReplaceAll(script, "/tmp/", t.TempDir()+"/")
+	script = strings.ReplaceAll(script, "http://127.0.0.1:8080", "http://"+addr)
+	script = strings.ReplaceAll(script, "go run ./cmd/phonesim", filepath.Join(bin, "phonesim"))
+	sh := exec.Command("bash", "-c", "set -u\nexport KEY="+opKey+"\n"+
+		`api() { curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; echo; }`+"\n"+script)
+	sh.Dir = "."
+	out, err := sh.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walkthrough failed: %v\n%s", err, out)
+	}
+	problems := strings.Count(string(out), `"type":"https://lintel.dev/problems/`)
+	expected := strings.Count(script, "# Bad input")
+	if problems != expected {
+		t.Fatalf("%d problem documents, want %d (one per 'Bad input' step):\n%s", problems, expected, out)
+	}
+	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("walkthrough output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// walkthrough returns the shell blocks of the README's Walkthrough section,
+// from the first command after the key is exported.
+func walkthrough(t *testing.T, readme string) string {
+	t.Helper()
+	i := strings.Index(readme, "## Walkthrough")
+	if i < 0 {
+		t.Fatal("README has no Walkthrough section")
+	}
+	sec := readme[i:]
+	if j := strings.Index(sec[3:], "\n## "); j >= 0 {
+		sec = sec[:j+3]
+	}
+	var b strings.Builder
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(sec, -1)
+	for _, m := range blocks {
+		for _, line := range strings.Split(m[1], "\n") {
+			if strings.HasPrefix(line, "export KEY=") || strings.HasPrefix(line, "api() {") {
+				continue
+			}
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,410 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/credential/booking"
+	"github.com/lintel/lintel/credential/schedule"
+	"github.com/lintel/lintel/models"
+)
+
+// bookingScheduleJSON is the API's booking schedule. opening_hours takes
+// one window (as a group schedule) or a list of them.
+type bookingScheduleJSON struct {
+	OpeningHours      json.RawMessage `json:"opening_hours"`
+	SlotMinutes       int             `json:"slot_minutes"`
+	Capacity          int             `json:"capacity"`
+	MaxBookingMinutes int             `json:"max_booking_minutes"`
+	LeadDays          int             `json:"lead_days"`
+	WeeklyQuota       int             `json:"weekly_quota"`
+	GraceMinutes      int             `json:"grace_minutes"`
+}
+
+type bookingScheduleResponse struct {
+	DoorID            string         `json:"door_id"`
+	OpeningHours      []scheduleJSON `json:"opening_hours"`
+	SlotMinutes       int            `json:"slot_minutes"`
+	Capacity          int            `json:"capacity"`
+	MaxBookingMinutes int            `json:"max_booking_minutes"`
+	LeadDays          int            `json:"lead_days"`
+	WeeklyQuota       int            `json:"weekly_quota"`
+	GraceMinutes      int            `json:"grace_minutes"`
+	UpdatedAt         string         `json:"updated_at"`
+}
+
+func rulesOf(bs *models.BookingSchedule) (booking.Rules, []scheduleJSON) {
+	var hours []scheduleJSON
+	_ = json.Unmarshal([]byte(bs.OpeningHours), &hours)
+	r := booking.Rules{SlotMinutes: bs.SlotMinutes, Capacity: bs.Capacity, MaxBookingMinutes: bs.MaxBookingMinutes,
+		LeadDays: bs.LeadDays, WeeklyQuota: bs.WeeklyQuota, GraceMinutes: bs.GraceMinutes}
+	for _, h := range hours {
+		if w, err := schedule.Parse(h.Days, h.Start, h.End); err == nil {
+			r.Hours = append(r.Hours, w)
+		}
+	}
+	return r, hours
+}
+
+func toBookingSchedule(bs *models.BookingSchedule) bookingScheduleResponse {
+	_, hours := rulesOf(bs)
+	return bookingScheduleResponse{DoorID: bs.DoorID, OpeningHours: hours, SlotMinutes: bs.SlotMinutes, Capacity: bs.Capacity,
+		MaxBookingMinutes: bs.MaxBookingMinutes, LeadDays: bs.LeadDays, WeeklyQuota: bs.WeeklyQuota,
+		GraceMinutes: bs.GraceMinutes, UpdatedAt: rfc3339(bs.UpdatedAt)}
+}
+
+func (a *API) putBookingSchedule(c *gin.Context) {
+	var req bookingScheduleJSON
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	var windows []scheduleJSON
+	raw := strings.TrimSpace(string(req.OpeningHours))
+	switch {
+	case raw == "" || raw == "null":
+		v.add("opening_hours", "is required: a weekly window or a list of them")
+	case strings.HasPrefix(raw, "["):
+		if err := decodeBytes(req.OpeningHours, &windows); err != nil {
+			v.add("opening_hours", "must be a list of {days, start, end}")
+		}
+	default:
+		var one scheduleJSON
+		if err := decodeBytes(req.OpeningHours, &one); err != nil {
+			v.add("opening_hours", "must be {days, start, end} or a list of them")
+		}
+		windows = []scheduleJSON{one}
+	}
+	rules := booking.Rules{SlotMinutes: req.SlotMinutes, Capacity: req.Capacity, MaxBookingMinutes: req.MaxBookingMinutes,
+		LeadDays: req.LeadDays, WeeklyQuota: req.WeeklyQuota, GraceMinutes: req.GraceMinutes}
+	if len(v.errs) == 0 {
+		for i := range windows {
+			prefix := "opening_hours"
+			if len(windows) > 1 || strings.HasPrefix(raw, "[") {
+				prefix = "opening_hours[" + itoa(i) + "]"
+			}
+			if w := v.schedule(prefix, &windows[i]); w != nil {
+				rules.Hours = append(rules.Hours, *w)
+			}
+		}
+		if len(v.errs) == 0 {
+			for _, fe := range rules.Validate() {
+				v.add(fe.Field, fe.Msg)
+			}
+		}
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	norm := make([]scheduleJSON, len(rules.Hours))
+	for i, w := range rules.Hours {
+		norm[i] = *toScheduleJSON(&w)
+	}
+	hours, _ := json.Marshal(norm)
+	site := currentSite(c)
+	bs := &models.BookingSchedule{DoorID: c.Param("door"), SiteID: site.ID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
+		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
+		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
+	if err := a.store.PutBookingSchedule(c.Request.Context(), bs); err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	a.audit(c, site.ID, "booking_schedule.set", "", "", bs.DoorID)
+	c.JSON(http.StatusOK, toBookingSchedule(bs))
+}
+
+// queryTime reads an RFC 3339 time from the query string. A "+" offset sent
+// unescaped arrives as a space; that reading is unambiguous, so it is taken.
+func queryTime(c *gin.Context, name string) (time.Time, error) {
+	return time.Parse(time.RFC3339, strings.Replace(c.Query(name), " ", "+", 1))
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+func (a *API) getBookingSchedule(c *gin.Context) {
+	_, bs, err := a.store.GetBookingSchedule(c.Request.Context(), currentSite(c).ID, c.Param("door"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	c.JSON(http.StatusOK, toBookingSchedule(bs))
+}
+
+// memberMayUse checks, for member keys, that the member's group opens the
+// door; admins and operators may act on any door of the site.
+func (a *API) memberMayUse(c *gin.Context, doorID string) error {
+	p := mustPrincipal(c)
+	if p.Kind != models.KeyMember {
+		return nil
+	}
+	ok, err := a.store.UserCanUseDoor(c.Request.Context(), currentSite(c).ID, p.UserID, doorID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errForbidden("your group does not open this door")
+	}
+	return nil
+}
+
+type slotJSON struct {
+	StartsAt   string `json:"starts_at"`
+	EndsAt     string `json:"ends_at"`
+	PlacesLeft int    `json:"places_left"`
+}
+
+func (a *API) siteLocation(c *gin.Context) *time.Location {
+	loc, err := time.LoadLocation(currentSite(c).Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func (a *API) availability(c *gin.Context) {
+	ctx := c.Request.Context()
+	site := currentSite(c)
+	doorID := c.Param("door")
+	if err := a.memberMayUse(c, doorID); err != nil {
+		a.fail(c, err)
+		return
+	}
+	_, bs, err := a.store.GetBookingSchedule(ctx, site.ID, doorID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	var v validator
+	from, err1 := queryTime(c, "from")
+	to, err2 := queryTime(c, "to")
+	v.check(err1 == nil, "from", "is required: an RFC 3339 time")
+	v.check(err2 == nil, "to", "is required: an RFC 3339 time")
+	if err1 == nil && err2 == nil {
+		v.check(to.After(from), "to", "must be after from")
+		v.check(to.Sub(from) <= booking.MaxRangeDays*24*time.Hour, "to", "is more than 62 days after from")
+	}
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	rules, _ := rulesOf(bs)
+	loc := a.siteLocation(c)
+	slots := rules.Slots(from, to, loc)
+	items := make([]slotJSON, 0, len(slots))
+	if len(slots) > 0 {
+		used, err := a.store.SlotUse(ctx, doorID, slots[0].Start, slots[len(slots)-1].End)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		for _, s := range slots {
+			n := 0
+			for _, b := range used {
+				if b.StartsAt.Before(s.End) && b.EndsAt.After(s.Start) {
+					n++
+				}
+			}
+			items = append(items, slotJSON{StartsAt: s.Start.Format(time.RFC3339), EndsAt: s.End.Format(time.RFC3339), PlacesLeft: max(0, bs.Capacity-n)})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+}
+
+type bookingRequest struct {
+	UserID   string   `json:"user_id"`
+	StartsAt string   `json:"starts_at"`
+	EndsAt   string   `json:"ends_at"`
+	Methods  []string `json:"methods"`
+}
+
+type bookingResponse struct {
+	ID          string   `json:"id"`
+	DoorID      string   `json:"door_id"`
+	UserID      string   `json:"user_id"`
+	StartsAt    string   `json:"starts_at"`
+	EndsAt      string   `json:"ends_at"`
+	Methods     []string `json:"methods"`
+	Status      string   `json:"status"`
+	PinID       string   `json:"pin_id,omitempty"`
+	Pin         string   `json:"pin,omitempty"`
+	CreatedAt   string   `json:"created_at"`
+	CancelledAt *string  `json:"cancelled_at"`
+}
+
+func toBooking(b *models.Booking) bookingResponse {
+	methods := []string{}
+	if b.Methods != "" {
+		methods = strings.Split(b.Methods, ",")
+	}
+	return bookingResponse{ID: b.ID, DoorID: b.DoorID, UserID: b.UserID, StartsAt: rfc3339(b.StartsAt), EndsAt: rfc3339(b.EndsAt),
+		Methods: methods, Status: b.Status, PinID: b.PinID, CreatedAt: rfc3339(b.CreatedAt), CancelledAt: rfc3339p(b.CancelledAt)}
+}
+
+// bookingPIN, when set, creates the time-bound PIN of a booking inside its
+// transaction and returns the PIN's id and digits (wired by the PIN feature).
+type bookingPINFunc func(tx *models.Store, c *gin.Context, b *models.Booking, from, to time.Time) (id, pin string, err error)
+
+func (a *API) createBooking(c *gin.Context) {
+	var req bookingRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	site := currentSite(c)
+	doorID := c.Param("door")
+	p := mustPrincipal(c)
+	var v validator
+	userID := req.UserID
+	if p.Kind == models.KeyMember {
+		v.check(userID == "" || userID == p.UserID, "user_id", "members book for themselves only")
+		userID = p.UserID
+	} else {
+		v.id("user_id", userID)
+	}
+	start, err1 := time.Parse(time.RFC3339, req.StartsAt)
+	end, err2 := time.Parse(time.RFC3339, req.EndsAt)
+	v.check(err1 == nil, "starts_at", "is required: an RFC 3339 time")
+	v.check(err2 == nil, "ends_at", "is required: an RFC 3339 time")
+	for _, m := range req.Methods {
+		v.check(m == "pin" || m == "credential", "methods", "holds pin and/or credential")
+	}
+	wantPIN := false
+	for _, m := range req.Methods {
+		wantPIN = wantPIN || m == "pin"
+	}
+	v.check(!wantPIN || a.bookingPIN != nil, "methods", "pin is not available on this server")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.memberMayUse(c, doorID); err != nil {
+		a.fail(c, err)
+		return
+	}
+	_, bs, err := a.store.GetBookingSchedule(ctx, site.ID, doorID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	rules, _ := rulesOf(bs)
+	loc := a.siteLocation(c)
+	slots, err := rules.Check(start, end, a.now(), loc)
+	if err != nil {
+		field := "starts_at"
+		if errors.Is(err, booking.ErrEndBefore) || errors.Is(err, booking.ErrTooLong) {
+			field = "ends_at"
+		}
+		a.fail(c, errValidation(FieldError{Field: field, Message: err.Error()}))
+		return
+	}
+	if _, err := a.store.GetUser(ctx, site.ID, userID); err != nil {
+		a.fail(c, errValidation(FieldError{Field: "user_id", Message: "is not a user of this site"}))
+		return
+	}
+	week := booking.WeekStart(start, loc)
+	br := models.BookingRequest{
+		Booking:  models.Booking{SiteID: site.ID, DoorID: doorID, UserID: userID, StartsAt: start, EndsAt: end, Methods: strings.Join(req.Methods, ","), CreatedBy: actor(c)},
+		Capacity: bs.Capacity, Quota: bs.WeeklyQuota, Week: [2]time.Time{week, week.AddDate(0, 0, 7)},
+	}
+	for _, s := range slots {
+		br.Slots = append(br.Slots, [2]time.Time{s.Start, s.End})
+	}
+	var pin string
+	if wantPIN {
+		grace := time.Duration(bs.GraceMinutes) * time.Minute
+		br.Extra = func(tx *models.Store, b *models.Booking) error {
+			id, digits, err := a.bookingPIN(tx, c, b, start.Add(-grace), end.Add(grace))
+			if err != nil {
+				return err
+			}
+			pin, b.PinID = digits, id
+			return tx.SetBookingPIN(ctx, b.ID, id)
+		}
+	}
+	b, err := a.store.CreateBooking(ctx, br)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	a.audit(c, site.ID, "booking.created", "", b.UserID, b.ID)
+	resp := toBooking(b)
+	resp.Pin = pin
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, resp)
+}
+
+func (a *API) listBookings(c *gin.Context) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	doorID := c.Param("door")
+	if err := a.memberMayUse(c, doorID); err != nil {
+		a.fail(c, err)
+		return
+	}
+	f := models.BookingFilter{UserID: c.Query("user_id"), Status: c.Query("status")}
+	if pr := mustPrincipal(c); pr.Kind == models.KeyMember {
+		f.UserID = pr.UserID // members see their own bookings
+	}
+	var v validator
+	if s := c.Query("from"); s != "" {
+		t, err := queryTime(c, "from")
+		v.check(err == nil, "from", "must be an RFC 3339 time")
+		f.From = t
+	}
+	if s := c.Query("to"); s != "" {
+		t, err := queryTime(c, "to")
+		v.check(err == nil, "to", "must be an RFC 3339 time")
+		f.To = t
+	}
+	v.check(f.Status == "" || f.Status == models.BookingActive || f.Status == models.BookingCancelled, "status", "must be active or cancelled")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	rows, next, err := a.store.ListBookings(c.Request.Context(), currentSite(c).ID, doorID, f, p)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toBooking))
+}
+
+func (a *API) cancelBooking(c *gin.Context) {
+	ctx := c.Request.Context()
+	site := currentSite(c)
+	doorID := c.Param("door")
+	pr := mustPrincipal(c)
+	if pr.Kind == models.KeyMember {
+		b, err := a.store.GetBooking(ctx, site.ID, doorID, c.Param("booking"))
+		if err != nil || b.UserID != pr.UserID {
+			a.fail(c, errNotFound("booking"))
+			return
+		}
+	}
+	b, err := a.store.CancelBooking(ctx, site.ID, doorID, c.Param("booking"), func(tx *models.Store, b *models.Booking) error {
+		if b.PinID != "" && a.cancelBookingPIN != nil {
+			return a.cancelBookingPIN(tx, c, b)
+		}
+		return nil
+	})
+	if err != nil {
+		a.fail(c, notFoundAs(err, "booking"))
+		return
+	}
+	a.audit(c, site.ID, "booking.cancelled", "", b.UserID, b.ID)
+	c.JSON(http.StatusOK, toBooking(b))
+}

@@ -1,0 +1,57 @@
+package server_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/models/modelstest"
+	"github.com/lintel/lintel/notifications"
+)
+
+// BenchmarkOutboxThroughput measures messages delivered per second from
+// the SQL outbox: claims, the real clients (apns2 over HTTP/2 to the local
+// APNs server for half, twilio-go to the local Twilio server for the other
+// half) and one MarkSent per message, on each database. The messages are
+// enqueued before the timer starts.
+func BenchmarkOutboxThroughput(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		open func(testing.TB, modelstest.Options) *models.Store
+	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+		b.Run(db.name, func(b *testing.B) {
+			st := db.open(b, modelstest.Options{})
+			d := newDeliveryEnv(b, st)
+			f := d.fixture("Bench")
+			outboxFill(b, st, f.site, b.N)
+			var done atomic.Int64
+			all := make(chan struct{})
+			n := int64(b.N)
+			w := d.worker(b, "bench", func(c *notifications.WorkerConfig) {
+				c.Concurrency, c.BatchSize, c.PollInterval = 32, 256, 10*time.Millisecond
+				c.OnOutcome = func(o notifications.Outcome) {
+					if o.Result != notifications.ResultSent {
+						b.Errorf("message %s: %s %v", o.Message.ID, o.Result, o.Err)
+					}
+					if done.Add(1) == n {
+						close(all)
+					}
+				}
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.ResetTimer()
+			start := time.Now()
+			stopped := make(chan struct{})
+			go func() { _ = w.Run(ctx); close(stopped) }()
+			<-all
+			elapsed := time.Since(start)
+			b.StopTimer()
+			cancel()
+			<-stopped
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+		})
+	}
+}

@@ -1,0 +1,161 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lintel/lintel/notifications"
+	"github.com/lintel/lintel/notifications/notifytest"
+	"github.com/lintel/lintel/server"
+)
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLoadConfigNotifications(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(server.Config) bool
+	}{
+		{"none configured", nil, "", func(c server.Config) bool {
+			return c.Notifications.APNs == nil && c.Notifications.FCM == nil && c.Notifications.SMS == nil &&
+				c.Notifications.Reasons[notifications.ChannelSMS] == "LINTEL_TWILIO_ACCOUNT_SID not set"
+		}},
+		{"sms", map[string]string{"LINTEL_TWILIO_ACCOUNT_SID": "AC" + strings.Repeat("0", 32), "LINTEL_TWILIO_AUTH_TOKEN": "t",
+			"LINTEL_TWILIO_FROM": "+14155550100"}, "", func(c server.Config) bool {
+			return c.Notifications.SMS != nil && c.Notifications.SMS.From == "+14155550100"
+		}},
+		{"sms halfway", map[string]string{"LINTEL_TWILIO_ACCOUNT_SID": "AC" + strings.Repeat("0", 32)}, "LINTEL_TWILIO_AUTH_TOKEN", nil},
+		{"apns key file missing", map[string]string{"LINTEL_APNS_KEY_FILE": filepath.Join(dir, "nope.p8"), "LINTEL_APNS_KEY_ID": "KEYID12345",
+			"LINTEL_APNS_TEAM_ID": "TEAMID6789", "LINTEL_APNS_TOPIC": "com.example"}, "LINTEL_APNS_KEY_FILE", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := server.LoadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(cfg) {
+				t.Fatalf("config %+v, %v", cfg.Notifications, err)
+			}
+		})
+	}
+}
+
+// Serve names the providers at start-up, runs the worker over the store's
+// outbox and wakes it when a request enqueues: an SMS invitation issued
+// over HTTP arrives at the Twilio server.
+func TestServeDeliversTheOutbox(t *testing.T) {
+	tw := notifytest.NewTwilio(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	op := strings.Repeat("s", 40)
+	cfg, err := server.LoadConfig(func(k string) string {
+		return map[string]string{
+			"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
+			"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": t.TempDir(),
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The environment can't name a test server's certificate: inject it.
+	cfg.Notifications.SMS = &notifications.SMSConfig{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken,
+		From: testSender, BaseURL: tw.URL, HTTPClient: tw.Client()}
+	var logs lockedBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, cfg, server.NewLogger(&logs, "info"), &bytes.Buffer{}) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+
+	base := "http://" + addr
+	call := func(method, path string, body any, want int) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+op)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s = %d, want %d: %v", method, path, resp.StatusCode, want, out)
+		}
+		return out
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	for _, want := range []string{"sms configured", "apns NOT configured (LINTEL_APNS_KEY_FILE not set)", "fcm NOT configured (LINTEL_FCM_CREDENTIALS_FILE not set)"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
+		}
+	}
+
+	site := call("POST", "/v1/sites", map[string]any{"name": "Elm", "timezone": "Europe/Paris"}, 201)["id"].(string)
+	user := call("POST", "/v1/sites/"+site+"/users", map[string]any{"name": "Ada", "phone": "+33612345678"}, 201)["id"].(string)
+	call("POST", "/v1/sites/"+site+"/users/"+user+"/mobile-credentials", map[string]any{"deliver_via": "push"}, 422)
+	iss := call("POST", "/v1/sites/"+site+"/users/"+user+"/mobile-credentials", map[string]any{"deliver_via": "sms"}, 201)
+	url := iss["invitation"].(map[string]any)["url"].(string)
+	waitUntil(t, 10*time.Second, func() bool { return tw.Count() > 0 })
+	if reqs := tw.Requests(); len(reqs) != 1 || reqs[0].To != "+33612345678" || !strings.Contains(reqs[0].Body, url) {
+		t.Fatalf("Twilio requests: %+v", reqs)
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		items := call("GET", "/v1/sites/"+site+"/deliveries?status=sent", nil, 200)["items"].([]any)
+		return len(items) == 1
+	})
+	if strings.Contains(logs.String(), "+33612345678") {
+		t.Fatal("the log shows the phone number")
+	}
+}

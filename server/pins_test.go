@@ -1,0 +1,446 @@
+package server_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/offlinepin"
+)
+
+func pinReq(mode, typ string, extra map[string]any) map[string]any {
+	b := map[string]any{"mode": mode, "type": typ, "assignee": map[string]any{"me": true}}
+	for k, v := range extra {
+		b[k] = v
+	}
+	return b
+}
+
+func TestPINModesAndTypes(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		g := e.fixture("B")
+		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
+		now := clk.Now()
+
+		// A custom PIN needs a reader that synced recently.
+		custom := pinReq("custom", "permanent", map[string]any{"pin": "4821"})
+		if r := e.must(409, "POST", pins, f.admin, custom); r.str("code") != "bridge_offline" {
+			t.Fatalf("no reader synced yet: %s", r.body)
+		}
+		b := e.bundle(f.reader, "")
+		key := pinKey(t, b.PINKey)
+		cardKey, _ := base64.RawURLEncoding.DecodeString(b.CardKey)
+
+		created := map[string]resp{}
+		for _, typ := range []string{"one_time", "time_bound", "permanent"} {
+			extra := map[string]any{}
+			if typ == "time_bound" {
+				extra["ends_at"] = rfcUTC(now.Add(5 * time.Hour))
+			}
+			r := e.must(201, "POST", pins, f.admin, pinReq("offline", typ, extra))
+			pin := r.str("pin")
+			res, err := offlinepin.Verify(key, pin, now)
+			if err != nil || res.Type.String() != typ || len(pin) != 10 || r.str("pin_masked") != "********"+pin[8:] {
+				t.Fatalf("offline %s: %v %s", typ, err, r.body)
+			}
+			// Offline windows are on the hour.
+			if r.str("starts_at") != rfcUTC(now.Truncate(time.Hour)) {
+				t.Fatalf("offline start %s", r.str("starts_at"))
+			}
+			created["offline "+typ] = r
+		}
+		for typ, pin := range map[string]string{"one_time": "5937", "time_bound": "730146", "permanent": "48213"} {
+			extra := map[string]any{"pin": pin, "starts_at": rfcUTC(now.Add(time.Hour))}
+			if typ == "time_bound" {
+				extra["ends_at"] = rfcUTC(now.Add(5 * time.Hour))
+			}
+			r := e.must(201, "POST", pins, f.admin, pinReq("custom", typ, extra))
+			if r.str("pin") != pin || r.str("state") != "future" || r.str("starts_at") != rfcUTC(now.Add(time.Hour)) {
+				t.Fatalf("custom %s: %s", typ, r.body)
+			}
+			created["custom "+typ] = r
+		}
+		// The reader gets the custom PINs by keyed hash, never in clear.
+		b = e.bundle(f.reader, "")
+		if len(b.PINs) != 3 {
+			t.Fatalf("bundle PINs: %+v", b.PINs)
+		}
+		byHash := map[string]string{}
+		for _, cp := range b.PINs {
+			byHash[cp.Hash] = cp.Type
+		}
+		for typ, pin := range map[string]string{"one_time": "5937", "time_bound": "730146", "permanent": "48213"} {
+			if byHash[credential.CustomPINHash(cardKey, f.door, pin)] != typ {
+				t.Errorf("custom %s PIN not in the bundle by hash", typ)
+			}
+		}
+
+		// The list: every live PIN, masked.
+		list := e.must(200, "GET", pins, f.admin, nil)
+		if items := list.listItems(); len(items) != 6 {
+			t.Fatalf("list: %s", list.body)
+		}
+		for name, r := range created {
+			if strings.Contains(string(list.body), `"`+r.str("pin")+`"`) {
+				t.Fatalf("the list shows %s's PIN", name)
+			}
+		}
+		if !strings.Contains(string(list.body), `"pin_masked":"****46"`) {
+			t.Fatalf("masking: %s", list.body)
+		}
+		if n := len(e.must(200, "GET", pins+"?type=permanent", f.admin, nil).listItems()); n != 2 {
+			t.Fatalf("type filter: %d", n)
+		}
+		if n := len(e.must(200, "GET", pins+"?mode=custom", f.admin, nil).listItems()); n != 3 {
+			t.Fatalf("mode filter: %d", n)
+		}
+
+		// Reveal: the PIN, and an audit event saying who saw which PIN.
+		c := created["custom time_bound"]
+		r := e.must(200, "POST", pins+"/"+c.str("id")+"/reveal", f.admin, nil)
+		if r.str("pin") != "730146" {
+			t.Fatalf("reveal: %s", r.body)
+		}
+		o := created["offline permanent"]
+		if r := e.must(200, "POST", pins+"/"+o.str("id")+"/reveal", f.admin, nil); r.str("pin") != o.str("pin") {
+			t.Fatalf("offline reveal: %s", r.body)
+		}
+		audit := e.must(200, "GET", "/v1/sites/"+f.site+"/events?type=audit", f.admin, nil)
+		revealed := 0
+		for _, ev := range audit.listItems() {
+			if ev["action"] == "pin.revealed" {
+				revealed++
+				if ev["actor"] == "" || ev["occurred_at"] == "" || (ev["credential_id"] != c.str("id") && ev["credential_id"] != o.str("id")) {
+					t.Errorf("reveal event %v", ev)
+				}
+			}
+		}
+		if revealed != 2 || strings.Contains(string(audit.body), "730146") || strings.Contains(string(audit.body), o.str("pin")) {
+			t.Fatalf("audit: %s", audit.body)
+		}
+
+		// Delete: the custom PIN leaves the bundle, the offline one's id
+		// joins the deny list; neither is listed any more.
+		e.must(200, "DELETE", pins+"/"+c.str("id"), f.admin, nil)
+		ot := created["offline time_bound"]
+		if r := e.must(200, "DELETE", pins+"/"+ot.str("id"), f.admin, nil); r.str("status") != "deleted" || r.str("pin") != "" {
+			t.Fatalf("delete: %s", r.body)
+		}
+		e.must(409, "DELETE", pins+"/"+ot.str("id"), f.admin, nil)
+		e.must(409, "POST", pins+"/"+ot.str("id")+"/reveal", f.admin, nil)
+		b = e.bundle(f.reader, "")
+		otID, _ := offlinepin.ID(key, ot.str("pin"))
+		if len(b.PINs) != 2 || !hasString(b.PINDeny, otID) || len(b.PINDeny) != 1 {
+			t.Fatalf("after delete: pins %+v deny %v", b.PINs, b.PINDeny)
+		}
+		if n := len(e.must(200, "GET", pins, f.admin, nil).listItems()); n != 4 {
+			t.Fatalf("list after delete: %d", n)
+		}
+		// A deleted custom PIN's value is free again.
+		e.must(201, "POST", pins, f.admin, pinReq("custom", "permanent", map[string]any{"pin": "730146"}))
+
+		// Tenancy and roles.
+		e.must(404, "GET", "/v1/sites/"+f.site+"/doors/"+g.door+"/pins", f.admin, nil)
+		e.must(404, "POST", "/v1/sites/"+f.site+"/doors/"+g.door+"/pins", f.admin, pinReq("offline", "permanent", nil))
+		e.must(404, "POST", pins+"/"+c.str("id")+"/reveal", g.admin, nil)
+		e.must(404, "POST", "/v1/sites/"+g.site+"/doors/"+g.door+"/pins/"+c.str("id")+"/reveal", g.admin, nil)
+		e.must(403, "GET", pins, f.member, nil)
+		e.must(403, "POST", pins, f.member, pinReq("offline", "permanent", nil))
+
+		// The bridge must have synced within two minutes.
+		clk.Advance(3 * time.Minute)
+		if r := e.must(409, "POST", pins, f.admin, pinReq("custom", "permanent", map[string]any{"pin": "6060"})); r.str("code") != "bridge_offline" {
+			t.Fatalf("stale reader: %s", r.body)
+		}
+		e.must(201, "POST", pins, f.admin, pinReq("offline", "permanent", nil))
+	})
+}
+
+func TestPINDistinctAndLive(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
+		now := clk.Now()
+		e.bundle(f.reader, "")
+
+		// Custom: never equal to another active PIN of the door.
+		e.must(201, "POST", pins, f.admin, pinReq("custom", "permanent", map[string]any{"pin": "2468"}))
+		if r := e.must(409, "POST", pins, f.admin, pinReq("custom", "one_time", map[string]any{"pin": "2468"})); r.str("code") != "pin_taken" {
+			t.Fatalf("duplicate custom PIN: %s", r.body)
+		}
+		// Another door may use the same digits.
+		other := e.must(201, "POST", "/v1/sites/"+f.site+"/doors", f.admin, map[string]any{"name": "Gym"}).str("id")
+		gymReader := e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+other+"/readers", f.admin, nil).str("token")
+		e.bundle(gymReader, "")
+		e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+other+"/pins", f.admin, pinReq("custom", "permanent", map[string]any{"pin": "2468"}))
+
+		// Offline: the same type and window take the next nonce, until the
+		// scheme has no more (4 for time_bound).
+		tb := map[string]any{"starts_at": rfcUTC(now), "ends_at": rfcUTC(now.Add(2 * time.Hour))}
+		seen := map[string]bool{}
+		for i := 0; i < offlinepin.TimeBound.Nonces(); i++ {
+			pin := e.must(201, "POST", pins, f.admin, pinReq("offline", "time_bound", tb)).str("pin")
+			if seen[pin] {
+				t.Fatalf("PIN %d repeats an earlier one", i)
+			}
+			seen[pin] = true
+		}
+		if r := e.must(409, "POST", pins, f.admin, pinReq("offline", "time_bound", tb)); r.str("code") != "pin_space_exhausted" {
+			t.Fatalf("5th identical window: %s", r.body)
+		}
+
+		// Only live PINs are listed: a time-bound PIN past its end, a custom
+		// one-time PIN once used, an offline one-time PIN past its first-use
+		// window are gone.
+		short := e.must(201, "POST", pins, f.admin, pinReq("custom", "time_bound", map[string]any{"pin": "13579", "ends_at": rfcUTC(now.Add(time.Hour))}))
+		once := e.must(201, "POST", pins, f.admin, pinReq("custom", "one_time", map[string]any{"pin": "97531"}))
+		offOnce := e.must(201, "POST", pins, f.admin, pinReq("offline", "one_time", nil))
+		listed := func() map[string]bool {
+			out := map[string]bool{}
+			for _, it := range e.must(200, "GET", pins+"?limit=200", f.admin, nil).listItems() {
+				out[it["id"].(string)] = true
+			}
+			return out
+		}
+		if l := listed(); !l[short.str("id")] || !l[once.str("id")] || !l[offOnce.str("id")] {
+			t.Fatalf("fresh PINs missing: %v", l)
+		}
+		e.must(200, "POST", "/v1/reader/events", f.reader, map[string]any{"events": []any{map[string]any{
+			"event_id": "evt-once-001", "occurred_at": now.Format(time.RFC3339), "granted": true, "method": "pin", "credential_id": once.str("id")}}})
+		if listed()[once.str("id")] {
+			t.Fatal("a used one-time PIN is listed")
+		}
+		for _, cp := range e.bundle(f.reader, "").PINs {
+			if cp.ID == once.str("id") {
+				t.Fatal("a used one-time PIN stays in the bundle")
+			}
+		}
+		// Its value is free again.
+		e.must(201, "POST", pins, f.admin, pinReq("custom", "one_time", map[string]any{"pin": "97531"}))
+		clk.Advance(2 * time.Hour)
+		if listed()[short.str("id")] {
+			t.Fatal("an ended PIN is listed")
+		}
+		e.bundle(f.reader, "")
+		e.must(201, "POST", pins, f.admin, pinReq("custom", "permanent", map[string]any{"pin": "13579"}))
+		clk.Advance(23 * time.Hour)
+		if listed()[offOnce.str("id")] {
+			t.Fatal("an offline one-time PIN past its first-use window is listed")
+		}
+	})
+}
+
+func TestPINAssignee(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		g := e.fixture("B")
+		base := "/v1/sites/" + f.site
+		pins := base + "/doors/" + f.door + "/pins"
+		assign := func(want int, a any) resp {
+			return e.must(want, "POST", pins, f.admin, map[string]any{"mode": "offline", "type": "permanent", "assignee": a})
+		}
+		r := assign(201, map[string]any{"user_id": f.user})
+		if a := asObj(r.json()["assignee"]); a["user_id"] != f.user || a["name"] != "Ada" {
+			t.Fatalf("existing user: %s", r.body)
+		}
+		// A new user, found again by phone.
+		r = assign(201, map[string]any{"new_user": map[string]any{"name": "Bob Builder", "phone": "+14155550111"}})
+		bob := asObj(r.json()["assignee"])["user_id"].(string)
+		if u := e.must(200, "GET", base+"/users/"+bob, f.admin, nil); u.str("name") != "Bob Builder" || u.str("phone") != "+14155550111" {
+			t.Fatalf("new user: %s", u.body)
+		}
+		r = assign(201, map[string]any{"new_user": map[string]any{"name": "Robert", "phone": "+1 415 555 0111"}})
+		if asObj(r.json()["assignee"])["user_id"] != bob {
+			t.Fatalf("same phone, new user: %s", r.body)
+		}
+		r = assign(201, map[string]any{"new_user": map[string]any{"name": "Ada again", "phone": "+33612345678"}})
+		if asObj(r.json()["assignee"])["user_id"] != f.user {
+			t.Fatalf("existing phone: %s", r.body)
+		}
+		// Me, for an admin key: no person, the key is recorded.
+		r = assign(201, map[string]any{"me": true})
+		if a := asObj(r.json()["assignee"]); a["user_id"] != nil || a["key_id"] == "" {
+			t.Fatalf("me: %s", r.body)
+		}
+		// Searchable by user.
+		for q, want := range map[string]int{"bob": 2, "ADA": 2, "+1415": 2, "nobody": 0} {
+			if n := len(e.must(200, "GET", pins+"?q="+q, f.admin, nil).listItems()); n != want {
+				t.Errorf("?q=%s: %d PINs, want %d", q, n, want)
+			}
+		}
+
+		for name, tt := range map[string]struct {
+			a     any
+			field string
+		}{
+			"both":             {map[string]any{"user_id": f.user, "new_user": map[string]any{"name": "X", "phone": "+14155550112"}}, "assignee"},
+			"none":             {map[string]any{}, "assignee"},
+			"absent":           {nil, "assignee"},
+			"me false":         {map[string]any{"me": false}, "assignee.me"},
+			"me and user":      {map[string]any{"me": true, "user_id": f.user}, "assignee"},
+			"other site's":     {map[string]any{"user_id": g.user}, "assignee.user_id"},
+			"unknown":          {map[string]any{"user_id": "usr_nope"}, "assignee.user_id"},
+			"new without name": {map[string]any{"new_user": map[string]any{"phone": "+14155550113"}}, "assignee.new_user.name"},
+			"new w/o phone":    {map[string]any{"new_user": map[string]any{"name": "Z"}}, "assignee.new_user.phone"},
+		} {
+			body := map[string]any{"mode": "offline", "type": "permanent"}
+			if tt.a != nil {
+				body["assignee"] = tt.a
+			}
+			r := e.do("POST", pins, f.admin, body)
+			if r.status != 422 || !r.namesField(tt.field) {
+				t.Errorf("%s: %d %s (want 422 naming %s)", name, r.status, r.body, tt.field)
+			}
+		}
+		// A deactivated user takes no PIN.
+		e.must(200, "DELETE", base+"/users/"+bob, f.admin, nil)
+		if r := assign(422, map[string]any{"user_id": bob}); !r.namesField("assignee.user_id") {
+			t.Fatalf("deactivated: %s", r.body)
+		}
+		_ = clk
+	})
+}
+
+func TestPINBadInput(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
+		now := clk.Now()
+		e.bundle(f.reader, "")
+		tests := []struct {
+			name  string
+			body  map[string]any
+			field string
+		}{
+			{"letters", pinReq("custom", "permanent", map[string]any{"pin": "12a4"}), "pin"},
+			{"3 digits", pinReq("custom", "permanent", map[string]any{"pin": "123"}), "pin"},
+			{"7 digits", pinReq("custom", "permanent", map[string]any{"pin": "1234567"}), "pin"},
+			{"inner space", pinReq("custom", "permanent", map[string]any{"pin": "12 34"}), "pin"},
+			{"leading space", pinReq("custom", "permanent", map[string]any{"pin": " 1234"}), "pin"},
+			{"other digits", pinReq("custom", "permanent", map[string]any{"pin": "١٢٣٤"}), "pin"},
+			{"negative", pinReq("custom", "permanent", map[string]any{"pin": "-1234"}), "pin"},
+			{"no pin", pinReq("custom", "permanent", nil), "pin"},
+			{"pin on offline", pinReq("offline", "permanent", map[string]any{"pin": "1234"}), "pin"},
+			{"ends before starts", pinReq("custom", "time_bound", map[string]any{"pin": "1234", "starts_at": rfcUTC(now.Add(2 * time.Hour)), "ends_at": rfcUTC(now.Add(time.Hour))}), "ends_at"},
+			{"offline ends before starts", pinReq("offline", "time_bound", map[string]any{"starts_at": rfcUTC(now.Add(2 * time.Hour)), "ends_at": rfcUTC(now.Add(time.Hour))}), "ends_at"},
+			{"ends_at on one_time", pinReq("custom", "one_time", map[string]any{"pin": "1234", "ends_at": rfcUTC(now.Add(time.Hour))}), "ends_at"},
+			{"ends_at on permanent", pinReq("offline", "permanent", map[string]any{"ends_at": rfcUTC(now.Add(time.Hour))}), "ends_at"},
+			{"time_bound without end", pinReq("custom", "time_bound", map[string]any{"pin": "1234"}), "ends_at"},
+			{"offline longer than 31 days", pinReq("offline", "time_bound", map[string]any{"ends_at": rfcUTC(now.Add(32 * 24 * time.Hour))}), "ends_at"},
+			{"offline start over a year ahead", pinReq("offline", "permanent", map[string]any{"starts_at": rfcUTC(now.Add(400 * 24 * time.Hour))}), "starts_at"},
+			{"offline start two days ago", pinReq("offline", "one_time", map[string]any{"starts_at": rfcUTC(now.Add(-48 * time.Hour))}), "starts_at"},
+			{"bad mode", pinReq("remote", "permanent", nil), "mode"},
+			{"bad type", pinReq("offline", "forever", nil), "type"},
+			{"bad time", pinReq("offline", "permanent", map[string]any{"starts_at": "2026-13-01T00:00:00Z"}), "starts_at"},
+			{"time without offset", pinReq("offline", "permanent", map[string]any{"starts_at": "2026-05-01T10:00:00"}), "starts_at"},
+			{"both assignees", pinReq("offline", "permanent", map[string]any{"assignee": map[string]any{"user_id": f.user, "new_user": map[string]any{"name": "N", "phone": "+14155550100"}}}), "assignee"},
+			{"pin as number", pinReq("custom", "permanent", map[string]any{"pin": 1234}), "pin"},
+		}
+		for _, tt := range tests {
+			r := e.do("POST", pins, f.admin, tt.body)
+			if r.status != 422 || !r.namesField(tt.field) {
+				t.Errorf("%s: %d %s (want 422 naming %s)", tt.name, r.status, r.body, tt.field)
+			}
+		}
+		if n := len(e.must(200, "GET", pins, f.admin, nil).listItems()); n != 0 {
+			t.Fatalf("%d PINs after refusals", n)
+		}
+		for _, q := range []string{"type=forever", "mode=remote", "limit=201"} {
+			if r := e.must(422, "GET", pins+"?"+q, f.admin, nil); !r.namesField(strings.SplitN(q, "=", 2)[0]) {
+				t.Errorf("%s: %s", q, r.body)
+			}
+		}
+	})
+}
+
+// TestCustomPINAtRest: the database holds custom PINs only sealed (and as a
+// keyed hash); no column of any table carries the digits.
+func TestCustomPINAtRest(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		e.bundle(f.reader, "")
+		const secret = "803917"
+		r := e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/pins", f.admin, pinReq("custom", "permanent", map[string]any{"pin": secret}))
+		e.must(200, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/pins/"+r.str("id")+"/reveal", f.admin, nil)
+		db, err := e.store.SQLDB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"pins", "events", "users", "visitor_passes"} {
+			rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := rows.Columns()
+			n := 0
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range vals {
+					if strings.Contains(fmt.Sprintf("%s", v), secret) {
+						t.Errorf("%s.%s holds the PIN in clear", table, cols[i])
+					}
+				}
+				n++
+			}
+			rows.Close()
+			if table == "pins" && n != 1 {
+				t.Fatalf("%d pins rows", n)
+			}
+		}
+		_ = clk
+	})
+}
+
+// TestOfflinePINUseSpreads: a reader's report of an offline PIN's first use
+// reaches the door's other readers (spent one-time, activated permanent).
+func TestOfflinePINUseSpreads(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
+		second := e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/readers", f.admin, nil).str("token")
+		key := pinKey(t, e.bundle(f.reader, "").PINKey)
+		once := e.must(201, "POST", pins, f.admin, pinReq("offline", "one_time", nil)).str("pin")
+		perm := e.must(201, "POST", pins, f.admin, pinReq("offline", "permanent", nil)).str("pin")
+		onceID, _ := offlinepin.ID(key, once)
+		permID, _ := offlinepin.ID(key, perm)
+		at := clk.Now().Format(time.RFC3339)
+		e.must(200, "POST", "/v1/reader/events", f.reader, map[string]any{"events": []any{
+			map[string]any{"event_id": "evt-p-00001", "occurred_at": at, "granted": true, "method": "pin", "credential_id": onceID},
+			map[string]any{"event_id": "evt-p-00002", "occurred_at": at, "granted": true, "method": "pin", "credential_id": permID},
+			map[string]any{"event_id": "evt-p-00003", "occurred_at": at, "granted": true, "method": "pin", "credential_id": "0123456789abcdef0123456789abcdef"},
+		}})
+		b := e.bundle(second, "")
+		if !hasString(b.PINsSpent, onceID) || !hasString(b.PINsActivated, permID) || len(b.PINDeny) != 0 {
+			t.Fatalf("second reader's bundle: spent %v activated %v deny %v", b.PINsSpent, b.PINsActivated, b.PINDeny)
+		}
+		// The activated permanent PIN stays listed; the spent one does not.
+		ids := map[string]bool{}
+		for _, it := range e.must(200, "GET", pins, f.admin, nil).listItems() {
+			ids[it["state"].(string)+":"+it["type"].(string)] = true
+		}
+		if !ids["active:permanent"] || ids["active:one_time"] {
+			t.Fatalf("list after use: %v", ids)
+		}
+		// Deleting the activated permanent PIN deny-lists it for good.
+		clk.Advance(40 * 24 * time.Hour)
+		list := e.must(200, "GET", pins, f.admin, nil).listItems()
+		if len(list) != 1 {
+			t.Fatalf("after 40 days: %v", list)
+		}
+		e.must(200, "DELETE", pins+"/"+list[0]["id"].(string), f.admin, nil)
+		if b := e.bundle(second, ""); !hasString(b.PINDeny, permID) || len(b.PINsSpent) != 0 {
+			t.Fatalf("deny %v spent %v", b.PINDeny, b.PINsSpent)
+		}
+	})
+}
