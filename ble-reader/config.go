@@ -37,6 +37,7 @@ type Config struct {
 	FailOpen bool `yaml:"fail_open"`
 
 	BLE BLEConfig `yaml:"ble"`
+	NFC NFCConfig `yaml:"nfc"`
 
 	// Inputs are line-oriented devices: QR scanners, keypads, card readers.
 	Inputs []InputConfig `yaml:"inputs"`
@@ -154,6 +155,8 @@ func ParseArgs(name string, args []string) (Config, error) {
 	fs.StringVar(&f.BLE.LocalAddr, "ble-addr", f.BLE.LocalAddr, "listen address of the local BLE link")
 	fs.IntVar(&f.BLE.HCIDevice, "hci", 0, "HCI device index")
 	fs.IntVar(&f.BLE.MTU, "mtu", f.BLE.MTU, "largest ATT MTU accepted")
+	fs.StringVar(&f.NFC.Mode, "nfc", f.NFC.Mode, "NFC mode: pcsc or off")
+	fs.BoolVar(&f.NFC.Extended, "nfc-extended", false, "accept extended APDUs from phones that offer them")
 	fs.Func("input", "KIND:PATH[:NAME] of a line device (qr, keypad, card); repeatable", func(s string) error {
 		inputs = append(inputs, s)
 		return nil
@@ -205,6 +208,10 @@ func ParseArgs(name string, args []string) (Config, error) {
 			c.BLE.HCIDevice = f.BLE.HCIDevice
 		case "mtu":
 			c.BLE.MTU = f.BLE.MTU
+		case "nfc":
+			c.NFC.Mode = f.NFC.Mode
+		case "nfc-extended":
+			c.NFC.Extended = f.NFC.Extended
 		case "input":
 			c.Inputs = nil
 			for _, s := range inputs {
@@ -281,6 +288,11 @@ func (c *Config) Validate() error {
 	}
 	if c.BLE.MTU < 23 || c.BLE.MTU > 515 {
 		bad("ble.mtu: 23..515")
+	}
+	switch c.NFC.Mode {
+	case "", "off", "pcsc":
+	default:
+		bad("nfc.mode: pcsc or off")
 	}
 	for i, in := range c.Inputs {
 		if !in.Kind.Valid() {

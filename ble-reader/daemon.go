@@ -183,6 +183,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.BLE != nil {
 		goRun("ble", d.serveBLE)
 	}
+	if d.cfg.NFC.Mode == "pcsc" {
+		goRun("nfc", d.serveNFC)
+	}
 	for _, in := range d.cfg.Inputs {
 		goRun("input "+in.Name, func(ctx context.Context) error { return d.readInput(ctx, in) })
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/booking"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/offlinepin"
 	"github.com/lintel/lintel/credential/schedule"
@@ -88,6 +89,10 @@ func BuildPolicy(doc *upstream.Doc, syncedAt time.Time, maxStale time.Duration) 
 	}
 	for _, c := range doc.LostCards {
 		p.LostCards[c.Hash] = credential.CardHolder{CredentialID: c.CredentialID, UserID: c.UserID}
+	}
+	p.ScheduleBased = doc.Reader.ScheduleBased
+	for _, b := range doc.Bookings {
+		p.Bookings = append(p.Bookings, booking.Window{BookingID: b.ID, UserID: b.UserID, From: b.From, To: b.To})
 	}
 	v = credential.Verifier{Keys: keys, Issuer: doc.Issuer}
 	return p, v, nil

@@ -71,6 +71,10 @@ func (d Decider) DecideCard(number string, now time.Time) AccessDecision {
 		out.Reason = r
 		return out
 	}
+	if r := pol.booked(holder.UserID, now); r != "" {
+		out.Reason = r
+		return out
+	}
 	out.Granted = true
 	return out
 }

@@ -3,6 +3,8 @@ package credential
 import (
 	"time"
 
+	"github.com/lintel/lintel/credential/booking"
+
 	"github.com/lintel/lintel/credential/schedule"
 )
 
@@ -36,6 +38,10 @@ type DoorPolicy struct {
 	// bundle. The token's groups are used only for users not listed (a
 	// bundle from a server that does not send users).
 	UserGroups map[string]string
+	// ScheduleBased doors (gyms, party rooms) admit a user's phone or card
+	// only inside one of the user's Bookings (grace included).
+	ScheduleBased bool
+	Bookings      []booking.Window
 	// CardKey keys the card-number hashes of Cards and LostCards.
 	CardKey []byte
 	// Cards maps the keyed hash (bundle.CardHash) of each active card or
@@ -121,6 +127,9 @@ func (d Decider) Decide(ch Challenge, presentation []byte, now time.Time) Decisi
 	if r := pol.allows(pol.groupsOf(c), now); r != "" {
 		return denied(r, c)
 	}
+	if r := pol.booked(c.User, now); r != "" {
+		return denied(r, c)
+	}
 	if ch.ReaderID != pol.ReaderID {
 		return denied(ReasonWrongReader, c)
 	}
@@ -146,6 +155,16 @@ func (p *DoorPolicy) groupsOf(c *Claims) []string {
 		return []string{g}
 	}
 	return c.Groups
+}
+
+// booked returns "" when the door is not schedule-based or the user holds
+// a booking covering now; otherwise no_booking or outside_booking.
+func (p *DoorPolicy) booked(userID string, now time.Time) Reason {
+	if !p.ScheduleBased {
+		return ""
+	}
+	_, r := booking.Admit(p.Bookings, userID, now)
+	return Reason(r)
 }
 
 // allows returns "" if one of groups may open the door now,

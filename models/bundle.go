@@ -1,6 +1,9 @@
 package models
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // BundleData is everything a reader's bundle is built from.
 type BundleData struct {
@@ -13,6 +16,9 @@ type BundleData struct {
 	Cards   []Credential
 	Lost    []Credential
 	Revoked []Revocation
+	// Bookings of a schedule-based door that have not ended, and its grace.
+	Bookings     []Booking
+	GraceMinutes int
 
 	// The door's keypad and visitor-pass state (see bundlePINsAndPasses).
 	PINs          []PIN    // live custom PINs (sealed; hashed for readers)
@@ -69,6 +75,17 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 	}
 	if b.Revoked, err = s.RevokedSince(ctx, r.SiteID, 0); err != nil {
 		return nil, err
+	}
+	if door.ScheduleBased {
+		var bs BookingSchedule
+		if err := s.q(ctx).Where("door_id = ?", door.ID).Limit(1).Find(&bs).Error; err != nil {
+			return nil, err
+		}
+		b.GraceMinutes = bs.GraceMinutes
+		grace := time.Duration(bs.GraceMinutes) * time.Minute
+		if b.Bookings, err = s.ActiveBookings(ctx, door.ID, s.Now().Add(-grace)); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.bundlePINsAndPasses(ctx, &b); err != nil {
 		return nil, err

@@ -189,5 +189,8 @@ func (s *Store) lockUser(ctx context.Context, siteID, id string) (*User, error) 
 // onUserDeactivated is where deactivation reaches other features; it runs
 // inside the deactivating transaction.
 func (s *Store) onUserDeactivated(ctx context.Context, u *User, now time.Time) error {
-	return s.onUserDeactivatedCredentials(ctx, u, now)
+	if err := s.onUserDeactivatedCredentials(ctx, u, now); err != nil {
+		return err
+	}
+	return s.onUserDeactivatedPasses(ctx, u, now)
 }

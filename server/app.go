@@ -84,7 +84,7 @@ func RotateKeys(ctx context.Context, cfg Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ring, err := NewKeyring(ctx, st, kek, cfg.CredentialTTL, time.Now)
+	ring, err := NewKeyring(ctx, st, kek, cfg.KeyRetention(), time.Now)
 	if err != nil {
 		return "", err
 	}

@@ -250,10 +250,6 @@ func toBooking(b *models.Booking) bookingResponse {
 		Methods: methods, Status: b.Status, PinID: b.PinID, CreatedAt: rfc3339(b.CreatedAt), CancelledAt: rfc3339p(b.CancelledAt)}
 }
 
-// bookingPIN, when set, creates the time-bound PIN of a booking inside its
-// transaction and returns the PIN's id and digits (wired by the PIN feature).
-type bookingPINFunc func(tx *models.Store, c *gin.Context, b *models.Booking, from, to time.Time) (id, pin string, err error)
-
 func (a *API) createBooking(c *gin.Context) {
 	var req bookingRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -283,7 +279,6 @@ func (a *API) createBooking(c *gin.Context) {
 	for _, m := range req.Methods {
 		wantPIN = wantPIN || m == "pin"
 	}
-	v.check(!wantPIN || a.bookingPIN != nil, "methods", "pin is not available on this server")
 	if err := v.err(); err != nil {
 		a.fail(c, err)
 		return
@@ -324,7 +319,7 @@ func (a *API) createBooking(c *gin.Context) {
 	if wantPIN {
 		grace := time.Duration(bs.GraceMinutes) * time.Minute
 		br.Extra = func(tx *models.Store, b *models.Booking) error {
-			id, digits, err := a.bookingPIN(tx, c, b, start.Add(-grace), end.Add(grace))
+			id, digits, err := a.createBookingPIN(tx, c, b, start.Add(-grace), end.Add(grace))
 			if err != nil {
 				return err
 			}
@@ -396,8 +391,8 @@ func (a *API) cancelBooking(c *gin.Context) {
 		}
 	}
 	b, err := a.store.CancelBooking(ctx, site.ID, doorID, c.Param("booking"), func(tx *models.Store, b *models.Booking) error {
-		if b.PinID != "" && a.cancelBookingPIN != nil {
-			return a.cancelBookingPIN(tx, c, b)
+		if b.PinID != "" {
+			return a.deleteBookingPIN(tx, c, b)
 		}
 		return nil
 	})

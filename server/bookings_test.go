@@ -209,3 +209,52 @@ func TestLastPlaceUnderContention(t *testing.T) {
 		}
 	})
 }
+
+func TestBookingPINAndBundle(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		e := newEnv(t, st)
+		f := e.fixture("A")
+		base := "/v1/sites/" + f.site
+		door, day := partyRoom(e, f, 1, 3)
+		reader := e.must(201, "POST", base+"/doors/"+door+"/readers", f.admin, nil).str("token")
+		b := e.must(201, "POST", base+"/doors/"+door+"/bookings", f.member, map[string]any{
+			"starts_at": at(day, 18), "ends_at": at(day, 20), "methods": []string{"pin", "credential"}})
+		pin := b.str("pin")
+		if len(pin) != 6 || b.str("pin_id") == "" {
+			t.Fatalf("booking PIN: %s", b.body)
+		}
+		// The door's PIN list shows it, masked, with its source and window (grace included).
+		list := e.must(200, "GET", base+"/doors/"+door+"/pins", f.admin, nil)
+		var found map[string]any
+		for _, it := range list.json()["items"].([]any) {
+			if m := it.(map[string]any); m["id"] == b.str("pin_id") {
+				found = m
+			}
+		}
+		if found == nil || found["source"] != "booking" || found["pin"] != nil || strings.Contains(found["pin_masked"].(string), pin[:4]) {
+			t.Fatalf("PIN list: %s", list.body)
+		}
+		if found["starts_at"] != day.Add(18*time.Hour-15*time.Minute).UTC().Format(time.RFC3339) {
+			t.Fatalf("PIN window does not include the grace: %v", found["starts_at"])
+		}
+		// The reader learns the booking (with grace) and the PIN.
+		bd := e.bundle(reader, "")
+		if !bd.Reader.ScheduleBased || len(bd.Bookings) != 1 || bd.Bookings[0].UserID != f.user ||
+			!bd.Bookings[0].From.Equal(day.Add(18*time.Hour-15*time.Minute)) || !bd.Bookings[0].To.Equal(day.Add(20*time.Hour+15*time.Minute)) {
+			t.Fatalf("bundle bookings: %+v %+v", bd.Reader, bd.Bookings)
+		}
+		if len(bd.PINs) != 1 {
+			t.Fatalf("bundle PINs: %+v", bd.PINs)
+		}
+		// Cancelling takes both away.
+		e.must(200, "DELETE", base+"/doors/"+door+"/bookings/"+b.str("id"), f.member, nil)
+		bd = e.bundle(reader, "")
+		if len(bd.Bookings) != 0 || len(bd.PINs) != 0 {
+			t.Fatalf("after cancel: bookings %+v pins %+v", bd.Bookings, bd.PINs)
+		}
+		list = e.must(200, "GET", base+"/doors/"+door+"/pins", f.admin, nil)
+		if strings.Contains(string(list.body), b.str("pin_id")) {
+			t.Fatalf("cancelled booking's PIN still listed: %s", list.body)
+		}
+	})
+}

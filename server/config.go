@@ -33,6 +33,10 @@ type Config struct {
 	// (LINTEL_INVITATION_TTL, default 7 days).
 	InvitationTTL time.Duration
 
+	// PassLimits bound visitor passes by type (LINTEL_PASS_MAX_TEMPORARY,
+	// LINTEL_PASS_MAX_RECURRING, LINTEL_PASS_MAX_SINGLE_USE).
+	PassLimits PassLimits
+
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after SIGTERM (LINTEL_SHUTDOWN_TIMEOUT, a Go duration).
 	ShutdownTimeout time.Duration
@@ -56,6 +60,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		KeyEncryptionKey: getenv("LINTEL_KEY_ENCRYPTION_KEY"),
 		CredentialTTL:    7 * 24 * time.Hour,
 		InvitationTTL:    7 * 24 * time.Hour,
+		PassLimits:       DefaultPassLimits(),
 	}
 	var problems []string
 	c.DatabaseURL = or(getenv("LINTEL_DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "lintel.db"))
@@ -100,6 +105,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}{
 		{"LINTEL_CREDENTIAL_TTL", &c.CredentialTTL, 5 * time.Minute, 90 * 24 * time.Hour},
 		{"LINTEL_INVITATION_TTL", &c.InvitationTTL, time.Minute, 90 * 24 * time.Hour},
+		{"LINTEL_PASS_MAX_TEMPORARY", &c.PassLimits.MaxTemporary, time.Hour, 366 * 24 * time.Hour},
+		{"LINTEL_PASS_MAX_RECURRING", &c.PassLimits.MaxRecurring, 24 * time.Hour, 5 * 366 * 24 * time.Hour},
+		{"LINTEL_PASS_MAX_SINGLE_USE", &c.PassLimits.MaxSingleUse, time.Hour, 366 * 24 * time.Hour},
 	} {
 		v := getenv(d.name)
 		if v == "" {
@@ -133,4 +141,11 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// KeyRetention is how long a retired signing key must stay published: as
+// long as anything it signed can still be valid, a mobile credential or a
+// visitor pass (whose QR token is signed by the same keys).
+func (c Config) KeyRetention() time.Duration {
+	return max(c.CredentialTTL, c.PassLimits.MaxTemporary, c.PassLimits.MaxRecurring, c.PassLimits.MaxSingleUse)
 }

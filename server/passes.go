@@ -31,9 +31,9 @@ func DefaultPassLimits() PassLimits {
 	return PassLimits{MaxTemporary: 30 * 24 * time.Hour, MaxRecurring: 365 * 24 * time.Hour, MaxSingleUse: 30 * 24 * time.Hour}
 }
 
-// passLimits are the limits in force. They are the defaults until Config
-// carries its own (LINTEL_PASS_MAX_TEMPORARY and friends).
-func (a *API) passLimits() PassLimits { return DefaultPassLimits() }
+// passLimits are the limits in force (LINTEL_PASS_MAX_TEMPORARY,
+// LINTEL_PASS_MAX_RECURRING, LINTEL_PASS_MAX_SINGLE_USE).
+func (a *API) passLimits() PassLimits { return a.cfg.PassLimits }
 
 func (l PassLimits) max(t credential.PassType) time.Duration {
 	switch t {

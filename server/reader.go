@@ -127,7 +127,7 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 	b := &bundle.Bundle{
 		Version: d.Version, Full: true, GeneratedAt: a.now().UTC(), Issuer: a.cfg.PublicURL,
 		Site:   bundle.Site{ID: d.Site.ID, Timezone: d.Site.Timezone},
-		Reader: bundle.Reader{ID: d.Reader.ID, DoorID: d.Door.ID, DoorName: d.Door.Name},
+		Reader: bundle.Reader{ID: d.Reader.ID, DoorID: d.Door.ID, DoorName: d.Door.Name, ScheduleBased: d.Door.ScheduleBased},
 		Keys:   keys, CardKey: base64.RawURLEncoding.EncodeToString(ck),
 		Groups:  make([]bundle.Group, len(d.Groups)),
 		Users:   make([]bundle.User, len(d.Users)),
@@ -148,6 +148,10 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 	}
 	for _, c := range d.Cards {
 		b.Cards = append(b.Cards, bundle.Card{Hash: bundle.CardHash(ck, c.Number), CredentialID: c.ID, UserID: c.UserID})
+	}
+	grace := time.Duration(d.GraceMinutes) * time.Minute
+	for _, bk := range d.Bookings {
+		b.Bookings = append(b.Bookings, bundle.Booking{ID: bk.ID, UserID: bk.UserID, From: bk.StartsAt.Add(-grace), To: bk.EndsAt.Add(grace)})
 	}
 	for _, c := range d.Lost {
 		b.LostCards = append(b.LostCards, bundle.Card{Hash: bundle.CardHash(ck, c.Number), CredentialID: c.ID, UserID: c.UserID})

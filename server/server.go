@@ -60,11 +60,6 @@ type API struct {
 	broker   *Broker
 	notify   *notifications.Registry
 	wake     func()
-
-	// bookingPIN and cancelBookingPIN connect bookings to PIN codes (set by
-	// the PIN feature; nil means bookings cannot ask for a PIN).
-	bookingPIN       bookingPINFunc
-	cancelBookingPIN func(tx *models.Store, c *gin.Context, b *models.Booking) error
 }
 
 // New builds the API and its router.
@@ -103,7 +98,10 @@ func New(d Deps) (*API, http.Handler, error) {
 	if d.Notifications == nil {
 		d.Notifications = notifications.NewRegistry()
 	}
-	keys, err := NewKeyring(context.Background(), d.Store, d.KEK, d.Config.CredentialTTL, d.Now)
+	if d.Config.PassLimits == (PassLimits{}) {
+		d.Config.PassLimits = DefaultPassLimits()
+	}
+	keys, err := NewKeyring(context.Background(), d.Store, d.KEK, d.Config.KeyRetention(), d.Now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}

@@ -36,6 +36,7 @@ type Bundle struct {
 	Cards       []Card          `json:"cards,omitempty"`
 	LostCards   []Card          `json:"lost_cards,omitempty"`
 	Revoked     []Revoked       `json:"revoked,omitempty"`
+	Bookings    []Booking       `json:"bookings,omitempty"`
 
 	// Keypad and visitor-pass state of the reader's door (full bundles
 	// only; docs/passes-and-pins.md).
@@ -88,6 +89,16 @@ type Reader struct {
 	ID       string `json:"id"`
 	DoorID   string `json:"door_id"`
 	DoorName string `json:"door_name"`
+	// ScheduleBased doors admit phones and cards only inside a booking.
+	ScheduleBased bool `json:"schedule_based,omitempty"`
+}
+
+// Booking is a booked window of this door, grace already included.
+type Booking struct {
+	ID     string    `json:"id"`
+	UserID string    `json:"user_id"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
 }
 
 // Schedule is a weekly window as in the API (absent = always).
