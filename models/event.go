@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -90,6 +91,12 @@ func (s *Store) ListEvents(ctx context.Context, siteID string, f EventFilter, p 
 	if !f.Since.IsZero() {
 		q = q.Where("occurred_at >= ?", f.Since.UTC())
 	}
+	return s.eventsNewestFirst(ctx, siteID, q, p)
+}
+
+// eventsNewestFirst pages q (events of siteID) newest first. The cursor is
+// the last event's id; ties on occurred_at are broken by id.
+func (s *Store) eventsNewestFirst(ctx context.Context, siteID string, q *gorm.DB, p Page) ([]Event, string, error) {
 	if p.Limit <= 0 {
 		p.Limit = 50
 	}

@@ -500,26 +500,7 @@ func (s *Store) PassEvents(ctx context.Context, siteID, passID string, p Page) (
 	} else {
 		q = q.Where(`(detail = ? OR detail LIKE ? ESCAPE '\')`, d, escapeLike(d)+" %")
 	}
-	if p.Limit <= 0 {
-		p.Limit = 50
-	}
-	if p.After != "" {
-		var last Event
-		if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, p.After).Take(&last).Error; err != nil {
-			return nil, "", notFound(err)
-		}
-		q = q.Where("(occurred_at < ? OR (occurred_at = ? AND id < ?))", last.OccurredAt, last.OccurredAt, last.ID)
-	}
-	var rows []Event
-	if err := q.Order("occurred_at DESC, id DESC").Limit(p.Limit + 1).Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(rows) > p.Limit {
-		rows = rows[:p.Limit]
-		next = rows[len(rows)-1].ID
-	}
-	return rows, next, nil
+	return s.eventsNewestFirst(ctx, siteID, q, p)
 }
 
 // onUserDeactivatedPasses revokes the live passes of a deactivated visitor
