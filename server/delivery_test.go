@@ -249,6 +249,25 @@ func TestRevocationSendsSilentPush(t *testing.T) {
 	})
 }
 
+// Deactivating a user revokes their phones' credentials and tells each
+// phone with a silent push, through the same outbox.
+func TestDeactivationSendsSilentPushes(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		d := newDeliveryEnv(t, st)
+		f := d.fixture("A")
+		ios := d.enrollPhone(f, "ios", hexToken(3))
+		android := d.enrollPhone(f, "android", fcmToken(3))
+		d.must(200, "DELETE", "/v1/sites/"+f.site+"/users/"+f.user, f.admin, nil)
+		drain(t, d.worker(t, "w1", nil))
+		if reqs := d.apns.Requests(); len(reqs) != 1 || reqs[0].Payload["credential_id"] != ios || reqs[0].PushType != "background" {
+			t.Fatalf("APNs after deactivation: %+v", reqs)
+		}
+		if fr := d.fcm.Requests(); len(fr) != 1 || fr[0].Message.Data["credential_id"] != android {
+			t.Fatalf("FCM after deactivation: %+v", fr)
+		}
+	})
+}
+
 // Failures through the SQL queue: a 500 is retried and then delivered; a
 // dead token is removed from the device and never retried.
 func TestDeliveryFailuresThroughTheOutbox(t *testing.T) {
