@@ -278,8 +278,11 @@ func (a *API) issueMobile(c *gin.Context) {
 		if cred, inv, err = tx.IssueMobile(ctx, site.ID, c.Param("user"), code, a.cfg.InvitationTTL); err != nil {
 			return err
 		}
-		deliveryID, err = a.enqueueInvitation(ctx, tx, site, inv, cred.UserID, code, req.DeliverVia)
-		return err
+		if deliveryID, err = a.enqueueInvitation(ctx, tx, site, inv, cred.UserID, code, req.DeliverVia); err != nil {
+			return err
+		}
+		// The audit record commits with the credential too (one commit, not two).
+		return tx.Audit(ctx, site.ID, actor(c), "credential.issued", cred.ID, cred.UserID, "deliver_via="+req.DeliverVia)
 	})
 	if err != nil {
 		a.fail(c, notFoundAs(err, "user"))
@@ -288,7 +291,6 @@ func (a *API) issueMobile(c *gin.Context) {
 	if deliveryID != "" {
 		a.wakeDeliveries()
 	}
-	a.audit(c, site.ID, "credential.issued", cred.ID, cred.UserID, "deliver_via="+req.DeliverVia)
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, issueMobileResponse{
 		CredentialID: cred.ID, Status: cred.Status, DeliverVia: req.DeliverVia, DeliveryID: deliveryID,
