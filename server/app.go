@@ -15,6 +15,7 @@ import (
 
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/notifications"
+	"github.com/lintel/lintel/wallet"
 )
 
 // NewLogger returns the JSON logger the binaries use.
@@ -146,11 +147,27 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		<-workerDone
 	}()
 
-	_, handler, err := New(Deps{Store: st, Logger: log, Config: cfg, KEK: kek, Broker: broker,
-		Registry: promReg, Notifications: notify, WakeDeliveries: worker.Wake})
+	signer, google, err := openWallets(cfg, notify, log)
 	if err != nil {
 		return err
 	}
+	api, handler, err := New(Deps{Store: st, Logger: log, Config: cfg, KEK: kek, Broker: broker,
+		Registry: promReg, Notifications: notify, WakeDeliveries: worker.Wake,
+		WalletSigner: signer, WalletGoogle: google})
+	if err != nil {
+		return err
+	}
+	// The wallet sync loop (expiry sweep, Google state updates) stops with
+	// the delivery worker.
+	walletDone := make(chan struct{})
+	go func() {
+		defer close(walletDone)
+		api.RunWalletSync(workerCtx, time.Minute)
+	}()
+	defer func() {
+		stopWorker()
+		<-walletDone
+	}()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -184,4 +201,35 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openWallets parses the wallet configuration once at start (a bad
+// certificate or key stops start-up with the variable to fix) and logs
+// which wallets are offered.
+func openWallets(cfg Config, notify *notifications.Registry, log *slog.Logger) (*wallet.Signer, *wallet.Google, error) {
+	var signer *wallet.Signer
+	var google *wallet.Google
+	var err error
+	if cfg.Wallet.Apple != nil {
+		if signer, err = wallet.NewSigner(*cfg.Wallet.Apple, time.Now); err != nil {
+			return nil, nil, err
+		}
+		pushes := "pushed through APNs"
+		if !notify.Available(notifications.ChannelAPNs) {
+			pushes = "not pushed (APNs is not configured; phones update when they refresh)"
+		}
+		log.Info("apple wallet: configured", "pass_type_id", signer.PassTypeID(), "team_id", signer.TeamID(),
+			"certificate_expires", signer.Certificate().NotAfter.UTC().Format(time.RFC3339), "updates", pushes)
+	} else {
+		log.Info("apple wallet: not configured (" + wallet.EnvApplePassCert + " or " + wallet.EnvApplePassP12 + " not set)")
+	}
+	if cfg.Wallet.Google != nil {
+		if google, err = wallet.NewGoogle(*cfg.Wallet.Google, nil, time.Now); err != nil {
+			return nil, nil, err
+		}
+		log.Info("google wallet: configured", "class_id", google.ClassID())
+	} else {
+		log.Info("google wallet: not configured (" + wallet.EnvGoogleIssuerID + " not set)")
+	}
+	return signer, google, nil
 }

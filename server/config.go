@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/notifications"
+	"github.com/lintel/lintel/wallet"
 )
 
 // Config is everything the server reads from its environment.
@@ -46,6 +47,11 @@ type Config struct {
 	// notifications.ConfigFromEnv). A provider whose variables are all
 	// unset is off; one set halfway is a configuration error.
 	Notifications notifications.Config
+
+	// Wallet configures Apple Wallet passes and Google Wallet links
+	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
+	// wallet.ConfigFromEnv). A wallet whose variables are all unset is off.
+	Wallet wallet.Config
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in main, a
@@ -129,6 +135,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		problems = append(problems, err.Error())
 	} else {
 		c.Notifications = nc
+	}
+	if wc, err := wallet.ConfigFromEnv(getenv, os.ReadFile); err != nil {
+		problems = append(problems, strings.ReplaceAll(err.Error(), "\n", "; "))
+	} else {
+		c.Wallet = wc
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))

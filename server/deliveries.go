@@ -71,8 +71,16 @@ func (q outboxQueue) DropPushToken(ctx context.Context, ch notifications.Channel
 	default:
 		return nil // a phone number is not a push token
 	}
-	_, err := q.st.DropPushToken(ctx, platform, token)
-	return err
+	if _, err := q.st.DropPushToken(ctx, platform, token); err != nil {
+		return err
+	}
+	if ch == notifications.ChannelAPNs {
+		// The same token may be a Wallet registration's (pass updates).
+		if _, err := q.st.DropWalletPushToken(ctx, token); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func toOutbox(m *notifications.Message) (*models.OutboxMessage, error) {

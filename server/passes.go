@@ -691,11 +691,25 @@ func (a *API) revokePass(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	p, err = a.store.RevokePass(ctx, p.SiteID, p.ID)
+	siteID, passID := p.SiteID, p.ID
+	var pushes int
+	// The pass's Wallet copies learn it in the same transaction (walletsync.go).
+	err = a.store.Tx(ctx, func(tx *models.Store) error {
+		var err error
+		if p, err = tx.RevokePass(ctx, siteID, passID); err != nil {
+			return err
+		}
+		pushes, err = a.walletPassChanged(ctx, tx, siteID, passID, models.PassRevoked, "")
+		return err
+	})
 	if err != nil {
 		a.fail(c, notFoundAs(err, "visitor pass"))
 		return
 	}
+	if pushes > 0 {
+		a.wakeDeliveries()
+	}
+	a.wakeWalletSync()
 	a.audit(c, p.SiteID, "pass.revoked", p.ID, p.VisitorID, "")
 	pins, err := a.store.PassPINsOf(ctx, p.SiteID, p.ID)
 	if err != nil {

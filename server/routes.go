@@ -110,5 +110,19 @@ func (a *API) routes() http.Handler {
 	admin.POST("/doors/:door/pins/:pin/reveal", a.revealPIN)
 	admin.DELETE("/doors/:door/pins/:pin", a.deletePIN)
 
+	// The visitor's pass page and its Wallet copies: the link's token (?t=)
+	// is the proof, not a bearer key. Apple's PassKit web service sits
+	// under /wallet (the passes' webServiceURL), each call authenticated by
+	// its pass's ApplePass token, except the two Apple leaves open.
+	r.GET("/p/:pass", a.passPage)
+	r.GET("/v1/passes/:pass/apple.pkpass", a.applePass)
+	r.GET("/v1/passes/:pass/google", a.googlePass)
+	ws := r.Group("/wallet/v1")
+	ws.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletRegister)
+	ws.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletUnregister)
+	ws.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", a.walletSerials)
+	ws.GET("/passes/:passTypeIdentifier/:serialNumber", a.walletLatest)
+	ws.POST("/log", a.walletLog)
+
 	return r
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/notifications"
+	"github.com/lintel/lintel/wallet"
 )
 
 // Deps are what the API needs from outside.
@@ -46,6 +47,10 @@ type Deps struct {
 	// commits (Serve passes the delivery worker's Wake); default: nothing,
 	// the worker finds them at its next poll.
 	WakeDeliveries func()
+	// WalletSigner builds Apple Wallet passes and WalletGoogle makes Save
+	// to Google Wallet links (default: nil, that wallet is not offered).
+	WalletSigner *wallet.Signer
+	WalletGoogle *wallet.Google
 }
 
 // API holds the handlers' dependencies.
@@ -60,6 +65,7 @@ type API struct {
 	broker   *Broker
 	notify   *notifications.Registry
 	wake     func()
+	wallet   *walletParts
 }
 
 // New builds the API and its router.
@@ -106,7 +112,7 @@ func New(d Deps) (*API, http.Handler, error) {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
 	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker,
-		notify: d.Notifications, wake: d.WakeDeliveries}
+		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
 	return a, a.routes(), nil
 }

@@ -1,0 +1,382 @@
+package server_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/models/modelstest"
+	"github.com/lintel/lintel/notifications"
+	"github.com/lintel/lintel/notifications/notifytest"
+	"github.com/lintel/lintel/server"
+	"github.com/lintel/lintel/wallet"
+)
+
+const (
+	walletPassType = "pass.com.lintel.test"
+	walletTeam     = "ABCDE12345"
+	walletIssuer   = "3388000000012345678"
+	walletSAEmail  = "lintel-wallet@lintel-test.iam.gserviceaccount.com"
+)
+
+// RSA-2048 keys take a noticeable fraction of a second to make: the tests
+// share four (root, WWDR-like intermediate, pass certificate, Google
+// service account).
+var walletKeys = sync.OnceValue(func() []*rsa.PrivateKey {
+	keys := make([]*rsa.PrivateKey, 4)
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			keys[i] = k
+		}()
+	}
+	wg.Wait()
+	return keys
+})
+
+// walletPKI is a chain shaped like Apple's (the approach of
+// wallet/helpers_test.go): a root, a WWDR-like intermediate and a Pass Type
+// ID certificate with the pass type id in UID and the team id in OU.
+type walletPKI struct {
+	root, wwdr, leaf *x509.Certificate
+	leafKey          *rsa.PrivateKey
+}
+
+var walletPKIOnce = sync.OnceValues(func() (*walletPKI, error) {
+	keys := walletKeys()
+	now := time.Now()
+	mk := func(serial int64, tmpl, parent *x509.Certificate, parentKey, key *rsa.PrivateKey) (*x509.Certificate, error) {
+		tmpl.SerialNumber = big.NewInt(serial)
+		if parent == nil {
+			parent = tmpl
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			return nil, err
+		}
+		return x509.ParseCertificate(der)
+	}
+	p := &walletPKI{leafKey: keys[2]}
+	var err error
+	if p.root, err = mk(1, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "Test Apple Root CA"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(20 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, nil, keys[0], keys[0]); err != nil {
+		return nil, err
+	}
+	if p.wwdr, err = mk(2, &x509.Certificate{
+		Subject:   pkix.Name{CommonName: "Test Worldwide Developer Relations Certification Authority", OrganizationalUnit: []string{"G4"}},
+		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, p.root, keys[0], keys[1]); err != nil {
+		return nil, err
+	}
+	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+	if p.leaf, err = mk(3, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "Pass Type ID: " + walletPassType, OrganizationalUnit: []string{walletTeam},
+			Organization: []string{"Lintel Test"}, Country: []string{"US"},
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: walletPassType}}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, p.wwdr, keys[1], keys[2]); err != nil {
+		return nil, err
+	}
+	return p, nil
+})
+
+func pemCert(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+func pemKey(t testing.TB, k *rsa.PrivateKey) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func testSigner(t testing.TB) (*wallet.Signer, *walletPKI) {
+	t.Helper()
+	pki, err := walletPKIOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := wallet.NewSigner(wallet.AppleConfig{CertPEM: pemCert(pki.leaf), KeyPEM: pemKey(t, pki.leafKey), WWDR: pemCert(pki.wwdr)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pki
+}
+
+// fakeGoogleWallet stands in for Google's OAuth token endpoint and the
+// Wallet REST API: it checks the JWT-bearer assertion's RS256 signature
+// and the bearer token, records PATCHes of objects, and answers with the
+// scripted statuses (200 when none is left).
+type fakeGoogleWallet struct {
+	t   testing.TB
+	srv *httptest.Server
+	pub *rsa.PublicKey
+
+	mu      sync.Mutex
+	script  []int
+	patches []googlePatch
+}
+
+type googlePatch struct {
+	objectID string
+	body     map[string]any
+}
+
+func newFakeGoogleWallet(t testing.TB) *fakeGoogleWallet {
+	f := &fakeGoogleWallet{t: t, pub: &walletKeys()[3].PublicKey}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		_, err := jwt.Parse(r.Form.Get("assertion"), func(*jwt.Token) (any, error) { return f.pub, nil },
+			jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(walletSAEmail), jwt.WithAudience(f.srv.URL+"/token"))
+		if err != nil || r.Form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"invalid_grant"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"ya29.fake","expires_in":3599,"token_type":"Bearer"}`)
+	})
+	mux.HandleFunc("PATCH /walletobjects/v1/genericObject/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer ya29.fake" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		f.mu.Lock()
+		status := http.StatusOK
+		if len(f.script) > 0 {
+			status, f.script = f.script[0], f.script[1:]
+		}
+		f.patches = append(f.patches, googlePatch{objectID: r.PathValue("id"), body: body})
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		if status != http.StatusOK {
+			io.WriteString(w, `{"error":{"code":`+http.StatusText(status)+`,"status":"UNAVAILABLE"}}`)
+			return
+		}
+		json.NewEncoder(w).Encode(body)
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeGoogleWallet) answer(statuses ...int) {
+	f.mu.Lock()
+	f.script = append(f.script, statuses...)
+	f.mu.Unlock()
+}
+
+func (f *fakeGoogleWallet) received() []googlePatch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]googlePatch(nil), f.patches...)
+}
+
+func (f *fakeGoogleWallet) client(t testing.TB, now func() time.Time) *wallet.Google {
+	sa, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "lintel-test", "private_key_id": "0123456789abcdef",
+		"private_key": string(pemKey(t, walletKeys()[3])), "client_email": walletSAEmail, "token_uri": f.srv.URL + "/token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := wallet.NewGoogle(wallet.GoogleConfig{IssuerID: walletIssuer, ServiceAccountJSON: sa,
+		Endpoint: f.srv.URL + "/walletobjects/v1"}, f.srv.Client(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// walletEnv is an API with Apple and/or Google Wallet configured, APNs
+// through the local APNs server, a settable clock shared with the store.
+type walletEnv struct {
+	*env
+	api    *server.API
+	clk    *testClock
+	pki    *walletPKI
+	apns   *notifytest.APNsServer
+	google *fakeGoogleWallet
+	reg    *notifications.Registry
+	st     *models.Store
+}
+
+type walletOpts struct {
+	apple, google, apns bool
+	// dataDir is LINTEL_DATA_DIR (per-site pass images); "" for none.
+	dataDir string
+}
+
+func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) *walletEnv {
+	t.Helper()
+	w := &walletEnv{clk: clk, st: st}
+	var cfg notifications.Config
+	if o.apns {
+		w.apns = notifytest.NewAPNs(t)
+		cfg.APNs = &notifications.APNsConfig{AuthKey: w.apns.AuthKey, KeyID: w.apns.KeyID, TeamID: w.apns.TeamID,
+			Topic: testTopic, Host: w.apns.URL, HTTPClient: w.apns.Client()}
+	}
+	reg, err := notifications.NewRegistryFromConfig(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.reg = reg
+	deps := server.Deps{Store: st, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test", DataDir: o.dataDir}, Notifications: reg}
+	if o.apple {
+		deps.WalletSigner, w.pki = testSigner(t)
+	}
+	if o.google {
+		w.google = newFakeGoogleWallet(t)
+		deps.WalletGoogle = w.google.client(t, clk.Now)
+	}
+	st.OnChange(nil)
+	b := server.NewBroker()
+	st.OnChange(b.Publish)
+	deps.Broker = b
+	api, h, err := server.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.Bootstrap(context.Background(), "")
+	if err != nil || key == "" {
+		t.Fatalf("bootstrap: %q %v", key, err)
+	}
+	w.env = &env{t: t, store: st, handler: h, op: key}
+	w.api = api
+	return w
+}
+
+// eachWallet runs fn on both databases, each with its own clock.
+func eachWallet(t *testing.T, o walletOpts, fn func(t *testing.T, w *walletEnv)) {
+	t.Helper()
+	for _, db := range []struct {
+		name string
+		open func(testing.TB, modelstest.Options) *models.Store
+	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+		t.Run(db.name, func(t *testing.T) {
+			clk := newTestClock()
+			fn(t, newWalletEnv(t, db.open(t, modelstest.Options{Now: clk.Now}), clk, o))
+		})
+	}
+}
+
+// deliver runs the outbox worker until nothing is due.
+func (w *walletEnv) deliver(t testing.TB) int {
+	t.Helper()
+	wk, err := notifications.NewWorker(server.NewOutboxQueue(w.st), w.reg, notifications.WorkerConfig{
+		Owner: "wallet-test", Concurrency: 2, BatchSize: 16, PollInterval: 20 * time.Millisecond,
+		Lease: 10 * time.Second, SendTimeout: 5 * time.Second, StopTimeout: 5 * time.Second,
+		BackoffBase: time.Millisecond, BackoffCap: time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Now: w.clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drain(t, wk)
+}
+
+// issuedPass is a pass created through the API, with its link's parts.
+type issuedPass struct {
+	id, token, link, qr, pin string
+}
+
+func (w *walletEnv) issue(f fixture, body map[string]any) issuedPass {
+	w.t.Helper()
+	r := w.must(201, "POST", "/v1/sites/"+f.site+"/visitor-passes", f.admin, body)
+	u, err := url.Parse(r.str("link"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p := issuedPass{id: r.str("id"), token: u.Query().Get("t"), link: r.str("link"), qr: r.str("qr"), pin: r.str("pin")}
+	if p.token == "" || !strings.HasSuffix(u.Path, "/p/"+p.id) {
+		w.t.Fatalf("link %q", p.link)
+	}
+	return p
+}
+
+// withHeader performs a request with extra headers.
+func (e *env) withHeader(method, path string, hdr map[string]string, body string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// unzipPass reads a .pkpass into its files.
+func unzipPass(t testing.TB, b []byte) map[string][]byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatalf("not a zip: %v", err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := files[f.Name]; dup {
+			t.Fatalf("%s twice in the zip", f.Name)
+		}
+		files[f.Name] = data
+	}
+	return files
+}
+
+func passJSON(t testing.TB, files map[string][]byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(files["pass.json"], &m); err != nil {
+		t.Fatalf("pass.json: %v", err)
+	}
+	return m
+}

@@ -1,0 +1,125 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lintel/lintel/server"
+	"github.com/lintel/lintel/wallet"
+)
+
+// TestServeWallet: Serve reads the Apple Wallet settings from the
+// environment, says so at start-up, serves the pass and its page, and
+// stops cleanly with the wallet sync loop running.
+func TestServeWallet(t *testing.T) {
+	pki, err := walletPKIOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "pass.pem"), filepath.Join(dir, "pass.key")
+	if err := os.WriteFile(cert, append(pemCert(pki.leaf), pemCert(pki.wwdr)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pemKey(t, pki.leafKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	op := strings.Repeat("w", 40)
+	cfg, err := server.LoadConfig(func(k string) string {
+		return map[string]string{
+			"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
+			"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": t.TempDir(),
+			wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: key,
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, cfg, server.NewLogger(&logs, "info"), &bytes.Buffer{}) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	base := "http://" + addr
+	get := func(path string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	call := func(method, path string, body any) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s = %d: %v", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	for _, want := range []string{`"msg":"apple wallet: configured","pass_type_id":"` + walletPassType + `"`, "google wallet: not configured"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	site := call("POST", "/v1/sites", map[string]any{"name": "Elm", "timezone": "Europe/Paris"})["id"].(string)
+	door := call("POST", "/v1/sites/"+site+"/doors", map[string]any{"name": "Lobby"})["id"].(string)
+	pass := call("POST", "/v1/sites/"+site+"/visitor-passes", passBody("temporary", time.Now(), door))
+	link := pass["link"].(string)
+	path := link[strings.Index(link, "/p/"):]
+	resp, page := get(path)
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Add to Apple Wallet") {
+		t.Fatalf("page %d", resp.StatusCode)
+	}
+	resp, pkpass := get(strings.Replace(path, "/p/"+pass["id"].(string), "/v1/passes/"+pass["id"].(string)+"/apple.pkpass", 1))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != wallet.PassMIMEType {
+		t.Fatalf("pkpass %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// LINTEL_PUBLIC_URL defaults to http://127.0.0.1:…, which serves a web service too.
+	if pj := passJSON(t, unzipPass(t, pkpass)); pj["webServiceURL"] != base+"/wallet" {
+		t.Fatalf("webServiceURL %v", pj["webServiceURL"])
+	}
+}

@@ -1,0 +1,608 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/server"
+	"github.com/lintel/lintel/wallet"
+)
+
+// requireOpenSSL returns the openssl binary; missing, it skips the test,
+// except under CI=true where it fails it.
+func requireOpenSSL(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl is required under CI=true (Debian package openssl)")
+		}
+		t.Skip("openssl not installed")
+	}
+	return path
+}
+
+// checkPkpass unzips a .pkpass, checks every manifest hash both ways and
+// verifies the signature with openssl against the test CA, and returns
+// the files.
+func checkPkpass(t testing.TB, body []byte, pki *walletPKI) map[string][]byte {
+	t.Helper()
+	files := unzipPass(t, body)
+	for _, name := range []string{"pass.json", "manifest.json", "signature", "icon.png"} {
+		if files[name] == nil {
+			t.Fatalf("the pass lacks %s (has %d files)", name, len(files))
+		}
+	}
+	var manifest map[string]string
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	for name, data := range files {
+		if name == "manifest.json" || name == "signature" {
+			if _, listed := manifest[name]; listed {
+				t.Fatalf("the manifest lists %s", name)
+			}
+			continue
+		}
+		sum := sha1.Sum(data)
+		if manifest[name] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("manifest hash of %s = %q, want %x", name, manifest[name], sum)
+		}
+	}
+	for name := range manifest {
+		if files[name] == nil {
+			t.Fatalf("the manifest lists %s, which is not in the pass", name)
+		}
+	}
+	openssl := requireOpenSSL(t)
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	root, wwdr := write("root.pem", pemCert(pki.root)), write("wwdr.pem", pemCert(pki.wwdr))
+	verify := func(manifestFile string) ([]byte, error) {
+		return exec.Command(openssl, "smime", "-verify", "-inform", "DER", "-in", write("signature", files["signature"]),
+			"-content", manifestFile, "-CAfile", root, "-certfile", wwdr, "-purpose", "any", "-binary", "-out", os.DevNull).CombinedOutput()
+	}
+	if out, err := verify(write("manifest.json", files["manifest.json"])); err != nil {
+		t.Fatalf("openssl smime -verify: %v\n%s", err, out)
+	}
+	// The check can fail: a manifest changed by one byte does not verify.
+	tampered := append([]byte(nil), files["manifest.json"]...)
+	tampered[len(tampered)/2] ^= 1
+	if out, err := verify(write("tampered.json", tampered)); err == nil {
+		t.Fatalf("a tampered manifest verified:\n%s", out)
+	}
+	return files
+}
+
+func appleAuth(token string) map[string]string {
+	return map[string]string{"Authorization": "ApplePass " + token}
+}
+
+const pushTokenA = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000"
+
+// TestApplePassDownload: the .pkpass the API serves is complete, signed,
+// and carries the pass's QR token, its web service and its own token.
+func TestApplePassDownload(t *testing.T) {
+	eachWallet(t, walletOpts{apple: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("Acme Offices")
+		body := passBody("temporary", w.clk.Now(), f.door)
+		body["methods"] = []string{"qr", "pin"}
+		p := w.issue(f, body)
+
+		r := w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil)
+		if ct := r.header.Get("Content-Type"); ct != wallet.PassMIMEType {
+			t.Fatalf("Content-Type %q", ct)
+		}
+		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Last-Modified") == "" || !strings.Contains(r.header.Get("X-Robots-Tag"), "noindex") {
+			t.Fatalf("headers %v", r.header)
+		}
+		files := checkPkpass(t, r.body, w.pki)
+		pj := passJSON(t, files)
+		for k, want := range map[string]any{
+			"formatVersion": 1.0, "passTypeIdentifier": walletPassType, "serialNumber": p.id, "teamIdentifier": walletTeam,
+			"organizationName": "Acme Offices", "webServiceURL": "https://lintel.test/wallet", "voided": false,
+			"description": "Visitor pass for Acme Offices",
+		} {
+			if pj[k] != want {
+				t.Errorf("pass.json %s = %v, want %v", k, pj[k], want)
+			}
+		}
+		auth, _ := pj["authenticationToken"].(string)
+		if len(auth) < 16 {
+			t.Fatalf("authenticationToken %q", auth)
+		}
+		for _, k := range []string{"expirationDate", "relevantDates", "relevantDate", "barcode", "generic"} {
+			if pj[k] == nil {
+				t.Errorf("pass.json lacks %s", k)
+			}
+		}
+		bcs, _ := pj["barcodes"].([]any)
+		if len(bcs) != 1 {
+			t.Fatalf("barcodes %v", pj["barcodes"])
+		}
+		bc := asObj(bcs[0])
+		if bc["format"] != "PKBarcodeFormatQR" || bc["messageEncoding"] != "iso-8859-1" {
+			t.Fatalf("barcode %v", bc)
+		}
+		claims, err := credential.VerifyPassToken(w.passKeys(), f.site, bc["message"].(string), w.clk.Now().Add(time.Minute), 0)
+		if err != nil || claims.ID != p.id {
+			t.Fatalf("the barcode is not the pass's QR token: %v %+v", err, claims)
+		}
+		if !strings.Contains(string(files["pass.json"]), `"value":"`+p.pin+`"`) {
+			t.Fatal("the PIN is not on the back of the pass")
+		}
+		// Only the token's hash is stored; a second download carries the same token.
+		again := passJSON(t, unzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))
+		if again["authenticationToken"] != auth {
+			t.Fatal("a second download changed the authenticationToken: the first phone's registration would break")
+		}
+		wp, err := w.st.WalletPassFor(t.Context(), p.id)
+		if err != nil || strings.Contains(wp.AuthHash, auth) || wp.AuthHash == "" {
+			t.Fatalf("stored wallet row %+v %v", wp, err)
+		}
+
+		// Bad inputs.
+		w.must(404, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t=wrong", "", nil)
+		w.must(404, "GET", "/v1/passes/"+p.id+"/apple.pkpass", "", nil)
+		w.must(404, "GET", "/v1/passes/pass_unknown/apple.pkpass?t="+p.token, "", nil)
+		// A PIN-only pass has no QR code to put in a wallet.
+		pinOnly := passBody("temporary", w.clk.Now(), f.door)
+		pinOnly["methods"] = []string{"pin"}
+		po := w.issue(f, pinOnly)
+		if r := w.must(409, "GET", "/v1/passes/"+po.id+"/apple.pkpass?t="+po.token, "", nil); r.str("code") != "wallet_needs_qr" {
+			t.Fatalf("pin only: %s", r.body)
+		}
+		// A revoked pass sends the visitor to the page, which says so.
+		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+		r = w.must(303, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil)
+		if loc := r.header.Get("Location"); loc != "/p/"+p.id+"?t="+p.token {
+			t.Fatalf("redirect to %q", loc)
+		}
+	})
+}
+
+// TestWalletUnavailable: without the configuration, the wallet endpoints
+// answer 503 wallet_unavailable, and the page offers no button.
+func TestWalletUnavailable(t *testing.T) {
+	eachWallet(t, walletOpts{}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("A")
+		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+		for _, path := range []string{
+			"/v1/passes/" + p.id + "/apple.pkpass?t=" + p.token,
+			"/v1/passes/" + p.id + "/google?t=" + p.token,
+			"/wallet/v1/passes/" + walletPassType + "/" + p.id,
+			"/wallet/v1/devices/dev1/registrations/" + walletPassType,
+		} {
+			if r := w.must(503, "GET", path, "", nil); r.str("code") != "wallet_unavailable" {
+				t.Fatalf("%s: %s", path, r.body)
+			}
+		}
+		page := w.must(200, "GET", "/p/"+p.id+"?t="+p.token, "", nil)
+		if strings.Contains(string(page.body), "Wallet</a>") {
+			t.Fatal("the page offers a wallet that is not configured")
+		}
+	})
+}
+
+// TestPassKitWebServiceFlow: register -> revoke through the admin API ->
+// the APNs test server receives {} on the pass type's topic -> the serial
+// is listed as updated -> the latest pass is void.
+func TestPassKitWebServiceFlow(t *testing.T) {
+	eachWallet(t, walletOpts{apple: true, apns: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("Acme Offices")
+		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+		dl := w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil)
+		pj := passJSON(t, unzipPass(t, dl.body))
+		auth := pj["authenticationToken"].(string)
+		base := "/wallet/v1"
+		regPath := base + "/devices/device-1/registrations/" + walletPassType + "/" + p.id
+		regBody := `{"pushToken":"` + pushTokenA + `"}`
+
+		// Register: 201, then 200 for the same device.
+		if r := w.withHeader("POST", regPath, appleAuth(auth), regBody); r.status != 201 {
+			t.Fatalf("register = %d %s", r.status, r.body)
+		}
+		if r := w.withHeader("POST", regPath, appleAuth(auth), regBody); r.status != 200 {
+			t.Fatalf("register again = %d %s", r.status, r.body)
+		}
+		// Bad inputs: each refused with the status Apple specifies.
+		for _, tc := range []struct {
+			name, method, path string
+			hdr                map[string]string
+			body               string
+			want               int
+		}{
+			{"no authorization", "POST", regPath, nil, regBody, 401},
+			{"wrong token", "POST", regPath, appleAuth(strings.Repeat("x", 43)), regBody, 401},
+			{"bearer scheme", "POST", regPath, map[string]string{"Authorization": "Bearer " + auth}, regBody, 401},
+			{"another pass's serial", "POST", base + "/devices/device-1/registrations/" + walletPassType + "/pass_other", appleAuth(auth), regBody, 401},
+			{"another pass type", "POST", base + "/devices/device-1/registrations/pass.com.other/" + p.id, appleAuth(auth), regBody, 404},
+			{"bad device id", "POST", base + "/devices/dev%20ice/registrations/" + walletPassType + "/" + p.id, appleAuth(auth), regBody, 400},
+			{"push token not hex", "POST", regPath, appleAuth(auth), `{"pushToken":"not-a-token"}`, 400},
+			{"body not json", "POST", regPath, appleAuth(auth), `pushToken=1`, 400},
+			{"unregister, wrong token", "DELETE", regPath, appleAuth("nope-nope-nope-nope"), "", 401},
+			{"latest, no authorization", "GET", base + "/passes/" + walletPassType + "/" + p.id, nil, "", 401},
+			{"latest, wrong token", "GET", base + "/passes/" + walletPassType + "/" + p.id, appleAuth(auth + "x"), "", 401},
+			{"serials, bad tag", "GET", base + "/devices/device-1/registrations/" + walletPassType + "?passesUpdatedSince=yesterday", nil, "", 400},
+			{"serials, bad device", "GET", base + "/devices/d.e.v/registrations/" + walletPassType, nil, "", 400},
+			{"serials, another pass type", "GET", base + "/devices/device-1/registrations/pass.com.other", nil, "", 404},
+			{"log, not json", "POST", base + "/log", nil, "oops", 400},
+		} {
+			if r := w.withHeader(tc.method, tc.path, tc.hdr, tc.body); r.status != tc.want {
+				t.Errorf("%s: %d, want %d: %s", tc.name, r.status, tc.want, r.body)
+			}
+		}
+		if r := w.withHeader("POST", base+"/log", nil, `{"logs":["[2026-11-24] Web service error for pass.com.lintel.test: bad"]}`); r.status != 200 {
+			t.Fatalf("log = %d", r.status)
+		}
+
+		// First sync (no tag): the registered pass; then nothing new.
+		serialsPath := base + "/devices/device-1/registrations/" + walletPassType
+		r := w.must(200, "GET", serialsPath, "", nil)
+		var sn wallet.SerialNumbers
+		if err := json.Unmarshal(r.body, &sn); err != nil || len(sn.SerialNumbers) != 1 || sn.SerialNumbers[0] != p.id {
+			t.Fatalf("serials: %s", r.body)
+		}
+		if !strings.Contains(string(r.body), `"lastUpdated":"`) {
+			t.Fatalf("lastUpdated must be a string: %s", r.body)
+		}
+		tag0 := sn.LastUpdated
+		w.must(204, "GET", serialsPath+"?passesUpdatedSince="+tag0, "", nil)
+		// The phone has the current copy: 304.
+		latest := base + "/passes/" + walletPassType + "/" + p.id
+		lm := dl.header.Get("Last-Modified")
+		if r := w.withHeader("GET", latest, map[string]string{"Authorization": "ApplePass " + auth, "If-Modified-Since": lm}, ""); r.status != 304 {
+			t.Fatalf("unchanged pass = %d", r.status)
+		}
+
+		// Revoke through the admin API.
+		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+		if n := w.deliver(t); n != 1 {
+			t.Fatalf("delivered %d messages, want the one wallet push", n)
+		}
+		reqs := w.apns.Requests()
+		if len(reqs) != 1 {
+			t.Fatalf("APNs received %d requests", len(reqs))
+		}
+		if got := reqs[0]; got.Topic != walletPassType || string(got.Body) != "{}" || got.Token != pushTokenA || got.Status != 200 {
+			t.Fatalf("APNs request: topic %q body %q token %q status %d", got.Topic, got.Body, got.Token, got.Status)
+		}
+
+		// The serial is listed as updated, with a newer tag.
+		r = w.must(200, "GET", serialsPath+"?passesUpdatedSince="+tag0, "", nil)
+		if err := json.Unmarshal(r.body, &sn); err != nil || len(sn.SerialNumbers) != 1 || sn.SerialNumbers[0] != p.id || sn.LastUpdated == tag0 {
+			t.Fatalf("serials after the revocation: %s", r.body)
+		}
+		w.must(204, "GET", serialsPath+"?passesUpdatedSince="+sn.LastUpdated, "", nil)
+
+		// The latest pass is void, even asked with the old date (the change
+		// happened within the same second as the download).
+		r = w.withHeader("GET", latest, map[string]string{"Authorization": "ApplePass " + auth, "If-Modified-Since": lm}, "")
+		if r.status != 200 || r.header.Get("Content-Type") != wallet.PassMIMEType {
+			t.Fatalf("latest = %d %s", r.status, r.body)
+		}
+		if newLM, _ := http.ParseTime(r.header.Get("Last-Modified")); !newLM.After(mustHTTPTime(t, lm)) {
+			t.Fatalf("Last-Modified %q did not move past %q", r.header.Get("Last-Modified"), lm)
+		}
+		files := checkPkpass(t, r.body, w.pki)
+		vj := passJSON(t, files)
+		if vj["voided"] != true || vj["authenticationToken"] != auth || vj["relevantDates"] != nil {
+			t.Fatalf("latest pass: voided %v, token kept %v, relevantDates %v", vj["voided"], vj["authenticationToken"] == auth, vj["relevantDates"])
+		}
+		if !strings.Contains(string(files["pass.json"]), `"value":"Revoked"`) {
+			t.Fatalf("status field: %s", files["pass.json"])
+		}
+
+		// Unregister: 200, and the device has nothing left.
+		if r := w.withHeader("DELETE", regPath, appleAuth(auth), ""); r.status != 200 {
+			t.Fatalf("unregister = %d", r.status)
+		}
+		w.must(204, "GET", serialsPath, "", nil)
+	})
+}
+
+func mustHTTPTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	tm, err := http.ParseTime(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// TestWalletDeviceLimit: one pass registers at most 10 devices.
+func TestWalletDeviceLimit(t *testing.T) {
+	eachWallet(t, walletOpts{apple: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("A")
+		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+		auth := passJSON(t, unzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
+		for i := range 11 {
+			path := fmt.Sprintf("/wallet/v1/devices/device-%d/registrations/%s/%s", i, walletPassType, p.id)
+			r := w.withHeader("POST", path, appleAuth(auth), `{"pushToken":"`+hexToken(i)+`"}`)
+			want := 201
+			if i == 10 {
+				want = 409
+			}
+			if r.status != want {
+				t.Fatalf("device %d: %d %s", i, r.status, r.body)
+			}
+		}
+	})
+}
+
+// TestWalletExpirySweep: a pass that runs out is served void at once
+// (lazily), and the sync loop's sweep pushes it to the registered devices.
+func TestWalletExpirySweep(t *testing.T) {
+	eachWallet(t, walletOpts{apple: true, apns: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("A")
+		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+		dl := w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil)
+		auth := passJSON(t, unzipPass(t, dl.body))["authenticationToken"].(string)
+		regPath := "/wallet/v1/devices/device-1/registrations/" + walletPassType + "/" + p.id
+		if r := w.withHeader("POST", regPath, appleAuth(auth), `{"pushToken":"`+pushTokenA+`"}`); r.status != 201 {
+			t.Fatalf("register = %d", r.status)
+		}
+		// Nothing to sweep yet.
+		if res, err := w.api.SyncWallets(t.Context()); err != nil || res.Changed != 0 {
+			t.Fatalf("sync before the end: %+v %v", res, err)
+		}
+		w.clk.Advance(4 * time.Hour)
+		latest := "/wallet/v1/passes/" + walletPassType + "/" + p.id
+		r := w.withHeader("GET", latest, map[string]string{"Authorization": "ApplePass " + auth, "If-Modified-Since": dl.header.Get("Last-Modified")}, "")
+		if r.status != 200 || passJSON(t, unzipPass(t, r.body))["voided"] != true {
+			t.Fatalf("expired pass before the sweep: %d", r.status)
+		}
+		res, err := w.api.SyncWallets(t.Context())
+		if err != nil || res.Changed != 1 || res.Pushes != 1 {
+			t.Fatalf("sweep: %+v %v", res, err)
+		}
+		w.deliver(t)
+		if reqs := w.apns.Requests(); len(reqs) != 1 || reqs[0].Topic != walletPassType || string(reqs[0].Body) != "{}" {
+			t.Fatalf("APNs requests %+v", reqs)
+		}
+		files := unzipPass(t, w.withHeader("GET", latest, appleAuth(auth), "").body)
+		if !strings.Contains(string(files["pass.json"]), `"value":"Expired"`) {
+			t.Fatalf("status: %s", files["pass.json"])
+		}
+		// Told once: the next sweep finds nothing.
+		if res, err := w.api.SyncWallets(t.Context()); err != nil || res.Changed != 0 {
+			t.Fatalf("second sweep: %+v %v", res, err)
+		}
+	})
+}
+
+// TestGoogleWallet: the save link carries the pass; revoking it sets the
+// Google object INACTIVE through the REST API, retrying a 503.
+func TestGoogleWallet(t *testing.T) {
+	eachWallet(t, walletOpts{google: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("Acme Offices")
+		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+		never := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+
+		r := w.must(302, "GET", "/v1/passes/"+p.id+"/google?t="+p.token, "", nil)
+		link := r.header.Get("Location")
+		raw, ok := strings.CutPrefix(link, wallet.GoogleSaveURLPrefix)
+		if !ok || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("redirect to %q, headers %v", link, r.header)
+		}
+		var claims struct {
+			jwt.RegisteredClaims
+			Payload struct {
+				GenericObjects []struct {
+					ID      string `json:"id"`
+					State   string `json:"state"`
+					Barcode struct {
+						Type, Value string
+					} `json:"barcode"`
+				} `json:"genericObjects"`
+			} `json:"payload"`
+		}
+		if _, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return &walletKeys()[3].PublicKey, nil },
+			jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience("google"), jwt.WithIssuer(walletSAEmail)); err != nil {
+			t.Fatalf("save JWT: %v", err)
+		}
+		objs := claims.Payload.GenericObjects
+		if len(objs) != 1 || objs[0].ID != walletIssuer+"."+p.id || objs[0].State != "ACTIVE" {
+			t.Fatalf("objects %+v", objs)
+		}
+		if c, err := credential.VerifyPassToken(w.passKeys(), f.site, objs[0].Barcode.Value, w.clk.Now().Add(time.Minute), 0); err != nil || c.ID != p.id {
+			t.Fatalf("the Google barcode is not the pass's token: %v", err)
+		}
+		w.must(404, "GET", "/v1/passes/"+p.id+"/google?t="+never.token, "", nil)
+
+		// Revoke both; only the one with a save link is Google's business.
+		w.google.answer(http.StatusServiceUnavailable)
+		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+never.id, f.admin, nil)
+		res, err := w.api.SyncWallets(t.Context())
+		if err != nil || res.GoogleRetry != 1 || res.GoogleDone != 0 {
+			t.Fatalf("first round: %+v %v", res, err)
+		}
+		// Not due again before the backoff.
+		if res, _ := w.api.SyncWallets(t.Context()); res.GoogleRetry+res.GoogleDone != 0 {
+			t.Fatalf("retried too soon: %+v", res)
+		}
+		w.clk.Advance(31 * time.Second)
+		res, err = w.api.SyncWallets(t.Context())
+		if err != nil || res.GoogleDone != 1 {
+			t.Fatalf("second round: %+v %v", res, err)
+		}
+		got := w.google.received()
+		if len(got) != 2 {
+			t.Fatalf("Google received %d PATCHes", len(got))
+		}
+		for _, g := range got {
+			if g.objectID != walletIssuer+"."+p.id || g.body["state"] != "INACTIVE" {
+				t.Fatalf("PATCH %s %v", g.objectID, g.body)
+			}
+		}
+		// A revoked pass gets no link.
+		if r := w.must(303, "GET", "/v1/passes/"+p.id+"/google?t="+p.token, "", nil); !strings.HasPrefix(r.header.Get("Location"), "/p/") {
+			t.Fatalf("revoked: %v", r.header)
+		}
+	})
+}
+
+// TestGoogleWalletGivesUp: a visitor who never saved (404) is done; a
+// permanent error (403) gives up at once.
+func TestGoogleWalletGivesUp(t *testing.T) {
+	eachWallet(t, walletOpts{google: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("A")
+		for _, status := range []int{http.StatusNotFound, http.StatusForbidden} {
+			p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+			w.must(302, "GET", "/v1/passes/"+p.id+"/google?t="+url.QueryEscape(p.token), "", nil)
+			w.google.answer(status)
+			w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+			res, err := w.api.SyncWallets(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wp, _ := w.st.WalletPassFor(t.Context(), p.id)
+			switch status {
+			case http.StatusNotFound:
+				if res.GoogleDone != 1 || wp.GoogleState != "" || wp.GoogleError != "" {
+					t.Fatalf("404: %+v %+v", res, wp)
+				}
+			default:
+				if res.GoogleFailed != 1 || wp.GoogleState != "" || !strings.Contains(wp.GoogleError, "403") {
+					t.Fatalf("403: %+v %+v", res, wp)
+				}
+			}
+		}
+	})
+}
+
+// TestLoadConfigWallet: the wallet settings come from the environment; one
+// set halfway stops start-up naming the variable.
+func TestLoadConfigWallet(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := walletPKIOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := filepath.Join(dir, "pass.pem"), filepath.Join(dir, "pass.key")
+	if err := os.WriteFile(cert, append(pemCert(pki.leaf), pemCert(pki.wwdr)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pemKey(t, pki.leafKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(server.Config) bool
+	}{
+		{"none", nil, "", func(c server.Config) bool { return c.Wallet.Apple == nil && c.Wallet.Google == nil }},
+		{"apple", map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: key}, "", func(c server.Config) bool {
+			return c.Wallet.Apple != nil && len(c.Wallet.Apple.KeyPEM) > 0 && c.Wallet.Google == nil
+		}},
+		{"apple, missing key file", map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: filepath.Join(dir, "nope")}, wallet.EnvApplePassKey, nil},
+		{"apple, only the team", map[string]string{wallet.EnvAppleTeamID: walletTeam}, wallet.EnvApplePassCert, nil},
+		{"google halfway", map[string]string{wallet.EnvGoogleIssuerID: walletIssuer}, wallet.EnvGoogleServiceAccountFile, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := server.LoadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(cfg) {
+				t.Fatalf("config %+v, %v", cfg.Wallet, err)
+			}
+		})
+	}
+}
+
+// TestWalletSyncLoop: a revocation wakes the sync loop, which sends the
+// Google state without waiting for its next round.
+func TestWalletSyncLoop(t *testing.T) {
+	eachWallet(t, walletOpts{google: true}, func(t *testing.T, w *walletEnv) {
+		f := w.fixture("A")
+		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
+		w.must(302, "GET", "/v1/passes/"+p.id+"/google?t="+p.token, "", nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.api.RunWalletSync(ctx, time.Hour)
+		}()
+		defer func() { cancel(); <-done }()
+		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(w.google.received()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the sync loop did not send the Google state within 10 s of the revocation")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := w.google.received()[0]; got.body["state"] != "INACTIVE" {
+			t.Fatalf("PATCH %v", got.body)
+		}
+	})
+}
+
+// TestSitePassImages: a site's own images (LINTEL_DATA_DIR/wallet-images/
+// {site}/) replace the default ones in its passes; other sites keep the
+// default.
+func TestSitePassImages(t *testing.T) {
+	dataDir := t.TempDir()
+	eachWallet(t, walletOpts{apple: true, dataDir: dataDir}, func(t *testing.T, w *walletEnv) {
+		f, other := w.fixture("A"), w.fixture("B")
+		img := image.NewRGBA(image.Rect(0, 0, 29, 29))
+		for i := range img.Pix {
+			img.Pix[i] = 0xc0
+		}
+		var icon bytes.Buffer
+		if err := png.Encode(&icon, img); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(dataDir, "wallet-images", f.site)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "icon.png"), icon.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		download := func(fx fixture) map[string][]byte {
+			p := w.issue(fx, passBody("temporary", w.clk.Now(), fx.door))
+			return checkPkpass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body, w.pki)
+		}
+		own := download(f)
+		if !bytes.Equal(own["icon.png"], icon.Bytes()) || own["icon@2x.png"] != nil {
+			t.Fatalf("the site's icon did not replace the default (icon@2x present: %v)", own["icon@2x.png"] != nil)
+		}
+		if own["logo.png"] == nil {
+			t.Fatal("the default logo went missing")
+		}
+		if def := download(other); bytes.Equal(def["icon.png"], icon.Bytes()) || def["icon@2x.png"] == nil {
+			t.Fatal("another site got the first site's icon")
+		}
+	})
+}
