@@ -275,6 +275,29 @@ func sendPkpass(c *gin.Context, body []byte, modified time.Time) {
 	c.Data(http.StatusOK, wallet.PassMIMEType, body)
 }
 
+// walletablePass resolves the pass of a wallet link for either wallet: a
+// wrong link is 404, a pass that no longer works sends the visitor back to
+// the page (which says why), and a PIN-only pass has nothing to carry.
+// When it returns false the response is written.
+func (a *API) walletablePass(c *gin.Context) (*models.Pass, string, time.Time, bool) {
+	p, token, err := a.passFromLink(c)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "visitor pass"))
+		return nil, "", time.Time{}, false
+	}
+	now := a.now()
+	if p.State(now) != models.PassActive {
+		privateHeaders(c)
+		c.Redirect(http.StatusSeeOther, passPagePath(p.ID, token))
+		return nil, "", time.Time{}, false
+	}
+	if !p.MethodQR {
+		a.fail(c, errWalletNeedsQR)
+		return nil, "", time.Time{}, false
+	}
+	return p, token, now, true
+}
+
 // applePass (GET /v1/passes/{pass}/apple.pkpass?t=) hands the visitor the
 // Apple Wallet pass. A pass that no longer works sends the visitor back to
 // the page, which says why.
@@ -283,19 +306,8 @@ func (a *API) applePass(c *gin.Context) {
 		a.fail(c, errWalletUnavailable("Apple Wallet"))
 		return
 	}
-	p, token, err := a.passFromLink(c)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "visitor pass"))
-		return
-	}
-	now := a.now()
-	if p.State(now) != models.PassActive {
-		privateHeaders(c)
-		c.Redirect(http.StatusSeeOther, passPagePath(p.ID, token))
-		return
-	}
-	if !p.MethodQR {
-		a.fail(c, errWalletNeedsQR)
+	p, token, now, ok := a.walletablePass(c)
+	if !ok {
 		return
 	}
 	auth := walletAuthToken(token, p.ID)
@@ -320,19 +332,8 @@ func (a *API) googlePass(c *gin.Context) {
 		a.fail(c, errWalletUnavailable("Google Wallet"))
 		return
 	}
-	p, token, err := a.passFromLink(c)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "visitor pass"))
-		return
-	}
-	now := a.now()
-	if p.State(now) != models.PassActive {
-		privateHeaders(c)
-		c.Redirect(http.StatusSeeOther, passPagePath(p.ID, token))
-		return
-	}
-	if !p.MethodQR {
-		a.fail(c, errWalletNeedsQR)
+	p, _, now, ok := a.walletablePass(c)
+	if !ok {
 		return
 	}
 	d, err := a.walletData(c, p, now)
