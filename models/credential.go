@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Credential kinds and states.
@@ -350,18 +348,14 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, sig
 	var memberKey string
 	err := s.Tx(ctx, func(tx *Store) error {
 		now := tx.Now()
+		// One conditional UPDATE finds and consumes the code: of concurrent
+		// accepts, exactly one gets a row back.
 		var inv Invitation
-		if err := tx.q(ctx).Where("code_hash = ?", HashSecret(code)).Take(&inv).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return ErrInvitation
-			}
+		if err := tx.q(ctx).Raw("UPDATE invitations SET accepted_at = ? WHERE code_hash = ? AND accepted_at IS NULL AND expires_at > ? RETURNING id, site_id, credential_id",
+			now, HashSecret(code), now).Scan(&inv).Error; err != nil {
 			return err
 		}
-		res := tx.q(ctx).Model(&Invitation{}).Where("id = ? AND accepted_at IS NULL AND expires_at > ?", inv.ID, now).Update("accepted_at", now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
+		if inv.ID == "" {
 			return ErrInvitation
 		}
 		var err error

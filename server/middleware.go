@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -202,7 +204,7 @@ func (a *API) siteScope(kinds ...string) gin.HandlerFunc {
 			render(c, a.log, errForbidden("this endpoint is not open to "+p.Kind+" keys"))
 			return
 		}
-		site, err := a.store.GetSite(c.Request.Context(), siteID)
+		site, err := a.sites.get(c.Request.Context(), a.store, siteID)
 		if err != nil {
 			if errors.Is(err, models.ErrNotFound) {
 				err = errNotFound("site")
@@ -219,4 +221,46 @@ func currentSite(c *gin.Context) *models.Site {
 	v, _ := c.Get(ctxSite)
 	s, _ := v.(*models.Site)
 	return s
+}
+
+// siteCache remembers sites for a minute: every site-scoped request needs
+// its site (time zone), and sites cannot be changed or deleted through the
+// API, so a short-lived copy saves a database round trip per request.
+type siteCache struct {
+	mu    sync.Mutex
+	items map[string]siteEntry
+	now   func() time.Time
+}
+
+type siteEntry struct {
+	site *models.Site
+	at   time.Time
+}
+
+const (
+	siteCacheTTL  = time.Minute
+	siteCacheSize = 10000
+)
+
+func (sc *siteCache) get(ctx context.Context, st *models.Store, id string) (*models.Site, error) {
+	now := sc.now()
+	sc.mu.Lock()
+	e, ok := sc.items[id]
+	sc.mu.Unlock()
+	if ok && now.Sub(e.at) < siteCacheTTL {
+		cp := *e.site
+		return &cp, nil
+	}
+	site, err := st.GetSite(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	if sc.items == nil || len(sc.items) >= siteCacheSize {
+		sc.items = make(map[string]siteEntry) // simplest bound: start over
+	}
+	cp := *site
+	sc.items[id] = siteEntry{site: &cp, at: now}
+	sc.mu.Unlock()
+	return site, nil
 }

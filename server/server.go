@@ -63,6 +63,7 @@ type API struct {
 	metrics  *metrics
 	keys     *Keyring
 	broker   *Broker
+	sites    *siteCache
 	notify   *notifications.Registry
 	wake     func()
 	wallet   *walletParts
@@ -111,7 +112,7 @@ func New(d Deps) (*API, http.Handler, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
-	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker,
+	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker, sites: &siteCache{now: d.Now},
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
 	return a, a.routes(), nil
