@@ -162,7 +162,7 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 
 // heartbeat is how often an idle stream sends a comment line, so proxies
 // and the reader notice a dead connection.
-var heartbeat = 15 * time.Second
+const heartbeat = 15 * time.Second
 
 // readerStream pushes the reader's site changes as Server-Sent Events. It
 // opens with the current version (so a reader that missed changes while
