@@ -75,42 +75,12 @@ func TestLoadConfigNotifications(t *testing.T) {
 // over HTTP arrives at the Twilio server.
 func TestServeDeliversTheOutbox(t *testing.T) {
 	tw := notifytest.NewTwilio(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	op := strings.Repeat("s", 40)
-	cfg, err := server.LoadConfig(func(k string) string {
-		return map[string]string{
-			"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
-			"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": t.TempDir(),
-		}[k]
+	base, logs := runServe(t, op, nil, func(cfg *server.Config) {
+		// The environment can't name a test server's certificate: inject it.
+		cfg.Notifications.SMS = &notifications.SMSConfig{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken,
+			From: testSender, BaseURL: tw.URL, HTTPClient: tw.Client()}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The environment can't name a test server's certificate: inject it.
-	cfg.Notifications.SMS = &notifications.SMSConfig{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken,
-		From: testSender, BaseURL: tw.URL, HTTPClient: tw.Client()}
-	var logs lockedBuf
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, cfg, server.NewLogger(&logs, "info"), &bytes.Buffer{}) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-
-	base := "http://" + addr
 	call := func(method, path string, body any, want int) map[string]any {
 		t.Helper()
 		b, _ := json.Marshal(body)
@@ -158,4 +128,48 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 	if strings.Contains(logs.String(), "+33612345678") {
 		t.Fatal("the log shows the phone number")
 	}
+}
+
+// runServe runs server.Serve as `lintel serve` would, on a free loopback
+// port with a fresh SQLite database and op as the bootstrap key, plus the
+// extra environment and config edits given. It stops the server when the
+// test ends and fails the test if Serve errs or does not stop.
+func runServe(t *testing.T, op string, env map[string]string, edit func(*server.Config)) (base string, logs *lockedBuf) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := map[string]string{
+		"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
+		"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": t.TempDir(),
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := server.LoadConfig(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	logs = &lockedBuf{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, cfg, server.NewLogger(logs, "info"), &bytes.Buffer{}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	return "http://" + addr, logs
 }

@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lintel/lintel/server"
 	"github.com/lintel/lintel/wallet"
 )
 
@@ -33,39 +30,8 @@ func TestServeWallet(t *testing.T) {
 	if err := os.WriteFile(key, pemKey(t, pki.leafKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	op := strings.Repeat("w", 40)
-	cfg, err := server.LoadConfig(func(k string) string {
-		return map[string]string{
-			"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
-			"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": t.TempDir(),
-			wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: key,
-		}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs lockedBuf
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, cfg, server.NewLogger(&logs, "info"), &bytes.Buffer{}) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-	base := "http://" + addr
+	base, logs := runServe(t, op, map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: key}, nil)
 	get := func(path string) (*http.Response, []byte) {
 		t.Helper()
 		resp, err := http.Get(base + path)
