@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"time"
+
+	"github.com/lintel/lintel/migrations"
 )
 
 // Credential kinds and states.
@@ -314,80 +316,206 @@ func (s *Store) setEpoch(ctx context.Context, u *User, at time.Time) error {
 	return err
 }
 
-// IssueMobile creates a pending mobile credential and its invitation (code
-// stored hashed) in one transaction.
-func (s *Store) IssueMobile(ctx context.Context, siteID, userID, code string, ttl time.Duration) (*Credential, *Invitation, error) {
-	var c *Credential
-	var inv *Invitation
-	err := s.Tx(ctx, func(tx *Store) error {
-		if _, err := tx.activeUser(ctx, siteID, userID); err != nil {
-			return err
+// MobileIssue describes a mobile credential to issue.
+type MobileIssue struct {
+	SiteID, UserID string
+	Code           string        // the invitation code; only its hash is stored
+	TTL            time.Duration // how long the invitation can be accepted
+	Actor, Detail  string        // for the audit record
+}
+
+// IssueMobile creates a pending mobile credential, its invitation (code
+// stored hashed) and the audit record of the issue, atomically.
+//
+// Issue and accept are the busiest writes of the API, and on PostgreSQL
+// their cost is round trips, not work: each is one statement there (data-
+// modifying CTEs), atomic on its own or inside the caller's transaction.
+// SQLite, in process, runs the same steps as separate statements in a
+// transaction. Every store test runs both.
+func (s *Store) IssueMobile(ctx context.Context, in MobileIssue) (*Credential, *Invitation, error) {
+	now := s.Now()
+	c := &Credential{ID: NewID("cred"), SiteID: in.SiteID, UserID: in.UserID, Kind: KindMobile, Status: CredPending, CreatedAt: now, UpdatedAt: now}
+	inv := &Invitation{ID: NewID("inv"), SiteID: in.SiteID, CredentialID: c.ID, CodeHash: HashSecret(in.Code), ExpiresAt: now.Add(in.TTL), CreatedAt: now}
+	evID := NewID("evt")
+	if s.dialect != migrations.Postgres {
+		err := s.Tx(ctx, func(tx *Store) error {
+			if _, err := tx.activeUser(ctx, in.SiteID, in.UserID); err != nil {
+				return err
+			}
+			if err := tx.q(ctx).Create(c).Error; err != nil {
+				return err
+			}
+			if err := tx.q(ctx).Create(inv).Error; err != nil {
+				return err
+			}
+			return tx.q(ctx).Create(&Event{ID: evID, SiteID: in.SiteID, EventID: evID, Type: EventAudit, Action: "credential.issued",
+				Actor: in.Actor, CredentialID: c.ID, UserID: in.UserID, Detail: in.Detail, OccurredAt: now, ReceivedAt: now}).Error
+		})
+		if err != nil {
+			return nil, nil, err
 		}
-		now := tx.Now()
-		c = &Credential{ID: NewID("cred"), SiteID: siteID, UserID: userID, Kind: KindMobile, Status: CredPending, CreatedAt: now, UpdatedAt: now}
-		if err := tx.q(ctx).Create(c).Error; err != nil {
-			return err
+		return c, inv, nil
+	}
+	// The user row is share-locked, so a concurrent deactivation (which
+	// locks it for update and revokes the user's credentials) either runs
+	// before, and nothing is inserted, or after, and revokes this one.
+	var inserted []string
+	err := s.q(ctx).Raw(`WITH u AS (
+	SELECT id FROM users WHERE site_id = @site AND id = @user AND status = 'active' FOR SHARE
+), c AS (
+	INSERT INTO credentials (id, site_id, user_id, kind, status, created_at, updated_at)
+	SELECT @cred, @site, u.id, 'mobile', 'pending', @now, @now FROM u
+	RETURNING id
+), i AS (
+	INSERT INTO invitations (id, site_id, credential_id, code_hash, expires_at, created_at)
+	SELECT @inv, @site, c.id, @hash, @expires, @now FROM c
+), e AS (
+	INSERT INTO events (id, site_id, event_id, type, action, actor, credential_id, user_id, detail, occurred_at, received_at)
+	SELECT @evt, @site, @evt, 'audit', 'credential.issued', @actor, c.id, @user, @detail, @now, @now FROM c
+)
+SELECT id FROM c`, map[string]any{
+		"site": in.SiteID, "user": in.UserID, "cred": c.ID, "inv": inv.ID, "hash": inv.CodeHash,
+		"expires": inv.ExpiresAt, "now": now, "evt": evID, "actor": in.Actor, "detail": in.Detail,
+	}).Scan(&inserted).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(inserted) != 1 {
+		// Nothing was inserted: say why (unknown or deactivated user).
+		if _, err := s.activeUser(ctx, in.SiteID, in.UserID); err != nil {
+			return nil, nil, err
 		}
-		inv = &Invitation{ID: NewID("inv"), SiteID: siteID, CredentialID: c.ID, CodeHash: HashSecret(code), ExpiresAt: now.Add(ttl), CreatedAt: now}
-		return tx.q(ctx).Create(inv).Error
-	})
-	return c, inv, err
+		return nil, nil, errors.New("models: mobile credential not issued: the user changed meanwhile")
+	}
+	return c, inv, nil
 }
 
 // ErrInvitation means the code is unknown, used or expired; the three are
 // not told apart, so codes can't be probed.
 var ErrInvitation = errors.New("invitation unknown, used or expired")
 
+// Acceptance is an accepted invitation: the now active credential, what
+// its token needs, and the phone's new member key.
+type Acceptance struct {
+	Credential *Credential
+	Groups     []string // the user's groups, for the token's grp claim
+	MemberKey  string
+}
+
 // AcceptInvitation consumes the code (exactly once under concurrency: the
-// conditional UPDATE decides), binds the device, activates the credential,
-// mints a member key, and lets sign produce the token, all in one
-// transaction. sign receives the credential and user and returns the
-// token's expiry.
-func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, sign func(*Credential, *User) (time.Time, error)) (*Credential, string, error) {
-	var c *Credential
-	var memberKey string
-	err := s.Tx(ctx, func(tx *Store) error {
-		now := tx.Now()
-		// One conditional UPDATE finds and consumes the code: of concurrent
-		// accepts, exactly one gets a row back.
-		var inv Invitation
-		if err := tx.q(ctx).Raw("UPDATE invitations SET accepted_at = ? WHERE code_hash = ? AND accepted_at IS NULL AND expires_at > ? RETURNING id, site_id, credential_id",
-			now, HashSecret(code), now).Scan(&inv).Error; err != nil {
-			return err
-		}
-		if inv.ID == "" {
-			return ErrInvitation
-		}
-		var err error
-		if c, err = tx.lockCredential(ctx, inv.SiteID, inv.CredentialID); err != nil {
-			return err
-		}
-		if c.Status != CredPending {
-			return ErrInvitation
-		}
-		u, err := tx.activeUser(ctx, c.SiteID, c.UserID)
-		if err != nil {
-			return ErrInvitation
-		}
-		d.ID, d.SiteID, d.UserID, d.CredentialID, d.CreatedAt, d.UpdatedAt = NewID("dev"), c.SiteID, c.UserID, c.ID, now, now
-		if err := tx.q(ctx).Create(&d).Error; err != nil {
-			return err
-		}
-		exp, err := sign(c, u)
-		if err != nil {
-			return err
-		}
-		exp = exp.UTC().Truncate(time.Microsecond)
-		c.Status, c.TokenExpiresAt, c.UpdatedAt = CredActive, &exp, now
-		if err := tx.q(ctx).Model(&Credential{}).Where("id = ?", c.ID).Updates(map[string]any{
-			"status": CredActive, "token_expires_at": exp, "updated_at": now,
-		}).Error; err != nil {
-			return err
-		}
-		memberKey, _, err = tx.createKey(ctx, APIKey{Kind: KeyMember, SiteID: &c.SiteID, UserID: &c.UserID}, "")
-		return err
-	})
-	return c, memberKey, err
+// conditional UPDATE decides), binds the device, activates the credential
+// with a token expiring at exp and mints a member key, atomically. The
+// caller signs the token afterwards from the Acceptance.
+func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp time.Time) (*Acceptance, error) {
+	now := s.Now()
+	exp = exp.UTC().Truncate(time.Microsecond)
+	memberKey := newKeySecret(KeyMember)
+	lookup, hash := keyHash(memberKey)
+	d.ID, d.CreatedAt, d.UpdatedAt = NewID("dev"), now, now
+	keyID := NewID("key")
+	if s.dialect != migrations.Postgres {
+		var out *Acceptance
+		err := s.Tx(ctx, func(tx *Store) error {
+			var inv Invitation
+			if err := tx.q(ctx).Raw("UPDATE invitations SET accepted_at = ? WHERE code_hash = ? AND accepted_at IS NULL AND expires_at > ? RETURNING id, site_id, credential_id",
+				now, HashSecret(code), now).Scan(&inv).Error; err != nil {
+				return err
+			}
+			if inv.ID == "" {
+				return ErrInvitation
+			}
+			c, err := tx.lockCredential(ctx, inv.SiteID, inv.CredentialID)
+			if err != nil {
+				return err
+			}
+			if c.Status != CredPending {
+				return ErrInvitation
+			}
+			u, err := tx.activeUser(ctx, c.SiteID, c.UserID)
+			if err != nil {
+				return ErrInvitation
+			}
+			d.SiteID, d.UserID, d.CredentialID = c.SiteID, c.UserID, c.ID
+			if err := tx.q(ctx).Create(&d).Error; err != nil {
+				return err
+			}
+			c.Status, c.TokenExpiresAt, c.UpdatedAt = CredActive, &exp, now
+			if err := tx.q(ctx).Model(&Credential{}).Where("id = ?", c.ID).Updates(map[string]any{
+				"status": CredActive, "token_expires_at": exp, "updated_at": now,
+			}).Error; err != nil {
+				return err
+			}
+			if err := tx.q(ctx).Create(&APIKey{ID: keyID, Kind: KeyMember, SiteID: &c.SiteID, UserID: &c.UserID,
+				Lookup: lookup, Hash: hash, CreatedAt: now}).Error; err != nil {
+				return err
+			}
+			out = &Acceptance{Credential: c, Groups: groupsOf(u.GroupID), MemberKey: memberKey}
+			return nil
+		})
+		return out, err
+	}
+	// One statement. Its locks are taken in the order deactivation and
+	// revocation take theirs (user, credential, invitation), so none of
+	// them can deadlock with another: the user row, shared, which also
+	// waits out a concurrent deactivation and then sees the new status; the
+	// credential, which must still be pending once a concurrent revocation
+	// or accept has committed (so one accept of a code wins); the
+	// invitation, whose conditional UPDATE spends the code.
+	var rows []struct {
+		ID, SiteID, UserID string
+		CreatedAt          time.Time
+		GroupID            *string
+	}
+	err := s.q(ctx).Raw(`WITH u AS (
+	SELECT users.id, users.group_id, inv.id AS invitation_id
+	FROM invitations inv
+	JOIN credentials pc ON pc.site_id = inv.site_id AND pc.id = inv.credential_id AND pc.status = 'pending'
+	JOIN users ON users.id = pc.user_id AND users.status = 'active'
+	WHERE inv.code_hash = @code AND inv.accepted_at IS NULL AND inv.expires_at > @now
+	FOR SHARE OF users FOR UPDATE OF pc
+), i AS (
+	UPDATE invitations SET accepted_at = @now FROM u
+	WHERE invitations.id = u.invitation_id AND invitations.accepted_at IS NULL
+	RETURNING invitations.credential_id
+), c AS (
+	UPDATE credentials SET status = 'active', token_expires_at = @exp, updated_at = @now
+	FROM i, u WHERE credentials.id = i.credential_id AND credentials.user_id = u.id AND credentials.status = 'pending'
+	RETURNING credentials.id, credentials.site_id, credentials.user_id, credentials.created_at, u.group_id
+), d AS (
+	INSERT INTO devices (id, site_id, user_id, credential_id, public_jwk, platform, push_token, created_at, updated_at)
+	SELECT @dev, c.site_id, c.user_id, c.id, @jwk, @platform, @push, @now, @now FROM c
+), k AS (
+	INSERT INTO api_keys (id, kind, site_id, user_id, lookup, hash, created_at)
+	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @now FROM c
+)
+SELECT id, site_id, user_id, created_at, group_id FROM c`, map[string]any{
+		"now": now, "code": HashSecret(code), "exp": exp, "dev": d.ID, "jwk": d.PublicJWK,
+		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash,
+	}).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != 1 {
+		return nil, ErrInvitation
+	}
+	r := rows[0]
+	return &Acceptance{
+		Credential: &Credential{ID: r.ID, SiteID: r.SiteID, UserID: r.UserID, Kind: KindMobile, Status: CredActive,
+			TokenExpiresAt: &exp, CreatedAt: r.CreatedAt, UpdatedAt: now},
+		Groups:    groupsOf(r.GroupID),
+		MemberKey: memberKey,
+	}, nil
+}
+
+// Groups lists the user's groups as a token's grp claim does.
+func (u *User) Groups() []string { return groupsOf(u.GroupID) }
+
+// groupsOf is a user's groups as a token lists them.
+func groupsOf(groupID *string) []string {
+	if groupID == nil {
+		return []string{}
+	}
+	return []string{*groupID}
 }
 
 // DeviceFor loads the phone bound to a credential.

@@ -279,15 +279,14 @@ func enrollDevice(t *testing.T, s *models.Store, site, user, platform, token str
 	t.Helper()
 	ctx := context.Background()
 	code := models.NewID("code")
-	if _, _, err := s.IssueMobile(ctx, site, user, code, time.Hour); err != nil {
+	if _, _, err := s.IssueMobile(ctx, models.MobileIssue{SiteID: site, UserID: user, Code: code, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := s.AcceptInvitation(ctx, code, models.Device{PublicJWK: "{}", Platform: platform, PushToken: token},
-		func(*models.Credential, *models.User) (time.Time, error) { return time.Now().Add(time.Hour), nil })
+	acc, err := s.AcceptInvitation(ctx, code, models.Device{PublicJWK: "{}", Platform: platform, PushToken: token}, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return acc.Credential
 }
 
 func TestPushDevicesAndTokenHygiene(t *testing.T) {

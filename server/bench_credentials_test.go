@@ -85,12 +85,12 @@ func BenchmarkBundle10k(b *testing.B) {
 				}
 			}
 			for i := 0; i < 1000; i++ {
-				cred, _, err := st.IssueMobile(ctx, f.site, f.user, fmt.Sprintf("code-%d", i), time.Hour)
+				cred, _, err := st.IssueMobile(ctx, models.MobileIssue{SiteID: f.site, UserID: f.user, Code: fmt.Sprintf("code-%d", i), TTL: time.Hour})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, _, err := st.AcceptInvitation(ctx, fmt.Sprintf("code-%d", i), models.Device{PublicJWK: "{}", Platform: "ios"},
-					func(*models.Credential, *models.User) (time.Time, error) { return time.Now().Add(24 * time.Hour), nil }); err != nil {
+				if _, err := st.AcceptInvitation(ctx, fmt.Sprintf("code-%d", i), models.Device{PublicJWK: "{}", Platform: "ios"},
+					time.Now().Add(24*time.Hour)); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := st.Revoke(ctx, f.site, cred.ID, models.CredRevoked, "bench"); err != nil {

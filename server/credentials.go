@@ -272,18 +272,22 @@ func (a *API) issueMobile(c *gin.Context) {
 		inv        *models.Invitation
 		deliveryID string
 	)
-	// The invitation message commits with the credential or not at all.
-	err := a.store.Tx(ctx, func(tx *models.Store) error {
-		var err error
-		if cred, inv, err = tx.IssueMobile(ctx, site.ID, c.Param("user"), code, a.cfg.InvitationTTL); err != nil {
+	issue := models.MobileIssue{SiteID: site.ID, UserID: c.Param("user"), Code: code, TTL: a.cfg.InvitationTTL,
+		Actor: actor(c), Detail: "deliver_via=" + req.DeliverVia}
+	var err error
+	if req.DeliverVia == "none" {
+		cred, inv, err = a.store.IssueMobile(ctx, issue)
+	} else {
+		// The invitation message commits with the credential or not at all.
+		err = a.store.Tx(ctx, func(tx *models.Store) error {
+			var err error
+			if cred, inv, err = tx.IssueMobile(ctx, issue); err != nil {
+				return err
+			}
+			deliveryID, err = a.enqueueInvitation(ctx, tx, site, inv, cred.UserID, code, req.DeliverVia)
 			return err
-		}
-		if deliveryID, err = a.enqueueInvitation(ctx, tx, site, inv, cred.UserID, code, req.DeliverVia); err != nil {
-			return err
-		}
-		// The audit record commits with the credential too (one commit, not two).
-		return tx.Audit(ctx, site.ID, actor(c), "credential.issued", cred.ID, cred.UserID, "deliver_via="+req.DeliverVia)
-	})
+		})
+	}
 	if err != nil {
 		a.fail(c, notFoundAs(err, "user"))
 		return
@@ -311,23 +315,19 @@ type tokenResponse struct {
 	MemberKey    string `json:"member_key,omitempty"`
 }
 
-// signer returns the function the store calls, inside its transaction, to
-// mint the credential's token.
-func (a *API) signer(device *ecdsa.PublicKey, out *string) func(*models.Credential, *models.User) (time.Time, error) {
-	return func(cred *models.Credential, u *models.User) (time.Time, error) {
-		now := a.now().UTC().Truncate(time.Second)
-		exp := now.Add(a.cfg.CredentialTTL)
-		groups := []string{}
-		if u.GroupID != nil {
-			groups = append(groups, *u.GroupID)
-		}
-		tok, err := credential.Issue(a.keys.Current(), credential.Claims{
-			Issuer: a.cfg.PublicURL, Subject: cred.ID, Site: cred.SiteID, User: u.ID, Groups: groups,
-			Device: device, IssuedAt: now, NotBefore: now, Expiry: exp, ID: models.NewID("jti"),
-		})
-		*out = tok
-		return exp, err
-	}
+// mint signs a credential's token for the device key, issued now and
+// expiring at exp.
+func (a *API) mint(device *ecdsa.PublicKey, cred *models.Credential, groups []string, now, exp time.Time) (string, error) {
+	return credential.Issue(a.keys.Current(), credential.Claims{
+		Issuer: a.cfg.PublicURL, Subject: cred.ID, Site: cred.SiteID, User: cred.UserID, Groups: groups,
+		Device: device, IssuedAt: now, NotBefore: now, Expiry: exp, ID: models.NewID("jti"),
+	})
+}
+
+// tokenTimes is a new token's issue and expiry times, whole seconds.
+func (a *API) tokenTimes() (now, exp time.Time) {
+	now = a.now().UTC().Truncate(time.Second)
+	return now, now.Add(a.cfg.CredentialTTL)
 }
 
 func (a *API) acceptInvitation(c *gin.Context) {
@@ -352,10 +352,9 @@ func (a *API) acceptInvitation(c *gin.Context) {
 		return
 	}
 	jwk, _ := credential.DeviceJWK(device)
-	var token string
-	cred, memberKey, err := a.store.AcceptInvitation(c.Request.Context(), c.Param("code"),
-		models.Device{PublicJWK: string(jwk), Platform: req.Platform, PushToken: req.PushToken},
-		a.signer(device, &token))
+	now, exp := a.tokenTimes()
+	acc, err := a.store.AcceptInvitation(c.Request.Context(), c.Param("code"),
+		models.Device{PublicJWK: string(jwk), Platform: req.Platform, PushToken: req.PushToken}, exp)
 	if errors.Is(err, models.ErrInvitation) {
 		a.fail(c, errNotFound("invitation (unknown, already used or expired)"))
 		return
@@ -364,8 +363,15 @@ func (a *API) acceptInvitation(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	// Signed after the commit: the claims are all known by then, and
+	// signing with a loaded key cannot fail for a valid device key.
+	token, err := a.mint(device, acc.Credential, acc.Groups, now, exp)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, tokenResponse{CredentialID: cred.ID, Credential: token, ExpiresAt: rfc3339(*cred.TokenExpiresAt), MemberKey: memberKey})
+	c.JSON(http.StatusOK, tokenResponse{CredentialID: acc.Credential.ID, Credential: token, ExpiresAt: rfc3339(exp), MemberKey: acc.MemberKey})
 }
 
 func deviceKeyMessage(err error) string {
@@ -446,7 +452,10 @@ func (a *API) refreshCredential(c *gin.Context) {
 		return nil
 	}
 	sign := func(cred *models.Credential, u *models.User) (time.Time, error) {
-		return a.signer(devKey, &token)(cred, u)
+		now, exp := a.tokenTimes()
+		var err error
+		token, err = a.mint(devKey, cred, u.Groups(), now, exp)
+		return exp, err
 	}
 	cred, err := a.store.Refresh(c.Request.Context(), id, req.Challenge, verify, sign)
 	switch {
