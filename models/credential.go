@@ -460,27 +460,36 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	// waits out a concurrent deactivation and then sees the new status; the
 	// credential, which must still be pending once a concurrent revocation
 	// or accept has committed (so one accept of a code wins); the
-	// invitation, whose conditional UPDATE spends the code.
+	// invitation, whose conditional UPDATE spends the code. Every row is
+	// found by its key through a scalar subquery, so the planner has no
+	// join order to get wrong (with a fresh site's statistics it scanned
+	// all of a user's credentials).
 	var rows []struct {
 		ID, SiteID, UserID string
 		CreatedAt          time.Time
 		GroupID            *string
 	}
-	err := s.q(ctx).Raw(`WITH u AS (
-	SELECT users.id, users.group_id, inv.id AS invitation_id
-	FROM invitations inv
-	JOIN credentials pc ON pc.site_id = inv.site_id AND pc.id = inv.credential_id AND pc.status = 'pending'
-	JOIN users ON users.id = pc.user_id AND users.status = 'active'
-	WHERE inv.code_hash = @code AND inv.accepted_at IS NULL AND inv.expires_at > @now
-	FOR SHARE OF users FOR UPDATE OF pc
+	err := s.q(ctx).Raw(`WITH inv AS MATERIALIZED (
+	SELECT id, site_id, credential_id FROM invitations
+	WHERE code_hash = @code AND accepted_at IS NULL AND expires_at > @now
+), cred AS MATERIALIZED (
+	SELECT id, user_id FROM credentials
+	WHERE id = (SELECT credential_id FROM inv) AND site_id = (SELECT site_id FROM inv)
+), u AS MATERIALIZED (
+	SELECT id, group_id FROM users WHERE id = (SELECT user_id FROM cred) AND status = 'active'
+	FOR SHARE
+), locked AS MATERIALIZED (
+	SELECT id FROM credentials
+	WHERE id = (SELECT id FROM cred) AND status = 'pending' AND EXISTS (SELECT 1 FROM u)
+	FOR UPDATE
 ), i AS (
-	UPDATE invitations SET accepted_at = @now FROM u
-	WHERE invitations.id = u.invitation_id AND invitations.accepted_at IS NULL
-	RETURNING invitations.credential_id
+	UPDATE invitations SET accepted_at = @now
+	WHERE id = (SELECT id FROM inv) AND accepted_at IS NULL AND EXISTS (SELECT 1 FROM locked)
+	RETURNING credential_id
 ), c AS (
 	UPDATE credentials SET status = 'active', token_expires_at = @exp, updated_at = @now
-	FROM i, u WHERE credentials.id = i.credential_id AND credentials.user_id = u.id AND credentials.status = 'pending'
-	RETURNING credentials.id, credentials.site_id, credentials.user_id, credentials.created_at, u.group_id
+	WHERE id = (SELECT credential_id FROM i) AND status = 'pending'
+	RETURNING id, site_id, user_id, created_at
 ), d AS (
 	INSERT INTO devices (id, site_id, user_id, credential_id, public_jwk, platform, push_token, created_at, updated_at)
 	SELECT @dev, c.site_id, c.user_id, c.id, @jwk, @platform, @push, @now, @now FROM c
@@ -488,7 +497,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	INSERT INTO api_keys (id, kind, site_id, user_id, lookup, hash, created_at)
 	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @now FROM c
 )
-SELECT id, site_id, user_id, created_at, group_id FROM c`, map[string]any{
+SELECT c.id, c.site_id, c.user_id, c.created_at, u.group_id FROM c, u`, map[string]any{
 		"now": now, "code": HashSecret(code), "exp": exp, "dev": d.ID, "jwk": d.PublicJWK,
 		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash,
 	}).Scan(&rows).Error
