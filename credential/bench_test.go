@@ -6,30 +6,74 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/lintel/lintel/credential/schedule"
+
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // BenchmarkDecide is the full offline decision for one tap against a
-// 100,000-entry deny list. Read it next to BenchmarkTwoRawES256Verify: a
-// decision does two signature checks (issuer, device), and everything
-// else should cost little beside them (target: within 1.5x).
+// 100,000-entry deny list, for a text (v1) and a packed (v2) presentation,
+// the latter also with ids as the server makes them (base32 to rebuild).
+// Read it next to BenchmarkTwoRawES256Verify: a decision does two
+// signature checks (issuer, device), and everything else should cost
+// little beside them (target: within 1.5x).
 func BenchmarkDecide(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		version   byte
+		serverIDs bool
+	}{
+		{"v1", 1, false},
+		{"v2", 2, false},
+		{"v2-server-ids", 2, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newFixture(b, testNow)
+			if bc.serverIDs {
+				c := prodClaims(f, prodGroup)
+				c.Issuer = testIssuer
+				f.token = f.issue(b, c)
+				f.policy.Site = c.Site
+				f.policy.Groups = map[string]*schedule.Weekly{prodGroup: nil}
+			}
+			f.policy.Revoked = bigDenyList(100_000, false)
+			f.nonces = NewNonceBook(testReader, DefaultNonceTTL, b.N+1)
+			d := f.decider()
+			chs := make([]Challenge, b.N)
+			ps := make([][]byte, b.N)
+			for i := range chs {
+				chs[i] = f.challenge(b)
+				p, err := PresentVersion(f.device, nil, chs[i], f.token, bc.version)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ps[i] = p
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if dec := d.Decide(chs[i], ps[i], testNow); !dec.Granted {
+					b.Fatalf("denied: %s", dec.Reason)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUnpackCredential is what a packed presentation adds to a
+// decision: rebuilding the token (point decompression, base32, base64url).
+func BenchmarkUnpackCredential(b *testing.B) {
 	f := newFixture(b, testNow)
-	f.policy.Revoked = bigDenyList(100_000, false)
-	f.nonces = NewNonceBook(testReader, DefaultNonceTTL, b.N+1)
-	d := f.decider()
-	chs := make([]Challenge, b.N)
-	ps := make([][]byte, b.N)
-	for i := range chs {
-		chs[i] = f.challenge(b)
-		ps[i] = f.present(b, chs[i], f.token)
+	c := prodClaims(f, prodGroup)
+	packed, err := packCredential(f.issue(b, c))
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if dec := d.Decide(chs[i], ps[i], testNow); !dec.Granted {
-			b.Fatalf("denied: %s", dec.Reason)
+	for b.Loop() {
+		if _, d := unpackCredential(packed); d != nil {
+			b.Fatal(d)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package credential
 import (
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -158,7 +159,7 @@ func exampleText(t *testing.T, sigs sigSource) string {
 	d.field([]byte(ch.ReaderID), "reader id")
 	d.field(th[:], "SHA-256 of the credential token's ASCII bytes")
 	presSig := sigs.sign(t, "presentation", devicePriv, msg)
-	pres, err := (&Presentation{Credential: token, Signature: presSig}).MarshalBinary()
+	pres, err := (&Presentation{Credential: token, Signature: presSig, Version: 1}).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +171,73 @@ func exampleText(t *testing.T, sigs sigSource) string {
 	fmt.Fprintf(&d.b, "%-66s%s\n", "…", fmt.Sprintf("the %d-byte credential token above, ASCII", len(token)))
 	d.field(presSig, "device signature r||s")
 	p("Encoded presentation (%d bytes):\n\n```\n%s```\n\n", len(pres), d.String())
+
+	// Packed presentation.
+	packed, err := packCredential(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres2, err := (&Presentation{Credential: token, Signature: presSig, Version: 2}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2, err := ParsePresentation(pres2); err != nil || p2.Credential != token || VerifyProof(&devicePriv.PublicKey, ch, p2) != nil {
+		t.Fatalf("packed example presentation: %v", err)
+	}
+	d = dump{}
+	d.field(pres2[:1], "version 2")
+	d.field(pres2[1:3], fmt.Sprintf("packed credential length %d, uint16 BE", len(packed)))
+	pw := &packedWalker{t: t, d: &d, b: packed}
+	pw.field(kidSize, "kid: the issuer kid, base64url-decoded")
+	pw.str("iss")
+	pw.str("sub")
+	pw.str("site")
+	pw.str("uid")
+	pw.field(1, "grp: number of groups")
+	pw.str("grp[0]")
+	pw.field(1, fmt.Sprintf("cnf.jwk: device key, SEC1 compressed: %02x = y is %s", packed[pw.off], map[byte]string{2: "even", 3: "odd"}[packed[pw.off]]))
+	pw.field(compressedSize-1, "… then x (32 bytes)")
+	pw.varint(fmt.Sprintf("iat %d, uvarint", claims.IssuedAt.Unix()))
+	pw.varint(fmt.Sprintf("nbf - iat = %d, zigzag varint", claims.NotBefore.Unix()-claims.IssuedAt.Unix()))
+	pw.varint(fmt.Sprintf("exp - nbf = %d, uvarint", claims.Expiry.Unix()-claims.NotBefore.Unix()))
+	pw.str("jti")
+	pw.field(sigSize, "issuer signature r||s: the token's third part, decoded")
+	if pw.off != len(packed) {
+		t.Fatalf("annotated %d of %d packed bytes", pw.off, len(packed))
+	}
+	d.field(presSig, "device signature r||s, the same as in version 1")
+	p("### Packed presentation (version 2)\n\nThe same presentation with the credential packed (%d bytes instead of %d). "+
+		"Unpacking rebuilds the %d-byte token above byte for byte, so the device signature is the same: "+
+		"it signs the token's hash, not its encoding.\n\n```\n%s```\n\n", len(pres2), len(pres), len(token), d.String())
+
+	// A string in the id form, and what ids as the server makes them save.
+	prodID := "cred_01jb8v3n5k7q2x9m4r6t8w0yzh"
+	idBytes, ok := appendPackedString(nil, prodID)
+	if !ok || idBytes[0] != tagID {
+		t.Fatalf("%s does not pack as an id", prodID)
+	}
+	d = dump{}
+	d.field(idBytes[:1], "tag 01: id")
+	d.field(idBytes[1:2], "prefix length 4")
+	d.field(idBytes[2:6], `prefix "cred" (the "_" is implied)`)
+	d.field(idBytes[6:], `"01jb8v3n5k7q2x9m4r6t8w0yzh": 26 base32 characters = 128 bits, big-endian`)
+	prod := claims
+	prod.Subject, prod.Site, prod.User = prodID, "site_01jb8v3n5k7q2x9m4r6t8w0yzc", "usr_01jb8v3n5k7q2x9m4r6t8w0yzf"
+	prod.Groups, prod.ID = []string{"grp_01jb8v3n5k7q2x9m4r6t8w0yzg"}, "jti_01jb8v3n5k7q2x9m4r6t8w0yzj"
+	prodTok, err := Issue(issuer, prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prodPacked, err := packCredential(prodTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p("The example's ids are literals (upper case, and too short for the id form). A credential id as the "+
+		"server makes it, `%s`, is an id and packs to %d bytes instead of %d:\n\n```\n%s```\n\n",
+		prodID, len(idBytes), 2+len(prodID), d.String())
+	p("With ids like that for `sub`, `site`, `uid`, the group and `jti`, this credential is a %d-byte token; "+
+		"its presentation is %d bytes as version 1 and %d bytes as version 2.\n\n",
+		len(prodTok), presentationOverhead+len(prodTok), presentationOverhead+len(prodPacked))
 
 	dec := Decider{
 		Verifier: Verifier{Keys: keys, Issuer: claims.Issuer},
@@ -243,6 +311,49 @@ func exampleText(t *testing.T, sigs sigSource) string {
 	p(sigLineFmt+"\n```\n\n", "pass", psig)
 	p("QR text (%d characters, `LP1:` + base45 of body || signature; wrapped at 76 characters, the line breaks are not part of it, the spaces are):\n\n```\n%s\n```\n", len(passTok), wrap(passTok, 76))
 	return out.String()
+}
+
+// packedWalker annotates a packed credential field by field, reading the
+// lengths from the bytes themselves.
+type packedWalker struct {
+	t   *testing.T
+	d   *dump
+	b   []byte
+	off int
+}
+
+func (w *packedWalker) field(n int, note string) {
+	w.t.Helper()
+	if w.off+n > len(w.b) {
+		w.t.Fatalf("packed credential ends at %d, wanted %d more bytes for %s", len(w.b), n, note)
+	}
+	w.d.field(w.b[w.off:w.off+n], note)
+	w.off += n
+}
+
+func (w *packedWalker) str(name string) {
+	w.t.Helper()
+	tag, n := w.b[w.off], int(w.b[w.off+1])
+	switch tag {
+	case tagLiteral:
+		w.field(2, fmt.Sprintf("%s: literal (00), length %d", name, n))
+		w.field(n, fmt.Sprintf("%q", w.b[w.off:w.off+n]))
+	case tagID:
+		w.field(2, fmt.Sprintf("%s: id (01), prefix length %d", name, n))
+		w.field(n, fmt.Sprintf("prefix %q", w.b[w.off:w.off+n]))
+		w.field(idRawSize, fmt.Sprintf("%q as 16 bytes", appendIDText(nil, w.b[w.off:w.off+idRawSize])))
+	default:
+		w.t.Fatalf("%s: tag %d", name, tag)
+	}
+}
+
+func (w *packedWalker) varint(note string) {
+	w.t.Helper()
+	_, n := binary.Uvarint(w.b[w.off:])
+	if n <= 0 {
+		w.t.Fatalf("bad varint for %s", note)
+	}
+	w.field(n, note)
 }
 
 // fixedReader yields the same bytes on every read: a "random" source that

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"time"
@@ -14,8 +15,9 @@ import (
 const (
 	// challengeVersion and presentationVersion lead the binary encodings, so
 	// a later format can be told apart instead of misparsed.
-	challengeVersion    = 1
-	presentationVersion = 1
+	challengeVersion          = 1
+	presentationVersion       = 1 // the credential token as text
+	packedPresentationVersion = 2 // the credential packed (packed.go)
 	// NonceSize is the length of a challenge nonce.
 	NonceSize = 16
 	// MaxReaderIDLen is the longest reader id a challenge can carry.
@@ -77,8 +79,13 @@ func ParseChallenge(b []byte) (Challenge, error) {
 // Presentation is a phone's answer to a challenge: its credential and the
 // device key's raw ES256 signature over presentationMessage.
 type Presentation struct {
+	// Credential is the compact JWS, whichever version carried it: a
+	// packed credential is rebuilt to the token's exact text.
 	Credential string
 	Signature  []byte
+	// Version is the encoding, set by ParsePresentation: 1 (text) or 2
+	// (packed). For MarshalBinary, 0 means 2 when the credential packs.
+	Version byte
 }
 
 // presentationMessage is the exact byte string the device key signs:
@@ -98,45 +105,88 @@ func presentationMessage(ch Challenge, credential string) []byte {
 }
 
 // Present is the phone side: sign the challenge with the device key and
-// encode the presentation. device is any P-256 crypto.Signer (an
-// *ecdsa.PrivateKey, or a handle to secure hardware).
+// encode the presentation, packed (version 2) when the credential packs
+// losslessly, else as text (version 1). device is any P-256 crypto.Signer
+// (an *ecdsa.PrivateKey, or a handle to secure hardware).
 func Present(device crypto.Signer, rand io.Reader, ch Challenge, credential string) ([]byte, error) {
+	return PresentVersion(device, rand, ch, credential, 0)
+}
+
+// PresentVersion is Present with the encoding chosen: 1 (the token as text),
+// 2 (packed; ErrNotPackable if the token does not pack), or 0 for Present's
+// choice. Readers accept both; version 1 is for tests and for talking to
+// readers older than version 2.
+func PresentVersion(device crypto.Signer, rand io.Reader, ch Challenge, credential string, version byte) ([]byte, error) {
 	if ch.ReaderID == "" || len(ch.ReaderID) > MaxReaderIDLen {
 		return nil, errors.New("credential: reader id must be 1..255 bytes")
 	}
-	if credential == "" || len(credential)+presentationOverhead > MaxPresentationSize {
-		return nil, errors.New("credential: credential empty or too large to present")
+	v, body, err := encodeCredential(credential, version)
+	if err != nil {
+		return nil, err
 	}
 	sig, err := signRaw(device, rand, presentationMessage(ch, credential))
 	if err != nil {
 		return nil, err
 	}
-	return (&Presentation{Credential: credential, Signature: sig}).MarshalBinary()
+	return appendPresentation(v, body, sig), nil
 }
 
-// MarshalBinary encodes: version (1) | len(credential), uint16 big-endian
-// (2) | credential | signature (64).
+// encodeCredential picks the presentation version for credential and
+// returns what goes after the length field: the token's ASCII (1) or its
+// packed form (2).
+func encodeCredential(credential string, version byte) (byte, []byte, error) {
+	if credential == "" {
+		return 0, nil, errors.New("credential: empty credential")
+	}
+	if version != presentationVersion {
+		if version != 0 && version != packedPresentationVersion {
+			return 0, nil, fmt.Errorf("credential: no presentation version %d", version)
+		}
+		packed, err := packCredential(credential)
+		switch {
+		case err == nil && len(packed)+presentationOverhead <= MaxPresentationSize:
+			return packedPresentationVersion, packed, nil
+		case version == packedPresentationVersion:
+			return 0, nil, ErrNotPackable
+		}
+	}
+	if len(credential)+presentationOverhead > MaxPresentationSize {
+		return 0, nil, errors.New("credential: credential too large to present")
+	}
+	return presentationVersion, []byte(credential), nil
+}
+
+func appendPresentation(version byte, body, sig []byte) []byte {
+	out := make([]byte, 0, presentationOverhead+len(body))
+	out = append(out, version)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(body)))
+	out = append(out, body...)
+	return append(out, sig...)
+}
+
+// MarshalBinary encodes: version (1) | m, uint16 big-endian (2) | the
+// credential, m bytes: its ASCII in version 1, packed in version 2 |
+// signature (64). p.Version picks the version; 0 packs when the credential
+// packs, as Present does.
 func (p *Presentation) MarshalBinary() ([]byte, error) {
 	if len(p.Signature) != sigSize {
 		return nil, errors.New("credential: presentation signature must be 64 bytes")
 	}
-	if p.Credential == "" || len(p.Credential)+presentationOverhead > MaxPresentationSize {
-		return nil, errors.New("credential: credential empty or too large to present")
+	v, body, err := encodeCredential(p.Credential, p.Version)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]byte, 0, presentationOverhead+len(p.Credential))
-	out = append(out, presentationVersion)
-	out = binary.BigEndian.AppendUint16(out, uint16(len(p.Credential)))
-	out = append(out, p.Credential...)
-	return append(out, p.Signature...), nil
+	return appendPresentation(v, body, p.Signature), nil
 }
 
-// ParsePresentation decodes a presentation strictly: size limit first, then
-// version, then lengths that must add up exactly.
+// ParsePresentation decodes a presentation of either version strictly: size
+// limit first, then version, then lengths that must add up exactly; a
+// packed credential is unpacked to the exact token it was packed from.
 func ParsePresentation(b []byte) (*Presentation, error) {
 	if len(b) > MaxPresentationSize {
 		return nil, deny(ReasonMalformed, "presentation too large")
 	}
-	if len(b) < presentationOverhead+1 || b[0] != presentationVersion {
+	if len(b) < presentationOverhead+1 || (b[0] != presentationVersion && b[0] != packedPresentationVersion) {
 		return nil, deny(ReasonMalformed, "presentation: bad version or too short")
 	}
 	n := int(binary.BigEndian.Uint16(b[1:3]))
@@ -145,7 +195,14 @@ func ParsePresentation(b []byte) (*Presentation, error) {
 	}
 	sig := make([]byte, sigSize)
 	copy(sig, b[3+n:])
-	return &Presentation{Credential: string(b[3 : 3+n]), Signature: sig}, nil
+	if b[0] == presentationVersion {
+		return &Presentation{Credential: string(b[3 : 3+n]), Signature: sig, Version: presentationVersion}, nil
+	}
+	tok, d := unpackCredential(b[3 : 3+n])
+	if d != nil {
+		return nil, d
+	}
+	return &Presentation{Credential: tok, Signature: sig, Version: packedPresentationVersion}, nil
 }
 
 // VerifyProof checks that the holder of device signed this challenge and

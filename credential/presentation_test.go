@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strings"
@@ -91,30 +92,45 @@ func (h hwSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, erro
 func TestPresentAndVerifyProof(t *testing.T) {
 	f := newFixture(t, testNow)
 	ch := f.challenge(t)
-	for name, signer := range map[string]crypto.Signer{"ecdsa key": f.device, "hardware signer": hwSigner{f.device}} {
-		t.Run(name, func(t *testing.T) {
-			raw, err := Present(signer, rand.Reader, ch, f.token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(raw) != 1+2+len(f.token)+64 || raw[0] != 1 || int(binary.BigEndian.Uint16(raw[1:])) != len(f.token) {
-				t.Fatalf("encoding header %x, len %d", raw[:3], len(raw))
-			}
-			p, err := ParsePresentation(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.Credential != f.token || len(p.Signature) != 64 {
-				t.Fatal("parse changed the presentation")
-			}
-			if err := VerifyProof(&f.device.PublicKey, ch, p); err != nil {
-				t.Fatal(err)
-			}
-			again, err := p.MarshalBinary()
-			if err != nil || !bytes.Equal(again, raw) {
-				t.Fatalf("re-encoding differs: %v", err)
-			}
-		})
+	packed, err := packCredential(f.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		version, want byte
+		body          string // between the length field and the signature
+	}{
+		{0, 2, string(packed)}, // Present's choice: packed, since it packs
+		{1, 1, f.token},
+		{2, 2, string(packed)},
+	} {
+		version, want, body := tt.version, tt.want, tt.body
+		for name, signer := range map[string]crypto.Signer{"ecdsa key": f.device, "hardware signer": hwSigner{f.device}} {
+			t.Run(fmt.Sprintf("version %d/%s", version, name), func(t *testing.T) {
+				raw, err := PresentVersion(signer, rand.Reader, ch, f.token, version)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(raw) != 1+2+len(body)+64 || raw[0] != want || int(binary.BigEndian.Uint16(raw[1:])) != len(body) ||
+					string(raw[3:3+len(body)]) != body {
+					t.Fatalf("encoding header %x, len %d", raw[:3], len(raw))
+				}
+				p, err := ParsePresentation(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Credential != f.token || len(p.Signature) != 64 || p.Version != want {
+					t.Fatal("parse changed the presentation")
+				}
+				if err := VerifyProof(&f.device.PublicKey, ch, p); err != nil {
+					t.Fatal(err)
+				}
+				again, err := p.MarshalBinary()
+				if err != nil || !bytes.Equal(again, raw) {
+					t.Fatalf("re-encoding differs: %v", err)
+				}
+			})
+		}
 	}
 }
 
@@ -174,7 +190,8 @@ func TestParsePresentationRejects(t *testing.T) {
 	tests := map[string][]byte{
 		"empty":            nil,
 		"version 0":        enc(0, 3, "a.b", sig),
-		"version 2":        enc(2, 3, "a.b", sig),
+		"version 2, a.b":   enc(2, 3, "a.b", sig),
+		"version 3":        enc(3, 3, "a.b", sig),
 		"length too long":  enc(1, 4, "a.b", sig),
 		"length too short": enc(1, 2, "a.b", sig),
 		"zero length":      enc(1, 0, "", sig),

@@ -13,7 +13,8 @@ import (
 
 // BenchmarkTapPCSC taps a virtual phone (or card) on a vpcd reader b.N
 // times through pcscd and the real reader loop, with the real credential
-// decision (843-byte presentation, production-sized ids). One op is a
+// decision (ids as the server makes them, one group: a 337-byte packed
+// presentation, or 843 bytes as text for "phone/short-v1"). One op is a
 // whole tap: the card enters the field, pcscd notices (it polls vpcd every
 // 400 ms, which dominates ns/op), the exchange runs, the card leaves. The
 // metrics that matter are the APDU exchanges and the time from sending
@@ -30,6 +31,7 @@ func BenchmarkTapPCSC(b *testing.B) {
 		card     func() hce.Card
 	}{
 		{"phone/short", false, func() hce.Card { return hce.NewPhone(f.presenter(), hce.PhoneOptions{}) }},
+		{"phone/short-v1", false, func() hce.Card { return hce.NewPhone(f.presenterVersion(1), hce.PhoneOptions{}) }},
 		{"phone/extended", true, func() hce.Card { return hce.NewPhone(f.presenter(), hce.PhoneOptions{Extended: true}) }},
 		{"card", false, func() hce.Card { c, _ := hce.NewUIDCard(uid); return c }},
 	} {

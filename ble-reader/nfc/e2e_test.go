@@ -74,12 +74,23 @@ func TestPhoneTap(t *testing.T) {
 		if !d.Granted || d.Reader != rd.Name || d.Kind != nfc.KindPhone {
 			t.Fatalf("decision %+v", d)
 		}
-		// 843-byte presentation: SELECT, AUTHENTICATE, 3 GET RESPONSE, RESULT.
-		if !tr.Decided || tr.Err != nil || tr.Exchanges != 5 || tr.Total != 6 || tr.PresentationSize != d.Size {
+		// 337-byte packed presentation: SELECT, AUTHENTICATE, GET RESPONSE,
+		// then RESULT.
+		if !tr.Decided || tr.Err != nil || tr.Exchanges != 3 || tr.Total != 4 || tr.PresentationSize != d.Size || d.Size != 337 {
 			t.Fatalf("tap %+v", tr)
 		}
 		if got := told.last(); !bytes.Equal(got, resultBytes(true, "")) {
 			t.Fatalf("phone was told % X", got)
+		}
+	})
+
+	t.Run("version 1 phone granted", func(t *testing.T) {
+		// A phone that sends its token as text (an app from before the
+		// packed presentation): readers accept it, in 843 bytes, SELECT,
+		// AUTHENTICATE, 3 GET RESPONSE, RESULT.
+		d, tr := tapOnce(t, e, ts, env, rd, hce.NewPhone(f.presenterVersion(1), hce.PhoneOptions{OnResult: told.on}))
+		if !d.Granted || d.Size != 843 || tr.Exchanges != 5 || tr.Total != 6 || tr.Err != nil {
+			t.Fatalf("decision %+v, tap %+v", d, tr)
 		}
 	})
 
@@ -138,7 +149,7 @@ func TestPhoneTapExtended(t *testing.T) {
 	}
 	// A phone that does not offer it still gets the short exchange.
 	d, tr = tapOnce(t, e, ts, env, env.Readers[0], hce.NewPhone(f.presenter(), hce.PhoneOptions{}))
-	if !d.Granted || tr.Exchanges != 5 || tr.Err != nil {
+	if !d.Granted || tr.Exchanges != 3 || tr.Err != nil {
 		t.Fatalf("decision %+v, tap %+v", d, tr)
 	}
 }
@@ -250,10 +261,22 @@ func TestRemovedMidExchange(t *testing.T) {
 	runReader(t, nfc.Config{Socket: env.Socket, OnTap: ts.on, APDUTimeout: 500 * time.Millisecond}, e)
 	rd := env.Readers[0]
 
-	steps := []string{"SELECT", "AUTHENTICATE", "first GET RESPONSE", "last GET RESPONSE"}
-	for i, step := range steps {
-		t.Run("leaves at "+step, func(t *testing.T) {
-			card := &vanishing{Phone: hce.NewPhone(f.presenter(), hce.PhoneOptions{}), at: i + 1}
+	// A packed presentation (337 bytes) needs one GET RESPONSE; a version 1
+	// one (843 bytes) three, so a phone can also leave between two.
+	steps := []struct {
+		name    string
+		version byte
+		at      int // the APDU the phone leaves at, 1-based
+	}{
+		{"SELECT", 0, 1},
+		{"AUTHENTICATE", 0, 2},
+		{"the GET RESPONSE", 0, 3},
+		{"the first of three GET RESPONSEs (version 1)", 1, 3},
+		{"the last of three GET RESPONSEs (version 1)", 1, 5},
+	}
+	for _, step := range steps {
+		t.Run("leaves at "+step.name, func(t *testing.T) {
+			card := &vanishing{Phone: hce.NewPhone(f.presenterVersion(step.version), hce.PhoneOptions{}), at: step.at}
 			remove := insert(t, env, rd, card)
 			tr := ts.wait(t, decideWithin)
 			if tr.Decided || !errors.Is(tr.Err, nfc.ErrTransport) {
@@ -267,12 +290,18 @@ func TestRemovedMidExchange(t *testing.T) {
 	t.Run("stops answering", func(t *testing.T) {
 		card := &hanging{Phone: hce.NewPhone(f.presenter(), hce.PhoneOptions{}), at: 3, release: make(chan struct{})}
 		remove := insert(t, env, rd, card)
+		// The phone leaves, and pcscd's stuck call returns, before the
+		// card is removed, also when a check below fails (else the
+		// removal would wait forever).
+		var leave sync.Once
+		release := func() { leave.Do(func() { close(card.release) }) }
+		t.Cleanup(release)
 		tr := ts.wait(t, decideWithin)
 		if tr.Decided || !errors.Is(tr.Err, nfc.ErrTransport) {
 			t.Fatalf("tap %+v", tr)
 		}
 		e.none(t, 500*time.Millisecond)
-		close(card.release) // the phone leaves; pcscd's stuck call returns
+		release()
 		_ = remove()
 		quiet(ts, 600*time.Millisecond)
 	})

@@ -86,8 +86,10 @@ func TestExchangeCounts(t *testing.T) {
 		{257, false, 3, 4},
 		{512, false, 3, 4},
 		{513, false, 4, 5},
-		{715, false, 4, 5}, // protocol.md's worked example
-		{843, false, 5, 6}, // production-sized ids (the e2e fixture)
+		{296, false, 3, 4}, // protocol.md's worked example, packed (version 2)
+		{337, false, 3, 4}, // the server's ids, one group, packed: what phones send
+		{715, false, 4, 5}, // protocol.md's worked example as text (version 1)
+		{843, false, 5, 6}, // the server's ids, one group, as text
 		{4096, false, 17, 18},
 		{843, true, 2, 3},
 		{4096, true, 2, 3},
@@ -111,29 +113,57 @@ func TestExchangeCounts(t *testing.T) {
 }
 
 // TestExchangeBytes pins the APDUs of a short tap, byte for byte, with
-// protocol.md's example challenge and a presentation of the example's
-// size (715 bytes); docs/nfc.md shows this trace.
+// protocol.md's example challenge and a presentation of the size of the
+// example's packed one (296 bytes); docs/nfc.md shows this trace.
 func TestExchangeBytes(t *testing.T) {
 	rec := newRecorder()
 	rec.challenge = credential.Challenge{ReaderID: "rdr_front", Time: time.Unix(1778061600, 0)}
 	for i := range rec.challenge.Nonce {
 		rec.challenge.Nonce[i] = 0xA0 + byte(i)
 	}
-	tx := &direct{card: sized(715, hce.PhoneOptions{})}
+	tx := &direct{card: sized(296, hce.PhoneOptions{})}
 	res := nfc.Exchange(context.Background(), tx, "r", rec, nfc.ExchangeOptions{})
-	if res.Err != nil || res.Exchanges != 4 || res.Total != 5 {
+	if res.Err != nil || res.Exchanges != 3 || res.Total != 4 {
 		t.Fatalf("result %+v", res)
 	}
 	a5 := func(n int) string { return strings.Repeat("A5", n) }
 	want := []string{
 		"00A4040008F04C494E54454C0100 -> 01009000",
-		"8010000023" + "01A0A1A2A3A4A5A6A7A8A9AAABACADAEAF0000000069FB1120097264725F66726F6E74" + "00 -> " + a5(256) + "6100",
-		"00C0000000 -> " + a5(256) + "61CB",
-		"00C00000CB -> " + a5(203) + "9000",
+		"8010000023" + "01A0A1A2A3A4A5A6A7A8A9AAABACADAEAF0000000069FB1120097264725F66726F6E74" + "00 -> " + a5(256) + "6128",
+		"00C0000028 -> " + a5(40) + "9000",
 		"8012000003010000 -> 9000",
 	}
 	if strings.Join(tx.log, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("trace:\n%s\nwant:\n%s", strings.Join(tx.log, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDefaultTapExchanges guards issue 8's target in process, without
+// pcscd: a default tap (short APDUs) of a phone presenting a credential
+// with the server's ids and one group reaches the real decision in 3
+// exchanges, 4 with RESULT. The same phone sending version 1 takes 5.
+func TestDefaultTapExchanges(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		version              byte
+		size, exchanges, all int
+	}{
+		{0, 337, 3, 4}, // what credential.Present sends: packed
+		{1, 843, 5, 6},
+	} {
+		t.Run(fmt.Sprintf("version %d", tt.version), func(t *testing.T) {
+			e := newEngine(f)
+			tx := &direct{card: hce.NewPhone(f.presenterVersion(tt.version), hce.PhoneOptions{})}
+			res := nfc.Exchange(context.Background(), tx, testReader, e, nfc.ExchangeOptions{})
+			d := e.wait(t, time.Second)
+			if !d.Granted || !res.Decided || res.Err != nil {
+				t.Fatalf("decision %+v, tap %+v", d, res)
+			}
+			if res.Exchanges != tt.exchanges || res.Total != tt.all || res.PresentationSize != tt.size {
+				t.Fatalf("%d-byte presentation: %d exchanges to the decision, %d in all; want %d bytes, %d, %d\n%s",
+					res.PresentationSize, res.Exchanges, res.Total, tt.size, tt.exchanges, tt.all, strings.Join(tx.log, "\n"))
+			}
+		})
 	}
 }
 

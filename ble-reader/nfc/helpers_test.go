@@ -89,14 +89,19 @@ func (f *fixture) policy() *credential.DoorPolicy {
 	}
 }
 
-// presenter is the phone app: it signs each challenge with the device key.
-func (f *fixture) presenter() hce.Presenter {
+// presenter is the phone app: it signs each challenge with the device key
+// and sends what credential.Present chooses (packed, 337 bytes).
+func (f *fixture) presenter() hce.Presenter { return f.presenterVersion(0) }
+
+// presenterVersion forces a presentation version: 1 sends the token as
+// text (843 bytes, three GET RESPONSEs), as a phone from before version 2.
+func (f *fixture) presenterVersion(v byte) hce.Presenter {
 	return func(challenge []byte) ([]byte, error) {
 		ch, err := credential.ParseChallenge(challenge)
 		if err != nil {
 			return nil, err
 		}
-		return credential.Present(f.device, rand.Reader, ch, f.token)
+		return credential.PresentVersion(f.device, rand.Reader, ch, f.token, v)
 	}
 }
 

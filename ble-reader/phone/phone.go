@@ -269,7 +269,8 @@ func (p *Phone) TapConn(ctx context.Context, conn ble.Conn, mtu int) (reader.Res
 }
 
 // Build answers a challenge with a presentation (the phone's half of the
-// protocol).
+// protocol): packed (version 2) whenever the credential packs, which
+// credential.Present decides.
 func (p *Phone) Build(challenge []byte) ([]byte, error) {
 	ch, err := credential.ParseChallenge(challenge)
 	if err != nil {
