@@ -157,6 +157,7 @@ func ParseArgs(name string, args []string) (Config, error) {
 	fs.IntVar(&f.BLE.MTU, "mtu", f.BLE.MTU, "largest ATT MTU accepted")
 	fs.StringVar(&f.NFC.Mode, "nfc", f.NFC.Mode, "NFC mode: pcsc or off")
 	fs.BoolVar(&f.NFC.Extended, "nfc-extended", false, "accept extended APDUs from phones that offer them")
+	fs.BoolVar(&f.NFC.SkipResult, "nfc-skip-result", false, "do not send phones the RESULT APDU after a decision")
 	fs.Func("input", "KIND:PATH[:NAME] of a line device (qr, keypad, card); repeatable", func(s string) error {
 		inputs = append(inputs, s)
 		return nil
@@ -212,6 +213,8 @@ func ParseArgs(name string, args []string) (Config, error) {
 			c.NFC.Mode = f.NFC.Mode
 		case "nfc-extended":
 			c.NFC.Extended = f.NFC.Extended
+		case "nfc-skip-result":
+			c.NFC.SkipResult = f.NFC.SkipResult
 		case "input":
 			c.Inputs = nil
 			for _, s := range inputs {

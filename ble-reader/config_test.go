@@ -24,6 +24,7 @@ data_dir: `+dir+`
 door: {output: gpio, gpio_chip: gpiochip0, gpio_line: 17, active_low: true, unlock_time: 3s}
 offline_cutoff: 12h
 ble: {mode: local, local_addr: "127.0.0.1:7101"}
+nfc: {mode: pcsc, skip_result: true}
 inputs:
   - {kind: qr, path: /dev/ttyACM0}
   - {kind: keypad, path: /dev/ttyUSB0, name: front-keypad}
@@ -40,7 +41,7 @@ inputs:
 	if time.Duration(c.Door.Unlock) != 7*time.Second || !c.FailOpen || c.MaxStale() >= 0 {
 		t.Fatalf("flags did not win: %+v", c)
 	}
-	if time.Duration(c.OfflineCutoff) != 12*time.Hour || c.BLE.Mode != "local" {
+	if time.Duration(c.OfflineCutoff) != 12*time.Hour || c.BLE.Mode != "local" || c.NFC.Mode != "pcsc" || !c.NFC.SkipResult || c.NFC.Extended {
 		t.Fatalf("%+v", c)
 	}
 	if len(c.Inputs) != 1 || c.Inputs[0].Kind != input.Card || c.Inputs[0].Name != "/dev/hidraw0" {

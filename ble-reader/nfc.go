@@ -18,6 +18,11 @@ type NFCConfig struct {
 	// Extended lets a phone that offers it answer in one extended APDU
 	// (fewer exchanges; not every reader and phone supports it).
 	Extended bool `yaml:"extended"`
+	// SkipResult leaves out the RESULT command after the decision: a tap is
+	// then SELECT, AUTHENTICATE and GET RESPONSE only (3 APDUs for a packed
+	// presentation), and the phone does not learn the outcome from the
+	// reader. Off by default: the phone shows "granted" or why not.
+	SkipResult bool `yaml:"skip_result"`
 	// Socket is pcscd's socket (default /run/pcscd/pcscd.comm).
 	Socket string `yaml:"socket"`
 }
@@ -40,7 +45,7 @@ func (h nfcHandler) Present(_ context.Context, _ string, ch credential.Challenge
 func (h nfcHandler) Card(_ context.Context, _ string, number string) { h.e.Card(number) }
 
 func (d *Daemon) serveNFC(ctx context.Context) error {
-	d.log.Info("NFC through pcscd", "readers", d.cfg.NFC.Readers, "extended", d.cfg.NFC.Extended)
-	return nfc.Run(ctx, nfc.Config{Socket: d.cfg.NFC.Socket, Readers: d.cfg.NFC.Readers, Extended: d.cfg.NFC.Extended, Log: d.log},
-		nfcHandler{e: d.Engine})
+	d.log.Info("NFC through pcscd", "readers", d.cfg.NFC.Readers, "extended", d.cfg.NFC.Extended, "skip_result", d.cfg.NFC.SkipResult)
+	return nfc.Run(ctx, nfc.Config{Socket: d.cfg.NFC.Socket, Readers: d.cfg.NFC.Readers, Extended: d.cfg.NFC.Extended,
+		NoResult: d.cfg.NFC.SkipResult, Log: d.log}, nfcHandler{e: d.Engine})
 }

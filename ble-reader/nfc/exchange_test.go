@@ -146,15 +146,17 @@ func TestDefaultTapExchanges(t *testing.T) {
 	f := newFixture(t)
 	for _, tt := range []struct {
 		version              byte
+		noResult             bool
 		size, exchanges, all int
 	}{
-		{0, 337, 3, 4}, // what credential.Present sends: packed
-		{1, 843, 5, 6},
+		{0, false, 337, 3, 4}, // what credential.Present sends: packed
+		{0, true, 337, 3, 3},  // the daemon's nfc.skip_result: nothing after the decision
+		{1, false, 843, 5, 6},
 	} {
-		t.Run(fmt.Sprintf("version %d", tt.version), func(t *testing.T) {
+		t.Run(fmt.Sprintf("version %d, no result %v", tt.version, tt.noResult), func(t *testing.T) {
 			e := newEngine(f)
 			tx := &direct{card: hce.NewPhone(f.presenterVersion(tt.version), hce.PhoneOptions{})}
-			res := nfc.Exchange(context.Background(), tx, testReader, e, nfc.ExchangeOptions{})
+			res := nfc.Exchange(context.Background(), tx, testReader, e, nfc.ExchangeOptions{NoResult: tt.noResult})
 			d := e.wait(t, time.Second)
 			if !d.Granted || !res.Decided || res.Err != nil {
 				t.Fatalf("decision %+v, tap %+v", d, res)
