@@ -34,7 +34,7 @@ const (
 	packedHeadStart = `{"alg":"ES256","kid":"`           // the header Issue emits, up to the kid
 	packedHeadEnd   = `","typ":"` + TokenType + `"}`     // and after it
 	packedJWKStart  = `{"kty":"EC","crv":"P-256","x":"`  // DeviceJWK's output, up to x
-	idAlphabet      = "0123456789abcdefghjkmnpqrstvwxyz" // models.NewID's, lower case
+	idAlphabet      = "0123456789abcdefghjkmnpqrstvwxyz" // Crockford base32, lower case
 )
 
 // idValue maps a byte of idAlphabet to its value, anything else to 0xFF.
@@ -57,8 +57,19 @@ func literalByte(c byte) bool {
 	return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 }
 
+// FormatID is the text of a Lintel id: prefix, "_", and the 26-character
+// lower-case Crockford base32 (no i, l, o, u to misread) of 128 bits, the
+// first character carrying the top 3 bits. The server makes its ids so,
+// and a packed presentation carries such an id in 16 bytes plus its prefix.
+func FormatID(prefix string, raw [idRawSize]byte) string {
+	b := make([]byte, 0, len(prefix)+1+idTextSize)
+	b = append(b, prefix...)
+	b = append(b, '_')
+	return string(appendIDText(b, raw[:]))
+}
+
 // appendIDText appends the 26-character base32 text of a 128-bit id, the
-// first character carrying the top 3 bits (models.encodeULID's layout).
+// first character carrying the top 3 bits (FormatID's layout).
 func appendIDText(dst []byte, raw []byte) []byte {
 	hi := binary.BigEndian.Uint64(raw[:8])
 	lo := binary.BigEndian.Uint64(raw[8:16])

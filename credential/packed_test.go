@@ -615,3 +615,30 @@ func TestPackedTamper(t *testing.T) {
 	}
 	t.Logf("%d changes, %d malformed, the rest denied by a signature", 3*len(raw), malformed)
 }
+
+// TestFormatID: every id FormatID makes (so every id the server makes) is
+// recognized as an id, and so packs into 16 bytes plus its prefix.
+func TestFormatID(t *testing.T) {
+	var ones [idRawSize]byte
+	for i := range ones {
+		ones[i] = 0xFF
+	}
+	for _, tc := range []struct {
+		prefix string
+		raw    [idRawSize]byte
+		text   string
+	}{
+		{"cred", [idRawSize]byte{}, "cred_00000000000000000000000000"},
+		{"usr", ones, "usr_7zzzzzzzzzzzzzzzzzzzzzzzzz"},
+		{"grp", [idRawSize]byte{0x01, 0x93, 0x0f, 0x5b, 0x3c, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a}, ""},
+	} {
+		id := FormatID(tc.prefix, tc.raw)
+		if tc.text != "" && id != tc.text {
+			t.Fatalf("FormatID(%q, %x) = %q, want %q", tc.prefix, tc.raw, id, tc.text)
+		}
+		prefix, raw, ok := splitID(id)
+		if !ok || prefix != tc.prefix || raw != tc.raw || len(id) != len(tc.prefix)+1+idTextSize {
+			t.Fatalf("%q: split %q %x %v", id, prefix, raw, ok)
+		}
+	}
+}

@@ -3,13 +3,11 @@ package models
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"strings"
 	"sync"
 	"time"
-)
 
-// Crockford's base32 alphabet, lower case: no i, l, o, u to misread.
-const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	"github.com/lintel/lintel/credential"
+)
 
 var idMu sync.Mutex
 var idLast struct {
@@ -43,27 +41,5 @@ func NewID(prefix string) string {
 	idMu.Unlock()
 	binary.BigEndian.PutUint64(b[0:8], ms<<16|uint64(r16))
 	binary.BigEndian.PutUint64(b[8:16], seq)
-	return prefix + "_" + encodeULID(b)
-}
-
-func encodeULID(b [16]byte) string {
-	// 128 bits -> 26 base32 characters (the first carries 3 bits).
-	var sb strings.Builder
-	sb.Grow(26)
-	hi := binary.BigEndian.Uint64(b[0:8])
-	lo := binary.BigEndian.Uint64(b[8:16])
-	for i := 25; i >= 0; i-- {
-		shift := uint(i * 5)
-		var v uint64
-		switch {
-		case shift >= 64:
-			v = hi >> (shift - 64)
-		case shift > 59:
-			v = lo>>shift | hi<<(64-shift)
-		default:
-			v = lo >> shift
-		}
-		sb.WriteByte(idAlphabet[v&31])
-	}
-	return sb.String()
+	return credential.FormatID(prefix, b)
 }
