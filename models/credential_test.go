@@ -24,14 +24,7 @@ func TestIssueAndAccept(t *testing.T) {
 		if err := s.CreateGroup(ctx, g); err != nil {
 			t.Fatal(err)
 		}
-		newUser := func(siteID string, group *string) *models.User {
-			u := &models.User{SiteID: siteID, Name: "Ada", GroupID: group}
-			if err := s.CreateUser(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			return u
-		}
-		member, loner, gone := newUser(site.ID, &g.ID), newUser(site.ID, nil), newUser(site.ID, nil)
+		member, loner, gone := mustUser(t, s, site.ID, &g.ID), mustUser(t, s, site.ID, nil), mustUser(t, s, site.ID, nil)
 		if _, err := s.DeactivateUser(ctx, site.ID, gone.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +116,7 @@ func TestIssueAndAccept(t *testing.T) {
 			if _, err := s.Revoke(ctx, site.ID, revoked.ID, models.CredRevoked, "lost before accepted"); err != nil {
 				t.Fatal(err)
 			}
-			late := newUser(site.ID, nil)
+			late := mustUser(t, s, site.ID, nil)
 			pending, err := issue(site.ID, late.ID, "code-late")
 			if err != nil {
 				t.Fatal(err)
@@ -192,10 +185,7 @@ func TestDeactivationRacesIssueAndAccept(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		site := mustSite(t, s, "A")
-		u := &models.User{SiteID: site.ID, Name: "Ada"}
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+		u := mustUser(t, s, site.ID, nil)
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for w := range 6 {
@@ -250,10 +240,7 @@ func TestRevocationRacesAccept(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		site := mustSite(t, s, "A")
-		u := &models.User{SiteID: site.ID, Name: "Ada"}
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+		u := mustUser(t, s, site.ID, nil)
 		const n = 40
 		ids := make([]string, n)
 		for i := range n {

@@ -293,10 +293,7 @@ func TestPushDevicesAndTokenHygiene(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		a := mustSite(t, s, "A")
-		u := &models.User{SiteID: a.ID, Name: "Ada"}
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+		u := mustUser(t, s, a.ID, nil)
 		if _, err := s.LatestPushDevice(ctx, a.ID, u.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("no device yet: %v", err)
 		}

@@ -22,6 +22,16 @@ func mustSite(t *testing.T, s *models.Store, name string) *models.Site {
 	return site
 }
 
+// mustUser creates an active user of the site, in group when it is set.
+func mustUser(t *testing.T, s *models.Store, siteID string, group *string) *models.User {
+	t.Helper()
+	u := &models.User{SiteID: siteID, Name: "Ada", GroupID: group}
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func conflictCode(err error) string {
 	var ce *models.ConflictError
 	if errors.As(err, &ce) {
