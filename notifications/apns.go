@@ -2,8 +2,12 @@ package notifications
 
 import (
 	"context"
+	"crypto"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,7 +27,16 @@ const (
 	APNsSandbox    = "sandbox"
 )
 
-// APNsConfig configures the APNs provider (token authentication).
+// APNsConfig configures the APNs provider. It has two parts, at least one
+// of which must be given:
+//
+//   - token authentication (AuthKey, KeyID, TeamID, Topic; Host,
+//     HTTPClient): the app's notifications (invitations, visitor passes,
+//     revocations), and Wallet updates when there is no pass certificate;
+//   - the Pass Type ID certificate (WalletCertificate; WalletHost,
+//     WalletHTTPClient): Wallet pass updates, which Apple documents as
+//     authenticated with the certificate that signs the passes and sent
+//     through production APNs.
 type APNsConfig struct {
 	// AuthKey is the .p8 file's content: a PKCS#8 PEM P-256 key.
 	AuthKey []byte
@@ -32,45 +45,99 @@ type APNsConfig struct {
 	// Topic is the app's bundle id, used when a message has no topic of its
 	// own (Wallet updates carry their pass type id).
 	Topic string
-	// Host is "production" (default), "sandbox", or an https URL.
+	// Host is "production" (default), "sandbox", or an https URL. It applies
+	// to the token client only.
 	Host string
-	// HTTPClient replaces apns2's HTTP/2 client (tests trust their own CA
-	// with it). It must speak HTTP/2.
+	// HTTPClient replaces apns2's HTTP/2 client for the token client (tests
+	// trust their own CA with it). It must speak HTTP/2.
 	HTTPClient *http.Client
-	// Now reads the clock (for Retry-After dates); nil means time.Now.
+
+	// WalletCertificate is the Pass Type ID certificate chain and its key
+	// (wallet.Signer.ClientCertificate()): the TLS client certificate of
+	// Wallet update pushes.
+	WalletCertificate *tls.Certificate
+	// WalletHost is "" or "production" (Apple's production APNs), or an
+	// https URL (tests). Never the sandbox: Wallet pushes always go through
+	// production, even for a development build of the app.
+	WalletHost string
+	// WalletHTTPClient replaces the certificate client's HTTP/2 client
+	// (tests). It must speak HTTP/2 and present WalletCertificate itself;
+	// without it apns2 builds a transport that does.
+	WalletHTTPClient *http.Client
+
+	// Now reads the clock (for Retry-After dates, and the certificate's
+	// validity at start); nil means time.Now.
 	Now func() time.Time
 }
 
 // APNs is the Provider for Apple's push service, through sideshow/apns2.
+// It holds up to two clients: app (token authentication) and wallet (the
+// pass certificate); Send picks one by the message's kind.
 type APNs struct {
-	client *apns2.Client
-	topic  string
-	host   string
-	cat    *Catalog
-	now    func() time.Time
+	app        *apns2.Client // nil: no auth key, Wallet updates only
+	wallet     *apns2.Client // nil: Wallet updates (if any) use app
+	topic      string
+	host       string
+	walletName string // the pass certificate, for Describe
+	walletHost string
+	cat        *Catalog
+	now        func() time.Time
 }
 
 var appleIDRe = regexp.MustCompile(`^[A-Z0-9]{10}$`)
 
-// NewAPNs checks the configuration, loads the key and signs a first provider
-// token (so a bad key fails at start-up, not on the first message).
+// errNoAppKey is Send's answer to an app message on a provider that only
+// has the pass certificate: permanent, since retrying can't find a key.
+var errNoAppKey = errors.New("apns: no APNs auth key configured for app notifications")
+
+// NewAPNs checks the configuration: the auth key is loaded and signs a
+// first provider token, the pass certificate must hold a parsable leaf that
+// its key belongs to and be valid now (so a bad key or certificate fails at
+// start-up, not on the first message).
 func NewAPNs(cfg APNsConfig, cat *Catalog) (*APNs, error) {
 	if cat == nil {
 		cat = NewCatalog()
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	p := &APNs{cat: cat, now: now}
+	hasToken := len(cfg.AuthKey) > 0 || cfg.KeyID != "" || cfg.TeamID != "" || cfg.Topic != ""
+	if !hasToken && cfg.WalletCertificate == nil {
+		return nil, errors.New("notifications: apns needs an auth key (app notifications) or a pass certificate (Wallet updates)")
+	}
+	if hasToken {
+		c, host, err := newAPNsTokenClient(cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.app, p.host, p.topic = c, host, cfg.Topic
+	}
+	if cfg.WalletCertificate != nil {
+		c, name, host, err := newAPNsCertClient(cfg, now())
+		if err != nil {
+			return nil, err
+		}
+		p.wallet, p.walletName, p.walletHost = c, name, host
+	}
+	return p, nil
+}
+
+func newAPNsTokenClient(cfg APNsConfig) (*apns2.Client, string, error) {
 	key, err := token.AuthKeyFromBytes(cfg.AuthKey)
 	if err != nil {
-		return nil, fmt.Errorf("notifications: apns auth key: %w", err)
+		return nil, "", fmt.Errorf("notifications: apns auth key: %w", err)
 	}
 	// Apple signs with ES256 only: refuse any other curve up front.
 	if key.Curve != elliptic.P256() {
-		return nil, errors.New("notifications: apns auth key is not a P-256 key")
+		return nil, "", errors.New("notifications: apns auth key is not a P-256 key")
 	}
 	if !appleIDRe.MatchString(cfg.KeyID) || !appleIDRe.MatchString(cfg.TeamID) {
-		return nil, errors.New("notifications: apns key id and team id must be 10 upper-case letters or digits")
+		return nil, "", errors.New("notifications: apns key id and team id must be 10 upper-case letters or digits")
 	}
 	if cfg.Topic == "" {
-		return nil, errors.New("notifications: apns topic (bundle id) is required")
+		return nil, "", errors.New("notifications: apns topic (bundle id) is required")
 	}
 	host := cfg.Host
 	switch strings.ToLower(host) {
@@ -79,18 +146,13 @@ func NewAPNs(cfg APNsConfig, cat *Catalog) (*APNs, error) {
 	case APNsSandbox, "development":
 		host = apns2.HostDevelopment
 	default:
-		u, err := parseBaseURL("apns host", host)
-		if err != nil {
-			return nil, err
+		if host, err = apnsURL("apns host", host); err != nil {
+			return nil, "", err
 		}
-		if u.Scheme != "https" {
-			return nil, errors.New("notifications: apns host must be https (APNs is HTTP/2 over TLS)")
-		}
-		host = u.String()
 	}
 	tok := &token.Token{AuthKey: key, KeyID: cfg.KeyID, TeamID: cfg.TeamID}
 	if _, err := tok.Generate(); err != nil {
-		return nil, fmt.Errorf("notifications: apns provider token: %w", err)
+		return nil, "", fmt.Errorf("notifications: apns provider token: %w", err)
 	}
 	c := apns2.NewTokenClient(tok)
 	c.Host = host
@@ -99,25 +161,128 @@ func NewAPNs(cfg APNsConfig, cat *Catalog) (*APNs, error) {
 		hc = cfg.HTTPClient
 	}
 	c.HTTPClient = wrapClient(hc, nil)
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
+	return c, host, nil
+}
+
+// newAPNsCertClient builds the Wallet client: TLS client-certificate
+// authentication, production APNs. It returns the client, a name for the
+// certificate (its pass type id) and the host.
+func newAPNsCertClient(cfg APNsConfig, now time.Time) (*apns2.Client, string, string, error) {
+	cert := *cfg.WalletCertificate
+	if len(cert.Certificate) == 0 {
+		return nil, "", "", errors.New("notifications: apns wallet certificate: no certificate in the chain")
 	}
-	return &APNs{client: c, topic: cfg.Topic, host: host, cat: cat, now: now}, nil
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, "", "", fmt.Errorf("notifications: apns wallet certificate: %w", err)
+		}
+		cert.Leaf = leaf
+	}
+	name := passCertName(leaf)
+	signer, ok := cert.PrivateKey.(crypto.Signer)
+	if !ok || signer == nil {
+		return nil, "", "", fmt.Errorf("notifications: apns wallet certificate %q: no private key", name)
+	}
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
+		return nil, "", "", fmt.Errorf("notifications: apns wallet certificate %q: the private key does not belong to it", name)
+	}
+	switch {
+	case now.After(leaf.NotAfter):
+		return nil, "", "", fmt.Errorf("notifications: apns wallet certificate %q expired on %s", name, leaf.NotAfter.UTC().Format(time.DateOnly))
+	case now.Before(leaf.NotBefore):
+		return nil, "", "", fmt.Errorf("notifications: apns wallet certificate %q is not valid before %s", name, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	host := cfg.WalletHost
+	switch strings.ToLower(host) {
+	case "", APNsProduction:
+		host = apns2.HostProduction
+	case APNsSandbox, "development":
+		return nil, "", "", errors.New("notifications: apns wallet host: Wallet pushes go through production APNs, never the sandbox")
+	default:
+		var err error
+		if host, err = apnsURL("apns wallet host", host); err != nil {
+			return nil, "", "", err
+		}
+	}
+	c := apns2.NewClient(cert)
+	c.Host = host
+	hc := c.HTTPClient
+	if cfg.WalletHTTPClient != nil {
+		hc = cfg.WalletHTTPClient
+	}
+	c.HTTPClient = wrapClient(hc, nil)
+	return c, name, host, nil
+}
+
+func apnsURL(what, s string) (string, error) {
+	u, err := parseBaseURL(what, s)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "https" {
+		return "", errors.New("notifications: " + what + " must be https (APNs is HTTP/2 over TLS)")
+	}
+	return u.String(), nil
+}
+
+// oidUserID is the UID attribute in which Apple puts the pass type id of a
+// Pass Type ID certificate.
+var oidUserID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+
+// passCertName names a pass certificate in logs and errors: its pass type
+// id, else its common name.
+func passCertName(c *x509.Certificate) string {
+	for _, n := range c.Subject.Names {
+		if s, ok := n.Value.(string); ok && n.Type.Equal(oidUserID) && s != "" {
+			return s
+		}
+	}
+	return c.Subject.CommonName
 }
 
 // Channel is ChannelAPNs.
 func (p *APNs) Channel() Channel { return ChannelAPNs }
 
-// Describe names the host and topic for the start-up log.
-func (p *APNs) Describe() string {
-	switch p.host {
-	case apns2.HostProduction:
-		return "production, topic " + p.topic
-	case apns2.HostDevelopment:
-		return "sandbox, topic " + p.topic
+// CanSend reports whether the provider has a client for messages of kind:
+// the pass certificate or the auth key for Wallet updates, the auth key for
+// everything else.
+func (p *APNs) CanSend(kind Kind) bool {
+	if kind == KindWalletUpdate {
+		return p.wallet != nil || p.app != nil
 	}
-	return p.host + ", topic " + p.topic
+	return p.app != nil
+}
+
+// Describe names the hosts and topic for the start-up log, and how Wallet
+// updates are authenticated.
+func (p *APNs) Describe() string {
+	var parts []string
+	if p.app != nil {
+		parts = append(parts, hostName(p.host)+", topic "+p.topic)
+	}
+	if p.wallet != nil {
+		w := "Wallet updates with the pass certificate (" + p.walletName + ")"
+		if p.app == nil {
+			w = "Wallet updates only, with the pass certificate (" + p.walletName + "), to " + hostName(p.walletHost) +
+				"; no auth key for app notifications"
+		} else if p.walletHost != apns2.HostProduction {
+			w += " to " + hostName(p.walletHost)
+		}
+		parts = append(parts, w)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func hostName(host string) string {
+	switch host {
+	case apns2.HostProduction:
+		return APNsProduction
+	case apns2.HostDevelopment:
+		return APNsSandbox
+	}
+	return host
 }
 
 // apnsMaxPayload is Apple's limit for a notification payload.
@@ -128,6 +293,16 @@ func (p *APNs) Send(ctx context.Context, m Message) error {
 	if m.Channel != ChannelAPNs {
 		return permanent(0, "", fmt.Errorf("apns: message is for channel %q", m.Channel))
 	}
+	// Wallet updates take the pass certificate when there is one; with only
+	// an auth key they go through it, which Apple does not document but
+	// some report working for a key of the pass's team.
+	client := p.app
+	if m.Kind == KindWalletUpdate && p.wallet != nil {
+		client = p.wallet
+	}
+	if client == nil {
+		return permanent(0, "", errNoAppKey)
+	}
 	if !apnsTokRe.MatchString(m.Recipient) {
 		return unregistered(0, apns2.ReasonBadDeviceToken, errors.New("apns: malformed device token"))
 	}
@@ -136,7 +311,7 @@ func (p *APNs) Send(ctx context.Context, m Message) error {
 		return permanent(0, "", err)
 	}
 	ctx, note := withNote(ctx)
-	res, err := p.client.PushWithContext(ctx, n)
+	res, err := client.PushWithContext(ctx, n)
 	if err != nil {
 		switch note.status {
 		case 0:

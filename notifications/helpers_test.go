@@ -5,9 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"io"
+	"math/big"
 	"testing"
 	"time"
 
@@ -77,6 +81,58 @@ func newTestSMS(t testing.TB, srv *notifytest.TwilioServer, edit func(*SMSConfig
 		edit(&cfg)
 	}
 	p, err := NewSMS(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const testPassType = "pass.com.example.lintel"
+
+// testPassCert makes a self-signed stand-in for a Pass Type ID certificate
+// (the pass type id in UID, as Apple issues them) valid from notBefore to
+// notAfter. APNs only needs it to be a client certificate with its key;
+// P-256 keeps the tests fast where Apple's are RSA.
+func testPassCert(t testing.TB, notBefore, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject: pkix.Name{CommonName: "Pass Type ID: " + testPassType, ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: testPassType}}},
+		NotBefore: notBefore, NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}
+}
+
+// validPassCert is a pass certificate valid for a year around now.
+func validPassCert(t testing.TB) tls.Certificate {
+	return testPassCert(t, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+}
+
+// newWalletAPNs is an APNs provider with the pass certificate cert, sending
+// Wallet updates to srv (which trusts it for the test pass type when trust
+// is set); withToken adds the token part (app notifications) too.
+func newWalletAPNs(t testing.TB, srv *notifytest.APNsServer, cert tls.Certificate, withToken bool) *APNs {
+	t.Helper()
+	cfg := APNsConfig{WalletCertificate: &cert, WalletHost: srv.URL, WalletHTTPClient: srv.ClientWithCertificate(cert)}
+	if withToken {
+		cfg.AuthKey, cfg.KeyID, cfg.TeamID, cfg.Topic = srv.AuthKey, srv.KeyID, srv.TeamID, testTopic
+		cfg.Host, cfg.HTTPClient = srv.URL, srv.Client()
+	}
+	p, err := NewAPNs(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

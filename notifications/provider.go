@@ -190,10 +190,33 @@ func (r *Registry) Provider(ch Channel) (Provider, bool) {
 	return p, ok
 }
 
-// Available reports whether a channel has a provider.
+// Available reports whether a channel has a provider. The provider may
+// still send only some kinds of message (an APNs provider with only the
+// pass certificate sends Wallet updates): ask CanSend before enqueuing.
 func (r *Registry) Available(ch Channel) bool {
 	_, ok := r.providers[ch]
 	return ok
+}
+
+// KindFilter is implemented by a provider that can send only some kinds of
+// message on its channel; a provider without it sends every kind its
+// channel carries.
+type KindFilter interface {
+	CanSend(Kind) bool
+}
+
+// CanSend reports whether a channel has a provider that can send messages
+// of kind: what a request that enqueues such a message must check, so it is
+// refused as unavailable rather than queued to fail.
+func (r *Registry) CanSend(ch Channel, kind Kind) bool {
+	p, ok := r.providers[ch]
+	if !ok {
+		return false
+	}
+	if f, ok := p.(KindFilter); ok {
+		return f.CanSend(kind)
+	}
+	return true
 }
 
 // Require returns nil if the channel is available, else *UnavailableError.

@@ -120,14 +120,27 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	broker := NewBroker()
 	StartChangeFeed(ctx, st, cfg.DatabaseURL, broker, log)
 
+	// The wallets first: the Apple signer's certificate is also the APNs
+	// client certificate of Wallet update pushes.
+	signer, google, err := openWallets(cfg, log)
+	if err != nil {
+		return err
+	}
 	// Notifications: the providers named in the start-up log, and the
 	// worker that delivers the outbox. It stops after the HTTP server (the
 	// last requests may enqueue), releasing what it hasn't started.
-	notify, err := notifications.NewRegistryFromConfig(ctx, cfg.Notifications, nil)
+	notify, err := notifications.NewRegistryFromConfig(ctx, notificationsConfig(cfg.Notifications, signer), nil)
 	if err != nil {
 		return err
 	}
 	log.Info(notify.Describe())
+	if signer != nil {
+		// notificationsConfig gave APNs the pass certificate, so updates
+		// are always pushed.
+		log.Info("apple wallet: configured", "pass_type_id", signer.PassTypeID(), "team_id", signer.TeamID(),
+			"certificate_expires", signer.Certificate().NotAfter.UTC().Format(time.RFC3339),
+			"updates", "pushed through APNs with the pass certificate on topic "+signer.PassTypeID())
+	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	worker, err := notifications.NewWorker(NewOutboxQueue(st), notify, notifications.WorkerConfig{
@@ -147,10 +160,6 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		<-workerDone
 	}()
 
-	signer, google, err := openWallets(cfg, notify, log)
-	if err != nil {
-		return err
-	}
 	api, handler, err := New(Deps{Store: st, Logger: log, Config: cfg, KEK: kek, Broker: broker,
 		Registry: promReg, Notifications: notify, WakeDeliveries: worker.Wake,
 		WalletSigner: signer, WalletGoogle: google})
@@ -205,8 +214,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 
 // openWallets parses the wallet configuration once at start (a bad
 // certificate or key stops start-up with the variable to fix) and logs
-// which wallets are offered.
-func openWallets(cfg Config, notify *notifications.Registry, log *slog.Logger) (*wallet.Signer, *wallet.Google, error) {
+// which wallets are offered, except a configured Apple Wallet: Serve logs
+// that once it knows how its updates are pushed.
+func openWallets(cfg Config, log *slog.Logger) (*wallet.Signer, *wallet.Google, error) {
 	var signer *wallet.Signer
 	var google *wallet.Google
 	var err error
@@ -214,12 +224,6 @@ func openWallets(cfg Config, notify *notifications.Registry, log *slog.Logger) (
 		if signer, err = wallet.NewSigner(*cfg.Wallet.Apple, time.Now); err != nil {
 			return nil, nil, err
 		}
-		pushes := "pushed through APNs"
-		if !notify.Available(notifications.ChannelAPNs) {
-			pushes = "not pushed (APNs is not configured; phones update when they refresh)"
-		}
-		log.Info("apple wallet: configured", "pass_type_id", signer.PassTypeID(), "team_id", signer.TeamID(),
-			"certificate_expires", signer.Certificate().NotAfter.UTC().Format(time.RFC3339), "updates", pushes)
 	} else {
 		log.Info("apple wallet: not configured (" + wallet.EnvApplePassCert + " or " + wallet.EnvApplePassP12 + " not set)")
 	}
@@ -232,4 +236,23 @@ func openWallets(cfg Config, notify *notifications.Registry, log *slog.Logger) (
 		log.Info("google wallet: not configured (" + wallet.EnvGoogleIssuerID + " not set)")
 	}
 	return signer, google, nil
+}
+
+// notificationsConfig adds the Apple pass certificate to the APNs
+// configuration: Apple documents Wallet update pushes as authenticated
+// with the certificate that signs the passes, so with a signer the APNs
+// provider exists even when no app auth key (LINTEL_APNS_*) is configured,
+// and then pushes Wallet updates only. cfg is not modified.
+func notificationsConfig(cfg notifications.Config, signer *wallet.Signer) notifications.Config {
+	if signer == nil {
+		return cfg
+	}
+	var apns notifications.APNsConfig
+	if cfg.APNs != nil {
+		apns = *cfg.APNs
+	}
+	cert := signer.ClientCertificate()
+	apns.WalletCertificate = &cert
+	cfg.APNs = &apns
+	return cfg
 }

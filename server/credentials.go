@@ -16,6 +16,7 @@ import (
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
 
 type credentialResponse struct {
@@ -254,7 +255,7 @@ func (a *API) issueMobile(c *gin.Context) {
 	switch req.DeliverVia {
 	case "none":
 	case "push", "sms":
-		if !a.deliveryAvailable(req.DeliverVia) {
+		if !a.deliveryAvailable(req.DeliverVia, notifications.KindInvitation) {
 			a.fail(c, &Error{Status: http.StatusUnprocessableEntity, Code: "delivery_unavailable",
 				Detail: "no " + req.DeliverVia + " provider is configured on this server",
 				Errors: []FieldError{{Field: "deliver_via", Message: req.DeliverVia + " is not configured"}}})

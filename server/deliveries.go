@@ -145,28 +145,30 @@ func (a *API) wakeDeliveries() {
 	}
 }
 
-// deliveryAvailable reports whether a request's deliver_via can be served:
-// "sms" needs the SMS provider, "push" APNs or FCM (which one a message
-// takes depends on the recipient's phone).
-func (a *API) deliveryAvailable(via string) bool {
+// deliveryAvailable reports whether a request's deliver_via can carry a
+// message of kind: "sms" needs the SMS provider, "push" APNs or FCM (which
+// one a message takes depends on the recipient's phone). It asks CanSend,
+// not Available: an APNs provider with only the Wallet pass certificate
+// pushes pass updates, never the app's messages.
+func (a *API) deliveryAvailable(via string, kind notifications.Kind) bool {
 	switch via {
 	case "sms":
-		return a.notify.Available(notifications.ChannelSMS)
+		return a.notify.CanSend(notifications.ChannelSMS, kind)
 	case "push":
-		return a.notify.Available(notifications.ChannelAPNs) || a.notify.Available(notifications.ChannelFCM)
+		return a.notify.CanSend(notifications.ChannelAPNs, kind) || a.notify.CanSend(notifications.ChannelFCM, kind)
 	}
 	return false
 }
 
-// checkDeliverVia validates a request's deliver_via ("" means none): nil,
-// a 422 naming the field for an unknown value, or 422 delivery_unavailable
-// when no provider for it is configured.
-func (a *API) checkDeliverVia(via string) error {
+// checkDeliverVia validates a request's deliver_via ("" means none) for a
+// message of kind: nil, a 422 naming the field for an unknown value, or 422
+// delivery_unavailable when no provider can send it.
+func (a *API) checkDeliverVia(via string, kind notifications.Kind) error {
 	switch via {
 	case "", "none":
 		return nil
 	case "push", "sms":
-		if !a.deliveryAvailable(via) {
+		if !a.deliveryAvailable(via, kind) {
 			return errDeliveryUnavailable(via, "no "+via+" provider is configured on this server")
 		}
 		return nil
@@ -183,8 +185,8 @@ func errDeliveryUnavailable(via, detail string) *Error {
 // recently enrolled phone with a push token, on an active mobile credential.
 // A person being invited has no phone of the new credential yet; a phone of
 // a revoked credential may be the stolen one. what names the message in the
-// error.
-func (a *API) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, what string) (notifications.Channel, string, error) {
+// error; kind is its kind, which the phone's provider must be able to send.
+func (a *API) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, what string, kind notifications.Kind) (notifications.Channel, string, error) {
 	d, err := tx.LatestPushDevice(ctx, siteID, userID)
 	if errors.Is(err, models.ErrNotFound) {
 		return "", "", errValidation(FieldError{Field: "deliver_via", Message: "push needs a phone this user has already enrolled " +
@@ -197,7 +199,7 @@ func (a *API) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, 
 	if err != nil {
 		return "", "", err
 	}
-	if !a.notify.Available(ch) {
+	if !a.notify.CanSend(ch, kind) {
 		return "", "", errDeliveryUnavailable("push", "the user's phone is "+d.Platform+", and no "+string(ch)+" provider is configured on this server")
 	}
 	return ch, d.PushToken, nil
@@ -237,7 +239,7 @@ func (a *API) enqueueInvitation(ctx context.Context, tx *models.Store, site *mod
 			return "", errValidation(FieldError{Field: "deliver_via", Message: "sms needs the user's phone number, and the user has none; set it first or use push or none"})
 		}
 		m.Channel, m.Recipient = notifications.ChannelSMS, u.Phone
-	} else if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, site.ID, userID, "invitation"); err != nil {
+	} else if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, site.ID, userID, "invitation", notifications.KindInvitation); err != nil {
 		return "", err
 	}
 	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, inv.ID, m.Recipient)
@@ -271,7 +273,7 @@ func (a *API) enqueueRevocation(ctx context.Context, tx *models.Store, cred *mod
 	if err != nil {
 		return "", err
 	}
-	if !a.notify.Available(ch) {
+	if !a.notify.CanSend(ch, notifications.KindRevocation) {
 		a.log.InfoContext(ctx, "revocation push not sent: no provider", "credential_id", cred.ID, "channel", string(ch))
 		return "", nil
 	}
@@ -325,7 +327,7 @@ func (a *API) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDe
 	if d.Via != "sms" && d.Via != "push" {
 		return "", nil
 	}
-	if err := a.checkDeliverVia(d.Via); err != nil {
+	if err := a.checkDeliverVia(d.Via, notifications.KindVisitorPass); err != nil {
 		return "", err
 	}
 	m := notifications.Message{
@@ -342,7 +344,7 @@ func (a *API) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDe
 	case d.UserID == "":
 		return "", errValidation(FieldError{Field: "deliver_via", Message: "push needs a visitor who is a user with an enrolled phone; use sms"})
 	default:
-		if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, d.SiteID, d.UserID, "pass"); err != nil {
+		if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, d.SiteID, d.UserID, "pass", notifications.KindVisitorPass); err != nil {
 			return "", err
 		}
 	}

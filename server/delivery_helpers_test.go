@@ -35,6 +35,13 @@ type deliveryEnv struct {
 // newDeliveryEnv configures the given channels (all three if none).
 func newDeliveryEnv(t testing.TB, st *models.Store, channels ...notifications.Channel) *deliveryEnv {
 	t.Helper()
+	return newDeliveryEnvEdit(t, st, nil, channels...)
+}
+
+// newDeliveryEnvEdit is newDeliveryEnv with edit applied to the providers'
+// configuration before the registry is built.
+func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, *notifications.Config), channels ...notifications.Channel) *deliveryEnv {
+	t.Helper()
 	if len(channels) == 0 {
 		channels = []notifications.Channel{notifications.ChannelAPNs, notifications.ChannelFCM, notifications.ChannelSMS}
 	}
@@ -52,6 +59,9 @@ func newDeliveryEnv(t testing.TB, st *models.Store, channels ...notifications.Ch
 			cfg.SMS = &notifications.SMSConfig{AccountSID: d.twilio.AccountSID, AuthToken: d.twilio.AuthToken,
 				From: testSender, BaseURL: d.twilio.URL, HTTPClient: d.twilio.Client()}
 		}
+	}
+	if edit != nil {
+		edit(d, &cfg)
 	}
 	reg, err := notifications.NewRegistryFromConfig(context.Background(), cfg, nil)
 	if err != nil {
@@ -137,12 +147,12 @@ func (d *deliveryEnv) deliveries(f fixture, query string) []map[string]any {
 
 // enrollPhone issues a mobile credential to the user without delivery and
 // accepts it from a phone of the platform with the push token.
-func (d *deliveryEnv) enrollPhone(f fixture, platform, token string) string {
-	d.t.Helper()
-	iss := d.must(201, "POST", "/v1/sites/"+f.site+"/users/"+f.user+"/mobile-credentials", f.admin, map[string]any{"deliver_via": "none"})
+func (e *env) enrollPhone(f fixture, platform, token string) string {
+	e.t.Helper()
+	iss := e.must(201, "POST", "/v1/sites/"+f.site+"/users/"+f.user+"/mobile-credentials", f.admin, map[string]any{"deliver_via": "none"})
 	code := iss.json()["invitation"].(map[string]any)["code"].(string)
-	p := newPhone(d.t)
-	acc := d.must(200, "POST", "/v1/invitations/"+code+"/accept", "", map[string]any{
+	p := newPhone(e.t)
+	acc := e.must(200, "POST", "/v1/invitations/"+code+"/accept", "", map[string]any{
 		"device_public_key": p.jwk, "platform": platform, "push_token": token,
 	})
 	return acc.str("credential_id")

@@ -16,6 +16,7 @@ import (
 	"github.com/lintel/lintel/credential/offlinepin"
 	"github.com/lintel/lintel/credential/schedule"
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
 
 // PassLimits bound how long a visitor pass may last, by type.
@@ -363,7 +364,7 @@ func (a *API) createPass(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	if s.deliver != "none" && !a.deliveryAvailable(s.deliver) {
+	if s.deliver != "none" && !a.deliveryAvailable(s.deliver, notifications.KindVisitorPass) {
 		a.fail(c, &Error{Status: http.StatusUnprocessableEntity, Code: "delivery_unavailable",
 			Detail: "no " + s.deliver + " provider is configured on this server",
 			Errors: []FieldError{{Field: "deliver_via", Message: s.deliver + " is not configured"}}})

@@ -238,7 +238,14 @@ type walletEnv struct {
 }
 
 type walletOpts struct {
-	apple, google, apns bool
+	apple, google bool
+	// apns runs the local APNs server: the app's auth key (token client)
+	// and, with apple, the pass certificate for Wallet updates, which the
+	// server trusts for the pass type, as Apple does.
+	apns bool
+	// noAppKey leaves the auth key out: APNs has only the pass certificate,
+	// as when no LINTEL_APNS_* is set.
+	noAppKey bool
 	// dataDir is LINTEL_DATA_DIR (per-site pass images); "" for none.
 	dataDir string
 }
@@ -246,21 +253,33 @@ type walletOpts struct {
 func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) *walletEnv {
 	t.Helper()
 	w := &walletEnv{clk: clk, st: st}
+	deps := server.Deps{Store: st, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test", DataDir: o.dataDir}}
+	if o.apple {
+		deps.WalletSigner, w.pki = testSigner(t)
+	}
 	var cfg notifications.Config
 	if o.apns {
+		// What Serve does (notificationsConfig), with the test server's
+		// address and CA.
 		w.apns = notifytest.NewAPNs(t)
-		cfg.APNs = &notifications.APNsConfig{AuthKey: w.apns.AuthKey, KeyID: w.apns.KeyID, TeamID: w.apns.TeamID,
-			Topic: testTopic, Host: w.apns.URL, HTTPClient: w.apns.Client()}
+		cfg.APNs = &notifications.APNsConfig{}
+		if !o.noAppKey {
+			cfg.APNs = &notifications.APNsConfig{AuthKey: w.apns.AuthKey, KeyID: w.apns.KeyID, TeamID: w.apns.TeamID,
+				Topic: testTopic, Host: w.apns.URL, HTTPClient: w.apns.Client()}
+		}
+		if o.apple {
+			cert := deps.WalletSigner.ClientCertificate()
+			w.apns.TrustCertificate(w.pki.leaf, walletPassType)
+			cfg.APNs.WalletCertificate = &cert
+			cfg.APNs.WalletHost, cfg.APNs.WalletHTTPClient = w.apns.URL, w.apns.ClientWithCertificate(cert)
+		}
 	}
 	reg, err := notifications.NewRegistryFromConfig(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.reg = reg
-	deps := server.Deps{Store: st, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test", DataDir: o.dataDir}, Notifications: reg}
-	if o.apple {
-		deps.WalletSigner, w.pki = testSigner(t)
-	}
+	deps.Notifications = reg
 	if o.google {
 		w.google = newFakeGoogleWallet(t)
 		deps.WalletGoogle = w.google.client(t, clk.Now)

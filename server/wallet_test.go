@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
 	"github.com/lintel/lintel/wallet"
 )
@@ -290,6 +291,11 @@ func TestPassKitWebServiceFlow(t *testing.T) {
 		if got := reqs[0]; got.Topic != walletPassType || string(got.Body) != "{}" || got.Token != pushTokenA || got.Status != 200 {
 			t.Fatalf("APNs request: topic %q body %q token %q status %d", got.Topic, got.Body, got.Token, got.Status)
 		}
+		// Authenticated as Apple documents Wallet pushes: the pass
+		// certificate, no provider token (the app's key is configured too).
+		if got := reqs[0]; got.ClientCert != notifytest.CertFingerprint(w.pki.leaf) || got.Authorization != "" {
+			t.Fatalf("APNs request authenticated by certificate %q, authorization %q; want the pass certificate only", got.ClientCert, got.Authorization)
+		}
 
 		// The serial is listed as updated, with a newer tag.
 		r = w.must(200, "GET", serialsPath+"?passesUpdatedSince="+tag0, "", nil)
@@ -380,7 +386,8 @@ func TestWalletExpirySweep(t *testing.T) {
 			t.Fatalf("sweep: %+v %v", res, err)
 		}
 		w.deliver(t)
-		if reqs := w.apns.Requests(); len(reqs) != 1 || reqs[0].Topic != walletPassType || string(reqs[0].Body) != "{}" {
+		if reqs := w.apns.Requests(); len(reqs) != 1 || reqs[0].Topic != walletPassType || string(reqs[0].Body) != "{}" ||
+			reqs[0].ClientCert != notifytest.CertFingerprint(w.pki.leaf) || reqs[0].Authorization != "" {
 			t.Fatalf("APNs requests %+v", reqs)
 		}
 		files := unzipPass(t, w.withHeader("GET", latest, appleAuth(auth), "").body)

@@ -69,7 +69,7 @@ func (a *API) walletPassChanged(ctx context.Context, tx *models.Store, siteID, p
 	if err != nil || ch == nil || len(ch.Pushes) == 0 {
 		return 0, err
 	}
-	if !a.notify.Available(notifications.ChannelAPNs) {
+	if !a.notify.CanSend(notifications.ChannelAPNs, notifications.KindWalletUpdate) {
 		a.log.InfoContext(ctx, "wallet update push not sent: no APNs provider", "pass_id", passID, "devices", len(ch.Pushes))
 		return 0, nil
 	}

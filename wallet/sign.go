@@ -196,8 +196,8 @@ func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 // ClientCertificate is the pass certificate (with the WWDR intermediate)
 // and key as a TLS client certificate. Apple documents pass update pushes
 // as sent to production APNs authenticated with the certificate that signs
-// the passes, on the topic PassTypeID(); give this to
-// apns2.NewClient(cert).Production().
+// the passes, on the topic PassTypeID(): lintel serve gives it to the APNs
+// provider as notifications.APNsConfig.WalletCertificate.
 func (s *Signer) ClientCertificate() tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{s.cert.Raw, s.wwdr.Raw}, PrivateKey: s.key, Leaf: s.cert}
 }

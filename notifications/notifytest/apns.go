@@ -4,8 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -22,7 +24,9 @@ import (
 )
 
 // APNsServer is a local APNs: HTTP/2 over TLS, POST /3/device/{token},
-// provider-token (JWT) authentication checked against its own .p8 key.
+// authenticated like Apple's: a provider token (JWT) checked against its
+// own .p8 key, or a TLS client certificate it was told to trust for some
+// topics (TrustCertificate), as Wallet pass updates are.
 type APNsServer struct {
 	// URL is the server's base URL (APNsConfig.Host).
 	URL string
@@ -37,7 +41,8 @@ type APNsServer struct {
 	log      log[APNsRequest]
 
 	mu       sync.Mutex
-	verified map[string]bool // bearer tokens already checked (apns2 reuses one for ~50 minutes)
+	verified map[string]bool            // bearer tokens already checked (apns2 reuses one for ~50 minutes)
+	trusted  map[string]map[string]bool // client certificate fingerprint -> its topics
 }
 
 // APNsRequest is one request as the server saw it.
@@ -46,10 +51,17 @@ type APNsRequest struct {
 	Token                                 string // from the path
 	Topic, PushType, Priority, Expiration string
 	CollapseID, ApnsID, Authorization     string
-	Body                                  []byte
-	Payload                               map[string]any // Body decoded
-	Status                                int            // what was answered; 0 if the client gave up first
-	Reason                                string
+	// ClientCert is the fingerprint (CertFingerprint) of the trusted client
+	// certificate that authenticated the request; "" when a provider token
+	// did, or nothing did.
+	ClientCert string
+	// PresentedCert is the fingerprint of the client certificate the TLS
+	// connection presented, trusted or not ("" for none).
+	PresentedCert string
+	Body          []byte
+	Payload       map[string]any // Body decoded
+	Status        int            // what was answered; 0 if the client gave up first
+	Reason        string
 }
 
 // NewAPNs starts an APNs server with a fresh key; it stops with the test.
@@ -69,9 +81,14 @@ func NewAPNs(tb testing.TB) *APNsServer {
 		TeamID:   "TEAMID6789",
 		pub:      &key.PublicKey,
 		verified: map[string]bool{},
+		trusted:  map[string]map[string]bool{},
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
 	s.srv.EnableHTTP2 = true
+	// Asked for, not required: a token client presents none. Go's TLS
+	// server still checks that a client presenting a certificate holds its
+	// key; which certificates count is the handler's business, as at Apple.
+	s.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	s.srv.Config.ErrorLog = quietLog()
 	s.srv.StartTLS()
 	s.URL = s.srv.URL
@@ -85,6 +102,36 @@ func (s *APNsServer) Client() *http.Client {
 	pool := x509.NewCertPool()
 	pool.AddCert(s.srv.Certificate())
 	return &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// ClientWithCertificate is Client presenting cert as its TLS client
+// certificate: APNsConfig.WalletHTTPClient.
+func (s *APNsServer) ClientWithCertificate(cert tls.Certificate) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.srv.Certificate())
+	return &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
+}
+
+// TrustCertificate makes a client certificate authenticate requests for
+// the given topics (a Pass Type ID certificate: its pass type id), as Apple
+// does for certificate-based providers. Trusting it again adds topics.
+func (s *APNsServer) TrustCertificate(leaf *x509.Certificate, topics ...string) {
+	fp := CertFingerprint(leaf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.trusted[fp] == nil {
+		s.trusted[fp] = map[string]bool{}
+	}
+	for _, t := range topics {
+		s.trusted[fp][t] = true
+	}
+}
+
+// CertFingerprint is the hex SHA-256 of a certificate's DER, as
+// APNsRequest.ClientCert holds it.
+func CertFingerprint(c *x509.Certificate) string {
+	h := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(h[:])
 }
 
 // Script queues replies for the next requests.
@@ -171,13 +218,32 @@ func (s *APNsServer) handle(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusNotFound, "BadPath", nil)
 		return
 	}
-	bearer, ok := strings.CutPrefix(req.Authorization, "bearer ")
-	if !ok || !s.authorized(bearer) {
-		answer(http.StatusForbidden, "InvalidProviderToken", nil)
+	// A trusted client certificate authenticates the connection, for its
+	// topics only; otherwise the provider token must. A certificate Apple
+	// doesn't know, with no valid token, is a bad certificate.
+	var topics map[string]bool
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		req.PresentedCert = CertFingerprint(r.TLS.PeerCertificates[0])
+		s.mu.Lock()
+		topics = s.trusted[req.PresentedCert]
+		s.mu.Unlock()
+	}
+	if topics != nil {
+		req.ClientCert = req.PresentedCert
+	} else if bearer, ok := strings.CutPrefix(req.Authorization, "bearer "); !ok || !s.authorized(bearer) {
+		if req.PresentedCert != "" {
+			answer(http.StatusForbidden, "BadCertificate", nil)
+		} else {
+			answer(http.StatusForbidden, "InvalidProviderToken", nil)
+		}
 		return
 	}
 	if req.Topic == "" {
 		answer(http.StatusBadRequest, "MissingTopic", nil)
+		return
+	}
+	if topics != nil && !topics[req.Topic] {
+		answer(http.StatusBadRequest, "TopicDisallowed", nil)
 		return
 	}
 	if len(body) == 0 {

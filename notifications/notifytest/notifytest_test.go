@@ -1,9 +1,17 @@
 package notifytest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestScriptOrder(t *testing.T) {
@@ -57,4 +65,62 @@ func TestTwilioServerChecksAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || s.Requests()[0].Code != 20003 {
 		t.Fatalf("wrong password got %d", resp.StatusCode)
 	}
+}
+
+// TestAPNsServerCertificateAuth: a trusted client certificate authorizes
+// its topics without a bearer, as Apple does for certificate providers.
+func TestAPNsServerCertificateAuth(t *testing.T) {
+	s := NewAPNs(t)
+	trusted, untrusted := selfSigned(t), selfSigned(t)
+	s.TrustCertificate(trusted.Leaf, "pass.a", "pass.b")
+	tests := []struct {
+		name   string
+		client *http.Client
+		topic  string
+		status int
+		reason string
+		byCert bool
+	}{
+		{"trusted, its topic", s.ClientWithCertificate(trusted), "pass.b", 200, "", true},
+		// Authenticated, but not for that topic.
+		{"trusted, another topic", s.ClientWithCertificate(trusted), "pass.c", 400, "TopicDisallowed", true},
+		{"untrusted certificate", s.ClientWithCertificate(untrusted), "pass.a", 403, "BadCertificate", false},
+		{"no certificate, no token", s.Client(), "pass.a", 403, "InvalidProviderToken", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/3/device/abcd", strings.NewReader("{}"))
+			req.Header.Set("apns-topic", tt.topic)
+			resp, err := tt.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			reqs := s.Requests()
+			got := reqs[len(reqs)-1]
+			if resp.StatusCode != tt.status || got.Reason != tt.reason {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, got.Reason, tt.status, tt.reason)
+			}
+			if (got.ClientCert == CertFingerprint(trusted.Leaf)) != tt.byCert {
+				t.Fatalf("ClientCert = %q", got.ClientCert)
+			}
+		})
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}
 }
