@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,18 +130,7 @@ func TestAppPushesNeedTheAPNsKey(t *testing.T) {
 // start-up, pushes a revoked pass's update to the registered phone with the
 // pass certificate, and refuses the app's pushes as unavailable.
 func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
-	pki, err := walletPKIOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "pass.pem"), filepath.Join(dir, "pass.key")
-	if err := os.WriteFile(certFile, append(pemCert(pki.leaf), pemCert(pki.wwdr)...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pemKey(t, pki.leafKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pki, certFile, keyFile := passFiles(t)
 	apns := notifytest.NewAPNs(t)
 	apns.TrustCertificate(pki.leaf, walletPassType)
 	cert := tls.Certificate{Certificate: [][]byte{pki.leaf.Raw, pki.wwdr.Raw}, PrivateKey: pki.leafKey, Leaf: pki.leaf}

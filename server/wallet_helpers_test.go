@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +122,26 @@ func pemKey(t testing.TB, k *rsa.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// passFiles writes the test pass certificate (with the WWDR intermediate)
+// and its key as PEM files, as an operator configures lintel serve with
+// LINTEL_APPLE_PASS_CERT and LINTEL_APPLE_PASS_KEY.
+func passFiles(t *testing.T) (pki *walletPKI, certFile, keyFile string) {
+	t.Helper()
+	pki, err := walletPKIOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "pass.pem"), filepath.Join(dir, "pass.key")
+	if err := os.WriteFile(certFile, append(pemCert(pki.leaf), pemCert(pki.wwdr)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pemKey(t, pki.leafKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pki, certFile, keyFile
 }
 
 func testSigner(t testing.TB) (*wallet.Signer, *walletPKI) {

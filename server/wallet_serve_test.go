@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +16,7 @@ import (
 // environment, says so at start-up, serves the pass and its page, and
 // stops cleanly with the wallet sync loop running.
 func TestServeWallet(t *testing.T) {
-	pki, err := walletPKIOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cert, key := filepath.Join(dir, "pass.pem"), filepath.Join(dir, "pass.key")
-	if err := os.WriteFile(cert, append(pemCert(pki.leaf), pemCert(pki.wwdr)...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pemKey(t, pki.leafKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, cert, key := passFiles(t)
 	op := strings.Repeat("w", 40)
 	base, logs := runServe(t, op, map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: key}, nil)
 	get := func(path string) (*http.Response, []byte) {
