@@ -118,11 +118,12 @@ func (a *API) routes() http.Handler {
 	r.GET("/v1/passes/:pass/apple.pkpass", a.applePass)
 	r.GET("/v1/passes/:pass/google", a.googlePass)
 	ws := r.Group("/wallet/v1")
-	ws.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletRegister)
-	ws.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletUnregister)
-	ws.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", a.walletSerials)
-	ws.GET("/passes/:passTypeIdentifier/:serialNumber", a.walletLatest)
 	ws.POST("/log", a.walletLog)
+	apple := ws.Group("", a.requireAppleWallet)
+	apple.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletRegister)
+	apple.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletUnregister)
+	apple.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", a.walletSerials)
+	apple.GET("/passes/:passTypeIdentifier/:serialNumber", a.walletLatest)
 
 	return r
 }

@@ -358,13 +358,28 @@ func (a *API) googlePass(c *gin.Context) {
 
 // --- the PassKit web service (/wallet/v1), as Apple specifies it ---
 
-// walletService answers 503 when Apple Wallet is not configured.
-func (a *API) walletService(c *gin.Context) bool {
+// requireAppleWallet guards the PassKit web service: 503 when Apple Wallet
+// is not configured.
+func (a *API) requireAppleWallet(c *gin.Context) {
 	if a.wallet.apple == nil {
 		a.fail(c, errWalletUnavailable("Apple Wallet"))
-		return false
+		return
 	}
-	return true
+	c.Next()
+}
+
+// walletRegistration reads a (un)registration's path: the device, and the
+// pass, authenticated by its ApplePass token.
+func (a *API) walletRegistration(c *gin.Context) (string, *models.WalletPass, error) {
+	device, err := walletDevice(c)
+	if err != nil {
+		return "", nil, err
+	}
+	w, err := a.walletAuth(c)
+	if err != nil {
+		return "", nil, err
+	}
+	return device, w, nil
 }
 
 func errApplePassAuth() *Error {
@@ -428,15 +443,7 @@ func walletRequestError(err error) error {
 // 201 for a new registration, 200 for a known one (its push token
 // refreshed), 401 for a wrong token.
 func (a *API) walletRegister(c *gin.Context) {
-	if !a.walletService(c) {
-		return
-	}
-	device, err := walletDevice(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	w, err := a.walletAuth(c)
+	device, w, err := a.walletRegistration(c)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -464,15 +471,7 @@ func (a *API) walletRegister(c *gin.Context) {
 // walletUnregister (DELETE …/devices/{device}/registrations/{type}/{serial}):
 // 200, registered or not, 401 for a wrong token.
 func (a *API) walletUnregister(c *gin.Context) {
-	if !a.walletService(c) {
-		return
-	}
-	device, err := walletDevice(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	w, err := a.walletAuth(c)
+	device, w, err := a.walletRegistration(c)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -490,9 +489,6 @@ func (a *API) walletUnregister(c *gin.Context) {
 // {"serialNumbers", "lastUpdated"}, or 204 when none did. Apple sends no
 // Authorization here: the device library id is the phone's own secret.
 func (a *API) walletSerials(c *gin.Context) {
-	if !a.walletService(c) {
-		return
-	}
 	device, err := walletDevice(c)
 	if err != nil {
 		a.fail(c, err)
@@ -533,9 +529,6 @@ func (a *API) walletSerials(c *gin.Context) {
 // is now (void once revoked, used or expired) with Last-Modified, or 304
 // when If-Modified-Since shows the phone has it already.
 func (a *API) walletLatest(c *gin.Context) {
-	if !a.walletService(c) {
-		return
-	}
 	w, err := a.walletAuth(c)
 	if err != nil {
 		a.fail(c, err)

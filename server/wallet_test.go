@@ -191,14 +191,17 @@ func TestWalletUnavailable(t *testing.T) {
 	eachWallet(t, walletOpts{}, func(t *testing.T, w *walletEnv) {
 		f := w.fixture("A")
 		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
-		for _, path := range []string{
-			"/v1/passes/" + p.id + "/apple.pkpass?t=" + p.token,
-			"/v1/passes/" + p.id + "/google?t=" + p.token,
-			"/wallet/v1/passes/" + walletPassType + "/" + p.id,
-			"/wallet/v1/devices/dev1/registrations/" + walletPassType,
+		reg := "/wallet/v1/devices/dev1/registrations/" + walletPassType
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/v1/passes/" + p.id + "/apple.pkpass?t=" + p.token},
+			{"GET", "/v1/passes/" + p.id + "/google?t=" + p.token},
+			{"GET", "/wallet/v1/passes/" + walletPassType + "/" + p.id},
+			{"GET", reg},
+			{"POST", reg + "/" + p.id},
+			{"DELETE", reg + "/" + p.id},
 		} {
-			if r := w.must(503, "GET", path, "", nil); r.str("code") != "wallet_unavailable" {
-				t.Fatalf("%s: %s", path, r.body)
+			if r := w.must(503, req.method, req.path, "", nil); r.str("code") != "wallet_unavailable" {
+				t.Fatalf("%s %s: %s", req.method, req.path, r.body)
 			}
 		}
 		page := w.must(200, "GET", "/p/"+p.id+"?t="+p.token, "", nil)
