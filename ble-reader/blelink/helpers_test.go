@@ -139,24 +139,34 @@ func honestTap(t testing.TB, addr string, mtu, size int) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var challenge, pres []byte
-	build := func(c []byte) ([]byte, error) {
-		challenge = append([]byte{}, c...)
-		p, err := testPresentation(size)(c)
-		pres = p
-		return p, err
-	}
-	res, err := Tap(ctx, conn, build, WithMTU(mtu))
+	var rec presRecorder
+	res, err := Tap(ctx, conn, rec.build(size), WithMTU(mtu))
 	if err != nil {
 		t.Fatalf("honest tap (mtu %d, %d bytes): %v", mtu, size, err)
 	}
-	if len(challenge) != testChallengeLen {
-		t.Fatalf("challenge is %d bytes, want %d", len(challenge), testChallengeLen)
+	if len(rec.challenge) != testChallengeLen {
+		t.Fatalf("challenge is %d bytes, want %d", len(rec.challenge), testChallengeLen)
 	}
-	if want := expectedResult(challenge, pres, 0); !bytes.Equal(res, want) {
+	if want := rec.want(0); !bytes.Equal(res, want) {
 		t.Fatalf("result = %x, want %x", res, want)
 	}
 }
+
+// presRecorder answers challenges with test presentations and keeps the
+// last challenge and presentation, from which the reader's result follows.
+type presRecorder struct{ challenge, pres []byte }
+
+func (r *presRecorder) build(size int) func([]byte) ([]byte, error) {
+	return func(c []byte) ([]byte, error) {
+		r.challenge = append([]byte{}, c...)
+		p, err := testPresentation(size)(c)
+		r.pres = p
+		return p, err
+	}
+}
+
+// want is the result expected for the last tap, padded by pad bytes.
+func (r *presRecorder) want(pad int) []byte { return expectedResult(r.challenge, r.pres, pad) }
 
 // waitFor polls cond until it holds or 3s pass.
 func waitFor(t testing.TB, what string, cond func() bool) {

@@ -54,16 +54,12 @@ func TestTapMismatchedMTUs(t *testing.T) {
 			if p.MTU() != tc.want {
 				t.Fatalf("ATT_MTU = %d, want %d", p.MTU(), tc.want)
 			}
-			var challenge, pres []byte
-			res, err := p.Tap(ctx, func(c []byte) ([]byte, error) {
-				challenge = c
-				pres, _ = testPresentation(600)(c)
-				return pres, nil
-			})
+			var rec presRecorder
+			res, err := p.Tap(ctx, rec.build(600))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(res, expectedResult(challenge, pres, 0)) {
+			if !bytes.Equal(res, rec.want(0)) {
 				t.Fatal("result mismatch")
 			}
 		})
@@ -84,16 +80,12 @@ func TestTapLongResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var challenge, pres []byte
-	res, err := Tap(ctx, conn, func(c []byte) ([]byte, error) {
-		challenge = c
-		pres, _ = testPresentation(100)(c)
-		return pres, nil
-	}, WithMTU(23))
+	var rec presRecorder
+	res, err := Tap(ctx, conn, rec.build(100), WithMTU(23))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(res, expectedResult(challenge, pres, 700)) {
+	if !bytes.Equal(res, rec.want(700)) {
 		t.Fatalf("result of %d bytes differs from the expected %d", len(res), 33+700)
 	}
 }
@@ -243,16 +235,12 @@ func TestTapOverPipe(t *testing.T) {
 	phone := NewLink(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var challenge, pres []byte
-	res, err := Tap(ctx, phone, func(c []byte) ([]byte, error) {
-		challenge = c
-		pres, _ = testPresentation(3000)(c)
-		return pres, nil
-	})
+	var rec presRecorder
+	res, err := Tap(ctx, phone, rec.build(3000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(res, expectedResult(challenge, pres, 0)) {
+	if !bytes.Equal(res, rec.want(0)) {
 		t.Fatal("result mismatch")
 	}
 	_ = phone.Close()
