@@ -37,7 +37,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	data := t.TempDir()
+	data := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := exec.CommandContext(ctx, filepath.Join(bin, "lintel"), "serve")

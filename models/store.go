@@ -113,6 +113,12 @@ func Open(ctx context.Context, dbURL string, opt Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
+	if dialect == migrations.SQLite {
+		if err := privateFiles(dbURL); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	return &Store{db: db, dialect: dialect, now: opt.Now}, nil
 }
 
@@ -144,6 +150,27 @@ func sqliteDSN(dbURL string) (string, error) {
 		}
 	}
 	return "file:" + path + "?" + pragmas, nil
+}
+
+// privateFiles makes the SQLite file and its journals readable by the owner
+// only: they hold PIN hashes, card numbers and the encrypted signing keys.
+func privateFiles(dbURL string) error {
+	path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		path = path[:q]
+	}
+	if path == "" || path == ":memory:" {
+		return nil
+	}
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make %s private: %w", f, err)
+		}
+	}
+	return nil
 }
 
 // Dialect reports which database the store talks to.

@@ -144,7 +144,7 @@ func runServe(t *testing.T, op string, env map[string]string, edit func(*server.
 	ln.Close()
 	vars := map[string]string{
 		"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
-		"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": t.TempDir(),
+		"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": filepath.Join(t.TempDir(), "data"),
 	}
 	for k, v := range env {
 		vars[k] = v

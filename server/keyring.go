@@ -29,16 +29,22 @@ func LoadKEK(cfg Config) ([]byte, error) {
 	if cfg.KeyEncryptionKey != "" {
 		return decodeKEK(cfg.KeyEncryptionKey)
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := privateOnly(cfg.DataDir, "LINTEL_DATA_DIR"); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(cfg.DataDir, "key-encryption.key")
 	b, err := os.ReadFile(path)
 	if err == nil {
+		if err := privateOnly(path, "the key-encryption key file"); err != nil {
+			return nil, err
+		}
 		return decodeKEK(strings.TrimSpace(string(b)))
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, err
 	}
 	var k [32]byte
 	if _, err := rand.Read(k[:]); err != nil {
@@ -61,6 +67,21 @@ func LoadKEK(cfg Config) ([]byte, error) {
 		return nil, err
 	}
 	return k[:], f.Close()
+}
+
+// privateOnly refuses a path that the group or others can read or enter:
+// a key-encryption key anyone on the host can read protects nothing, and a
+// server that silently used one would look safe while it is not.
+func privateOnly(path, what string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s %s has mode %04o: the group and others must have no access (chmod %s %s)",
+			what, path, perm, map[bool]string{true: "700", false: "600"}[fi.IsDir()], path)
+	}
+	return nil
 }
 
 func decodeKEK(s string) ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func TestLoadKEK(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data")
 	cfg := server.Config{DataDir: dir}
 	k1, err := server.LoadKEK(cfg)
 	if err != nil || len(k1) != 32 {
@@ -75,5 +76,46 @@ func TestLoadKEK(t *testing.T) {
 	cfg.KeyEncryptionKey = "dG9vIHNob3J0"
 	if _, err := server.LoadKEK(cfg); err == nil {
 		t.Fatal("a short KEK was accepted")
+	}
+}
+
+// TestLoadKEKRefusesOpenModes: a data dir or key file that the group or
+// others can read is refused, naming the fix, instead of silently used.
+func TestLoadKEKRefusesOpenModes(t *testing.T) {
+	tests := []struct {
+		name           string
+		dirMode, kMode os.FileMode
+		want           string
+	}{
+		{"world-readable dir", 0o755, 0o600, "LINTEL_DATA_DIR"},
+		{"group-readable dir", 0o750, 0o600, "LINTEL_DATA_DIR"},
+		{"world-readable key", 0o700, 0o644, "key-encryption key file"},
+		{"group-readable key", 0o700, 0o640, "key-encryption key file"},
+		{"private", 0o700, 0o600, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			cfg := server.Config{DataDir: dir}
+			if _, err := server.LoadKEK(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(filepath.Join(dir, "key-encryption.key"), tt.kMode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tt.dirMode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := server.LoadKEK(cfg)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("private data dir refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "chmod") {
+				t.Fatalf("LoadKEK = %v, want a refusal naming %q and chmod", err, tt.want)
+			}
+		})
 	}
 }

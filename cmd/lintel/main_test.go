@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +55,7 @@ func TestMigrateThenServe(t *testing.T) {
 			"LINTEL_ADDR":          addr,
 			"LINTEL_BOOTSTRAP_KEY": strings.Repeat("k", 40),
 			"LINTEL_AUTO_MIGRATE":  "false",
+			"LINTEL_DATA_DIR":      filepath.Join(t.TempDir(), "data"),
 		}
 		ctx := context.Background()
 		var out, errOut syncBuf
@@ -133,9 +136,10 @@ func TestMigrateThenServe(t *testing.T) {
 
 func TestFirstStartPrintsKeyOnce(t *testing.T) {
 	dbURL := modelstest.SQLiteURL(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
 	for i, wantKey := range []bool{true, false} {
 		addr := freeAddr(t)
-		env := map[string]string{"LINTEL_DATABASE_URL": dbURL, "LINTEL_ADDR": addr}
+		env := map[string]string{"LINTEL_DATABASE_URL": dbURL, "LINTEL_ADDR": addr, "LINTEL_DATA_DIR": dataDir}
 		ctx, cancel := context.WithCancel(context.Background())
 		var out, errOut syncBuf
 		done := make(chan error, 1)
@@ -197,7 +201,7 @@ func waitReady(t *testing.T, base string) {
 
 func TestKeysRotate(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"LINTEL_DATABASE_URL": "sqlite://" + dir + "/l.db", "LINTEL_DATA_DIR": dir}
+	env := map[string]string{"LINTEL_DATABASE_URL": "sqlite://" + dir + "/l.db", "LINTEL_DATA_DIR": filepath.Join(dir, "data")}
 	ctx := context.Background()
 	var out, errOut syncBuf
 	if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &errOut); err != nil {
@@ -220,4 +224,18 @@ func TestKeysRotate(t *testing.T) {
 	if err := run(ctx, []string{"keys", "spin"}, envOf(env), &out, &errOut); err == nil {
 		t.Fatal("keys spin accepted")
 	}
+}
+
+// TestMain fails the package when a test wrote into the source tree: a
+// server started without LINTEL_DATA_DIR makes ./data here, and a key file
+// made there once got committed.
+func TestMain(m *testing.M) {
+	_, statErr := os.Stat("data")
+	code := m.Run()
+	if _, err := os.Stat("data"); err == nil && statErr != nil {
+		fmt.Fprintln(os.Stderr, "a test wrote ./data into cmd/lintel: give every serve LINTEL_DATA_DIR=t.TempDir()")
+		os.RemoveAll("data")
+		code = 1
+	}
+	os.Exit(code)
 }
