@@ -1,5 +1,11 @@
-// Package migrations holds Lintel's versioned SQL schema, one directory per
-// database dialect, embedded in the binary and applied with goose.
+// Package migrations holds Lintel's versioned SQL schema, embedded in the
+// binary and applied with goose.
+//
+// The SQL is written once, in PostgreSQL's spelling, under sql/. SQLite gets
+// the same files with the two type names it lacks substituted (TIMESTAMPTZ
+// → DATETIME, BYTEA → BLOB) as they are read: two hand-kept copies drifted
+// apart too easily, and a test applies both dialects and compares the
+// resulting schemas.
 //
 // Migrations are an explicit step (`lintel migrate up`); `lintel serve`
 // applies them itself only when LINTEL_AUTO_MIGRATE allows it. GORM's
@@ -11,13 +17,101 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io"
 	"io/fs"
+	"regexp"
+	"time"
 
 	"github.com/pressly/goose/v3"
 )
 
-//go:embed postgres/*.sql sqlite/*.sql
+//go:embed sql/*.sql
 var files embed.FS
+
+// sqliteTypes are the only spellings that differ between the dialects;
+// anything else a migration needs must be valid in both.
+var sqliteTypes = []struct {
+	re   *regexp.Regexp
+	with []byte
+}{
+	{regexp.MustCompile(`\bTIMESTAMPTZ\b`), []byte("DATETIME")},
+	{regexp.MustCompile(`\bBYTEA\b`), []byte("BLOB")},
+}
+
+// ForDialect translates one migration's PostgreSQL text for d.
+func ForDialect(sqlText []byte, d Dialect) []byte {
+	if d != SQLite {
+		return sqlText
+	}
+	for _, t := range sqliteTypes {
+		sqlText = t.re.ReplaceAll(sqlText, t.with)
+	}
+	return sqlText
+}
+
+// Source returns the migrations as d reads them: a file system of
+// NNNNN_name.sql files.
+func Source(d Dialect) (fs.FS, error) {
+	sub, err := fs.Sub(files, "sql")
+	if err != nil {
+		return nil, err
+	}
+	return dialectFS{sub, d}, nil
+}
+
+// dialectFS serves the embedded files translated for one dialect.
+type dialectFS struct {
+	fs.FS
+	d Dialect
+}
+
+func (f dialectFS) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil || f.d != SQLite {
+		return file, err
+	}
+	fi, err := file.Stat()
+	if err != nil || fi.IsDir() {
+		return file, err
+	}
+	b, err := io.ReadAll(file)
+	file.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = ForDialect(b, f.d)
+	return &memFile{name: fi.Name(), data: b, mod: fi.ModTime()}, nil
+}
+
+// ReadDir keeps goose's directory listing working through the wrapper.
+func (f dialectFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.FS, name) }
+
+type memFile struct {
+	name string
+	data []byte
+	off  int
+	mod  time.Time
+}
+
+func (m *memFile) Stat() (fs.FileInfo, error) { return memInfo{m}, nil }
+func (m *memFile) Close() error               { return nil }
+func (m *memFile) Read(p []byte) (int, error) {
+	if m.off >= len(m.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.data[m.off:])
+	m.off += n
+	return n, nil
+}
+
+type memInfo struct{ m *memFile }
+
+func (i memInfo) Name() string       { return i.m.name }
+func (i memInfo) Size() int64        { return int64(len(i.m.data)) }
+func (i memInfo) Mode() fs.FileMode  { return 0o444 }
+func (i memInfo) ModTime() time.Time { return i.m.mod }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }
 
 // Dialect names a supported database.
 type Dialect string
@@ -45,11 +139,11 @@ func provider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	default:
 		return nil, fmt.Errorf("migrations: unknown dialect %q", d)
 	}
-	sub, err := fs.Sub(files, string(d))
+	src, err := Source(d)
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(gd, db, sub)
+	return goose.NewProvider(gd, db, src)
 }
 
 // Up applies every pending migration and returns how many it applied.
