@@ -536,10 +536,36 @@ func (s *Store) DeviceFor(ctx context.Context, credentialID string) (*Device, er
 	return &d, nil
 }
 
-// SaveChallenge stores a refresh challenge (hashed) for a credential.
-func (s *Store) SaveChallenge(ctx context.Context, credentialID, challenge string, expires time.Time) error {
-	// Old challenges of the credential are dropped: one outstanding at a time.
+// ErrChallengeReplayed means a challenge request was not newer than the
+// last one accepted for the credential.
+var ErrChallengeReplayed = errors.New("challenge request replayed or out of order")
+
+// SaveChallenge stores a refresh challenge (hashed) for a credential,
+// replacing its outstanding one, once verify has accepted the device's
+// signed request of time requestMs (Unix ms), which must be newer than the
+// last request accepted for the credential (ErrChallengeReplayed).
+func (s *Store) SaveChallenge(ctx context.Context, credentialID, challenge string, expires time.Time, requestMs int64, verify func(*Device) error) error {
 	return s.Tx(ctx, func(tx *Store) error {
+		if _, err := tx.CredentialByID(ctx, credentialID); err != nil {
+			return err
+		}
+		d, err := tx.DeviceFor(ctx, credentialID)
+		if err != nil {
+			return err
+		}
+		if err := verify(d); err != nil {
+			return err
+		}
+		res := tx.q(ctx).Exec(`INSERT INTO credential_challenge_clock (credential_id, last_request_ms) VALUES (?, ?)
+			ON CONFLICT (credential_id) DO UPDATE SET last_request_ms = excluded.last_request_ms
+			WHERE credential_challenge_clock.last_request_ms < excluded.last_request_ms`, credentialID, requestMs)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrChallengeReplayed
+		}
+		// Old challenges of the credential are dropped: one outstanding at a time.
 		if err := tx.q(ctx).Where("credential_id = ? OR expires_at < ?", credentialID, tx.Now()).Delete(&credentialChallenge{}).Error; err != nil {
 			return err
 		}

@@ -67,6 +67,7 @@ type API struct {
 	notify   *notifications.Registry
 	wake     func()
 	wallet   *walletParts
+	limits   *throttles
 }
 
 // New builds the API and its router.
@@ -115,6 +116,7 @@ func New(d Deps) (*API, http.Handler, error) {
 	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker, sites: &siteCache{now: d.Now},
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
+	a.limits = newThrottles(d.Config.Throttle, d.Now)
 	return a, a.routes(), nil
 }
 
