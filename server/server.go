@@ -134,7 +134,8 @@ func (a *API) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.store.Ping(ctx); err != nil {
-		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the database is unreachable", Err: err})
+		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the database is unreachable", Err: err,
+			Header: map[string]string{"Retry-After": unavailableRetry}})
 		return
 	}
 	pending, err := a.store.MigrationsPending(ctx)
