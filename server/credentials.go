@@ -320,7 +320,7 @@ type tokenResponse struct {
 // expiring at exp.
 func (a *API) mint(device *ecdsa.PublicKey, cred *models.Credential, groups []string, now, exp time.Time) (string, error) {
 	return credential.Issue(a.keys.Current(), credential.Claims{
-		Issuer: a.cfg.PublicURL, Subject: cred.ID, Site: cred.SiteID, User: cred.UserID, Groups: groups,
+		Issuer: a.issuerID, Subject: cred.ID, Site: cred.SiteID, User: cred.UserID, Groups: groups,
 		Device: device, IssuedAt: now, NotBefore: now, Expiry: exp, ID: models.NewID("jti"),
 	})
 }

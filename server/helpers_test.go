@@ -30,6 +30,12 @@ func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
 		kek = kekOpt[0]
 	}
 	t.Helper()
+	return newEnvURLConfig(t, dbURL, kek, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle})
+}
+
+// newEnvURLConfig is newEnvURL with a configuration.
+func newEnvURLConfig(t testing.TB, dbURL string, kek []byte, cfg server.Config) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	st, err := models.Open(ctx, dbURL, models.Options{})
@@ -42,7 +48,7 @@ func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
 	}
 	b := server.NewBroker()
 	server.StartChangeFeed(ctx, st, dbURL, b, slog.New(slog.DiscardHandler))
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, KEK: kek, Config: server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}})
+	_, h, err := server.New(server.Deps{Store: st, Broker: b, KEK: kek, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

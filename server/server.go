@@ -68,6 +68,9 @@ type API struct {
 	wake     func()
 	wallet   *walletParts
 	limits   *throttles
+	// issuer is the iss of the credentials this installation signs
+	// (models.Store.Issuer): not the public URL, which may change.
+	issuerID string
 }
 
 // New builds the API and its router.
@@ -117,6 +120,9 @@ func New(d Deps) (*API, http.Handler, error) {
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
 	a.limits = newThrottles(d.Config.Throttle, d.Now)
+	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {
+		return nil, nil, fmt.Errorf("issuer: %w", err)
+	}
 	return a, a.routes(), nil
 }
 
