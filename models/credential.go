@@ -410,7 +410,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	now := s.Now()
 	exp = exp.UTC().Truncate(time.Microsecond)
 	memberKey := newKeySecret(KeyMember)
-	lookup, hash := keyHash(memberKey)
+	lookup, hash, alg := s.hashKey(memberKey)
 	d.ID, d.CreatedAt, d.UpdatedAt = NewID("dev"), now, now
 	keyID := NewID("key")
 	if s.dialect != migrations.Postgres {
@@ -446,7 +446,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 				return err
 			}
 			if err := tx.q(ctx).Create(&APIKey{ID: keyID, Kind: KeyMember, SiteID: &c.SiteID, UserID: &c.UserID,
-				Lookup: lookup, Hash: hash, CreatedAt: now}).Error; err != nil {
+				Lookup: lookup, Hash: hash, HashAlg: alg, CreatedAt: now}).Error; err != nil {
 				return err
 			}
 			out = &Acceptance{Credential: c, Groups: groupsOf(u.GroupID), MemberKey: memberKey}
@@ -494,12 +494,12 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	INSERT INTO devices (id, site_id, user_id, credential_id, public_jwk, platform, push_token, created_at, updated_at)
 	SELECT @dev, c.site_id, c.user_id, c.id, @jwk, @platform, @push, @now, @now FROM c
 ), k AS (
-	INSERT INTO api_keys (id, kind, site_id, user_id, lookup, hash, created_at)
-	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @now FROM c
+	INSERT INTO api_keys (id, kind, site_id, user_id, lookup, hash, hash_alg, created_at)
+	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @alg, @now FROM c
 )
 SELECT c.id, c.site_id, c.user_id, c.created_at, u.group_id FROM c, u`, map[string]any{
 		"now": now, "code": HashSecret(code), "exp": exp, "dev": d.ID, "jwk": d.PublicJWK,
-		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash,
+		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash, "alg": alg,
 	}).Scan(&rows).Error
 	if err != nil {
 		return nil, err

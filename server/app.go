@@ -192,6 +192,18 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return streamCtx },
 	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", MetricsHandler(promReg, cfg.MetricsToken))
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics on their own listener", "addr", mln.Addr().String())
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()), "public_url", cfg.PublicURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

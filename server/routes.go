@@ -26,7 +26,9 @@ func (a *API) routes() http.Handler {
 
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
-	r.GET("/metrics", a.metricsHandler())
+	if a.cfg.MetricsAddr == "" { // otherwise Serve serves it on its own listener
+		r.GET("/metrics", a.metricsHandler())
+	}
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", lintel.OpenAPI) })
 
 	r.GET("/.well-known/jwks.json", a.jwks)

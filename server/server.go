@@ -9,10 +9,13 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/wallet"
@@ -73,6 +77,14 @@ type API struct {
 	issuerID string
 }
 
+// deriveKey derives a purpose-bound key from the KEK (HMAC-SHA256 as a
+// PRF, the purpose as its input).
+func deriveKey(kek []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, kek)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
 // New builds the API and its router.
 func New(d Deps) (*API, http.Handler, error) {
 	if d.Store == nil {
@@ -112,6 +124,9 @@ func New(d Deps) (*API, http.Handler, error) {
 	if d.Config.PassLimits == (PassLimits{}) {
 		d.Config.PassLimits = DefaultPassLimits()
 	}
+	// API key hashes are keyed with a secret derived from the KEK, which
+	// is never in the database.
+	d.Store.SetKeyHashKey(deriveKey(d.KEK, "lintel api key hash v1"))
 	keys, err := NewKeyring(context.Background(), d.Store, d.KEK, d.Config.KeyRetention(), d.Now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
@@ -127,8 +142,35 @@ func New(d Deps) (*API, http.Handler, error) {
 }
 
 func (a *API) metricsHandler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
+	h := MetricsHandler(a.registry, a.cfg.MetricsToken)
 	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}
+
+// MetricsHandler serves the registry in the Prometheus format; with a
+// token, only to Authorization: Bearer <token> (compared in constant
+// time), others get 401.
+func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := credential.Secret(sha256Sum(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !want.Equal(sha256Sum(got)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"https://lintel.dev/problems/unauthorized","title":"Unauthorized","status":401,"code":"unauthorized","detail":"/metrics needs its bearer token"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func sha256Sum(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
 }
 
 func (a *API) healthz(c *gin.Context) {
