@@ -9,7 +9,6 @@ package server
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
@@ -77,14 +76,6 @@ type API struct {
 	issuerID string
 }
 
-// deriveKey derives a purpose-bound key from the KEK (HMAC-SHA256 as a
-// PRF, the purpose as its input).
-func deriveKey(kek []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, kek)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
-}
-
 // New builds the API and its router.
 func New(d Deps) (*API, http.Handler, error) {
 	if d.Store == nil {
@@ -124,13 +115,13 @@ func New(d Deps) (*API, http.Handler, error) {
 	if d.Config.PassLimits == (PassLimits{}) {
 		d.Config.PassLimits = DefaultPassLimits()
 	}
-	// API key hashes are keyed with a secret derived from the KEK, which
-	// is never in the database.
-	d.Store.SetKeyHashKey(deriveKey(d.KEK, "lintel api key hash v1"))
 	keys, err := NewKeyring(context.Background(), d.Store, d.KEK, d.Config.KeyRetention(), d.Now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
+	// API key hashes are keyed with a secret derived from the KEK, which
+	// is never in the database.
+	d.Store.SetKeyHashKey(keys.Derive("api-key-hash"))
 	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker, sites: &siteCache{now: d.Now},
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
