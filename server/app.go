@@ -102,6 +102,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer st.Close()
 
+	kek, err := LoadKEK(cfg)
+	if err != nil {
+		return err
+	}
+	// The first operator key is hashed with the key-hash key already.
+	st.SetKeyHashKey(deriveFromKEK(kek, apiKeyHashPurpose))
 	key, err := st.Bootstrap(ctx, cfg.BootstrapKey)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -113,10 +119,6 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		log.Info("bootstrap: LINTEL_BOOTSTRAP_KEY is now the operator key")
 	}
 
-	kek, err := LoadKEK(cfg)
-	if err != nil {
-		return err
-	}
 	broker := NewBroker()
 	StartChangeFeed(ctx, st, cfg.DatabaseURL, broker, log)
 

@@ -121,7 +121,7 @@ func New(d Deps) (*API, http.Handler, error) {
 	}
 	// API key hashes are keyed with a secret derived from the KEK, which
 	// is never in the database.
-	d.Store.SetKeyHashKey(keys.Derive("api-key-hash"))
+	d.Store.SetKeyHashKey(keys.Derive(apiKeyHashPurpose))
 	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker, sites: &siteCache{now: d.Now},
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
