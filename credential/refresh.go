@@ -3,8 +3,10 @@ package credential
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"errors"
 	"io"
+	"time"
 )
 
 const (
@@ -67,6 +69,63 @@ func VerifyRefresh(device *ecdsa.PublicKey, challenge []byte, credentialID strin
 	}
 	if !verifyRaw(device, msg, sig) {
 		return deny(ReasonBadProof, "device signature does not verify")
+	}
+	return nil
+}
+
+// ChallengeRequestSkew is how far a challenge request's timestamp may be
+// from the server's clock.
+const ChallengeRequestSkew = time.Minute
+
+const challengeRequestContext = "lintel-refresh-challenge-v1"
+
+// challengeRequestMessage is what the device key signs to ask for a refresh
+// challenge: "lintel-refresh-challenge-v1" | 0x00 | the request time in
+// Unix milliseconds (8 bytes, big-endian) | credential id (UTF-8). Only
+// the phone can ask, so a stranger who read the credential id off a tap
+// cannot displace the phone's outstanding challenge.
+func challengeRequestMessage(credentialID string, atMillis int64) ([]byte, error) {
+	if credentialID == "" || len(credentialID) > MaxCredentialIDLen {
+		return nil, errors.New("credential id must be 1..256 bytes")
+	}
+	if atMillis <= 0 {
+		return nil, errors.New("the request time must be after 1970")
+	}
+	msg := make([]byte, 0, len(challengeRequestContext)+1+8+len(credentialID))
+	msg = append(msg, challengeRequestContext...)
+	msg = append(msg, 0)
+	msg = binary.BigEndian.AppendUint64(msg, uint64(atMillis))
+	return append(msg, credentialID...), nil
+}
+
+// SignChallengeRequest is the phone side: the device key's raw ES256
+// signature over the challenge request of credentialID at atMillis.
+func SignChallengeRequest(device crypto.Signer, rand io.Reader, credentialID string, atMillis int64) ([]byte, error) {
+	msg, err := challengeRequestMessage(credentialID, atMillis)
+	if err != nil {
+		return nil, errors.New("credential: " + err.Error())
+	}
+	return signRaw(device, rand, msg)
+}
+
+// VerifyChallengeRequest checks a challenge request's signature and that
+// its time is within ChallengeRequestSkew of now. Any failure is a Denial
+// (ReasonBadProof, or ReasonExpired for a time out of range). The server
+// must also refuse a time not after the last one it accepted for the
+// credential (replay).
+func VerifyChallengeRequest(device *ecdsa.PublicKey, credentialID string, atMillis int64, sig []byte, now time.Time) error {
+	msg, err := challengeRequestMessage(credentialID, atMillis)
+	if err != nil {
+		return deny(ReasonBadProof, err.Error())
+	}
+	if len(sig) != sigSize {
+		return deny(ReasonBadProof, "signature must be 64 bytes")
+	}
+	if !verifyRaw(device, msg, sig) {
+		return deny(ReasonBadProof, "device signature does not verify")
+	}
+	if d := time.UnixMilli(atMillis).Sub(now); d > ChallengeRequestSkew || d < -ChallengeRequestSkew {
+		return deny(ReasonExpired, "the request time is too far from the server's clock")
 	}
 	return nil
 }

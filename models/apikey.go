@@ -2,13 +2,15 @@ package models
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"time"
+
+	"github.com/lintel/lintel/credential"
 )
 
 // Kinds of API key.
@@ -30,6 +32,7 @@ type APIKey struct {
 	ReaderID  *string
 	Lookup    string
 	Hash      []byte
+	HashAlg   string
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }
@@ -40,9 +43,39 @@ func (APIKey) TableName() string { return "api_keys" }
 // ErrBadKey means the presented key is unknown or revoked.
 var ErrBadKey = errors.New("unknown or revoked key")
 
+// Hash algorithms of API keys (the hash_alg column).
+const (
+	hashSHA256 = "sha256" // plain SHA-256: keys from before migration 00009
+	hashHMAC   = "hmac"   // HMAC-SHA256 under the store's key-hash key
+)
+
 func keyHash(key string) (lookup string, hash []byte) {
 	h := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(h[:8]), h[:]
+}
+
+// SetKeyHashKey sets the secret that API key hashes are keyed with
+// (HMAC-SHA256), so that a copy of the database alone cannot test guesses
+// of a key. The server derives it from its key-encryption key. Keys hashed
+// before (plain SHA-256) still authenticate and are rehashed on their
+// first successful use.
+func (s *Store) SetKeyHashKey(k []byte) {
+	cp := append([]byte(nil), k...)
+	s.keyHash.Store(&cp)
+}
+
+// hashKey hashes a key secret the current way: HMAC when the store has a
+// key-hash key, plain SHA-256 otherwise.
+func (s *Store) hashKey(secret string) (lookup string, hash []byte, alg string) {
+	k := s.keyHash.Load()
+	if k == nil {
+		l, h := keyHash(secret)
+		return l, h, hashSHA256
+	}
+	m := hmac.New(sha256.New, *k)
+	m.Write([]byte(secret))
+	h := m.Sum(nil)
+	return "h" + hex.EncodeToString(h[:8]), h, hashHMAC
 }
 
 // newKeySecret returns a fresh key: a prefix naming its kind and 256 random
@@ -63,7 +96,7 @@ func (s *Store) createKey(ctx context.Context, k APIKey, secret string) (string,
 		secret = newKeySecret(k.Kind)
 	}
 	k.ID = NewID("key")
-	k.Lookup, k.Hash = keyHash(secret)
+	k.Lookup, k.Hash, k.HashAlg = s.hashKey(secret)
 	k.CreatedAt = s.Now()
 	if err := s.q(ctx).Create(&k).Error; err != nil {
 		return "", nil, err
@@ -103,17 +136,35 @@ func (s *Store) CreateMemberKey(ctx context.Context, siteID, userID string) (str
 	return secret, err
 }
 
-// Authenticate finds the live key matching secret.
+// Authenticate finds the live key matching secret. A key still hashed
+// with plain SHA-256 is rehashed with the key-hash key once it matched.
 func (s *Store) Authenticate(ctx context.Context, secret string) (*APIKey, error) {
-	lookup, hash := keyHash(secret)
+	lookup, hash, alg := s.hashKey(secret)
+	oldLookup, oldHash := keyHash(secret)
 	var cands []APIKey
-	if err := s.q(ctx).Where("lookup = ? AND revoked_at IS NULL", lookup).Find(&cands).Error; err != nil {
+	if err := s.q(ctx).Where("lookup IN ? AND revoked_at IS NULL", []string{lookup, oldLookup}).Find(&cands).Error; err != nil {
 		return nil, err
 	}
 	for i := range cands {
-		if subtle.ConstantTimeCompare(cands[i].Hash, hash) == 1 {
-			return &cands[i], nil
+		c := &cands[i]
+		want := oldHash
+		if c.HashAlg == hashHMAC {
+			if alg != hashHMAC {
+				continue // no key-hash key here: an HMAC hash cannot be checked
+			}
+			want = hash
 		}
+		if !credential.Secret(c.Hash).Equal(want) {
+			continue
+		}
+		if c.HashAlg != alg {
+			if err := s.q(ctx).Model(&APIKey{}).Where("id = ? AND hash_alg = ?", c.ID, c.HashAlg).
+				Updates(map[string]any{"lookup": lookup, "hash": hash, "hash_alg": alg}).Error; err != nil {
+				return nil, err
+			}
+			c.Lookup, c.Hash, c.HashAlg = lookup, hash, alg
+		}
+		return c, nil
 	}
 	return nil, ErrBadKey
 }

@@ -410,7 +410,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	now := s.Now()
 	exp = exp.UTC().Truncate(time.Microsecond)
 	memberKey := newKeySecret(KeyMember)
-	lookup, hash := keyHash(memberKey)
+	lookup, hash, alg := s.hashKey(memberKey)
 	d.ID, d.CreatedAt, d.UpdatedAt = NewID("dev"), now, now
 	keyID := NewID("key")
 	if s.dialect != migrations.Postgres {
@@ -446,7 +446,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 				return err
 			}
 			if err := tx.q(ctx).Create(&APIKey{ID: keyID, Kind: KeyMember, SiteID: &c.SiteID, UserID: &c.UserID,
-				Lookup: lookup, Hash: hash, CreatedAt: now}).Error; err != nil {
+				Lookup: lookup, Hash: hash, HashAlg: alg, CreatedAt: now}).Error; err != nil {
 				return err
 			}
 			out = &Acceptance{Credential: c, Groups: groupsOf(u.GroupID), MemberKey: memberKey}
@@ -494,12 +494,12 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	INSERT INTO devices (id, site_id, user_id, credential_id, public_jwk, platform, push_token, created_at, updated_at)
 	SELECT @dev, c.site_id, c.user_id, c.id, @jwk, @platform, @push, @now, @now FROM c
 ), k AS (
-	INSERT INTO api_keys (id, kind, site_id, user_id, lookup, hash, created_at)
-	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @now FROM c
+	INSERT INTO api_keys (id, kind, site_id, user_id, lookup, hash, hash_alg, created_at)
+	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @alg, @now FROM c
 )
 SELECT c.id, c.site_id, c.user_id, c.created_at, u.group_id FROM c, u`, map[string]any{
 		"now": now, "code": HashSecret(code), "exp": exp, "dev": d.ID, "jwk": d.PublicJWK,
-		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash,
+		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash, "alg": alg,
 	}).Scan(&rows).Error
 	if err != nil {
 		return nil, err
@@ -536,10 +536,36 @@ func (s *Store) DeviceFor(ctx context.Context, credentialID string) (*Device, er
 	return &d, nil
 }
 
-// SaveChallenge stores a refresh challenge (hashed) for a credential.
-func (s *Store) SaveChallenge(ctx context.Context, credentialID, challenge string, expires time.Time) error {
-	// Old challenges of the credential are dropped: one outstanding at a time.
+// ErrChallengeReplayed means a challenge request was not newer than the
+// last one accepted for the credential.
+var ErrChallengeReplayed = errors.New("challenge request replayed or out of order")
+
+// SaveChallenge stores a refresh challenge (hashed) for a credential,
+// replacing its outstanding one, once verify has accepted the device's
+// signed request of time requestMs (Unix ms), which must be newer than the
+// last request accepted for the credential (ErrChallengeReplayed).
+func (s *Store) SaveChallenge(ctx context.Context, credentialID, challenge string, expires time.Time, requestMs int64, verify func(*Device) error) error {
 	return s.Tx(ctx, func(tx *Store) error {
+		if _, err := tx.CredentialByID(ctx, credentialID); err != nil {
+			return err
+		}
+		d, err := tx.DeviceFor(ctx, credentialID)
+		if err != nil {
+			return err
+		}
+		if err := verify(d); err != nil {
+			return err
+		}
+		res := tx.q(ctx).Exec(`INSERT INTO credential_challenge_clock (credential_id, last_request_ms) VALUES (?, ?)
+			ON CONFLICT (credential_id) DO UPDATE SET last_request_ms = excluded.last_request_ms
+			WHERE credential_challenge_clock.last_request_ms < excluded.last_request_ms`, credentialID, requestMs)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrChallengeReplayed
+		}
+		// Old challenges of the credential are dropped: one outstanding at a time.
 		if err := tx.q(ctx).Where("credential_id = ? OR expires_at < ?", credentialID, tx.Now()).Delete(&credentialChallenge{}).Error; err != nil {
 			return err
 		}

@@ -1,8 +1,11 @@
 package models
 
 import (
+	"database/sql/driver"
 	"errors"
+	"net"
 	"strings"
+	"syscall"
 
 	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -83,4 +86,37 @@ func isUnique(err error, hints ...string) bool {
 func isForeignKey(err error) bool {
 	v, _ := classify(err)
 	return v == foreignKeyViolation
+}
+
+// IsUnavailable reports an error that means the database cannot be reached
+// right now (refused or dropped connections, a server shutting down or
+// starting up, SQLite busy): the request may succeed if retried later,
+// and the client should be told so (503), not that it failed (500).
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 57P01-03: admin shutdown, crash
+		// shutdown, cannot connect now; 53300: too many connections.
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03" || pg.Code == "53300"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var op *net.OpError
+	var sq *gosqlite.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &op), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	case errors.As(err, &sq):
+		c := sq.Code() & 0xff
+		return c == 5 || c == 6 // SQLITE_BUSY, SQLITE_LOCKED
+	}
+	// pgx reports a connection the server closed mid-query this way.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") && strings.Contains(msg, "failed to receive message")
 }

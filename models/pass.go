@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"strings"
 	"time"
@@ -10,6 +9,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/lintel/lintel/credential/schedule"
+
+	"github.com/lintel/lintel/credential"
 )
 
 // Visitor-pass types and states. A pass whose end has passed is reported
@@ -281,7 +282,7 @@ func (s *Store) PassByLink(ctx context.Context, id, token string) (*Pass, error)
 	if err := s.q(ctx).Where("id = ?", id).Take(&p).Error; err != nil {
 		return nil, notFound(err)
 	}
-	if subtle.ConstantTimeCompare([]byte(p.LinkHash), []byte(HashSecret(token))) != 1 {
+	if !credential.Secret(p.LinkHash).EqualString(HashSecret(token)) {
 		return nil, ErrNotFound
 	}
 	if err := s.loadPassDoors(ctx, []*Pass{&p}); err != nil {

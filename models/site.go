@@ -44,3 +44,21 @@ func (s *Store) ListSites(ctx context.Context, p Page) ([]Site, string, error) {
 	rows, next := trim(rows)
 	return rows, next, nil
 }
+
+// Issuer is the installation's credential issuer (the iss of every token
+// it signs), stored once: the first call records fallback (the public URL
+// of the first start, which is also what credentials issued before the
+// issuer was stored carry), and later calls return the stored value
+// whatever they pass, so changing the public URL changes no issuer.
+func (s *Store) Issuer(ctx context.Context, fallback string) (string, error) {
+	err := s.q(ctx).Exec("INSERT INTO server_state (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+		"issuer", fallback, s.Now()).Error
+	if err != nil {
+		return "", err
+	}
+	var v string
+	if err := s.q(ctx).Raw("SELECT value FROM server_state WHERE name = ?", "issuer").Scan(&v).Error; err != nil {
+		return "", err
+	}
+	return v, nil
+}

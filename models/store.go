@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -40,6 +41,9 @@ type Store struct {
 	onChange func(Change)
 	// pending collects the changes of the current transaction.
 	pending *changeList
+	// keyHash holds the key of API key hashes (SetKeyHashKey), shared by
+	// the store and its transactions.
+	keyHash *atomic.Pointer[[]byte]
 }
 
 type changeList struct{ list []Change }
@@ -119,7 +123,7 @@ func Open(ctx context.Context, dbURL string, opt Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{db: db, dialect: dialect, now: opt.Now}, nil
+	return &Store{db: db, dialect: dialect, now: opt.Now, keyHash: new(atomic.Pointer[[]byte])}, nil
 }
 
 // OnChange registers the function that hears about every committed change
@@ -236,7 +240,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	pending := &changeList{}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, now: s.now, pending: pending})
+		return fn(&Store{db: tx, dialect: s.dialect, now: s.now, pending: pending, keyHash: s.keyHash})
 	})
 	if err == nil && s.onChange != nil {
 		for _, c := range pending.list {

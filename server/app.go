@@ -102,6 +102,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer st.Close()
 
+	kek, err := LoadKEK(cfg)
+	if err != nil {
+		return err
+	}
+	// The first operator key is hashed with the key-hash key already.
+	st.SetKeyHashKey(deriveFromKEK(kek, apiKeyHashPurpose))
 	key, err := st.Bootstrap(ctx, cfg.BootstrapKey)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -113,10 +119,6 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		log.Info("bootstrap: LINTEL_BOOTSTRAP_KEY is now the operator key")
 	}
 
-	kek, err := LoadKEK(cfg)
-	if err != nil {
-		return err
-	}
 	broker := NewBroker()
 	StartChangeFeed(ctx, st, cfg.DatabaseURL, broker, log)
 
@@ -191,6 +193,18 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return streamCtx },
+	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", MetricsHandler(promReg, cfg.MetricsToken))
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics on their own listener", "addr", mln.Addr().String())
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()), "public_url", cfg.PublicURL)
 	errc := make(chan error, 1)

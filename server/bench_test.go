@@ -31,6 +31,7 @@ func BenchmarkUserRequestPath(b *testing.B) {
 					body := fmt.Sprintf(`{"name":"User %d","phone":"+1415%07d","email":"u%d@example.com"}`, id, id, id)
 					req := httptest.NewRequest("POST", "/v1/sites/"+e.site+"/users", strings.NewReader(body))
 					req.Header.Set("Authorization", "Bearer "+e.key)
+					req.Header.Set("Content-Type", "application/json")
 					w := httptest.NewRecorder()
 					e.h.ServeHTTP(w, req)
 					if w.Code != 201 {

@@ -48,6 +48,19 @@ type Config struct {
 	// unset is off; one set halfway is a configuration error.
 	Notifications notifications.Config
 
+	// Throttle holds the rate limits (LINTEL_RATE_*, each PER_MINUTE/BURST
+	// or off); zero limits take DefaultThrottle's values.
+	Throttle Throttle
+	// TrustedProxies lists the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For gives the client address (LINTEL_TRUSTED_PROXIES,
+	// comma-separated; default none: the peer address is the client).
+	TrustedProxies []string
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (LINTEL_METRICS_TOKEN). MetricsAddr, when set, serves /metrics on its
+	// own listener and not on the API's (LINTEL_METRICS_ADDR).
+	MetricsToken string
+	MetricsAddr  string
+
 	// Wallet configures Apple Wallet passes and Google Wallet links
 	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
 	// wallet.ConfigFromEnv). A wallet whose variables are all unset is off.
@@ -67,6 +80,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CredentialTTL:    7 * 24 * time.Hour,
 		InvitationTTL:    7 * 24 * time.Hour,
 		PassLimits:       DefaultPassLimits(),
+		Throttle:         DefaultThrottle(),
+		MetricsToken:     getenv("LINTEL_METRICS_TOKEN"),
+		MetricsAddr:      getenv("LINTEL_METRICS_ADDR"),
 	}
 	var problems []string
 	c.DatabaseURL = or(getenv("LINTEL_DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "lintel.db"))
@@ -125,6 +141,41 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			continue
 		}
 		*d.dst = x
+	}
+	for _, v := range c.Throttle.vars() {
+		if e := getenv(v.name); e != "" {
+			r, err := parseRate(e)
+			if err != nil {
+				problems = append(problems, v.name+" "+err.Error())
+				continue
+			}
+			*v.dst = r
+		}
+	}
+	if v := getenv("LINTEL_RATE_MAX_KEYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n > 10_000_000 {
+			problems = append(problems, "LINTEL_RATE_MAX_KEYS must be a whole number from 100 to 10000000")
+		}
+		c.Throttle.MaxKeys = n
+	}
+	for _, p := range strings.Split(getenv("LINTEL_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		_, _, cerr := net.ParseCIDR(p)
+		if cerr != nil && net.ParseIP(p) == nil {
+			problems = append(problems, fmt.Sprintf("LINTEL_TRUSTED_PROXIES: %q is not an address or CIDR", p))
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		problems = append(problems, "LINTEL_METRICS_TOKEN must be at least 16 characters")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			problems = append(problems, fmt.Sprintf("LINTEL_METRICS_ADDR %q is not host:port", c.MetricsAddr))
+		}
 	}
 	if c.KeyEncryptionKey != "" {
 		if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {

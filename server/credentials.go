@@ -320,7 +320,7 @@ type tokenResponse struct {
 // expiring at exp.
 func (a *API) mint(device *ecdsa.PublicKey, cred *models.Credential, groups []string, now, exp time.Time) (string, error) {
 	return credential.Issue(a.keys.Current(), credential.Claims{
-		Issuer: a.cfg.PublicURL, Subject: cred.ID, Site: cred.SiteID, User: cred.UserID, Groups: groups,
+		Issuer: a.issuerID, Subject: cred.ID, Site: cred.SiteID, User: cred.UserID, Groups: groups,
 		Device: device, IssuedAt: now, NotBefore: now, Expiry: exp, ID: models.NewID("jti"),
 	})
 }
@@ -394,23 +394,64 @@ type challengeResponse struct {
 
 const challengeTTL = 2 * time.Minute
 
+// challengeRequest proves the device key: its signature over the
+// credential id and a fresh time (credential.SignChallengeRequest).
+type challengeRequest struct {
+	Timestamp string `json:"timestamp"`
+	Signature string `json:"signature"`
+}
+
 // refreshChallenge hands the phone a fresh, single-use challenge to sign
-// with its device key. It reveals nothing about the credential.
+// with its device key, replacing its outstanding one. Only the phone may
+// ask: the request is signed by the device key at a time within a minute of
+// the server's clock and newer than the last one accepted. It reveals
+// nothing about the credential.
 func (a *API) refreshChallenge(c *gin.Context) {
+	var req challengeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	at, err := time.Parse(time.RFC3339Nano, req.Timestamp)
+	v.check(err == nil && len(req.Timestamp) <= 40, "timestamp", "must be the phone's current time, RFC 3339 with milliseconds")
+	sig, err := base64.RawURLEncoding.DecodeString(req.Signature)
+	v.check(err == nil && len(sig) == 64, "signature", "must be the device key's ES256 signature (64 bytes r||s, base64url)")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
 	ch, err := credential.NewRefreshChallenge(rand.Reader)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
 	enc := base64.RawURLEncoding.EncodeToString(ch)
-	exp := a.now().Add(challengeTTL)
+	now := a.now()
+	exp := now.Add(challengeTTL)
 	id := c.Param("credential")
-	if _, err := a.store.CredentialByID(c.Request.Context(), id); err != nil {
-		a.fail(c, notFoundAs(err, "credential"))
+	verify := func(d *models.Device) error {
+		k, err := credential.ParseDeviceJWK([]byte(d.PublicJWK))
+		if err != nil {
+			return err
+		}
+		err = credential.VerifyChallengeRequest(k, id, at.UnixMilli(), sig, now)
+		var den *credential.Denial
+		if errors.As(err, &den) && den.Reason == credential.ReasonExpired {
+			return &Error{Status: http.StatusUnauthorized, Code: "stale_request", Detail: "the timestamp is more than a minute from the server's clock"}
+		}
+		if err != nil {
+			return &Error{Status: http.StatusUnauthorized, Code: "bad_proof", Detail: "the signature does not prove the credential's device key"}
+		}
+		return nil
+	}
+	err = a.store.SaveChallenge(c.Request.Context(), id, enc, exp, at.UnixMilli(), verify)
+	if errors.Is(err, models.ErrChallengeReplayed) {
+		a.fail(c, &Error{Status: http.StatusUnauthorized, Code: "stale_request", Detail: "the timestamp is not newer than the last challenge request's"})
 		return
 	}
-	if err := a.store.SaveChallenge(c.Request.Context(), id, enc, exp); err != nil {
-		a.fail(c, err)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "credential"))
 		return
 	}
 	c.Header("Cache-Control", "no-store")

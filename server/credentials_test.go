@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ type phone struct {
 	jwk        json.RawMessage
 	credID     string
 	credential string
+	lastReq    time.Time // of challengeRequest: each one later than the last
 }
 
 func newPhone(t testing.TB) *phone {
@@ -44,6 +46,21 @@ func newPhone(t testing.TB) *phone {
 		t.Fatal(err)
 	}
 	return &phone{key: k, jwk: j}
+}
+
+// challengeRequest is the body of a refresh-challenge request for credID,
+// signed by the phone's device key at at.
+func (p *phone) challengeRequest(t testing.TB, credID string, at time.Time) map[string]any {
+	t.Helper()
+	if !at.After(p.lastReq) {
+		at = p.lastReq.Add(time.Millisecond)
+	}
+	p.lastReq = at.Truncate(time.Millisecond)
+	sig, err := credential.SignChallengeRequest(p.key, rand.Reader, credID, at.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]any{"timestamp": at.UTC().Format(time.RFC3339Nano), "signature": base64.RawURLEncoding.EncodeToString(sig)}
 }
 
 // enroll issues a mobile credential to the user and accepts it as p.
@@ -110,7 +127,7 @@ func TestMobileCredentialLifecycle(t *testing.T) {
 		refresh := func(signer *ecdsa.PrivateKey, reuse string) (resp, string) {
 			ch := reuse
 			if ch == "" {
-				ch = e.must(200, "POST", "/v1/credentials/"+p.credID+"/challenge", "", nil).str("challenge")
+				ch = e.must(200, "POST", "/v1/credentials/"+p.credID+"/challenge", "", p.challengeRequest(t, p.credID, time.Now())).str("challenge")
 			}
 			raw, _ := base64.RawURLEncoding.DecodeString(ch)
 			sig, err := credential.SignRefresh(signer, rand.Reader, raw, p.credID)
@@ -131,7 +148,7 @@ func TestMobileCredentialLifecycle(t *testing.T) {
 		if r, _ = refresh(other.key, ""); r.status != 401 || r.str("code") != "bad_proof" {
 			t.Fatalf("other device's signature: %d %s", r.status, r.body)
 		}
-		e.must(404, "POST", "/v1/credentials/cred_nope/challenge", "", nil)
+		e.must(404, "POST", "/v1/credentials/cred_nope/challenge", "", p.challengeRequest(t, "cred_nope", time.Now()))
 
 		// Revoked: no refresh, and the deny list says so.
 		e.must(422, "POST", base+"/credentials/"+p.credID+"/revoke", f.admin, map[string]any{"reason": ""})
@@ -523,4 +540,81 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		t.Fatalf("A's token against B's keys: %v", err)
 	}
 	_ = jwa.ES256
+}
+
+// A stranger who read the credential id off a tap hammers the challenge
+// endpoint (unsigned, signed by another key, replaying the phone's own
+// request) while the phone refreshes: every honest refresh succeeds.
+func TestRefreshChallengeStranger(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		p := newPhone(t)
+		e.enroll(f, p)
+		path := "/v1/credentials/" + p.credID + "/challenge"
+		stranger := newPhone(t)
+		recorded := p.challengeRequest(t, p.credID, clk.Now())
+		e.must(200, "POST", path, "", recorded)
+
+		for _, tc := range []struct {
+			name   string
+			body   any
+			status int
+			code   string
+		}{
+			{"no body", nil, 400, "bad_request"},
+			{"no signature", map[string]any{"timestamp": clk.Now().Format(time.RFC3339)}, 422, "validation_failed"},
+			{"bad timestamp", map[string]any{"timestamp": "yesterday", "signature": recorded["signature"]}, 422, "validation_failed"},
+			{"replayed request", recorded, 401, "stale_request"},
+			{"another key", stranger.challengeRequest(t, p.credID, clk.Now().Add(time.Second)), 401, "bad_proof"},
+			{"too old", (&phone{key: p.key}).challengeRequest(t, p.credID, clk.Now().Add(-2*time.Minute)), 401, "stale_request"},
+			{"too new", (&phone{key: p.key}).challengeRequest(t, p.credID, clk.Now().Add(2*time.Minute)), 401, "stale_request"},
+			{"another credential's request", p.challengeRequest(t, "cred_other", clk.Now().Add(3*time.Second)), 401, "bad_proof"},
+		} {
+			r := e.do("POST", path, "", tc.body)
+			if r.status != tc.status || r.str("code") != tc.code {
+				t.Errorf("%s: %d %s, want %d %s", tc.name, r.status, r.body, tc.status, tc.code)
+			}
+		}
+		e.must(404, "POST", "/v1/credentials/cred_nope/challenge", "", p.challengeRequest(t, "cred_nope", clk.Now()))
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var displaced atomic.Int64
+		hostile := []any{nil, recorded, stranger.challengeRequest(t, p.credID, clk.Now().Add(5*time.Second)),
+			map[string]any{"timestamp": clk.Now().Format(time.RFC3339), "signature": strings.Repeat("A", 86)}}
+		for w := range 8 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if r := e.do("POST", path, "", hostile[(w+i)%len(hostile)]); r.status == 200 {
+						displaced.Add(1)
+					}
+				}
+			})
+		}
+		at := clk.Now().Add(10 * time.Second)
+		for i := range 10 {
+			at = at.Add(time.Millisecond)
+			ch := e.must(200, "POST", path, "", p.challengeRequest(t, p.credID, at)).str("challenge")
+			raw, _ := base64.RawURLEncoding.DecodeString(ch)
+			sig, err := credential.SignRefresh(p.key, rand.Reader, raw, p.credID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.do("POST", "/v1/credentials/"+p.credID+"/refresh", "", map[string]any{
+				"challenge": ch, "signature": base64.RawURLEncoding.EncodeToString(sig)})
+			if r.status != 200 || r.str("credential") == "" {
+				t.Errorf("honest refresh %d: %d %s", i, r.status, r.body)
+			}
+		}
+		close(stop)
+		wg.Wait()
+		if n := displaced.Load(); n != 0 {
+			t.Fatalf("the stranger got %d challenges", n)
+		}
+	})
 }

@@ -29,7 +29,68 @@ func decodeJSON(c *gin.Context, dst any) error {
 		}
 		return errBadRequest("the body could not be read")
 	}
+	if len(bytes.TrimSpace(body)) > 0 && !isJSONType(c.ContentType()) {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Detail: "the body must be JSON, sent as Content-Type: application/json"}
+	}
 	return decodeBytes(body, dst)
+}
+
+// isJSONType accepts application/json and the +json types (a charset
+// parameter is already stripped by gin).
+func isJSONType(ct string) bool {
+	ct = strings.ToLower(ct)
+	return ct == "application/json" || strings.HasPrefix(ct, "application/") && strings.HasSuffix(ct, "+json")
+}
+
+// duplicateKey finds the first object key that appears twice in the same
+// object of a JSON document, as a dotted path ("visitor.name"):
+// encoding/json would silently keep the last, so two parsers could read
+// one body differently. Invalid JSON is left to the decoder.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	path, dup, _ := dupIn(dec, "", 0)
+	return path, dup
+}
+
+func dupIn(dec *json.Decoder, path string, depth int) (string, bool, error) {
+	tok, err := dec.Token()
+	if err != nil || depth > 200 {
+		return "", false, errors.New("stop")
+	}
+	switch tok {
+	case json.Delim('{'):
+		keys := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			k, _ := kt.(string)
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if keys[k] {
+				return p, true, nil
+			}
+			keys[k] = true
+			if p, dup, err := dupIn(dec, p, depth+1); dup || err != nil {
+				return p, dup, err
+			}
+		}
+		_, err = dec.Token()
+		return "", false, err
+	case json.Delim('['):
+		for dec.More() {
+			if p, dup, err := dupIn(dec, path, depth+1); dup || err != nil {
+				return p, dup, err
+			}
+		}
+		_, err = dec.Token()
+		return "", false, err
+	}
+	return "", false, nil
 }
 
 func decodeBytes(body []byte, dst any) error {
@@ -40,6 +101,10 @@ func decodeBytes(body []byte, dst any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
+	}
+	if path, dup := duplicateKey(body); dup {
+		return &Error{Status: http.StatusBadRequest, Code: "duplicate_key", Detail: "the body names a field twice",
+			Errors: []FieldError{{Field: path, Message: "appears more than once"}}}
 	}
 	if dec.More() {
 		return errBadRequest("the body must hold a single JSON object")

@@ -73,7 +73,7 @@ func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, 
 	b := server.NewBroker()
 	st.OnChange(b.Publish)
 	// A fixed key-encryption key: several APIs may share one store.
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, Config: server.Config{PublicURL: "https://lintel.test"},
+	_, h, err := server.New(server.Deps{Store: st, Broker: b, Config: server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle},
 		KEK:           []byte("delivery-tests-key-encryption-k!"),
 		Notifications: reg, WakeDeliveries: func() { d.woken.Add(1) }})
 	if err != nil {

@@ -50,3 +50,19 @@ func FuzzCreateUser(f *testing.F) {
 		`{"name":["x"],"phone":12}`,
 	)
 }
+
+// FuzzJSONBodies: whatever the body, a JSON endpoint answers a problem or
+// success, never a 500, duplicate keys included.
+func FuzzJSONBodies(f *testing.F) {
+	for _, s := range []string{`{"name":"a","name":"b"}`, `{"a":{"b":1,"b":2}}`, `[{"a":1,"a":1}]`, `{"a":[{"x":1},{"x":1}]}`, `{`} {
+		f.Add(s)
+	}
+	e := newEnv(f, modelstest.SQLite(f, modelstest.Options{}))
+	f.Fuzz(func(t *testing.T, body string) {
+		e := &env{t: t, store: e.store, handler: e.handler, op: e.op}
+		r := e.do("POST", "/v1/sites", e.op, body)
+		if r.status >= 500 {
+			t.Fatalf("%q: %d %s", body, r.status, r.body)
+		}
+	})
+}

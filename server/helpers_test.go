@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/server"
@@ -29,6 +30,12 @@ func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
 		kek = kekOpt[0]
 	}
 	t.Helper()
+	return newEnvURLConfig(t, dbURL, kek, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle})
+}
+
+// newEnvURLConfig is newEnvURL with a configuration.
+func newEnvURLConfig(t testing.TB, dbURL string, kek []byte, cfg server.Config) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	st, err := models.Open(ctx, dbURL, models.Options{})
@@ -41,7 +48,7 @@ func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
 	}
 	b := server.NewBroker()
 	server.StartChangeFeed(ctx, st, dbURL, b, slog.New(slog.DiscardHandler))
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, KEK: kek, Config: server.Config{PublicURL: "https://lintel.test"}})
+	_, h, err := server.New(server.Deps{Store: st, Broker: b, KEK: kek, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +69,16 @@ type env struct {
 
 func newEnv(t testing.TB, st *models.Store) *env {
 	t.Helper()
+	return newEnvConfig(t, st, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}, nil)
+}
+
+// newEnvConfig is newEnv with a configuration and a clock (nil: time.Now).
+func newEnvConfig(t testing.TB, st *models.Store, cfg server.Config, now func() time.Time) *env {
+	t.Helper()
 	st.OnChange(nil)
 	b := server.NewBroker()
 	st.OnChange(b.Publish)
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, Config: server.Config{PublicURL: "https://lintel.test"}})
+	_, h, err := server.New(server.Deps{Store: st, Broker: b, Now: now, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,3 +189,9 @@ func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	}
 	return k
 }
+
+// noThrottle turns every rate limit off, for tests and benchmarks that
+// send many requests from the one test address.
+var noThrottle = server.Throttle{AuthFailAddr: server.Rate{Off: true}, AuthFailPrefix: server.Rate{Off: true},
+	WalletLog: server.Rate{Off: true}, Challenge: server.Rate{Off: true}, Accept: server.Rate{Off: true},
+	PassPage: server.Rate{Off: true}, SignIn: server.Rate{Off: true}}

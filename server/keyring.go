@@ -229,8 +229,13 @@ func (k *Keyring) Public() credential.KeySet {
 
 // Derive returns a purpose-bound secret from the key-encryption key (card
 // hash keys per site, door keys), so no extra secret has to be stored.
-func (k *Keyring) Derive(purpose string) []byte {
-	m := hmac.New(sha256.New, k.kek)
+func (k *Keyring) Derive(purpose string) []byte { return deriveFromKEK(k.kek, purpose) }
+
+func deriveFromKEK(kek []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, kek)
 	m.Write([]byte("lintel-derive-v1\x00" + purpose))
 	return m.Sum(nil)
 }
+
+// apiKeyHashPurpose names the derived key API key hashes are keyed with.
+const apiKeyHashPurpose = "api-key-hash"

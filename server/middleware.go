@@ -147,8 +147,12 @@ func (a *API) authenticate(c *gin.Context) {
 		render(c, a.log, errUnauthorized("an Authorization: Bearer <key> header is required"))
 		return
 	}
+	if a.authThrottled(c, key) {
+		return
+	}
 	k, err := a.store.Authenticate(c.Request.Context(), key)
 	if errors.Is(err, models.ErrBadKey) {
+		a.authFailed(c, key)
 		render(c, a.log, errUnauthorized("the key is unknown or revoked"))
 		return
 	}

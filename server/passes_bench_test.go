@@ -51,6 +51,7 @@ func BenchmarkCreatePass(b *testing.B) {
 							phone, f.door, from.Format(time.RFC3339), from.Add(48*time.Hour).Format(time.RFC3339), tt.methods)
 						req := httptest.NewRequest("POST", "/v1/sites/"+f.site+"/visitor-passes", strings.NewReader(body))
 						req.Header.Set("Authorization", "Bearer "+f.admin)
+						req.Header.Set("Content-Type", "application/json")
 						w := httptest.NewRecorder()
 						e.handler.ServeHTTP(w, req)
 						if w.Code != 201 {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"strings"
 	"sync"
@@ -38,31 +37,26 @@ func (c *testClock) Advance(d time.Duration) {
 // the store and the API.
 func eachClock(t *testing.T, fn func(t *testing.T, e *env, clk *testClock)) {
 	t.Helper()
+	eachClockConfig(t, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}, fn)
+}
+
+// eachClockConfig is eachClock with the API's configuration.
+func eachClockConfig(t *testing.T, cfg server.Config, fn func(t *testing.T, e *env, clk *testClock)) {
+	t.Helper()
 	for _, db := range []struct {
 		name string
 		open func(testing.TB, modelstest.Options) *models.Store
 	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
 		t.Run(db.name, func(t *testing.T) {
 			clk := newTestClock()
-			fn(t, newEnvClock(t, db.open(t, modelstest.Options{Now: clk.Now}), clk), clk)
+			fn(t, newEnvConfig(t, db.open(t, modelstest.Options{Now: clk.Now}), cfg, clk.Now), clk)
 		})
 	}
 }
 
 func newEnvClock(t testing.TB, st *models.Store, clk *testClock) *env {
 	t.Helper()
-	st.OnChange(nil)
-	b := server.NewBroker()
-	st.OnChange(b.Publish)
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := st.Bootstrap(context.Background(), "")
-	if err != nil || key == "" {
-		t.Fatalf("bootstrap: %q %v", key, err)
-	}
-	return &env{t: t, store: st, handler: h, op: key}
+	return newEnvConfig(t, st, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}, clk.Now)
 }
 
 // obj and arr read nested JSON.

@@ -64,6 +64,14 @@ func errBadRequest(detail string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: detail}
 }
 
+// unavailableRetry is the Retry-After of a 503: the database is away.
+const unavailableRetry = "5"
+
+func errUnavailable(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Detail: "the service is temporarily unavailable: try again shortly",
+		Err: err, Header: map[string]string{"Retry-After": unavailableRetry}}
+}
+
 // problem is the RFC 9457 document.
 type problem struct {
 	Type      string       `json:"type"`
@@ -99,8 +107,11 @@ func toError(err error) *Error {
 			return errValidation(FieldError{Field: "group_id", Message: ce.Message})
 		}
 		return &Error{Status: http.StatusConflict, Code: ce.Code, Detail: ce.Message, Err: err}
+	case models.IsUnavailable(err):
+		return errUnavailable(err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Detail: "the request could not be completed in time", Err: err}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Detail: "the request could not be completed in time", Err: err,
+			Header: map[string]string{"Retry-After": unavailableRetry}}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Detail: "an internal error occurred; the request id identifies it in the server log", Err: err}
 }

@@ -72,7 +72,7 @@ func (a *API) readerBundle(c *gin.Context) {
 			v := version
 			c.Header("ETag", etag(v))
 			c.JSON(http.StatusOK, bundle.Bundle{Version: v, Since: since, GeneratedAt: a.now().UTC(),
-				Issuer: a.cfg.PublicURL, Revoked: toRevoked(revs)})
+				Issuer: a.issuerID, Revoked: toRevoked(revs)})
 			return
 		}
 	}
@@ -125,7 +125,7 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 	}
 	ck := a.cardKey(d.Site.ID)
 	b := &bundle.Bundle{
-		Version: d.Version, Full: true, GeneratedAt: a.now().UTC(), Issuer: a.cfg.PublicURL,
+		Version: d.Version, Full: true, GeneratedAt: a.now().UTC(), Issuer: a.issuerID,
 		Site:   bundle.Site{ID: d.Site.ID, Timezone: d.Site.Timezone},
 		Reader: bundle.Reader{ID: d.Reader.ID, DoorID: d.Door.ID, DoorName: d.Door.Name, ScheduleBased: d.Door.ScheduleBased},
 		Keys:   keys, CardKey: base64.RawURLEncoding.EncodeToString(ck),

@@ -17,21 +17,26 @@ func (a *API) routes() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// Only the configured proxies' X-Forwarded-For names the client (the
+	// throttles count by address); gin trusts every proxy by default.
+	_ = r.SetTrustedProxies(a.cfg.TrustedProxies)
 	r.Use(withRequestID(), observe(a.log, a.metrics), recovery(a.log))
 	r.NoRoute(a.notFoundRoute)
 	r.NoMethod(a.methodNotAllowed)
 
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
-	r.GET("/metrics", a.metricsHandler())
+	if a.cfg.MetricsAddr == "" { // otherwise Serve serves it on its own listener
+		r.GET("/metrics", a.metricsHandler())
+	}
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", lintel.OpenAPI) })
 
 	r.GET("/.well-known/jwks.json", a.jwks)
 
 	// The phone's own endpoints: the invitation code or the device key is
 	// the proof, not a bearer key.
-	r.POST("/v1/invitations/:code/accept", a.acceptInvitation)
-	r.POST("/v1/credentials/:credential/challenge", a.refreshChallenge)
+	r.POST("/v1/invitations/:code/accept", a.throttle(a.limits.accept), a.acceptInvitation)
+	r.POST("/v1/credentials/:credential/challenge", a.throttle(a.limits.challenge), a.refreshChallenge)
 	r.POST("/v1/credentials/:credential/refresh", a.refreshCredential)
 
 	v1 := r.Group("/v1", a.authenticate)
@@ -114,11 +119,12 @@ func (a *API) routes() http.Handler {
 	// is the proof, not a bearer key. Apple's PassKit web service sits
 	// under /wallet (the passes' webServiceURL), each call authenticated by
 	// its pass's ApplePass token, except the two Apple leaves open.
-	r.GET("/p/:pass", a.passPage)
-	r.GET("/v1/passes/:pass/apple.pkpass", a.applePass)
-	r.GET("/v1/passes/:pass/google", a.googlePass)
+	passPages := r.Group("", a.throttle(a.limits.pass))
+	passPages.GET("/p/:pass", a.passPage)
+	passPages.GET("/v1/passes/:pass/apple.pkpass", a.applePass)
+	passPages.GET("/v1/passes/:pass/google", a.googlePass)
 	ws := r.Group("/wallet/v1")
-	ws.POST("/log", a.walletLog)
+	ws.POST("/log", a.throttle(a.limits.walletLog), a.walletLog)
 	apple := ws.Group("", a.requireAppleWallet)
 	apple.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletRegister)
 	apple.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", a.walletUnregister)

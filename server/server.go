@@ -10,9 +10,11 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/wallet"
@@ -67,6 +70,10 @@ type API struct {
 	notify   *notifications.Registry
 	wake     func()
 	wallet   *walletParts
+	limits   *throttles
+	// issuer is the iss of the credentials this installation signs
+	// (models.Store.Issuer): not the public URL, which may change.
+	issuerID string
 }
 
 // New builds the API and its router.
@@ -112,15 +119,49 @@ func New(d Deps) (*API, http.Handler, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
+	// API key hashes are keyed with a secret derived from the KEK, which
+	// is never in the database.
+	d.Store.SetKeyHashKey(keys.Derive(apiKeyHashPurpose))
 	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker, sites: &siteCache{now: d.Now},
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
+	a.limits = newThrottles(d.Config.Throttle, d.Now)
+	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {
+		return nil, nil, fmt.Errorf("issuer: %w", err)
+	}
 	return a, a.routes(), nil
 }
 
 func (a *API) metricsHandler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
+	h := MetricsHandler(a.registry, a.cfg.MetricsToken)
 	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}
+
+// MetricsHandler serves the registry in the Prometheus format; with a
+// token, only to Authorization: Bearer <token> (compared in constant
+// time), others get 401.
+func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := credential.Secret(sha256Sum(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !want.Equal(sha256Sum(got)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"https://lintel.dev/problems/unauthorized","title":"Unauthorized","status":401,"code":"unauthorized","detail":"/metrics needs its bearer token"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func sha256Sum(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
 }
 
 func (a *API) healthz(c *gin.Context) {
@@ -132,7 +173,8 @@ func (a *API) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.store.Ping(ctx); err != nil {
-		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the database is unreachable", Err: err})
+		render(c, a.log, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Detail: "the database is unreachable", Err: err,
+			Header: map[string]string{"Retry-After": unavailableRetry}})
 		return
 	}
 	pending, err := a.store.MigrationsPending(ctx)

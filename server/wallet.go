@@ -558,9 +558,13 @@ func (a *API) walletLatest(c *gin.Context) {
 	sendPkpass(c, body, modified)
 }
 
-// maxLoggedWalletEntries bounds the log lines one report makes: the log
-// endpoint takes no authentication.
-const maxLoggedWalletEntries = 10
+// maxLoggedWalletEntries and maxLoggedWalletEntryLen bound what one report
+// writes to the log (at most 4 × 256 bytes of entries): the log endpoint
+// takes no authentication.
+const (
+	maxLoggedWalletEntries  = 4
+	maxLoggedWalletEntryLen = 256
+)
 
 // walletLog (POST /wallet/v1/log) records what phones report when an update
 // fails: the only way to see why Wallet refuses a pass.
@@ -575,7 +579,7 @@ func (a *API) walletLog(c *gin.Context) {
 			a.log.InfoContext(c.Request.Context(), "wallet device log: more entries dropped", "request_id", requestID(c), "dropped", len(entries)-i)
 			break
 		}
-		a.log.InfoContext(c.Request.Context(), "wallet device log", "request_id", requestID(c), "entry", e)
+		a.log.InfoContext(c.Request.Context(), "wallet device log", "request_id", requestID(c), "entry", truncateUTF8(e, maxLoggedWalletEntryLen))
 	}
 	c.Status(http.StatusOK)
 }

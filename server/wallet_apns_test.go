@@ -153,6 +153,9 @@ func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
 		}
 		req, _ := http.NewRequest(method, base+path, rd)
 		req.Header.Set("Authorization", "Bearer "+op)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}

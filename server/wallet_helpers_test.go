@@ -275,7 +275,7 @@ type walletOpts struct {
 func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) *walletEnv {
 	t.Helper()
 	w := &walletEnv{clk: clk, st: st}
-	deps := server.Deps{Store: st, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test", DataDir: o.dataDir}}
+	deps := server.Deps{Store: st, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test", DataDir: o.dataDir, Throttle: noThrottle}}
 	if o.apple {
 		deps.WalletSigner, w.pki = testSigner(t)
 	}

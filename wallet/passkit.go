@@ -3,7 +3,6 @@ package wallet
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lintel/lintel/credential"
 )
 
 // Apple's PassKit web service (Wallet Passes > Adding a Web Service to
@@ -242,7 +243,7 @@ func CheckApplePassAuth(header, expected string) bool {
 	}
 	a := sha256.Sum256([]byte(tok))
 	b := sha256.Sum256([]byte(expected))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1 && ok
+	return credential.Secret(b[:]).Equal(a[:]) && ok
 }
 
 // CheckApplePassAuthHash is CheckApplePassAuth for a server that stores only
@@ -251,7 +252,7 @@ func CheckApplePassAuth(header, expected string) bool {
 func CheckApplePassAuthHash(header string, expectedSHA256 [32]byte) bool {
 	tok, ok := ApplePassToken(header)
 	a := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(a[:], expectedSHA256[:]) == 1 && ok
+	return credential.Secret(expectedSHA256[:]).Equal(a[:]) && ok
 }
 
 // LastModified formats t for the Last-Modified header: HTTP date, UTC,

@@ -51,6 +51,10 @@ type Phone struct {
 	key   *ecdsa.PrivateKey
 	http  *http.Client
 	rand  io.Reader
+	// Clock is the phone's clock for signed challenge requests (nil:
+	// time.Now).
+	Clock     func() time.Time
+	lastReqMs int64
 }
 
 // New makes a phone with a fresh device key from rand (nil: crypto/rand).
@@ -221,7 +225,25 @@ func (p *Phone) Refresh(ctx context.Context) error {
 	var ch struct {
 		Challenge string `json:"challenge"`
 	}
-	if err := p.call(ctx, http.MethodPost, path+"/challenge", "", struct{}{}, &ch); err != nil {
+	// The challenge request proves the device key too, so that nobody
+	// else can replace the phone's challenge; its time only ever grows.
+	now := time.Now
+	if p.Clock != nil {
+		now = p.Clock
+	}
+	at := now().UnixMilli()
+	if at <= p.lastReqMs {
+		at = p.lastReqMs + 1
+	}
+	p.lastReqMs = at
+	reqSig, err := credential.SignChallengeRequest(p.key, orCrypto(p.rand), p.State.CredentialID, at)
+	if err != nil {
+		return err
+	}
+	if err := p.call(ctx, http.MethodPost, path+"/challenge", "", map[string]string{
+		"timestamp": time.UnixMilli(at).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		"signature": base64.RawURLEncoding.EncodeToString(reqSig),
+	}, &ch); err != nil {
 		return err
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(ch.Challenge)
