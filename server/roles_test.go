@@ -277,3 +277,69 @@ func mustOfflineID(t testing.TB, key []byte, pin string) string {
 	}
 	return id
 }
+
+// TestReassignCard: a card moves to another user in one step; the old
+// holder's access ends with the next bundle; bad targets are refused.
+func TestReassignCard(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		e := newEnv(t, st)
+		f := e.fixture("Maple Court")
+		base := "/v1/sites/" + f.site
+		bob, _ := e.memberOf(f, f.group, "Bob", "+33600000040")
+		card := e.must(201, "POST", base+"/users/"+f.user+"/cards", f.admin, map[string]any{"number": "04:A2:3B:9C", "label": "Primary fob"})
+		before := e.bundle(f.reader, "")
+
+		r := e.must(200, "POST", base+"/cards/"+card.str("id")+"/reassign", f.admin, map[string]any{"user_id": bob})
+		if r.str("user_id") != bob || r.str("number") != "04A23B9C" || r.str("label") != "Primary fob" || r.str("status") != "active" || r.str("id") == card.str("id") {
+			t.Fatalf("reassigned: %s", r.body)
+		}
+		after := e.bundle(f.reader, "")
+		if after.Version <= before.Version {
+			t.Fatalf("version %d after %d", after.Version, before.Version)
+		}
+		if len(after.Cards) != 1 || after.Cards[0].UserID != bob || after.Cards[0].Hash != before.Cards[0].Hash {
+			t.Fatalf("bundle cards: %+v", after.Cards)
+		}
+		old := e.must(200, "GET", base+"/credentials?user_id="+f.user, f.admin, nil).listItems()
+		if len(old) != 1 || old[0]["status"] != "revoked" || old[0]["revoke_reason"] != "reassigned" {
+			t.Fatalf("old credential: %v", old)
+		}
+		evs := e.must(200, "GET", base+"/events?type=audit&user_id="+bob, f.admin, nil).listItems()
+		if !slices.ContainsFunc(evs, func(ev map[string]any) bool {
+			return ev["action"] == "card.reassigned" && ev["credential_id"] == r.str("id")
+		}) {
+			t.Fatalf("audit: %v", evs)
+		}
+		// The user detail lists what each holds.
+		ada := e.must(200, "GET", base+"/users/"+f.user, f.admin, nil).json()
+		bobs := e.must(200, "GET", base+"/users/"+bob, f.admin, nil).json()
+		if len(asArr(ada["cards"])) != 0 || len(asArr(bobs["cards"])) != 1 || asObj(asArr(bobs["cards"])[0])["id"] != r.str("id") ||
+			asArr(bobs["mobile_credentials"]) == nil {
+			t.Fatalf("detail: ada %v, bob %v", ada, bobs)
+		}
+
+		other := e.fixture("Other Court")
+		for _, c := range []struct {
+			card, user string
+			status     int
+			code       string
+		}{
+			{r.str("id"), other.user, 404, "not_found"},   // a user of another site
+			{r.str("id"), bob, 409, "already_holder"},     // the current holder
+			{"cred_unknown", f.user, 404, "not_found"},    // an unknown card
+			{card.str("id"), bob, 409, "already_revoked"}, // the old, revoked credential
+			{r.str("id"), "", 422, "validation_failed"},
+		} {
+			got := e.must(c.status, "POST", base+"/cards/"+c.card+"/reassign", f.admin, map[string]any{"user_id": c.user})
+			if got.str("code") != c.code {
+				t.Fatalf("%+v: %s", c, got.body)
+			}
+		}
+		if got := e.must(404, "POST", base+"/cards/"+r.str("id")+"/reassign", f.admin, map[string]any{"user_id": other.user}); got.str("detail") != "user not found" {
+			t.Fatalf("other site's user: %s", got.body)
+		}
+		if got := e.must(404, "POST", base+"/cards/cred_unknown/reassign", f.admin, map[string]any{"user_id": bob}); got.str("detail") != "card not found" {
+			t.Fatalf("unknown card: %s", got.body)
+		}
+	})
+}
