@@ -180,9 +180,13 @@ type BookingFilter struct {
 	Status   string
 }
 
-// ListBookings lists a door's bookings by start time.
+// ListBookings lists a door's bookings (every door's for an empty doorID)
+// by start time.
 func (s *Store) ListBookings(ctx context.Context, siteID, doorID string, f BookingFilter, p Page) ([]Booking, string, error) {
-	q := s.q(ctx).Where("site_id = ? AND door_id = ?", siteID, doorID)
+	q := s.q(ctx).Where("site_id = ?", siteID)
+	if doorID != "" {
+		q = q.Where("door_id = ?", doorID)
+	}
 	if f.UserID != "" {
 		q = q.Where("user_id = ?", f.UserID)
 	}

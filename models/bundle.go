@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -90,5 +92,70 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 	if err := s.bundlePINsAndPasses(ctx, &b); err != nil {
 		return nil, err
 	}
+	if err := s.withdrawNoAccess(ctx, &b); err != nil {
+		return nil, err
+	}
 	return &b, nil
+}
+
+// withdrawNoAccess takes out of b every credential of the users whose group
+// has the none role (docs/roles.md): their groups open nothing (a none
+// group has no doors; one that kept doors from before is dropped), their
+// user entries name no group (so their phones open nothing), their cards
+// and custom PINs are left out, their offline PINs are deny-listed and the
+// visitor passes they hold are listed as revoked. Moving a user into or out
+// of such a group bumps the site's version (UpdateUser, UpdateGroup), so
+// the next bundle applies it.
+func (s *Store) withdrawNoAccess(ctx context.Context, b *BundleData) error {
+	var ids []string
+	if err := s.q(ctx).Model(&Group{}).Where("site_id = ? AND role = ?", b.Site.ID, RoleNone).Pluck("id", &ids).Error; err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	noneGroup := setOf(ids)
+	b.Groups = slices.DeleteFunc(b.Groups, func(g Group) bool { return noneGroup[g.ID] })
+	users := map[string]bool{}
+	for i := range b.Users {
+		if u := &b.Users[i]; u.GroupID != nil && noneGroup[*u.GroupID] {
+			users[u.ID], u.GroupID = true, nil
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	held := slices.Collect(maps.Keys(users))
+	b.Cards = slices.DeleteFunc(b.Cards, func(c Credential) bool { return users[c.UserID] })
+	now := s.Now()
+	var passes []string
+	if err := s.q(ctx).Model(&Pass{}).Where("site_id = ? AND status IN ? AND ends_at > ? AND visitor_id IN ?", b.Site.ID,
+		[]string{PassActive, PassUsed}, now, held).Where(doorPasses, b.Door.ID).Order("id").Pluck("id", &passes).Error; err != nil {
+		return err
+	}
+	withdrawn := setOf(passes)
+	b.PassesRevoked = append(b.PassesRevoked, passes...)
+	b.PINs = slices.DeleteFunc(b.PINs, func(p PIN) bool {
+		return p.AssigneeUserID != nil && users[*p.AssigneeUserID] || p.PassID != nil && withdrawn[*p.PassID]
+	})
+	var offline []string
+	q := s.q(ctx).Model(&PIN{}).Where("door_id = ? AND mode = ? AND status = ?", b.Door.ID, PINOffline, PINActive)
+	if len(passes) > 0 {
+		q = q.Where("(assignee_user_id IN ? OR pass_id IN ?)", held, passes)
+	} else {
+		q = q.Where("assignee_user_id IN ?", held)
+	}
+	if err := q.Order("id").Pluck("offline_id", &offline).Error; err != nil {
+		return err
+	}
+	b.PINDeny = append(b.PINDeny, offline...)
+	return nil
+}
+
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/lintel/lintel/migrations"
@@ -629,5 +630,63 @@ func (s *Store) RevokedSince(ctx context.Context, siteID string, since int64) ([
 	var rows []Revocation
 	err := s.q(ctx).Where("site_id = ? AND version > ? AND (until_at IS NULL OR until_at > ?)", siteID, since, s.Now()).
 		Order("version").Find(&rows).Error
+	return rows, err
+}
+
+// ErrUnknownHolder means a card was reassigned to someone who is not a user
+// of its site.
+var ErrUnknownHolder = fmt.Errorf("the new holder is not a user of this site: %w", ErrNotFound)
+
+// ErrSameHolder means a card was reassigned to the user who holds it.
+var ErrSameHolder = &ConflictError{Code: "already_holder", Message: "the card is already assigned to this user"}
+
+// ReassignCard moves an active card or fob to another active user of the
+// site in one transaction (seed 002: take it from A, give it to B): the old
+// credential is revoked ("reassigned"), a new one with the same number,
+// kind and label is created for the new holder, an audit event names both,
+// and the site's version is bumped so readers drop the old holder at once
+// (as for a lost card). It returns the old and the new credential.
+func (s *Store) ReassignCard(ctx context.Context, siteID, cardID, userID, actor string) (old, cred *Credential, err error) {
+	err = s.Tx(ctx, func(tx *Store) error {
+		old, err = tx.lockCredential(ctx, siteID, cardID)
+		if err != nil {
+			return err
+		}
+		if old.Kind == KindMobile {
+			return ErrNotCard
+		}
+		if old.Status != CredActive {
+			return ErrNotRevocable
+		}
+		if old.UserID == userID {
+			return ErrSameHolder
+		}
+		if _, err := tx.activeUser(ctx, siteID, userID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return ErrUnknownHolder
+			}
+			return err
+		}
+		if err := tx.revokeLocked(ctx, old, CredRevoked, "reassigned"); err != nil {
+			return err
+		}
+		now := tx.Now()
+		cred = &Credential{ID: NewID("cred"), SiteID: siteID, UserID: userID, Kind: old.Kind, Number: old.Number,
+			Label: old.Label, Status: CredActive, CreatedAt: now, UpdatedAt: now}
+		if err := tx.q(ctx).Create(cred).Error; err != nil {
+			return err
+		}
+		return tx.Audit(ctx, siteID, actor, "card.reassigned", cred.ID, userID,
+			"from_user="+old.UserID+" from_credential="+old.ID)
+	})
+	return old, cred, err
+}
+
+// UserCredentials lists a user's cards, fobs and mobile credentials that
+// still count (pending, active or lost), oldest first.
+func (s *Store) UserCredentials(ctx context.Context, siteID, userID string) ([]Credential, error) {
+	var rows []Credential
+	err := s.q(ctx).Where("site_id = ? AND user_id = ? AND status IN ?", siteID, userID, []string{CredPending, CredActive, CredLost}).
+		Order("id").Limit(1000).Find(&rows).Error
 	return rows, err
 }

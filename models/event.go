@@ -33,6 +33,10 @@ type Event struct {
 	Detail       string
 	OccurredAt   time.Time
 	ReceivedAt   time.Time
+
+	// PassID is the visitor pass a reader's event names (kept in Detail);
+	// InsertEvents names its visitor in UserID.
+	PassID string `gorm:"-"`
 }
 
 // TableName implements gorm's Tabler.
@@ -43,6 +47,9 @@ func (Event) TableName() string { return "events" }
 func (s *Store) InsertEvents(ctx context.Context, evs []Event) (int64, error) {
 	if len(evs) == 0 {
 		return 0, nil
+	}
+	if err := s.attribute(ctx, evs); err != nil {
+		return 0, err
 	}
 	now := s.Now()
 	for i := range evs {
@@ -117,4 +124,60 @@ func (s *Store) eventsNewestFirst(ctx context.Context, siteID string, q *gorm.DB
 		next = rows[len(rows)-1].ID
 	}
 	return rows, next, nil
+}
+
+// attribute names, on readers' access events, what the reader could not:
+// the visitor of a pass (the QR token names only the pass), and for an
+// offline PIN its row id and assignee (the reader knows the PIN only by its
+// offline id, derived from the code by a keyed hash).
+func (s *Store) attribute(ctx context.Context, evs []Event) error {
+	var passIDs, offlineIDs []string
+	for _, e := range evs {
+		if e.Type != EventAccess {
+			continue
+		}
+		if e.PassID != "" && e.UserID == "" {
+			passIDs = append(passIDs, e.PassID)
+		}
+		if e.Method == "pin" && e.CredentialID != "" {
+			offlineIDs = append(offlineIDs, e.CredentialID)
+		}
+	}
+	visitors := map[string]string{}
+	if len(passIDs) > 0 {
+		var rows []Pass
+		if err := s.q(ctx).Select("id", "site_id", "visitor_id").Where("id IN ?", passIDs).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, p := range rows {
+			visitors[p.SiteID+"/"+p.ID] = p.VisitorID
+		}
+	}
+	pins := map[string]PIN{}
+	if len(offlineIDs) > 0 {
+		var rows []PIN
+		if err := s.q(ctx).Select("id", "site_id", "door_id", "offline_id", "assignee_user_id").
+			Where("mode = ? AND offline_id IN ?", PINOffline, offlineIDs).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, p := range rows {
+			pins[p.SiteID+"/"+p.DoorID+"/"+*p.OfflineID] = p
+		}
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != EventAccess {
+			continue
+		}
+		if p, ok := pins[e.SiteID+"/"+e.DoorID+"/"+e.CredentialID]; ok && e.Method == "pin" {
+			e.CredentialID = p.ID
+			if e.UserID == "" && p.AssigneeUserID != nil {
+				e.UserID = *p.AssigneeUserID
+			}
+		}
+		if v, ok := visitors[e.SiteID+"/"+e.PassID]; ok && e.UserID == "" {
+			e.UserID = v
+		}
+	}
+	return nil
 }

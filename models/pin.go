@@ -258,18 +258,28 @@ type PINFilter struct {
 	Query string
 	Type  string
 	Mode  string
+	// UserID keeps the PINs assigned to that user.
+	UserID string
 	// Now decides which PINs are still live.
 	Now time.Time
 }
 
 // ListPINs lists the door's live PINs, current and future: never deleted,
-// expired, spent or past their first-use window.
+// expired, spent or past their first-use window. An empty doorID lists
+// the PINs of every door of the site.
 func (s *Store) ListPINs(ctx context.Context, siteID, doorID string, f PINFilter, p Page) ([]PIN, string, error) {
-	if _, err := s.GetDoor(ctx, siteID, doorID); err != nil {
-		return nil, "", err
+	q := s.q(ctx).Where("site_id = ? AND status = ?", siteID, PINActive)
+	if doorID != "" {
+		if _, err := s.GetDoor(ctx, siteID, doorID); err != nil {
+			return nil, "", err
+		}
+		q = q.Where("door_id = ?", doorID)
+	}
+	if f.UserID != "" {
+		q = q.Where("assignee_user_id = ?", f.UserID)
 	}
 	now := f.Now.UTC()
-	q := s.q(ctx).Where("site_id = ? AND door_id = ? AND status = ?", siteID, doorID, PINActive).
+	q = q.
 		Where("NOT (type = ? AND used_at IS NOT NULL)", PINOneTime).
 		Where("(ends_at IS NULL OR ends_at > ?)", now).
 		// An offline one-time PIN, or a permanent one never used, dies at

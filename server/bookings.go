@@ -144,7 +144,7 @@ func (a *API) getBookingSchedule(c *gin.Context) {
 // door; admins and operators may act on any door of the site.
 func (a *API) memberMayUse(c *gin.Context, doorID string) error {
 	p := mustPrincipal(c)
-	if p.Kind != models.KeyMember {
+	if p.manages() {
 		return nil
 	}
 	ok, err := a.store.UserCanUseDoor(c.Request.Context(), currentSite(c).ID, p.UserID, doorID)
@@ -262,7 +262,7 @@ func (a *API) createBooking(c *gin.Context) {
 	p := mustPrincipal(c)
 	var v validator
 	userID := req.UserID
-	if p.Kind == models.KeyMember {
+	if !p.manages() {
 		v.check(userID == "" || userID == p.UserID, "user_id", "members book for themselves only")
 		userID = p.UserID
 	} else {
@@ -351,7 +351,7 @@ func (a *API) listBookings(c *gin.Context) {
 		return
 	}
 	f := models.BookingFilter{UserID: c.Query("user_id"), Status: c.Query("status")}
-	if pr := mustPrincipal(c); pr.Kind == models.KeyMember {
+	if pr := mustPrincipal(c); !pr.manages() {
 		f.UserID = pr.UserID // members see their own bookings
 	}
 	var v validator
@@ -383,7 +383,7 @@ func (a *API) cancelBooking(c *gin.Context) {
 	site := currentSite(c)
 	doorID := c.Param("door")
 	pr := mustPrincipal(c)
-	if pr.Kind == models.KeyMember {
+	if !pr.manages() {
 		b, err := a.store.GetBooking(ctx, site.ID, doorID, c.Param("booking"))
 		if err != nil || b.UserID != pr.UserID {
 			a.fail(c, errNotFound("booking"))

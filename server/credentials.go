@@ -133,6 +133,36 @@ func (a *API) markCardLost(c *gin.Context) {
 	c.JSON(http.StatusOK, toCredential(cred))
 }
 
+type reassignRequest struct {
+	UserID string `json:"user_id"`
+}
+
+// reassignCard gives a card or fob to another user of the site in one step
+// (docs/roles.md): the old credential is revoked, a new one is created for
+// the new holder, audited, and readers drop the old holder at once.
+func (a *API) reassignCard(c *gin.Context) {
+	var req reassignRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	v.id("user_id", req.UserID)
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	_, cred, err := a.store.ReassignCard(c.Request.Context(), currentSite(c).ID, c.Param("card"), req.UserID, actor(c))
+	if errors.Is(err, models.ErrUnknownHolder) {
+		err = errNotFound("user")
+	}
+	if err != nil {
+		a.fail(c, notFoundAs(err, "card"))
+		return
+	}
+	c.JSON(http.StatusOK, toCredential(cred))
+}
+
 type revokeRequest struct {
 	Reason string `json:"reason"`
 }

@@ -128,6 +128,16 @@ func (v *validator) doorIDs(field string, ids []string) []string {
 	return ids
 }
 
+// noAccess refuses a none-role group that would open doors or issue
+// passes: its users hold no access credentials (seed 000, docs/roles.md).
+func (v *validator) noAccess(g *models.Group) {
+	if g.Role != models.RoleNone {
+		return
+	}
+	v.check(len(g.DoorIDs) == 0, "door_ids", "must be empty for a group of the none role: its users open no door")
+	v.check(!g.VPEnabled, "visitor_passes.enabled", "must be false for a group of the none role: its users issue no passes")
+}
+
 func applyPolicy(g *models.Group, p visitorPassPolicy) {
 	g.VPEnabled, g.VPRecurring, g.VPTemporary, g.VPSingleUse = p.Enabled, p.Recurring, p.Temporary, p.SingleUse
 }
@@ -149,6 +159,7 @@ func (a *API) createGroup(c *gin.Context) {
 	if req.VisitorPasses != nil {
 		applyPolicy(g, *req.VisitorPasses)
 	}
+	v.noAccess(g)
 	if err := v.err(); err != nil {
 		a.fail(c, err)
 		return
@@ -216,6 +227,7 @@ func (a *API) updateGroup(c *gin.Context) {
 		v.check(!req.VisitorPasses.Null, "visitor_passes", "must be an object")
 		applyPolicy(g, req.VisitorPasses.Value)
 	}
+	v.noAccess(g)
 	if err := v.err(); err != nil {
 		a.fail(c, err)
 		return

@@ -117,7 +117,11 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 
 // Principal is who is calling.
 type Principal struct {
-	Kind     string // operator, admin, member, reader
+	Kind string // operator, admin, member, reader
+	// Role is what the caller may do and Self that the route reads the
+	// caller's own data (/v1/me); both are set by authorize (authz.go).
+	Role     string
+	Self     bool
 	KeyID    string
 	SiteID   string // "" for operators
 	UserID   string // members
@@ -172,53 +176,6 @@ func (a *API) authenticate(c *gin.Context) {
 	}
 	c.Set(ctxPrincipal, p)
 	c.Next()
-}
-
-// requireKind lets only the listed principal kinds through (403 otherwise).
-func (a *API) requireKind(kinds ...string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p := mustPrincipal(c)
-		for _, k := range kinds {
-			if p.Kind == k {
-				c.Next()
-				return
-			}
-		}
-		render(c, a.log, errForbidden("this endpoint is not open to "+p.Kind+" keys"))
-	}
-}
-
-// siteScope loads the :site of the path for a principal allowed to see it.
-// Another site's id is 404 whatever the principal, so keys can't probe
-// which sites exist; within its own site a principal of a kind not in kinds
-// gets 403.
-func (a *API) siteScope(kinds ...string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p := mustPrincipal(c)
-		siteID := c.Param("site")
-		if p.Kind != models.KeyOperator && p.SiteID != siteID {
-			render(c, a.log, errNotFound("site"))
-			return
-		}
-		allowed := false
-		for _, k := range kinds {
-			allowed = allowed || p.Kind == k
-		}
-		if !allowed {
-			render(c, a.log, errForbidden("this endpoint is not open to "+p.Kind+" keys"))
-			return
-		}
-		site, err := a.sites.get(c.Request.Context(), a.store, siteID)
-		if err != nil {
-			if errors.Is(err, models.ErrNotFound) {
-				err = errNotFound("site")
-			}
-			render(c, a.log, err)
-			return
-		}
-		c.Set(ctxSite, site)
-		c.Next()
-	}
 }
 
 func currentSite(c *gin.Context) *models.Site {

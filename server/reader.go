@@ -330,7 +330,7 @@ func (a *API) readerEvents(c *gin.Context) {
 		}
 		evs = append(evs, models.Event{SiteID: r.SiteID, EventID: e.EventID, Type: models.EventAccess, Action: "door.decision",
 			Granted: e.Granted, Reason: e.Reason, Method: e.Method, DoorID: r.DoorID, ReaderID: r.ID,
-			UserID: e.UserID, CredentialID: e.CredentialID, Detail: detail, OccurredAt: at})
+			UserID: e.UserID, CredentialID: e.CredentialID, PassID: e.PassID, Detail: detail, OccurredAt: at})
 	}
 	if err := v.err(); err != nil {
 		a.fail(c, err)

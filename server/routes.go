@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/lintel/lintel"
-	"github.com/lintel/lintel/models"
 )
 
 // routes wires every endpoint. This is the one place to read to know what
@@ -41,16 +40,19 @@ func (a *API) routes() http.Handler {
 
 	v1 := r.Group("/v1", a.authenticate)
 
-	rd := v1.Group("/reader", a.requireKind(models.KeyReader))
+	rd := v1.Group("/reader", a.authorize(needReader))
 	rd.GET("/bundle", a.readerBundle)
 	rd.GET("/stream", a.readerStream)
 	rd.POST("/events", a.readerEvents)
 
-	ops := v1.Group("/sites", a.requireKind(models.KeyOperator))
+	ops := v1.Group("/sites", a.authorize(needOperator))
 	ops.POST("", a.createSite)
 	ops.GET("", a.listSites)
 
-	admin := v1.Group("/sites/:site", a.siteScope(models.KeyOperator, models.KeyAdmin))
+	// Who may call what is decided by authorize (authz.go, docs/roles.md):
+	// needSiteAdmin routes are open to operator keys, the site's admin key
+	// and the keys of admin-role users of the site.
+	admin := v1.Group("/sites/:site", a.authorize(needSiteAdmin))
 	admin.GET("", a.getSite)
 
 	admin.POST("/doors", a.createDoor)
@@ -78,6 +80,7 @@ func (a *API) routes() http.Handler {
 	admin.GET("/users/:user/cards", a.listUserCards)
 	admin.DELETE("/cards/:card", a.unassignCard)
 	admin.POST("/cards/:card/lost", a.markCardLost)
+	admin.POST("/cards/:card/reassign", a.reassignCard)
 
 	admin.POST("/users/:user/mobile-credentials", a.issueMobile)
 	admin.GET("/credentials", a.listCredentials)
@@ -89,7 +92,7 @@ func (a *API) routes() http.Handler {
 	// themselves on doors their group opens.
 	admin.PUT("/doors/:door/booking-schedule", a.putBookingSchedule)
 	admin.GET("/doors/:door/booking-schedule", a.getBookingSchedule)
-	members := v1.Group("/sites/:site", a.siteScope(models.KeyOperator, models.KeyAdmin, models.KeyMember))
+	members := v1.Group("/sites/:site", a.authorize(needSiteMember))
 	members.GET("/doors/:door/availability", a.availability)
 	members.POST("/doors/:door/bookings", a.createBooking)
 	members.GET("/doors/:door/bookings", a.listBookings)
@@ -101,7 +104,7 @@ func (a *API) routes() http.Handler {
 
 	// Visitor passes: admins, and members within their group's policy
 	// (checked in the handlers); the reader redeems single-use passes.
-	passes := v1.Group("/sites/:site", a.siteScope(models.KeyOperator, models.KeyAdmin, models.KeyMember))
+	passes := v1.Group("/sites/:site", a.authorize(needSiteMember))
 	passes.POST("/visitor-passes", a.createPass)
 	passes.GET("/visitor-passes", a.listPasses)
 	passes.GET("/visitor-passes/:pass", a.getPass)
@@ -114,6 +117,19 @@ func (a *API) routes() http.Handler {
 	admin.GET("/doors/:door/pins", a.listPINs)
 	admin.POST("/doors/:door/pins/:pin/reveal", a.revealPIN)
 	admin.DELETE("/doors/:door/pins/:pin", a.deletePIN)
+
+	// A person's own data, whatever their role: their credentials, the
+	// passes they issued, the PINs assigned to them, their bookings and
+	// their access history.
+	me := v1.Group("/me", a.authorize(needSelf))
+	me.GET("", a.getMe)
+	me.GET("/credentials", a.myCredentials)
+	me.GET("/credentials/:credential", a.myCredential)
+	me.GET("/passes", a.listPasses)
+	me.GET("/passes/:pass", a.getPass)
+	me.GET("/pins", a.myPINs)
+	me.GET("/bookings", a.myBookings)
+	me.GET("/events", a.myEvents)
 
 	// The visitor's pass page and its Wallet copies: the link's token (?t=)
 	// is the proof, not a bearer key. Apple's PassKit web service sits

@@ -99,13 +99,35 @@ func (a *API) listUsers(c *gin.Context) {
 	c.JSON(http.StatusOK, list(rows, next, toUser))
 }
 
+// userDetailResponse is one user with the credentials they hold (pending,
+// active or lost; revoked and expired ones are in /credentials).
+type userDetailResponse struct {
+	userResponse
+	Cards             []credentialResponse `json:"cards"`
+	MobileCredentials []credentialResponse `json:"mobile_credentials"`
+}
+
 func (a *API) getUser(c *gin.Context) {
-	u, err := a.store.GetUser(c.Request.Context(), currentSite(c).ID, c.Param("user"))
+	ctx := c.Request.Context()
+	u, err := a.store.GetUser(ctx, currentSite(c).ID, c.Param("user"))
 	if err != nil {
 		a.fail(c, notFoundAs(err, "user"))
 		return
 	}
-	c.JSON(http.StatusOK, toUser(u))
+	creds, err := a.store.UserCredentials(ctx, u.SiteID, u.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	out := userDetailResponse{userResponse: toUser(u), Cards: []credentialResponse{}, MobileCredentials: []credentialResponse{}}
+	for i := range creds {
+		if creds[i].Kind == models.KindMobile {
+			out.MobileCredentials = append(out.MobileCredentials, toCredential(&creds[i]))
+		} else {
+			out.Cards = append(out.Cards, toCredential(&creds[i]))
+		}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (a *API) updateUser(c *gin.Context) {

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
+)
+
+// A person's own data (/v1/me): what their key's user holds and did. Every
+// route here filters by the caller's user id; another person's object is
+// 404, as if it did not exist.
+
+type meResponse struct {
+	userResponse
+	// Role is the role of the user's group ("none" without a group): what
+	// their key may do (docs/roles.md).
+	Role string `json:"role"`
+}
+
+func (a *API) getMe(c *gin.Context) {
+	p := mustPrincipal(c)
+	u, err := a.store.GetUser(c.Request.Context(), p.SiteID, p.UserID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "user"))
+		return
+	}
+	c.JSON(http.StatusOK, meResponse{userResponse: toUser(u), Role: p.Role})
+}
+
+// myCredentials lists the caller's cards, fobs and mobile credentials.
+func (a *API) myCredentials(c *gin.Context) {
+	pg, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	p := mustPrincipal(c)
+	rows, next, err := a.store.ListCredentials(c.Request.Context(), p.SiteID, models.CredentialFilter{UserID: p.UserID}, pg)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "cursor"))
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toCredential))
+}
+
+func (a *API) myCredential(c *gin.Context) {
+	p := mustPrincipal(c)
+	cred, err := a.store.GetCredential(c.Request.Context(), p.SiteID, c.Param("credential"))
+	if err != nil || cred.UserID != p.UserID {
+		a.fail(c, errNotFound("credential"))
+		return
+	}
+	c.JSON(http.StatusOK, toCredential(cred))
+}
+
+// myPINs lists the live PINs assigned to the caller, on every door, masked.
+func (a *API) myPINs(c *gin.Context) {
+	pg, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	p := mustPrincipal(c)
+	now := a.now().UTC()
+	rows, next, err := a.store.ListPINs(c.Request.Context(), p.SiteID, "", models.PINFilter{UserID: p.UserID, Now: now}, pg)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "cursor"))
+		return
+	}
+	out := listResponse[pinResponse]{Items: make([]pinResponse, len(rows)), NextCursor: next}
+	for i := range rows {
+		digits, err := a.pinDigits(&rows[i])
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		out.Items[i] = toPIN(&rows[i], digits, false, now)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// myBookings lists the caller's bookings of every door.
+func (a *API) myBookings(c *gin.Context) {
+	pg, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	p := mustPrincipal(c)
+	rows, next, err := a.store.ListBookings(c.Request.Context(), p.SiteID, "", models.BookingFilter{UserID: p.UserID}, pg)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "cursor"))
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toBooking))
+}
+
+// myEvents is the caller's access history, newest first.
+func (a *API) myEvents(c *gin.Context) {
+	pg, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	p := mustPrincipal(c)
+	rows, next, err := a.store.ListEvents(c.Request.Context(), p.SiteID, models.EventFilter{Type: models.EventAccess, UserID: p.UserID}, pg)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "cursor"))
+		return
+	}
+	c.JSON(http.StatusOK, list(rows, next, toEvent))
+}
