@@ -87,7 +87,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("%d problem documents, want %d (one per 'Bad input' step):\n%s", problems, expected, out)
 	}
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
-		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`} {
+		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`, "Accept before "} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("walkthrough output lacks %s:\n%s", want, out)
 		}

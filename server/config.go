@@ -48,6 +48,10 @@ type Config struct {
 	// unset is off; one set halfway is a configuration error.
 	Notifications notifications.Config
 
+	// App names the phone app on the invitee's page and in the
+	// universal-link files (LINTEL_APP_*; see docs/passes-and-pins.md).
+	App AppConfig
+
 	// Wallet configures Apple Wallet passes and Google Wallet links
 	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
 	// wallet.ConfigFromEnv). A wallet whose variables are all unset is off.
@@ -126,6 +130,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		*d.dst = x
 	}
+	app, appProblems := loadAppConfig(getenv)
+	c.App, problems = app, append(problems, appProblems...)
 	if c.KeyEncryptionKey != "" {
 		if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 			problems = append(problems, "LINTEL_KEY_ENCRYPTION_KEY: "+err.Error())

@@ -115,6 +115,9 @@ func (a *API) routes() http.Handler {
 	// under /wallet (the passes' webServiceURL), each call authenticated by
 	// its pass's ApplePass token, except the two Apple leaves open.
 	r.GET("/p/:pass", a.passPage)
+	r.GET("/invite/:code", a.invitePage)
+	r.GET("/.well-known/apple-app-site-association", a.appleAppSiteAssociation)
+	r.GET("/.well-known/assetlinks.json", a.assetLinks)
 	r.GET("/v1/passes/:pass/apple.pkpass", a.applePass)
 	r.GET("/v1/passes/:pass/google", a.googlePass)
 	ws := r.Group("/wallet/v1")
