@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -196,10 +197,10 @@ func toPIN(p *models.PIN, digits string, show bool, now time.Time) pinResponse {
 
 func ptr[T any](v T) *T { return &v }
 
-// pinFirstUseBy is the time by which an offline one_time PIN must first be
-// used (nil for every other PIN).
+// pinFirstUseBy is the time by which an offline one_time PIN must be used
+// (nil for every other PIN: an offline permanent PIN has no deadline).
 func pinFirstUseBy(p *models.PIN) *time.Time {
-	if p.Mode == models.PINOffline && p.Type != models.PINTimeBound {
+	if p.Mode == models.PINOffline && p.Type == models.PINOneTime {
 		return ptr(p.StartsAt.Add(models.FirstUseWindow))
 	}
 	return nil
@@ -389,8 +390,10 @@ func (v *validator) offlineSpec(typ offlinepin.Type, start, end, now time.Time) 
 	switch {
 	case spec.Start.Sub(now) > offlinepin.MaxLead:
 		v.add("starts_at", "is more than 366 days ahead")
-	case typ != offlinepin.TimeBound && !spec.Start.Add(offlinepin.FirstUseWindow).After(now):
-		v.add("starts_at", "is more than 24 hours ago: an offline one_time or permanent PIN must first be used within 24 hours of its start")
+	case typ == offlinepin.OneTime && !spec.Start.Add(offlinepin.FirstUseWindow).After(now):
+		v.add("starts_at", "is more than 24 hours ago: an offline one_time PIN must be used within 24 hours of its start")
+	case typ == offlinepin.Permanent && spec.Start.After(now):
+		v.add("starts_at", "is in the future: an offline permanent PIN opens from when it is issued (no reader could hold back its start); leave starts_at out, or use a custom PIN")
 	}
 	return spec
 }
@@ -399,18 +402,26 @@ func (v *validator) offlineSpec(typ offlinepin.Type, start, end, now time.Time) 
 // PIN id is new on the door wins (the unique index decides). *pin receives
 // the PIN of the latest candidate, so the winner's after insertion.
 func (a *API) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string) models.PINCandidate {
+	n := spec.Type.Nonces()
+	first := 0
+	if spec.Type == offlinepin.Permanent {
+		// Permanent PINs of a door differ by nonce alone (2,400 of them):
+		// starting at a random one keeps the first try free until the
+		// door has many.
+		first = mathrand.IntN(n)
+	}
 	return func(attempt int, rows []*models.PIN) (bool, error) {
-		if attempt >= spec.Type.Nonces() {
+		if attempt >= n {
 			return false, nil
 		}
 		s := spec
-		s.Nonce = uint16(attempt)
+		s.Nonce = uint16((first + attempt) % n)
 		for _, r := range rows {
 			digits, id, err := offlinepin.Generate(a.doorPINKey(r.DoorID), s, now)
 			if err != nil {
 				return false, err
 			}
-			r.OfflineID, r.Nonce, *pin = &id, attempt, digits
+			r.OfflineID, r.Nonce, *pin = &id, int(s.Nonce), digits
 		}
 		return true, nil
 	}
