@@ -88,7 +88,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
 		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`,
-		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`} {
+		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`, "Accept before "} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("walkthrough output lacks %s:\n%s", want, out)
 		}

@@ -67,11 +67,7 @@ func (d Decider) DecideCard(number string, now time.Time) AccessDecision {
 		out.Reason = ReasonDoorNotAllowed
 		return out
 	}
-	if r := pol.allows([]string{g}, now); r != "" {
-		out.Reason = r
-		return out
-	}
-	if r := pol.booked(holder.UserID, now); r != "" {
+	if r := pol.admits([]string{g}, holder.UserID, now); r != "" {
 		out.Reason = r
 		return out
 	}

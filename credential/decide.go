@@ -124,10 +124,7 @@ func (d Decider) Decide(ch Challenge, presentation []byte, now time.Time) Decisi
 	if epoch, ok := pol.UserEpochs[c.User]; ok && c.IssuedAt.Before(epoch) {
 		return denied(ReasonUserCutOff, c)
 	}
-	if r := pol.allows(pol.groupsOf(c), now); r != "" {
-		return denied(r, c)
-	}
-	if r := pol.booked(c.User, now); r != "" {
+	if r := pol.admits(pol.groupsOf(c), c.User, now); r != "" {
 		return denied(r, c)
 	}
 	if ch.ReaderID != pol.ReaderID {
@@ -157,14 +154,20 @@ func (p *DoorPolicy) groupsOf(c *Claims) []string {
 	return c.Groups
 }
 
-// booked returns "" when the door is not schedule-based or the user holds
-// a booking covering now; otherwise no_booking or outside_booking.
-func (p *DoorPolicy) booked(userID string, now time.Time) Reason {
-	if !p.ScheduleBased {
-		return ""
+// admits decides whether the holder (userID, in groups) may open the door
+// now. At an ordinary door the groups' weekly schedules decide (allows). At
+// a schedule-based door the groups must still include the door
+// (door_not_allowed otherwise), but the user's booking, not the groups'
+// weekly hours, says when: inside a booked window (grace included) it
+// opens even outside the group's hours; outside one it does not, even
+// inside them (no_booking, outside_booking).
+func (p *DoorPolicy) admits(groups []string, userID string, now time.Time) Reason {
+	r := p.allows(groups, now)
+	if !p.ScheduleBased || r == ReasonDoorNotAllowed {
+		return r
 	}
-	_, r := booking.Admit(p.Bookings, userID, now)
-	return Reason(r)
+	_, b := booking.Admit(p.Bookings, userID, now)
+	return Reason(b)
 }
 
 // allows returns "" if one of groups may open the door now,

@@ -5,7 +5,9 @@
 // the same files with the two type names it lacks substituted (TIMESTAMPTZ
 // → DATETIME, BYTEA → BLOB) as they are read: two hand-kept copies drifted
 // apart too easily, and a test applies both dialects and compares the
-// resulting schemas.
+// resulting schemas. Where SQLite cannot say a change at all (it cannot
+// alter a CHECK constraint, so the table is rebuilt), NNNNN_name.sqlite.sql
+// beside NNNNN_name.sql replaces it for SQLite, and PostgreSQL never sees it.
 //
 // Migrations are an explicit step (`lintel migrate up`); `lintel serve`
 // applies them itself only when LINTEL_AUTO_MIGRATE allows it. GORM's
@@ -20,6 +22,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -83,8 +86,33 @@ func (f dialectFS) Open(name string) (fs.File, error) {
 	return &memFile{name: fi.Name(), data: b, mod: fi.ModTime()}, nil
 }
 
-// ReadDir keeps goose's directory listing working through the wrapper.
-func (f dialectFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.FS, name) }
+// sqliteSuffix marks a SQLite-only replacement of a migration.
+const sqliteSuffix = ".sqlite.sql"
+
+// ReadDir lists the migrations d applies: PostgreSQL skips the SQLite-only
+// files, SQLite takes them instead of the file they replace.
+func (f dialectFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	all, err := fs.ReadDir(f.FS, name)
+	if err != nil {
+		return nil, err
+	}
+	replaced := map[string]bool{}
+	for _, e := range all {
+		if n := e.Name(); strings.HasSuffix(n, sqliteSuffix) {
+			replaced[strings.TrimSuffix(n, sqliteSuffix)+".sql"] = true
+		}
+	}
+	out := all[:0]
+	for _, e := range all {
+		n := e.Name()
+		override := strings.HasSuffix(n, sqliteSuffix)
+		if (f.d == SQLite && replaced[n]) || (f.d != SQLite && override) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
 
 type memFile struct {
 	name string

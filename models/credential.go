@@ -230,10 +230,9 @@ func (s *Store) revokeLocked(ctx context.Context, c *Credential, status, reason 
 	}).Error; err != nil {
 		return err
 	}
-	// Invitations of a pending credential die with it.
-	if err := s.q(ctx).Where("credential_id = ? AND accepted_at IS NULL", c.ID).Delete(&Invitation{}).Error; err != nil {
-		return err
-	}
+	// Invitations of a pending credential die with it: accepting one needs
+	// its credential pending. The row stays, so the invitee's page can say
+	// the invitation was revoked rather than not found.
 	ch := Change{Kind: ChangeRevocation, CredentialID: c.ID}
 	var until *time.Time
 	if c.Kind == KindMobile {

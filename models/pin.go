@@ -30,8 +30,9 @@ const (
 	PINDeleted = "deleted"
 )
 
-// FirstUseWindow is how long after its start an offline one-time or
-// permanent PIN can be used for the first time.
+// FirstUseWindow is how long after its start an offline one-time PIN can
+// be used. Offline permanent PINs have none: they open from when they are
+// issued, for ever (docs/offline-pin.md).
 const FirstUseWindow = offlinepin.FirstUseWindow
 
 // PIN is a keypad code of one door. An offline PIN stores what regenerates
@@ -88,12 +89,12 @@ func (p *PIN) Schedule() *schedule.Weekly {
 
 // UsableUntil is when the PIN stops opening for good, zero meaning never:
 // the end of a time-bound window, the first-use window of an offline
-// one-time PIN or of an offline permanent PIN never used.
+// one-time PIN.
 func (p *PIN) UsableUntil() time.Time {
 	switch {
 	case p.EndsAt != nil:
 		return *p.EndsAt
-	case p.Mode == PINOffline && (p.Type == PINOneTime || p.UsedAt == nil):
+	case p.Mode == PINOffline && p.Type == PINOneTime:
 		return p.StartsAt.Add(FirstUseWindow)
 	}
 	return time.Time{}
@@ -282,9 +283,8 @@ func (s *Store) ListPINs(ctx context.Context, siteID, doorID string, f PINFilter
 	q = q.
 		Where("NOT (type = ? AND used_at IS NOT NULL)", PINOneTime).
 		Where("(ends_at IS NULL OR ends_at > ?)", now).
-		// An offline one-time PIN, or a permanent one never used, dies at
-		// the end of its first-use window.
-		Where("NOT (mode = ? AND ends_at IS NULL AND (type = ? OR used_at IS NULL) AND starts_at <= ?)",
+		// An offline one-time PIN dies at the end of its first-use window.
+		Where("NOT (mode = ? AND ends_at IS NULL AND type = ? AND starts_at <= ?)",
 			PINOffline, PINOneTime, now.Add(-FirstUseWindow))
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)

@@ -211,8 +211,8 @@ func TestPINLiveness(t *testing.T) {
 		if l := live(now.Add(3 * time.Hour)); l[tb.ID] || !l[perm.ID] || !l[future.ID] {
 			t.Fatalf("after 3 h: %v", l)
 		}
-		// The future permanent PIN dies if unused within 24 h of its start.
-		if l := live(now.Add(73 * time.Hour)); l[future.ID] || !l[perm.ID] {
+		// A permanent PIN has no first-use deadline: unused 73 h on, it lives.
+		if l := live(now.Add(73 * time.Hour)); !l[future.ID] || !l[perm.ID] {
 			t.Fatalf("after 73 h: %v", l)
 		}
 		b, err := s.BundleFor(ctx, r.ID)

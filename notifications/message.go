@@ -26,8 +26,11 @@ type Kind string
 
 // The kinds of message Lintel sends.
 const (
-	KindInvitation   Kind = "invitation"
-	KindVisitorPass  Kind = "visitor_pass"
+	KindInvitation  Kind = "invitation"
+	KindVisitorPass Kind = "visitor_pass"
+	// KindPIN sends a PIN code to its holder: the door, the validity and
+	// the digits (the outbox forgets them once the message is finished).
+	KindPIN          Kind = "pin"
 	KindRevocation   Kind = "revocation"
 	KindWalletUpdate Kind = "wallet_update"
 )
@@ -35,7 +38,7 @@ const (
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindInvitation, KindVisitorPass, KindRevocation, KindWalletUpdate:
+	case KindInvitation, KindVisitorPass, KindPIN, KindRevocation, KindWalletUpdate:
 		return true
 	}
 	return false
@@ -112,6 +115,13 @@ type Payload struct {
 	RecipientName string `json:"recipient_name,omitempty"`
 	// IssuerName is who issued the pass or invitation, if it is a person.
 	IssuerName string `json:"issuer_name,omitempty"`
+	// PIN, PINID, DoorName and Validity make a PIN message: the digits,
+	// the PIN's id (push data), the door it opens and its validity in
+	// words, in the site's time zone (the server words it).
+	PIN      string `json:"pin,omitempty"`
+	PINID    string `json:"pin_id,omitempty"`
+	DoorName string `json:"door_name,omitempty"`
+	Validity string `json:"validity,omitempty"`
 	// ValidFrom and ValidUntil bound a visitor pass, if known.
 	ValidFrom  time.Time `json:"valid_from,omitzero"`
 	ValidUntil time.Time `json:"valid_until,omitzero"`
@@ -249,6 +259,10 @@ func (m *Message) Validate() error {
 		if p.Link == "" || p.PassID == "" {
 			return &ValidationError{"payload", "a visitor pass needs link and pass_id"}
 		}
+	case KindPIN:
+		if !validPIN(p.PIN) || p.PINID == "" || p.DoorName == "" || p.Validity == "" {
+			return &ValidationError{"payload", "a PIN needs pin (4 to 10 digits), pin_id, door_name and validity"}
+		}
 	case KindRevocation:
 		if !m.Channel.IsPush() {
 			return &ValidationError{"channel", "a revocation is a silent push"}
@@ -265,6 +279,19 @@ func (m *Message) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validPIN: 4 to 10 ASCII digits.
+func validPIN(s string) bool {
+	if len(s) < 4 || len(s) > 10 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // validLink accepts an absolute URL (https for pages, or the app's own

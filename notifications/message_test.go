@@ -21,6 +21,8 @@ func validMessage(ch Channel, kind Kind) Message {
 		m.Payload = invitationPayload()
 	case KindVisitorPass:
 		m.Payload = passPayload()
+	case KindPIN:
+		m.Payload = pinPayload()
 	case KindRevocation:
 		m.Payload = Payload{CredentialID: "cred_1"}
 	case KindWalletUpdate:
@@ -36,6 +38,7 @@ func TestValidateAccepts(t *testing.T) {
 	}{
 		{ChannelSMS, KindInvitation}, {ChannelAPNs, KindInvitation}, {ChannelFCM, KindInvitation},
 		{ChannelSMS, KindVisitorPass}, {ChannelAPNs, KindVisitorPass}, {ChannelFCM, KindVisitorPass},
+		{ChannelSMS, KindPIN}, {ChannelAPNs, KindPIN}, {ChannelFCM, KindPIN},
 		{ChannelAPNs, KindRevocation}, {ChannelFCM, KindRevocation}, {ChannelAPNs, KindWalletUpdate},
 	} {
 		m := validMessage(tt.ch, tt.kind)
@@ -101,6 +104,26 @@ func TestValidateRejects(t *testing.T) {
 		{"revocation without credential", func() Message {
 			m := validMessage(ChannelAPNs, KindRevocation)
 			m.Payload.CredentialID = ""
+			return m
+		}(), "payload"},
+		{"pin without digits", func() Message {
+			m := validMessage(ChannelSMS, KindPIN)
+			m.Payload.PIN = ""
+			return m
+		}(), "payload"},
+		{"pin with letters", func() Message {
+			m := validMessage(ChannelSMS, KindPIN)
+			m.Payload.PIN = "12a456"
+			return m
+		}(), "payload"},
+		{"pin without door", func() Message {
+			m := validMessage(ChannelAPNs, KindPIN)
+			m.Payload.DoorName = ""
+			return m
+		}(), "payload"},
+		{"pin without validity", func() Message {
+			m := validMessage(ChannelFCM, KindPIN)
+			m.Payload.Validity = ""
 			return m
 		}(), "payload"},
 		{"wallet through fcm", func() Message {

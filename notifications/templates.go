@@ -21,11 +21,15 @@ const (
 	TextPassSMS         TextKey = "visitor_pass.sms"
 	TextPassTitle       TextKey = "visitor_pass.push.title"
 	TextPassBody        TextKey = "visitor_pass.push.body"
+	TextPINSMS          TextKey = "pin.sms"
+	TextPINTitle        TextKey = "pin.push.title"
+	TextPINBody         TextKey = "pin.push.body"
 )
 
 var textKeys = map[TextKey]bool{
 	TextInvitationSMS: true, TextInvitationTitle: true, TextInvitationBody: true,
 	TextPassSMS: true, TextPassTitle: true, TextPassBody: true,
+	TextPINSMS: true, TextPINTitle: true, TextPINBody: true,
 }
 
 // FallbackLocale is the locale every lookup ends at; it defines every text.
@@ -40,6 +44,9 @@ var englishTexts = map[TextKey]string{
 	TextPassSMS:         `{{with .IssuerName}}{{.}} sent you{{else}}You have{{end}} a visitor pass{{with .SiteName}} for {{.}}{{end}}: {{.Link}}`,
 	TextPassTitle:       `Visitor pass{{with .SiteName}} for {{.}}{{end}}`,
 	TextPassBody:        `{{with .IssuerName}}From {{.}}. {{end}}Tap to open your pass.`,
+	TextPINSMS:          `{{with .SiteName}}{{.}}: {{end}}PIN {{.PIN}} for {{.DoorName}}. {{.Validity}}.`,
+	TextPINTitle:        `Your PIN for {{.DoorName}}`,
+	TextPINBody:         `{{.PIN}} - {{.Validity}}`,
 }
 
 // Catalog holds the texts of every locale. Build it at start-up (NewCatalog,
@@ -150,11 +157,13 @@ type Content struct {
 type templateView struct {
 	SiteName, RecipientName, IssuerName string
 	Link, Code, PassID                  string
+	PIN, DoorName, Validity             string
 }
 
 var sampleView = templateView{
 	SiteName: "Site", RecipientName: "Name", IssuerName: "Issuer",
 	Link: "https://example.test/p/1", Code: "code", PassID: "pass",
+	PIN: "123456", DoorName: "Door", Validity: "From 1 Jan 2030 09:00 (CET)",
 }
 
 // maxNameRunes bounds names in texts; a long name must not push the link out
@@ -163,7 +172,10 @@ const maxNameRunes = 40
 
 // cleanName removes control characters and repeated spaces from a name given
 // by a person, and bounds its length.
-func cleanName(s string) string {
+func cleanName(s string) string { return cleanRunes(s, maxNameRunes) }
+
+// cleanRunes cleans s as cleanName does, keeping at most limit runes.
+func cleanRunes(s string, limit int) string {
 	var b strings.Builder
 	space := false
 	n := 0
@@ -180,7 +192,7 @@ func cleanName(s string) string {
 			n++
 			space = false
 		}
-		if n >= maxNameRunes {
+		if n >= limit {
 			break
 		}
 		b.WriteRune(r)
@@ -188,6 +200,12 @@ func cleanName(s string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// maxTextRunes bounds a server-worded text (a validity) in messages.
+const maxTextRunes = 80
+
+// cleanText is cleanName with room for a sentence.
+func cleanText(s string) string { return cleanRunes(s, maxTextRunes) }
 
 // Render builds the content of a message for its channel in its locale.
 // An error means the message can never be rendered (unknown kind, missing
@@ -201,6 +219,9 @@ func (c *Catalog) Render(m *Message) (Content, error) {
 		Link:          p.Link,
 		Code:          p.Code,
 		PassID:        p.PassID,
+		PIN:           p.PIN,
+		DoorName:      cleanName(p.DoorName),
+		Validity:      cleanText(p.Validity),
 	}
 	sms := m.Channel == ChannelSMS
 	var (
@@ -220,6 +241,13 @@ func (c *Catalog) Render(m *Message) (Content, error) {
 		}
 		smsKey, title, body = TextPassSMS, TextPassTitle, TextPassBody
 		out.Data = map[string]string{"type": string(KindVisitorPass), "pass_id": p.PassID, "link": p.Link}
+	case KindPIN:
+		if p.PIN == "" || p.DoorName == "" || p.Validity == "" {
+			return Content{}, fmt.Errorf("%w: a PIN needs pin, door_name and validity", errMissingField)
+		}
+		smsKey, title, body = TextPINSMS, TextPINTitle, TextPINBody
+		// The digits stay in the alert, not in the data an app may log.
+		out.Data = map[string]string{"type": string(KindPIN), "pin_id": p.PINID}
 	case KindRevocation:
 		if sms {
 			return Content{}, fmt.Errorf("%w: a revocation is a silent push, not an SMS", errMissingField)

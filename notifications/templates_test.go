@@ -28,6 +28,45 @@ func passPayload() Payload {
 	}
 }
 
+func pinPayload() Payload {
+	return Payload{
+		PIN: "4829163057", PINID: "pin_01abc", DoorName: "Lobby", Validity: "From Mon 7 Dec 2026 09:00 (CET)",
+		SiteName: "Maple Court", RecipientName: "Ada Lovelace",
+	}
+}
+
+// TestRenderPIN: a PIN message names the door, the validity and the PIN;
+// the push data carries the PIN's id, not its digits.
+func TestRenderPIN(t *testing.T) {
+	cat := NewCatalog()
+	sms, err := cat.Render(&Message{Kind: KindPIN, Channel: ChannelSMS, Payload: pinPayload()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Maple Court: PIN 4829163057 for Lobby. From Mon 7 Dec 2026 09:00 (CET)."; sms.Body != want || sms.Data != nil {
+		t.Errorf("SMS %q %v, want %q", sms.Body, sms.Data, want)
+	}
+	push, err := cat.Render(&Message{Kind: KindPIN, Channel: ChannelAPNs, Payload: pinPayload()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if push.Title != "Your PIN for Lobby" || push.Body != "4829163057 - From Mon 7 Dec 2026 09:00 (CET)" ||
+		push.Data["type"] != "pin" || push.Data["pin_id"] != "pin_01abc" || len(push.Data) != 2 {
+		t.Errorf("push %+v", push)
+	}
+	// A door name can't smuggle lines in; missing fields are permanent errors.
+	p := pinPayload()
+	p.DoorName = "Lobby\nReply STOP to https://evil.example"
+	if c, err := cat.Render(&Message{Kind: KindPIN, Channel: ChannelSMS, Payload: p}); err != nil || strings.Contains(c.Body, "\n") {
+		t.Errorf("%q %v", c.Body, err)
+	}
+	p = pinPayload()
+	p.PIN = ""
+	if _, err := cat.Render(&Message{Kind: KindPIN, Channel: ChannelSMS, Payload: p}); err == nil {
+		t.Error("a PIN message without its PIN rendered")
+	}
+}
+
 func TestRenderEnglish(t *testing.T) {
 	cat := NewCatalog()
 	tests := []struct {
@@ -219,6 +258,12 @@ func TestSMSFitsOneSegment(t *testing.T) {
 	for _, m := range []Message{
 		{Kind: KindInvitation, Channel: ChannelSMS, Payload: invitationPayload()},
 		{Kind: KindVisitorPass, Channel: ChannelSMS, Payload: passPayload()},
+		{Kind: KindPIN, Channel: ChannelSMS, Payload: func() Payload {
+			p := pinPayload()
+			p.SiteName, p.DoorName = "The Residences at 1200 Harbour View", long
+			p.Validity = "Mon 7 Dec 2026 09:00 - Tue 8 Dec 2026 17:00 (CET)"
+			return p
+		}()},
 		{Kind: KindVisitorPass, Channel: ChannelSMS, Payload: func() Payload {
 			p := passPayload()
 			p.IssuerName, p.SiteName = long, "The Residences at 1200 Harbour View"

@@ -12,6 +12,7 @@ import (
 	"github.com/lintel/lintel/credential/booking"
 	"github.com/lintel/lintel/credential/schedule"
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
 
 // bookingScheduleJSON is the API's booking schedule. opening_hours takes
@@ -225,6 +226,8 @@ type bookingRequest struct {
 	StartsAt string   `json:"starts_at"`
 	EndsAt   string   `json:"ends_at"`
 	Methods  []string `json:"methods"`
+	// DeliverVia sends the booking's PIN to the booker: sms, push or none.
+	DeliverVia string `json:"deliver_via"`
 }
 
 type bookingResponse struct {
@@ -237,6 +240,7 @@ type bookingResponse struct {
 	Status      string   `json:"status"`
 	PinID       string   `json:"pin_id,omitempty"`
 	Pin         string   `json:"pin,omitempty"`
+	DeliveryID  string   `json:"delivery_id,omitempty"`
 	CreatedAt   string   `json:"created_at"`
 	CancelledAt *string  `json:"cancelled_at"`
 }
@@ -279,7 +283,15 @@ func (a *API) createBooking(c *gin.Context) {
 	for _, m := range req.Methods {
 		wantPIN = wantPIN || m == "pin"
 	}
+	if req.DeliverVia == "" {
+		req.DeliverVia = "none"
+	}
+	v.check(req.DeliverVia == "none" || wantPIN, "deliver_via", "sends the booking's PIN: add pin to methods, or leave deliver_via out")
 	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.checkDeliverVia(req.DeliverVia, notifications.KindPIN); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -315,16 +327,21 @@ func (a *API) createBooking(c *gin.Context) {
 	for _, s := range slots {
 		br.Slots = append(br.Slots, [2]time.Time{s.Start, s.End})
 	}
-	var pin string
+	var pin, deliveryID string
 	if wantPIN {
 		grace := time.Duration(bs.GraceMinutes) * time.Minute
 		br.Extra = func(tx *models.Store, b *models.Booking) error {
-			id, digits, err := a.createBookingPIN(tx, c, b, start.Add(-grace), end.Add(grace))
+			row, digits, err := a.createBookingPIN(tx, c, b, start.Add(-grace), end.Add(grace))
 			if err != nil {
 				return err
 			}
-			pin, b.PinID = digits, id
-			return tx.SetBookingPIN(ctx, b.ID, id)
+			pin, b.PinID = digits, row.ID
+			if err := tx.SetBookingPIN(ctx, b.ID, row.ID); err != nil {
+				return err
+			}
+			// The PIN's message commits with the booking.
+			deliveryID, err = a.enqueuePIN(ctx, tx, site, row, digits, req.DeliverVia)
+			return err
 		}
 	}
 	b, err := a.store.CreateBooking(ctx, br)
@@ -332,9 +349,12 @@ func (a *API) createBooking(c *gin.Context) {
 		a.fail(c, notFoundAs(err, "door"))
 		return
 	}
+	if deliveryID != "" {
+		a.wakeDeliveries()
+	}
 	a.audit(c, site.ID, "booking.created", "", b.UserID, b.ID)
 	resp := toBooking(b)
-	resp.Pin = pin
+	resp.Pin, resp.DeliveryID = pin, deliveryID
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, resp)
 }

@@ -13,7 +13,7 @@ import (
 // through the bundle) valid exactly from..to, the booked window plus grace.
 // An offline PIN would have to be rounded out to whole hours and would open
 // the door outside the booking, so bookings never use one.
-func (a *API) createBookingPIN(tx *models.Store, c *gin.Context, b *models.Booking, from, to time.Time) (string, string, error) {
+func (a *API) createBookingPIN(tx *models.Store, c *gin.Context, b *models.Booking, from, to time.Time) (*models.PIN, string, error) {
 	from, to = from.UTC(), to.UTC()
 	userID := b.UserID
 	row := &models.PIN{SiteID: b.SiteID, DoorID: b.DoorID, Mode: models.PINCustom, Type: models.PINTimeBound,
@@ -31,9 +31,9 @@ func (a *API) createBookingPIN(tx *models.Store, c *gin.Context, b *models.Booki
 	}
 	if err := tx.CreatePINs(c.Request.Context(), []*models.PIN{row}, next,
 		errConflict("pin_space_exhausted", "no free PIN was found for this door; try again")); err != nil {
-		return "", "", err
+		return nil, "", err
 	}
-	return row.ID, digits, nil
+	return row, digits, nil
 }
 
 // deleteBookingPIN takes a cancelled booking's PIN off the door (its

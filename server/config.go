@@ -60,6 +60,9 @@ type Config struct {
 	// own listener and not on the API's (LINTEL_METRICS_ADDR).
 	MetricsToken string
 	MetricsAddr  string
+	// App names the phone app on the invitee's page and in the
+	// universal-link files (LINTEL_APP_*; see docs/passes-and-pins.md).
+	App AppConfig
 
 	// Wallet configures Apple Wallet passes and Google Wallet links
 	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
@@ -177,6 +180,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Sprintf("LINTEL_METRICS_ADDR %q is not host:port", c.MetricsAddr))
 		}
 	}
+	app, appProblems := loadAppConfig(getenv)
+	c.App, problems = app, append(problems, appProblems...)
 	if c.KeyEncryptionKey != "" {
 		if _, err := decodeKEK(c.KeyEncryptionKey); err != nil {
 			problems = append(problems, "LINTEL_KEY_ENCRYPTION_KEY: "+err.Error())

@@ -400,7 +400,7 @@ func (a *API) listDeliveries(c *gin.Context) {
 	default:
 		v.add("status", "must be pending, sending, sent or dead")
 	}
-	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, revocation or wallet_update")
+	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation or wallet_update")
 	if err := v.err(); err != nil {
 		a.fail(c, err)
 		return

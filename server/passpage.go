@@ -76,11 +76,15 @@ footer p{margin:0}
 
 // passPageCSP allows the inline style sheet (by hash) and data: images, and
 // nothing else: no script, no fetch, no frame, no form.
-var passPageCSP = func() string {
-	h := sha256.Sum256([]byte(passPageCSS))
+var passPageCSP = pageCSP(passPageCSS)
+
+// pageCSP is the policy of a server-rendered page whose only style sheet is
+// css, inline.
+func pageCSP(css string) string {
+	h := sha256.Sum256([]byte(css))
 	return "default-src 'none'; img-src data:; style-src 'sha256-" + base64.StdEncoding.EncodeToString(h[:]) +
 		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-}()
+}
 
 type passPageView struct {
 	CSS        template.CSS
@@ -109,9 +113,9 @@ var passStates = map[string]struct{ mark, title, text string }{
 	models.PassExpired: {"!", "This pass has expired", "Its time is over. If you still need to come in, ask your host for a new pass."},
 }
 
-func pageHeaders(c *gin.Context) {
+func pageHeaders(c *gin.Context, csp string) {
 	privateHeaders(c)
-	c.Header("Content-Security-Policy", passPageCSP)
+	c.Header("Content-Security-Policy", csp)
 	c.Header("X-Frame-Options", "DENY")
 }
 
@@ -122,7 +126,7 @@ func (a *API) renderPassPage(c *gin.Context, status int, v passPageView) {
 		a.fail(c, err)
 		return
 	}
-	pageHeaders(c)
+	pageHeaders(c, passPageCSP)
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/offlinepin"
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
 
 // bridgeFreshness is how recently a reader of a door must have synced (or
@@ -128,6 +130,8 @@ type pinRequest struct {
 	EndsAt   *string       `json:"ends_at"`
 	PIN      *string       `json:"pin"`
 	Assignee *assigneeJSON `json:"assignee"`
+	// DeliverVia sends the PIN to its assignee: sms, push or none.
+	DeliverVia string `json:"deliver_via"`
 }
 
 type pinAssigneeJSON struct {
@@ -157,6 +161,8 @@ type pinResponse struct {
 	UsedAt     *string         `json:"used_at"`
 	DeletedAt  *string         `json:"deleted_at,omitempty"`
 	CreatedAt  string          `json:"created_at"`
+	// DeliveryID is the outbox message sending the PIN (creation only).
+	DeliveryID string `json:"delivery_id,omitempty"`
 }
 
 func pinState(p *models.PIN, now time.Time) string {
@@ -182,9 +188,7 @@ func toPIN(p *models.PIN, digits string, show bool, now time.Time) pinResponse {
 		PINMasked: maskPIN(digits), Assignee: pinAssigneeJSON{UserID: p.AssigneeUserID, Name: p.AssigneeName, KeyID: p.AssigneeKeyID},
 		PassID: p.PassID, UsedAt: rfc3339p(p.UsedAt), DeletedAt: rfc3339p(p.DeletedAt), CreatedAt: rfc3339(p.CreatedAt),
 	}
-	if p.Mode == models.PINOffline && p.Type != models.PINTimeBound {
-		r.FirstUseBy = rfc3339p(ptr(p.StartsAt.Add(models.FirstUseWindow)))
-	}
+	r.FirstUseBy = rfc3339p(pinFirstUseBy(p))
 	if show {
 		r.PIN = digits
 	}
@@ -192,6 +196,15 @@ func toPIN(p *models.PIN, digits string, show bool, now time.Time) pinResponse {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// pinFirstUseBy is the time by which an offline one_time PIN must be used
+// (nil for every other PIN: an offline permanent PIN has no deadline).
+func pinFirstUseBy(p *models.PIN) *time.Time {
+	if p.Mode == models.PINOffline && p.Type == models.PINOneTime {
+		return ptr(p.StartsAt.Add(models.FirstUseWindow))
+	}
+	return nil
+}
 
 // instant parses an optional RFC 3339 time (with its offset) to whole
 // seconds in UTC; absent gives def.
@@ -283,11 +296,18 @@ func (a *API) createPIN(c *gin.Context) {
 		v.add("pin", "is chosen by the server for offline PINs: leave it out")
 	}
 	who := v.assignee(req.Assignee, mustPrincipal(c))
+	if req.DeliverVia == "" {
+		req.DeliverVia = "none"
+	}
 	var spec offlinepin.Spec
 	if req.Mode == models.PINOffline && len(v.errs) == 0 {
 		spec = v.offlineSpec(typ, start, end, now)
 	}
 	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.checkDeliverVia(req.DeliverVia, notifications.KindPIN); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -323,7 +343,19 @@ func (a *API) createPIN(c *gin.Context) {
 		}
 		next = a.customCandidate(site.ID, digits)
 	}
-	if err := a.store.CreatePIN(ctx, p, who, next, exhausted); err != nil {
+	var deliveryID string
+	// The message sending the PIN commits with it or not at all.
+	err = a.store.Tx(ctx, func(tx *models.Store) error {
+		if err := tx.CreatePIN(ctx, p, who, next, exhausted); err != nil {
+			return err
+		}
+		var err error
+		if deliveryID, err = a.enqueuePIN(ctx, tx, site, p, digits, req.DeliverVia); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, site.ID, actor(c), "pin.created", p.ID, deref(p.AssigneeUserID), "mode="+p.Mode+" type="+p.Type+" deliver_via="+req.DeliverVia)
+	})
+	if err != nil {
 		var ua models.UnknownAssigneeError
 		if errors.As(err, &ua) {
 			err = errValidation(FieldError{Field: "assignee.user_id", Message: "is not an active user of this site"})
@@ -331,9 +363,13 @@ func (a *API) createPIN(c *gin.Context) {
 		a.fail(c, notFoundAs(err, "door"))
 		return
 	}
-	a.audit(c, site.ID, "pin.created", p.ID, deref(p.AssigneeUserID), "mode="+p.Mode+" type="+p.Type)
+	if deliveryID != "" {
+		a.wakeDeliveries()
+	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, toPIN(p, digits, true, now))
+	r := toPIN(p, digits, true, now)
+	r.DeliveryID = deliveryID
+	c.JSON(http.StatusCreated, r)
 }
 
 func deref(s *string) string {
@@ -354,8 +390,10 @@ func (v *validator) offlineSpec(typ offlinepin.Type, start, end, now time.Time) 
 	switch {
 	case spec.Start.Sub(now) > offlinepin.MaxLead:
 		v.add("starts_at", "is more than 366 days ahead")
-	case typ != offlinepin.TimeBound && !spec.Start.Add(offlinepin.FirstUseWindow).After(now):
-		v.add("starts_at", "is more than 24 hours ago: an offline one_time or permanent PIN must first be used within 24 hours of its start")
+	case typ == offlinepin.OneTime && !spec.Start.Add(offlinepin.FirstUseWindow).After(now):
+		v.add("starts_at", "is more than 24 hours ago: an offline one_time PIN must be used within 24 hours of its start")
+	case typ == offlinepin.Permanent && spec.Start.After(now):
+		v.add("starts_at", "is in the future: an offline permanent PIN opens from when it is issued (no reader could hold back its start); leave starts_at out, or use a custom PIN")
 	}
 	return spec
 }
@@ -364,18 +402,26 @@ func (v *validator) offlineSpec(typ offlinepin.Type, start, end, now time.Time) 
 // PIN id is new on the door wins (the unique index decides). *pin receives
 // the PIN of the latest candidate, so the winner's after insertion.
 func (a *API) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string) models.PINCandidate {
+	n := spec.Type.Nonces()
+	first := 0
+	if spec.Type == offlinepin.Permanent {
+		// Permanent PINs of a door differ by nonce alone (2,400 of them):
+		// starting at a random one keeps the first try free until the
+		// door has many.
+		first = mathrand.IntN(n)
+	}
 	return func(attempt int, rows []*models.PIN) (bool, error) {
-		if attempt >= spec.Type.Nonces() {
+		if attempt >= n {
 			return false, nil
 		}
 		s := spec
-		s.Nonce = uint16(attempt)
+		s.Nonce = uint16((first + attempt) % n)
 		for _, r := range rows {
 			digits, id, err := offlinepin.Generate(a.doorPINKey(r.DoorID), s, now)
 			if err != nil {
 				return false, err
 			}
-			r.OfflineID, r.Nonce, *pin = &id, attempt, digits
+			r.OfflineID, r.Nonce, *pin = &id, int(s.Nonce), digits
 		}
 		return true, nil
 	}

@@ -137,8 +137,11 @@ func (a *API) routes() http.Handler {
 	// its pass's ApplePass token, except the two Apple leaves open.
 	passPages := r.Group("", a.throttle(a.limits.pass))
 	passPages.GET("/p/:pass", a.passPage)
+	passPages.GET("/invite/:code", a.invitePage)
 	passPages.GET("/v1/passes/:pass/apple.pkpass", a.applePass)
 	passPages.GET("/v1/passes/:pass/google", a.googlePass)
+	r.GET("/.well-known/apple-app-site-association", a.appleAppSiteAssociation)
+	r.GET("/.well-known/assetlinks.json", a.assetLinks)
 	ws := r.Group("/wallet/v1")
 	ws.POST("/log", a.throttle(a.limits.walletLog), a.walletLog)
 	apple := ws.Group("", a.requireAppleWallet)

@@ -53,6 +53,18 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Result.ID %q, ID() %q, %v", res.ID, id, idErr)
 		}
 		s := Spec{Type: res.Type, Start: res.Start, End: res.End, Nonce: res.Nonce}
+		if res.Type == Permanent {
+			// No window: valid at every instant, and the same PIN for any
+			// start at or before the issuing time.
+			if err != nil || !res.Start.IsZero() || !res.End.IsZero() || !res.FirstUseBy.IsZero() {
+				t.Fatalf("permanent PIN %q: %+v, %v", pin, res, err)
+			}
+			again, againID, gerr := Generate(testKey, Spec{Type: Permanent, Start: base, Nonce: res.Nonce}, base)
+			if gerr != nil || again != pin || againID != id {
+				t.Fatalf("recognized %q as permanent nonce %d, but Generate gives %q, %v", pin, res.Nonce, again, gerr)
+			}
+			return
+		}
 		last := res.FirstUseBy
 		if res.Type == TimeBound {
 			last = res.End
@@ -95,8 +107,11 @@ func FuzzRoundTrip(f *testing.F) {
 			return
 		}
 		last := s.Start.Add(FirstUseWindow)
-		if s.Type == TimeBound {
+		switch s.Type {
+		case TimeBound:
 			last = s.End
+		case Permanent:
+			last = s.Start.Add(1 << 62) // no end
 		}
 		at := s.Start.Add(time.Duration(atSec%(1<<32)) * time.Second)
 		res, err := Verify(testKey, pin, at)

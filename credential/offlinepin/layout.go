@@ -1,6 +1,7 @@
 package offlinepin
 
 import (
+	"math"
 	"math/bits"
 	"time"
 )
@@ -41,6 +42,10 @@ type class struct {
 	macMod           uint64
 	minH, maxH, step int64
 	firstUse         bool
+	// startless PINs (permanent) have no window: the MAC covers neither
+	// start nor end, so the PIN opens from when it is handed out, for ever
+	// (until deny-listed). The class then has one residue and no lengths.
+	startless bool
 	// maxValid is the most windows of one (nonce, residue) valid at any one
 	// instant; macMod = maxValid * guessOdds. The residue periods trade
 	// verification time (fewer windows per residue) against this bound
@@ -57,10 +62,12 @@ const (
 	numClasses
 )
 
-// classes is the version-1 layout; it is never modified.
+// classes is the version-1 layout (revision 2: permanent PINs are
+// startless; the other classes are unchanged since revision 1); it is never
+// modified.
 var classes = [numClasses]class{
 	classOneTime:   {typ: OneTime, offset: 0, nonces: 100, residues: 24, macMod: 1 * guessOdds, minH: 24, maxH: 24, step: 24, firstUse: true, maxValid: 1},
-	classPermanent: {typ: Permanent, offset: 336_000_000, nonces: 100, residues: 24, macMod: 1 * guessOdds, minH: 24, maxH: 24, step: 24, firstUse: true, maxValid: 1},
+	classPermanent: {typ: Permanent, offset: 336_000_000, nonces: 2400, residues: 1, macMod: 1 * guessOdds, startless: true, maxValid: 1},
 	classHourly:    {typ: TimeBound, offset: 672_000_000, nonces: 4, residues: 36, macMod: 108 * guessOdds, minH: 1, maxH: 72, step: 1, maxValid: 108},
 	classDaily:     {typ: TimeBound, offset: 2_849_280_000, nonces: 4, residues: 72, macMod: 173 * guessOdds, minH: 96, maxH: 744, step: 24, maxValid: 173},
 }
@@ -85,6 +92,9 @@ func (c *class) durationAtLeast(lo int64) int64 {
 
 // usableUntil is the hour from which a PIN no longer passes Verify.
 func (c *class) usableUntil(startH, endH int64) int64 {
+	if c.startless {
+		return math.MaxInt64 / hourSec
+	}
 	if c.firstUse {
 		return startH + c.maxH
 	}
@@ -96,7 +106,7 @@ type window struct{ start, dur int64 }
 
 // macEnd is the end field of the MAC input, in Unix hours.
 func (c *class) macEnd(w window) int64 {
-	if c.firstUse {
+	if c.firstUse || c.startless {
 		return 0
 	}
 	return w.start + w.dur
@@ -114,6 +124,11 @@ const (
 // a fixed order: those valid at hour th first, then those starting within the
 // horizon, then those that ended within it. It stops at the first match.
 func (c *class) search(th, r int64, match func(window) bool) (window, status, bool) {
+	if c.startless {
+		// One candidate, valid at every instant.
+		w := window{}
+		return w, validNow, match(w)
+	}
 	s0 := th - floorMod(th-r, c.residues) // latest start <= th with the residue
 	for s := s0; s+c.maxH > th; s -= c.residues {
 		for d := c.durationAtLeast(th - s + 1); d <= c.maxH; d += c.step {
@@ -140,6 +155,9 @@ func (c *class) search(th, r int64, match func(window) bool) (window, status, bo
 }
 
 func (c *class) result(id string, nonce uint16, w window) Result {
+	if c.startless {
+		return Result{ID: id, Type: c.typ, Nonce: nonce}
+	}
 	r := Result{ID: id, Type: c.typ, Nonce: nonce, Start: hourTime(w.start)}
 	if c.firstUse {
 		r.FirstUseBy = hourTime(w.start + w.dur)

@@ -44,9 +44,11 @@ const (
 	OneTime Type = 1
 	// TimeBound opens any number of times in [Start, End).
 	TimeBound Type = 2
-	// Permanent opens from its start on; its first use must fall within
-	// FirstUseWindow of the start, after which the reader keeps accepting it
-	// by its ID (see Verify).
+	// Permanent opens from when it is handed out, for ever (until the
+	// door's deny list names it), with no first-use deadline: its MAC
+	// covers neither start nor end, so a reader recognizes it at any time
+	// with one HMAC. Spec.Start only bounds issuing (it must not be in the
+	// future: nothing offline could enforce it).
 	Permanent Type = 3
 )
 
@@ -81,8 +83,13 @@ func ParseType(s string) (Type, error) {
 // It is 0 for an invalid type.
 func (t Type) Nonces() int {
 	switch t {
-	case OneTime, Permanent:
+	case OneTime:
 		return 100
+	case Permanent:
+		// No window tells permanent PINs apart, so the nonce alone does:
+		// a door key has 2,400 of them (as many as one-time PINs valid at
+		// one instant, so the class keeps its size and its odds).
+		return 2400
 	case TimeBound:
 		return 4
 	}
@@ -98,8 +105,8 @@ const (
 	KeySize = 32
 	// Granularity is the time grid: starts and ends are whole UTC hours.
 	Granularity = time.Hour
-	// FirstUseWindow is how long after its start a one-time or permanent PIN
-	// can be used for the first time.
+	// FirstUseWindow is how long after its start a one-time PIN can be
+	// used (permanent PINs have none).
 	FirstUseWindow = 24 * time.Hour
 	// MaxHourly is the longest time-bound window that may end at any hour;
 	// longer windows last a whole number of days (multiples of 24 h).
@@ -154,12 +161,13 @@ type Result struct {
 	ID    string
 	Type  Type
 	Nonce uint16
-	// Start is the start of the PIN's window, in UTC.
+	// Start is the start of the PIN's window, in UTC (zero for Permanent,
+	// which has none).
 	Start time.Time
 	// End is the exclusive end of a TimeBound window; zero for other types.
 	End time.Time
-	// FirstUseBy is the end of the first-use window of a OneTime or
-	// Permanent PIN; zero for TimeBound. Verify rejects a OneTime PIN from
+	// FirstUseBy is the end of the first-use window of a OneTime PIN; zero
+	// for the other types. Verify rejects a OneTime PIN from
 	// then on, so a spent-set entry can be dropped after it.
 	FirstUseBy time.Time
 }
@@ -185,6 +193,12 @@ func Generate(doorKey []byte, s Spec, now time.Time) (pin, id string, err error)
 	if startH*hourSec-nowSec > int64(MaxLead/time.Second) {
 		return "", "", fmt.Errorf("%w: starts more than %v after now", ErrInvalidSpec, MaxLead)
 	}
+	if c.startless {
+		if startH*hourSec > nowSec {
+			return "", "", fmt.Errorf("%w: a permanent PIN opens from when it is issued; its start can't be in the future", ErrInvalidSpec)
+		}
+		startH = 0 // not in the PIN
+	}
 	if c.usableUntil(startH, endH)*hourSec <= nowSec {
 		return "", "", fmt.Errorf("%w: no longer usable at the issuing time", ErrInvalidSpec)
 	}
@@ -198,11 +212,9 @@ func Generate(doorKey []byte, s Spec, now time.Time) (pin, id string, err error)
 // Verify checks a typed PIN against the door key at the reader's time now.
 //
 // It recognizes a PIN only through its window, so it does not know about
-// use: the caller keeps a spent set for OneTime PINs, a deny list from the
-// server, and an activated set for Permanent PINs (a permanent PIN that
-// passed Verify once is accepted later by its ID, since Verify rejects it
-// after its first-use window). Check the deny list first; docs/offline-pin.md
-// has the whole recipe.
+// use: the caller keeps a spent set for OneTime PINs and a deny list from
+// the server (Permanent PINs pass Verify at any time). Check the deny list
+// first; docs/offline-pin.md has the whole recipe.
 //
 // On ErrNotYetValid and ErrExpired the Result describes the matched PIN, so
 // the caller can log its ID; on other errors it is zero.

@@ -66,7 +66,7 @@ func TestTypeStringAndParse(t *testing.T) {
 	if s := Type(9).String(); s != "Type(9)" {
 		t.Errorf("Type(9).String() = %q", s)
 	}
-	if Type(0).Nonces() != 0 || OneTime.Nonces() != 100 || Permanent.Nonces() != 100 || TimeBound.Nonces() != 4 {
+	if Type(0).Nonces() != 0 || OneTime.Nonces() != 100 || Permanent.Nonces() != 2400 || TimeBound.Nonces() != 4 {
 		t.Error("Nonces() disagrees with the layout")
 	}
 }
@@ -105,6 +105,8 @@ func TestGenerateRejectsBadSpecs(t *testing.T) {
 		{"one_time nonce 100", testKey, Spec{Type: OneTime, Start: t0, Nonce: 100}, t0, ErrInvalidSpec},
 		{"time_bound nonce 4", testKey, Spec{Type: TimeBound, Start: t0, End: h(1), Nonce: 4}, t0, ErrInvalidSpec},
 		{"starts too far ahead", testKey, Spec{Type: Permanent, Start: h(367 * 24)}, t0, ErrInvalidSpec},
+		{"permanent starting in an hour", testKey, Spec{Type: Permanent, Start: h(1)}, t0, ErrInvalidSpec},
+		{"permanent nonce 2400", testKey, Spec{Type: Permanent, Start: t0, Nonce: 2400}, t0, ErrInvalidSpec},
 		{"one_time first-use window over at issue", testKey, Spec{Type: OneTime, Start: h(-24)}, t0, ErrInvalidSpec},
 		{"time_bound over at issue", testKey, Spec{Type: TimeBound, Start: h(-3), End: t0}, t0, ErrInvalidSpec},
 		// Accepted edge cases, for contrast.
@@ -114,7 +116,7 @@ func TestGenerateRejectsBadSpecs(t *testing.T) {
 		{"time_bound 96 h", testKey, Spec{Type: TimeBound, Start: t0, End: h(96), Nonce: 3}, t0, nil},
 		{"time_bound 31 days", testKey, Spec{Type: TimeBound, Start: t0, End: h(31 * 24)}, t0, nil},
 		{"time_bound issued mid-window", testKey, Spec{Type: TimeBound, Start: h(-3), End: h(1)}, t0, nil},
-		{"permanent a year ahead", testKey, Spec{Type: Permanent, Start: h(366 * 24), Nonce: 99}, t0, nil},
+		{"permanent issued a year after its start", testKey, Spec{Type: Permanent, Start: h(-366 * 24), Nonce: 2399}, t0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,12 +170,12 @@ func TestVerifyWindows(t *testing.T) {
 		{"one_time at end of first-use window", Spec{Type: OneTime, Start: t0}, h(24), "expired", OneTime},
 		{"one_time 47 h after start", Spec{Type: OneTime, Start: t0}, h(47.9), "expired", OneTime},
 		{"one_time 48 h after start", Spec{Type: OneTime, Start: t0}, h(48), "no_match", 0},
-		// permanent: same recognition window; later uses go through the activated set.
-		{"permanent before start", Spec{Type: Permanent, Start: t0, Nonce: 99}, h(-0.5), "not_yet_valid", Permanent},
+		// permanent: no window, no first-use deadline; it opens whenever it
+		// is typed (the server hands it out no earlier than its start).
 		{"permanent at start", Spec{Type: Permanent, Start: t0, Nonce: 99}, t0, "accept", Permanent},
-		{"permanent within first-use window", Spec{Type: Permanent, Start: t0}, h(23.99), "accept", Permanent},
-		{"permanent after first-use window", Spec{Type: Permanent, Start: t0}, h(24), "expired", Permanent},
-		{"permanent a month later", Spec{Type: Permanent, Start: t0}, h(30 * 24), "no_match", 0},
+		{"permanent a day later, never used", Spec{Type: Permanent, Start: t0}, h(24), "accept", Permanent},
+		{"permanent a month later, never used", Spec{Type: Permanent, Start: t0, Nonce: 2399}, h(30 * 24), "accept", Permanent},
+		{"permanent ten years later", Spec{Type: Permanent, Start: t0, Nonce: 1234}, h(3653 * 24), "accept", Permanent},
 		// time_bound, hourly lengths.
 		{"1 h window before", Spec{Type: TimeBound, Start: t0, End: h(1)}, h(-sec), "not_yet_valid", TimeBound},
 		{"1 h window at start", Spec{Type: TimeBound, Start: t0, End: h(1)}, t0, "accept", TimeBound},
@@ -207,10 +209,13 @@ func TestVerifyWindows(t *testing.T) {
 				return
 			}
 			want := Result{ID: id, Type: tt.wantT, Nonce: tt.spec.Nonce, Start: tt.spec.Start.UTC()}
-			if tt.wantT == TimeBound {
+			switch tt.wantT {
+			case TimeBound:
 				want.End = tt.spec.End.UTC()
-			} else {
+			case OneTime:
 				want.FirstUseBy = tt.spec.Start.Add(FirstUseWindow).UTC()
+			case Permanent:
+				want.Start = time.Time{} // not in the PIN
 			}
 			if res != want {
 				t.Fatalf("Result = %+v; want %+v", res, want)
@@ -351,36 +356,24 @@ func TestOneTimeSpentSet(t *testing.T) {
 	}
 }
 
-func TestPermanentActivation(t *testing.T) {
-	// A permanent PIN is recognized by Verify during its first-use window;
-	// after that the reader accepts it by its ID from the activated set.
+func TestPermanentHasNoDeadline(t *testing.T) {
+	// A permanent PIN never used for years still opens: Verify recognizes
+	// it at any time with one HMAC, without an activated set. Its start is
+	// not in it, so the same nonce gives the same PIN whatever the start.
 	pin, id := mustGenerate(t, testKey, Spec{Type: Permanent, Start: t0, Nonce: 7})
-	activated := map[string]bool{}
-	use := func(now time.Time) string {
-		pid, err := ID(testKey, pin)
-		if err != nil {
-			return outcome(err)
+	for _, at := range []time.Time{t0, h(24), h(30), h(24 * 400), h(24 * 3653)} {
+		res, err := Verify(testKey, pin, at)
+		if err != nil || res.ID != id || res.Type != Permanent || res.Nonce != 7 || !res.FirstUseBy.IsZero() {
+			t.Fatalf("first use at %v: %+v, %v; want accepted", at, res, err)
 		}
-		if activated[pid] {
-			return "accept"
-		}
-		res, err := Verify(testKey, pin, now)
-		if err != nil {
-			return outcome(err)
-		}
-		if res.Type == Permanent {
-			activated[res.ID] = true
-		}
-		return "accept"
 	}
-	if got := use(h(30)); got != "expired" {
-		t.Fatalf("first use after the first-use window = %s; want expired", got)
+	later, laterID, err := Generate(testKey, Spec{Type: Permanent, Start: h(-500), Nonce: 7}, t0)
+	if err != nil || later != pin || laterID != id {
+		t.Fatalf("the start changed the PIN: %s %s %v", later, laterID, err)
 	}
-	if got := use(h(3)); got != "accept" || !activated[id] {
-		t.Fatalf("first use = %s, activated %v; want accept and the issued ID activated", got, activated)
-	}
-	if got := use(h(24 * 400)); got != "accept" {
-		t.Fatalf("use after a year = %s; want accept through the activated set", got)
+	other, _ := mustGenerate(t, testKey, Spec{Type: Permanent, Start: t0, Nonce: 8})
+	if other == pin {
+		t.Fatal("two nonces gave one PIN")
 	}
 }
 
@@ -516,6 +509,15 @@ func TestRoundTripSweep(t *testing.T) {
 		s := Spec{Type: Type(1 + rng.IntN(3)), Start: h(float64(rng.IntN(24 * 3000)))}
 		s.Nonce = uint16(rng.IntN(s.Type.Nonces()))
 		last := s.Start.Add(FirstUseWindow)
+		if s.Type == Permanent {
+			pin, id := mustGenerate(t, testKey, s)
+			for _, at := range []time.Time{s.Start, s.Start.Add(time.Duration(rng.Int64N(int64(3650 * 24 * time.Hour))))} {
+				if res, err := Verify(testKey, pin, at); err != nil || res.ID != id || res.Nonce != s.Nonce || !res.Start.IsZero() {
+					t.Fatalf("%+v (%s) at %v: %+v %v", s, pin, at, res, err)
+				}
+			}
+			continue
+		}
 		if s.Type == TimeBound {
 			if rng.IntN(2) == 0 {
 				s.End = s.Start.Add(time.Duration(1+rng.IntN(72)) * time.Hour)

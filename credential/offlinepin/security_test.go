@@ -65,6 +65,11 @@ func (c *class) durations() []int64 {
 // must consider at hour th, by their definition, with their status.
 func (c *class) windowsAt(th, r int64) map[window]status {
 	want := map[window]status{}
+	if c.startless {
+		// Its one window is valid at every instant.
+		want[window{}] = validNow
+		return want
+	}
 	for s := th - c.maxH - horizonH - 1; s <= th+horizonH; s++ {
 		if floorMod(s, c.residues) != r {
 			continue
@@ -179,6 +184,12 @@ func TestGuessAcceptance(t *testing.T) {
 			} else {
 				lengths = []time.Duration{FirstUseWindow}
 			}
+			if typ == Permanent {
+				// No window: one PIN per nonce, valid at every instant.
+				add(Spec{Type: typ, Start: th, Nonce: uint16(n)})
+				tuples++
+				continue
+			}
 			for _, d := range lengths {
 				for start := th; start.Add(d).After(now); start = start.Add(-time.Hour) {
 					s := Spec{Type: typ, Start: start, Nonce: uint16(n)}
@@ -191,8 +202,8 @@ func TestGuessAcceptance(t *testing.T) {
 			}
 		}
 	}
-	// The arithmetic of docs/offline-pin.md: 2*24*100 one-time and
-	// permanent windows, 4*(2628 + 11760) time-bound ones.
+	// The arithmetic of docs/offline-pin.md: 24*100 one-time windows,
+	// 2400 permanent PINs (one per nonce), 4*(2628 + 11760) time-bound ones.
 	if tuples != 62352 {
 		t.Fatalf("%d windows valid at one instant; the docs say 62352", tuples)
 	}

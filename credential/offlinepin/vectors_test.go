@@ -107,7 +107,11 @@ func TestVectors(t *testing.T) {
 				if got := outcome(err); got != c.Want {
 					t.Errorf("Verify(%s) at %s = %s; want %s", cp, c.Now, got, c.Want)
 				}
-				if err == nil && (res.ID != v.ID || !res.Start.Equal(s.Start)) {
+				start := s.Start
+				if s.Type == Permanent {
+					start = time.Time{} // permanent PINs carry no start
+				}
+				if err == nil && (res.ID != v.ID || !res.Start.Equal(start)) {
 					t.Errorf("Verify at %s = %+v; want ID %s", c.Now, res, v.ID)
 				}
 			}
@@ -151,6 +155,9 @@ func intermediates(key []byte, s Spec) (macInput string, macValue, structured ui
 	c, startH, endH, err := classify(s)
 	if err != nil {
 		return "", 0, 0
+	}
+	if c.startless {
+		startH = 0 // permanent PINs: start not in the MAC
 	}
 	m := newMACer(key)
 	macValue = m.value(c, s.Nonce, startH, endH)
@@ -210,6 +217,7 @@ func writeVectors(t *testing.T) {
 		{"one_time start given in New York time", key2, Spec{Type: OneTime, Start: time.Date(2026, 11, 1, 1, 0, 0, 0, ny)}},
 		{"permanent nonce 0", testKey, Spec{Type: Permanent, Start: t0}},
 		{"permanent nonce 57, other key", key2, Spec{Type: Permanent, Start: t0.Add(hr(23)), Nonce: 57}},
+		{"permanent nonce 2399", testKey, Spec{Type: Permanent, Start: t0.Add(hr(-9000)), Nonce: 2399}},
 		{"time_bound 1 h", testKey, Spec{Type: TimeBound, Start: t0, End: t0.Add(hr(1))}},
 		{"time_bound 9 h nonce 3", testKey, Spec{Type: TimeBound, Start: t0.Add(hr(-3)), End: t0.Add(hr(6)), Nonce: 3}},
 		{"time_bound 72 h", key2, Spec{Type: TimeBound, Start: t0.Add(hr(11)), End: t0.Add(hr(83)), Nonce: 1}},
@@ -225,6 +233,7 @@ func writeVectors(t *testing.T) {
 			"pin and id do not depend on the issuing time; mac_input, mac_value and structured are the intermediate values of the construction.",
 			"checks: Verify(door_key or the vector's key, pin or the vector's pin, now) must give want: accept | not_yet_valid | expired | no_match | malformed.",
 			"malformed: each must be rejected as malformed with any key and time. invalid_specs: Generate must refuse each (issuing time = its start).",
+			"Revision 2 (permanent PINs startless): a permanent PIN's MAC input has start and end 0, its class has 2400 nonces and one residue, and it is valid at every instant, with no first-use deadline; the one_time and time_bound vectors are unchanged from revision 1.",
 			"lockout_default_policy: events at T+at_s seconds on a fresh keypad under the default policy (5 failures, 30 s doubling to 15 min, 1 h quiet).",
 		},
 	}
@@ -265,6 +274,7 @@ func writeVectors(t *testing.T) {
 			{at: last.Add(Horizon)},
 			{at: g.spec.Start, key: other},
 			{at: g.spec.Start, pin: string(mistyped)},
+			{at: g.spec.Start.Add(3653 * 24 * time.Hour)}, // ten years on
 		} {
 			ck, cp := g.key, pin
 			ch := check{Now: c.at.UTC().Format(time.RFC3339)}
@@ -289,6 +299,7 @@ func writeVectors(t *testing.T) {
 		{"time_bound 32 days", "time_bound", "2026-03-10T14:00:00Z", "2026-04-11T14:00:00Z", 0},
 		{"time_bound nonce 4", "time_bound", "2026-03-10T14:00:00Z", "2026-03-10T15:00:00Z", 4},
 		{"one_time nonce 100", "one_time", "2026-03-10T14:00:00Z", "", 100},
+		{"permanent nonce 2400", "permanent", "2026-03-10T14:00:00Z", "", 2400},
 	}
 	yes, no := true, false
 	f.Lockout = []lockStep{
