@@ -34,6 +34,7 @@ import (
 	"github.com/lintel/lintel/ble-reader/input"
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/ble-reader/upstream"
+	"github.com/lintel/lintel/credential/bundle"
 )
 
 // StoreFile is the store's file name inside the data directory.
@@ -139,7 +140,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 // of parsing back to the OS at once: bundles change rarely, and a small
 // board should not carry a few MB of garbage until the runtime's
 // scavenger gets to it.
-func (d *Daemon) apply(doc *upstream.Doc, syncedAt time.Time) error {
+func (d *Daemon) apply(doc *bundle.Bundle, syncedAt time.Time) error {
 	if err := d.Engine.Apply(doc, syncedAt); err != nil {
 		return err
 	}

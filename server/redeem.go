@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
 )
 
@@ -62,7 +63,7 @@ func (a *API) redeemPass(c *gin.Context) {
 // or activates a permanent offline one, so the door's other readers learn
 // it with their next bundle. It is idempotent, so a re-sent batch is
 // harmless.
-func (a *API) recordUses(ctx context.Context, r *models.Reader, events []readerEvent) error {
+func (a *API) recordUses(ctx context.Context, r *models.Reader, events []wire.Event) error {
 	for _, e := range events {
 		if e.Granted == nil || !*e.Granted {
 			continue
@@ -76,7 +77,7 @@ func (a *API) recordUses(ctx context.Context, r *models.Reader, events []readerE
 				return err
 			}
 		}
-		if e.Method == "pin" && e.CredentialID != "" {
+		if e.Method == wire.MethodPIN && e.CredentialID != "" {
 			if _, err := a.store.MarkPINUsed(ctx, r.SiteID, r.DoorID, r.ID, e.CredentialID, at); err != nil {
 				return err
 			}
