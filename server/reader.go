@@ -267,6 +267,7 @@ func (a *API) readerEvents(c *gin.Context) {
 	}
 	now := a.now()
 	evs := make([]models.Event, 0, len(req.Events))
+	srcs := make([]wire.Event, 0, len(req.Events)) // evs[i] came from srcs[i]
 	seen := map[string]bool{}
 	for i, e := range req.Events {
 		f := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
@@ -297,8 +298,14 @@ func (a *API) readerEvents(c *gin.Context) {
 		evs = append(evs, models.Event{SiteID: r.SiteID, EventID: e.EventID, Type: models.EventAccess, Action: "door.decision",
 			Granted: e.Granted, Reason: e.Reason, Method: e.Method, DoorID: r.DoorID, ReaderID: r.ID,
 			UserID: e.UserID, CredentialID: e.CredentialID, Detail: detail, OccurredAt: at})
+		srcs = append(srcs, e)
 	}
 	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	uses, err := a.screenUses(ctx, r, evs, srcs)
+	if err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -307,7 +314,7 @@ func (a *API) readerEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	if err := a.recordUses(ctx, r, req.Events); err != nil {
+	if err := a.recordUses(ctx, r, uses); err != nil {
 		a.fail(c, err)
 		return
 	}
