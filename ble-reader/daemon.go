@@ -254,7 +254,7 @@ func (d *Daemon) readInput(ctx context.Context, in InputConfig) error {
 		}
 		w := bo.Next()
 		d.log.Warn("input device ended", "input", in.Name, "err", err, "reopen_in", w.String())
-		if !sleepCtx(ctx, w) {
+		if !upstream.Sleep(ctx, w) {
 			return nil
 		}
 	}
@@ -404,15 +404,4 @@ func (d *Daemon) serveStatus(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -159,7 +159,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 			}
 			d := bo.Next()
 			s.Log.Warn("bundle sync failed", "err", err, "retry_in", d.String())
-			if !sleep(ctx, d) {
+			if !Sleep(ctx, d) {
 				return nil
 			}
 		}
@@ -342,7 +342,7 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 		}
 		d := bo.Next()
 		s.Log.Warn("event stream lost", "err", err, "reconnect_in", d.String())
-		if !sleep(ctx, d) {
+		if !Sleep(ctx, d) {
 			return
 		}
 	}

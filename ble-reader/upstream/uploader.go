@@ -87,7 +87,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 			msg := err.Error()
 			u.lastErr.Store(&msg)
 			u.Log.Warn("event upload failed", "err", err, "retry_in", d.String(), "failures", bo.Failures())
-			if !sleep(ctx, d) {
+			if !Sleep(ctx, d) {
 				return nil
 			}
 			continue
