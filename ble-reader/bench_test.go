@@ -14,14 +14,14 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/blelink"
-	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // bigDoc is the fixture's bundle grown to users users (each with a card)
 // and a deny list of revoked entries; tCred stays valid.
-func bigDoc(f *fixture, users, revoked int) *upstream.Doc {
+func bigDoc(f *fixture, users, revoked int) *bundle.Bundle {
 	d := f.bundle()
 	for i := 0; i < users; i++ {
 		id := fmt.Sprintf("user-%06d", i)
@@ -98,7 +98,7 @@ func BenchmarkTapDurable100kDenyList(b *testing.B) {
 		t0 := time.Now()
 		res := f.eng.Present(b.Context(), blelinkConnID(i), pres)
 		durs = append(durs, time.Since(t0))
-		if res[1] != byte(StatusGranted) {
+		if res[1] != byte(wire.StatusGranted) {
 			b.Fatalf("result %x", res)
 		}
 	}

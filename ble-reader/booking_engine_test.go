@@ -6,6 +6,7 @@ import (
 
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // At a schedule-based door the engine admits the phone and the card of a
@@ -16,7 +17,7 @@ func TestScheduleBasedDoorNeedsBooking(t *testing.T) {
 	f.doc.Reader.ScheduleBased = true
 	f.apply()
 	tok := f.token("cred-1", tUser, "residents")
-	if got := f.tap(1, tok); got.Status != StatusDenied || got.Reason != credential.ReasonNoBooking {
+	if got := f.tap(1, tok); got.Status != wire.StatusDenied || got.Reason != credential.ReasonNoBooking {
 		t.Fatalf("no booking: %+v", got)
 	}
 	if out := f.eng.Card(tCard); out.Reason != credential.ReasonNoBooking {
@@ -30,7 +31,7 @@ func TestScheduleBasedDoorNeedsBooking(t *testing.T) {
 		t.Fatalf("before the booking: %+v", got)
 	}
 	f.clock.Add(61 * time.Minute)
-	if got := f.tap(3, f.token("cred-1", tUser, "residents")); got.Status != StatusGranted {
+	if got := f.tap(3, f.token("cred-1", tUser, "residents")); got.Status != wire.StatusGranted {
 		t.Fatalf("inside the booking: %+v", got)
 	}
 	if out := f.eng.Card(tCard); !out.Granted {
@@ -96,7 +97,7 @@ func TestBookingGrantsOutsideGroupHoursAcrossDST(t *testing.T) {
 	} {
 		at(tc.now)
 		tok := f.token("cred-1", tUser, "staff")
-		if got := f.tap(uint64(tc.now.Unix()), tok); (got.Status == StatusGranted) != (tc.want == "") || got.Reason != tc.want {
+		if got := f.tap(uint64(tc.now.Unix()), tok); (got.Status == wire.StatusGranted) != (tc.want == "") || got.Reason != tc.want {
 			t.Errorf("%s: phone %+v, want %q", tc.name, got, tc.want)
 		}
 		if out := f.eng.Card(tCard); out.Granted != (tc.want == "") || out.Reason != tc.want {

@@ -19,6 +19,7 @@ import (
 
 	reader "github.com/lintel/lintel/ble-reader"
 	"github.com/lintel/lintel/ble-reader/store"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // childEnv carries the reader's arguments to a child test process.
@@ -146,7 +147,7 @@ func TestKillDuringBurst(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		res, err := p0.Tap(ctx, ble, 185)
-		return err == nil && res.Status == reader.StatusGranted
+		return err == nil && res.Status == wire.StatusGranted
 	})
 
 	var results atomic.Int64
@@ -161,7 +162,7 @@ func TestKillDuringBurst(t *testing.T) {
 				tctx, c := context.WithTimeout(ctx, 2*time.Second)
 				res, err := p.Tap(tctx, ble, 185)
 				c()
-				if err == nil && res.Status == reader.StatusGranted {
+				if err == nil && res.Status == wire.StatusGranted {
 					results.Add(1)
 				}
 			}

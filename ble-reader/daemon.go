@@ -34,6 +34,7 @@ import (
 	"github.com/lintel/lintel/ble-reader/input"
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/ble-reader/upstream"
+	"github.com/lintel/lintel/credential/bundle"
 )
 
 // StoreFile is the store's file name inside the data directory.
@@ -139,7 +140,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 // of parsing back to the OS at once: bundles change rarely, and a small
 // board should not carry a few MB of garbage until the runtime's
 // scavenger gets to it.
-func (d *Daemon) apply(doc *upstream.Doc, syncedAt time.Time) error {
+func (d *Daemon) apply(doc *bundle.Bundle, syncedAt time.Time) error {
 	if err := d.Engine.Apply(doc, syncedAt); err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func (d *Daemon) readInput(ctx context.Context, in InputConfig) error {
 		}
 		w := bo.Next()
 		d.log.Warn("input device ended", "input", in.Name, "err", err, "reopen_in", w.String())
-		if !sleepCtx(ctx, w) {
+		if !upstream.Sleep(ctx, w) {
 			return nil
 		}
 	}
@@ -403,15 +404,4 @@ func (d *Daemon) serveStatus(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

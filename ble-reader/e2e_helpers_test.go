@@ -19,6 +19,7 @@ import (
 	"github.com/lintel/lintel/ble-reader/blelink"
 	"github.com/lintel/lintel/ble-reader/door"
 	"github.com/lintel/lintel/ble-reader/phone"
+	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -286,7 +287,7 @@ func (r *runningReader) version() int64 {
 	return info.Version
 }
 
-func tap(t testing.TB, p *phone.Phone, addr string) reader.Result {
+func tap(t testing.TB, p *phone.Phone, addr string) wire.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	reader "github.com/lintel/lintel/ble-reader"
 	"github.com/lintel/lintel/ble-reader/blelink"
 	"github.com/lintel/lintel/ble-reader/phone"
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // TestEndToEnd runs the real server, a reader daemon and the phone
@@ -22,8 +22,8 @@ func TestEndToEnd(t *testing.T) {
 	front := w.startReader(readerOpts{})
 	waitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
 
-	granted := reader.Result{Status: reader.StatusGranted}
-	denied := func(r credential.Reason) reader.Result { return reader.Result{Status: reader.StatusDenied, Reason: r} }
+	granted := wire.Result{Status: wire.StatusGranted}
+	denied := func(r credential.Reason) wire.Result { return wire.Result{Status: wire.StatusDenied, Reason: r} }
 
 	t.Run("granted", func(t *testing.T) {
 		if got := tap(t, p, front.addr); got != granted {
@@ -93,7 +93,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := reader.ParseResult(raw)
+		got, err := wire.ParseResult(raw)
 		if err != nil || got != denied(credential.ReasonBadProof) {
 			t.Fatalf("replay: %v %v", got, err)
 		}
@@ -198,7 +198,7 @@ func TestScheduleAndStaleness(t *testing.T) {
 	r := w.startReader(readerOpts{now: clk.Now})
 	waitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
 
-	if got := tap(t, p, r.addr); got.Status != reader.StatusGranted {
+	if got := tap(t, p, r.addr); got.Status != wire.StatusGranted {
 		t.Fatalf("Wednesday noon: %v", got)
 	}
 	clk.Set(time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)) // Saturday noon

@@ -16,15 +16,8 @@ import (
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential"
-)
-
-// Methods as the event log names them.
-const (
-	MethodBLE  = "ble"
-	MethodNFC  = "nfc"
-	MethodCard = "card"
-	MethodQR   = "qr"
-	MethodPIN  = "pin"
+	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // Outcome is one decision as the engine carried it out.
@@ -37,14 +30,14 @@ type Outcome struct {
 }
 
 // Result is the outcome as the phone is told.
-func (o Outcome) Result() Result {
+func (o Outcome) Result() wire.Result {
 	switch {
 	case o.Busy:
-		return Result{Status: StatusBusy}
+		return wire.Result{Status: wire.StatusBusy}
 	case o.Granted:
-		return Result{Status: StatusGranted}
+		return wire.Result{Status: wire.StatusGranted}
 	}
-	return Result{Status: StatusDenied, Reason: o.Reason}
+	return wire.Result{Status: wire.StatusDenied, Reason: o.Reason}
 }
 
 // EngineConfig configures an Engine.
@@ -123,7 +116,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 }
 
 // Apply installs a new bundle document (the Syncer's Apply).
-func (e *Engine) Apply(doc *upstream.Doc, syncedAt time.Time) error {
+func (e *Engine) Apply(doc *bundle.Bundle, syncedAt time.Time) error {
 	s, err := buildSnapshot(doc, syncedAt, e.cfg.MaxStale)
 	if err != nil {
 		return err
@@ -219,7 +212,7 @@ func (e *Engine) Present(_ context.Context, id blelink.ConnID, presentation []by
 	out := e.DecidePresentation(ch, presentation)
 	b, err := out.Result().MarshalBinary()
 	if err != nil { // cannot happen for outcomes the engine makes
-		b, _ = Result{Status: StatusBusy}.MarshalBinary()
+		b, _ = wire.Result{Status: wire.StatusBusy}.MarshalBinary()
 	}
 	return b
 }
@@ -227,7 +220,7 @@ func (e *Engine) Present(_ context.Context, id blelink.ConnID, presentation []by
 // DecidePresentation decides on a presentation answering ch, received
 // over BLE.
 func (e *Engine) DecidePresentation(ch credential.Challenge, presentation []byte) Outcome {
-	return e.DecidePresentationVia(MethodBLE, ch, presentation)
+	return e.DecidePresentationVia(wire.MethodBLE, ch, presentation)
 }
 
 // NewChallenge issues a challenge for a transport that keeps it itself
@@ -243,7 +236,7 @@ func (e *Engine) NewChallenge() (credential.Challenge, error) {
 }
 
 // DecidePresentationVia decides on a presentation answering ch that came
-// over the transport named by method (MethodBLE, MethodNFC).
+// over the transport named by method (wire.MethodBLE, wire.MethodNFC).
 func (e *Engine) DecidePresentationVia(method string, ch credential.Challenge, presentation []byte) Outcome {
 	now := e.cfg.Now()
 	ev := store.Event{Method: method}
@@ -263,7 +256,7 @@ func (e *Engine) DecidePresentationVia(method string, ch credential.Challenge, p
 // Card decides on a card or fob number.
 func (e *Engine) Card(number string) Outcome {
 	now := e.cfg.Now()
-	ev := store.Event{Method: MethodCard}
+	ev := store.Event{Method: wire.MethodCard}
 	s := e.snap.Load()
 	if s == nil {
 		ev.Reason = string(credential.ReasonStaleBundle)
@@ -280,7 +273,7 @@ func (e *Engine) Card(number string) Outcome {
 // durably before the door opens.
 func (e *Engine) Pass(token string) Outcome {
 	now := e.cfg.Now()
-	ev := store.Event{Method: MethodQR}
+	ev := store.Event{Method: wire.MethodQR}
 	s := e.snap.Load()
 	if s == nil {
 		ev.Reason = string(credential.ReasonStaleBundle)

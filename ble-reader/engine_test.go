@@ -11,54 +11,55 @@ import (
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/offlinepin"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 func TestBLEDecisions(t *testing.T) {
 	tests := []struct {
 		name     string
 		setup    func(f *fixture) string // returns the token to present
-		want     Result
+		want     wire.Result
 		wantUser bool
 	}{
-		{"granted", func(f *fixture) string { return f.token(tCred, tUser, "residents") }, Result{Status: StatusGranted}, true},
+		{"granted", func(f *fixture) string { return f.token(tCred, tUser, "residents") }, wire.Result{Status: wire.StatusGranted}, true},
 		{"revoked", func(f *fixture) string {
 			f.doc.Revoked = []bundle.Revoked{{CredentialID: tCred}}
 			f.apply()
 			return f.token(tCred, tUser, "residents")
-		}, Result{Status: StatusDenied, Reason: credential.ReasonRevoked}, true},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonRevoked}, true},
 		{"user cut off", func(f *fixture) string {
 			tok := f.token(tCred, tUser, "residents")
 			epoch := f.clock.Now()
 			f.doc.Users[0].Epoch = &epoch
 			f.apply()
 			return tok
-		}, Result{Status: StatusDenied, Reason: credential.ReasonUserCutOff}, true},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonUserCutOff}, true},
 		{"stale token group, current group lacks the door", func(f *fixture) string {
 			return f.token("cred-v", "user-visitor", "residents")
-		}, Result{Status: StatusDenied, Reason: credential.ReasonDoorNotAllowed}, true},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonDoorNotAllowed}, true},
 		{"wrong door: group does not open it", func(f *fixture) string {
 			f.doc.Groups = f.doc.Groups[1:] // only staff opens it now
 			f.apply()
 			return f.token(tCred, tUser, "residents")
-		}, Result{Status: StatusDenied, Reason: credential.ReasonDoorNotAllowed}, true},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonDoorNotAllowed}, true},
 		{"inside schedule (Paris 10:00 Wednesday)", func(f *fixture) string {
 			return f.token("cred-s", "user-staff", "staff")
-		}, Result{Status: StatusGranted}, true},
+		}, wire.Result{Status: wire.StatusGranted}, true},
 		{"outside schedule (Paris 20:00)", func(f *fixture) string {
 			f.clock.Set(time.Date(2026, 5, 6, 18, 0, 0, 0, time.UTC))
 			f.apply()
 			return f.token("cred-s", "user-staff", "staff")
-		}, Result{Status: StatusDenied, Reason: credential.ReasonOutsideSchedule}, true},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonOutsideSchedule}, true},
 		{"stale bundle", func(f *fixture) string {
 			tok := f.token(tCred, tUser, "residents")
 			f.clock.Add(25 * time.Hour)
 			return tok
-		}, Result{Status: StatusDenied, Reason: credential.ReasonStaleBundle}, true},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonStaleBundle}, true},
 		{"stale bundle, confirmed by the server since", func(f *fixture) string {
 			f.clock.Add(25 * time.Hour)
 			f.eng.Confirm(f.clock.Now())
 			return f.token(tCred, tUser, "residents")
-		}, Result{Status: StatusGranted}, true},
+		}, wire.Result{Status: wire.StatusGranted}, true},
 		{"another issuer's credential", func(f *fixture) string {
 			other, err := credential.NewSigningKey(fixedKey(t, "attacker"))
 			if err != nil {
@@ -66,7 +67,7 @@ func TestBLEDecisions(t *testing.T) {
 			}
 			f.issuer = other
 			return f.token(tCred, tUser, "residents")
-		}, Result{Status: StatusDenied, Reason: credential.ReasonUnknownKey}, false},
+		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonUnknownKey}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +78,7 @@ func TestBLEDecisions(t *testing.T) {
 				t.Fatalf("tap = %v, want %v", got, tt.want)
 			}
 			ev := f.lastEvent()
-			if ev.Method != MethodBLE || ev.Granted != (tt.want.Status == StatusGranted) || ev.Reason != string(tt.want.Reason) {
+			if ev.Method != wire.MethodBLE || ev.Granted != (tt.want.Status == wire.StatusGranted) || ev.Reason != string(tt.want.Reason) {
 				t.Fatalf("event %+v", ev)
 			}
 			if (ev.UserID != "") != tt.wantUser || (ev.CredentialID != "") != tt.wantUser {
@@ -87,7 +88,7 @@ func TestBLEDecisions(t *testing.T) {
 				t.Fatalf("event id %q at %v", ev.EventID, ev.OccurredAt)
 			}
 			wantOpens := 0
-			if tt.want.Status == StatusGranted {
+			if tt.want.Status == wire.StatusGranted {
 				wantOpens = 1
 			}
 			if f.door.Opens() != wantOpens {
@@ -102,7 +103,7 @@ func TestBLEFailOpen(t *testing.T) {
 	f.open(EngineConfig{MaxStale: -1})
 	f.clock.Add(30 * 24 * time.Hour)
 	tok := f.token(tCred, tUser, "residents")
-	if got := f.tap(1, tok); got.Status != StatusGranted {
+	if got := f.tap(1, tok); got.Status != wire.StatusGranted {
 		t.Fatalf("fail-open door with a month-old bundle: %v", got)
 	}
 }
@@ -111,7 +112,7 @@ func TestBLEReplay(t *testing.T) {
 	f := newFixture(t)
 	tok := f.token(tCred, tUser, "residents")
 	_, pres := f.presentation(1, tok)
-	if got := f.present(1, pres); got.Status != StatusGranted {
+	if got := f.present(1, pres); got.Status != wire.StatusGranted {
 		t.Fatalf("first: %v", got)
 	}
 	// The same bytes on the same connection: its challenge is gone.
@@ -135,7 +136,7 @@ func TestBLEConnClosedForgetsChallenge(t *testing.T) {
 	tok := f.token(tCred, tUser, "residents")
 	_, pres := f.presentation(1, tok)
 	f.eng.ConnClosed(1)
-	if got := f.present(1, pres); got.Status != StatusDenied {
+	if got := f.present(1, pres); got.Status != wire.StatusDenied {
 		t.Fatalf("presentation after the connection closed: %v", got)
 	}
 }
@@ -164,15 +165,15 @@ func TestNoBundle(t *testing.T) {
 
 func TestApplyRejectsBadBundles(t *testing.T) {
 	f := newFixture(t)
-	tests := map[string]func(d *upstream.Doc){
-		"delta":        func(d *upstream.Doc) { d.Full = false },
-		"bad keys":     func(d *upstream.Doc) { d.Keys = []byte(`{"keys":[]}`) },
-		"bad zone":     func(d *upstream.Doc) { d.Site.Timezone = "Mars/Olympus" },
-		"bad schedule": func(d *upstream.Doc) { d.Groups[1].Schedule.End = "07:00" },
-		"bad card key": func(d *upstream.Doc) { d.CardKey = "!!" },
-		"bad pin key":  func(d *upstream.Doc) { d.PINKey = "c2hvcnQ" },
-		"pin no hash":  func(d *upstream.Doc) { d.PINs = []bundle.CustomPIN{{ID: "p"}} },
-		"pin schedule": func(d *upstream.Doc) {
+	tests := map[string]func(d *bundle.Bundle){
+		"delta":        func(d *bundle.Bundle) { d.Full = false },
+		"bad keys":     func(d *bundle.Bundle) { d.Keys = []byte(`{"keys":[]}`) },
+		"bad zone":     func(d *bundle.Bundle) { d.Site.Timezone = "Mars/Olympus" },
+		"bad schedule": func(d *bundle.Bundle) { d.Groups[1].Schedule.End = "07:00" },
+		"bad card key": func(d *bundle.Bundle) { d.CardKey = "!!" },
+		"bad pin key":  func(d *bundle.Bundle) { d.PINKey = "c2hvcnQ" },
+		"pin no hash":  func(d *bundle.Bundle) { d.PINs = []bundle.CustomPIN{{ID: "p"}} },
+		"pin schedule": func(d *bundle.Bundle) {
 			d.PINs = []bundle.CustomPIN{{ID: "p", Hash: "h", Schedule: &bundle.Schedule{Days: []string{"someday"}, Start: "09:00", End: "10:00"}}}
 		},
 	}
@@ -184,7 +185,7 @@ func TestApplyRejectsBadBundles(t *testing.T) {
 				t.Fatal("applied")
 			}
 			// The previous bundle stays in force.
-			if got := f.tap(1, f.token(tCred, tUser, "residents")); got.Status != StatusGranted {
+			if got := f.tap(1, f.token(tCred, tUser, "residents")); got.Status != wire.StatusGranted {
 				t.Fatalf("after a refused bundle: %v", got)
 			}
 		})
@@ -222,7 +223,7 @@ func TestCardDecisions(t *testing.T) {
 				t.Fatalf("Card = %+v, want %q", out, tt.want)
 			}
 			ev := f.lastEvent()
-			if ev.Method != MethodCard || ev.EventID != out.EventID || ev.Granted != out.Granted {
+			if ev.Method != wire.MethodCard || ev.EventID != out.EventID || ev.Granted != out.Granted {
 				t.Fatalf("event %+v", ev)
 			}
 		})
@@ -251,7 +252,7 @@ func TestPassDecisions(t *testing.T) {
 				t.Fatalf("scan %d: %+v", i, out)
 			}
 		}
-		if ev := f.lastEvent(); ev.PassID != "pass-t" || ev.Method != MethodQR {
+		if ev := f.lastEvent(); ev.PassID != "pass-t" || ev.Method != wire.MethodQR {
 			t.Fatalf("event %+v", ev)
 		}
 	})
@@ -371,7 +372,7 @@ func TestPINDecisions(t *testing.T) {
 			t.Fatalf("first: %+v", out)
 		}
 		ev := f.lastEvent()
-		if ev.CredentialID != id || ev.Method != MethodPIN {
+		if ev.CredentialID != id || ev.Method != wire.MethodPIN {
 			t.Fatalf("event %+v", ev)
 		}
 		if out := f.eng.PIN("kp", pin); out.Reason != credential.ReasonAlreadyUsed {
@@ -521,7 +522,7 @@ func TestStoreFailureKeepsDoorShut(t *testing.T) {
 	if err := f.store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.present(1, pres); got.Status != StatusBusy {
+	if got := f.present(1, pres); got.Status != wire.StatusBusy {
 		t.Fatalf("tap with a dead store: %v", got)
 	}
 	if out := f.eng.Card(tCard); !out.Busy {
@@ -533,23 +534,23 @@ func TestStoreFailureKeepsDoorShut(t *testing.T) {
 }
 
 func TestResultEncoding(t *testing.T) {
-	for _, r := range []Result{{Status: StatusGranted}, {Status: StatusBusy}, {Status: StatusDenied, Reason: credential.ReasonRevoked}} {
+	for _, r := range []wire.Result{{Status: wire.StatusGranted}, {Status: wire.StatusBusy}, {Status: wire.StatusDenied, Reason: credential.ReasonRevoked}} {
 		b, err := r.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ParseResult(b)
+		got, err := wire.ParseResult(b)
 		if err != nil || got != r {
 			t.Fatalf("round trip %v: %v %v", r, got, err)
 		}
 	}
-	for _, bad := range []Result{{Status: StatusDenied}, {Status: StatusGranted, Reason: "revoked"}} {
+	for _, bad := range []wire.Result{{Status: wire.StatusDenied}, {Status: wire.StatusGranted, Reason: "revoked"}} {
 		if _, err := bad.MarshalBinary(); err == nil {
 			t.Fatalf("encoded %v", bad)
 		}
 	}
 	for _, bad := range [][]byte{nil, {1}, {2, 0, 0}, {1, 0, 1, 'x'}, {1, 1, 0}, {1, 9, 0}, {1, 1, 5, 'a'}, {1, 0, 0, 0}} {
-		if _, err := ParseResult(bad); err == nil {
+		if _, err := wire.ParseResult(bad); err == nil {
 			t.Fatalf("parsed %x", bad)
 		}
 	}
@@ -562,7 +563,7 @@ func FuzzParseResult(f *testing.F) {
 	f.Add([]byte{1, 1, 7, 'r', 'e', 'v', 'o', 'k', 'e', 'd'})
 	f.Add([]byte{1, 2, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseResult(b)
+		r, err := wire.ParseResult(b)
 		if err != nil {
 			return
 		}
@@ -585,13 +586,13 @@ func TestOtherTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := f.eng.DecidePresentationVia(MethodNFC, ch, pres); !out.Granted {
+	if out := f.eng.DecidePresentationVia(wire.MethodNFC, ch, pres); !out.Granted {
 		t.Fatalf("%+v", out)
 	}
-	if out := f.eng.DecidePresentationVia(MethodNFC, ch, pres); out.Reason != credential.ReasonReplayedNonce {
+	if out := f.eng.DecidePresentationVia(wire.MethodNFC, ch, pres); out.Reason != credential.ReasonReplayedNonce {
 		t.Fatalf("replay: %+v", out)
 	}
-	if ev := f.lastEvent(); ev.Method != MethodNFC {
+	if ev := f.lastEvent(); ev.Method != wire.MethodNFC {
 		t.Fatalf("event %+v", ev)
 	}
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/lintel/lintel/ble-reader/blelink"
 	"github.com/lintel/lintel/ble-reader/door"
 	"github.com/lintel/lintel/ble-reader/store"
-	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 const (
@@ -113,7 +113,7 @@ type fixture struct {
 	device  *ecdsa.PrivateKey
 	cardKey []byte
 	pinKey  []byte
-	doc     *upstream.Doc
+	doc     *bundle.Bundle
 	path    string
 	store   *store.Store
 	door    *recDoor
@@ -184,7 +184,7 @@ func (f *fixture) apply() {
 	}
 }
 
-func (f *fixture) bundle() *upstream.Doc {
+func (f *fixture) bundle() *bundle.Bundle {
 	f.t.Helper()
 	ks, err := credential.NewKeySet(f.issuer.Public())
 	if err != nil {
@@ -198,25 +198,23 @@ func (f *fixture) bundle() *upstream.Doc {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return &upstream.Doc{
-		Bundle: bundle.Bundle{
-			Version: 7, Full: true, GeneratedAt: tNow, Issuer: tIssuer,
-			Site:   bundle.Site{ID: tSite, Timezone: "Europe/Paris"},
-			Reader: bundle.Reader{ID: tReader, DoorID: tDoor, DoorName: "Front"},
-			Keys:   json.RawMessage(jwks),
-			Groups: []bundle.Group{
-				{ID: "residents"},
-				{ID: "staff", Schedule: &bundle.Schedule{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "08:00", End: "18:00"}},
-			},
-			Users: []bundle.User{
-				{ID: tUser, GroupID: "residents"},
-				{ID: "user-staff", GroupID: "staff"},
-				{ID: "user-visitor", GroupID: "visitors"},
-			},
-			CardKey: base64.RawURLEncoding.EncodeToString(f.cardKey),
-			Cards:   []bundle.Card{{Hash: bundle.CardHash(f.cardKey, n), CredentialID: "card-1", UserID: tUser}},
-			PINKey:  base64.RawURLEncoding.EncodeToString(f.pinKey),
+	return &bundle.Bundle{
+		Version: 7, Full: true, GeneratedAt: tNow, Issuer: tIssuer,
+		Site:   bundle.Site{ID: tSite, Timezone: "Europe/Paris"},
+		Reader: bundle.Reader{ID: tReader, DoorID: tDoor, DoorName: "Front"},
+		Keys:   json.RawMessage(jwks),
+		Groups: []bundle.Group{
+			{ID: "residents"},
+			{ID: "staff", Schedule: &bundle.Schedule{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "08:00", End: "18:00"}},
 		},
+		Users: []bundle.User{
+			{ID: tUser, GroupID: "residents"},
+			{ID: "user-staff", GroupID: "staff"},
+			{ID: "user-visitor", GroupID: "visitors"},
+		},
+		CardKey: base64.RawURLEncoding.EncodeToString(f.cardKey),
+		Cards:   []bundle.Card{{Hash: bundle.CardHash(f.cardKey, n), CredentialID: "card-1", UserID: tUser}},
+		PINKey:  base64.RawURLEncoding.EncodeToString(f.pinKey),
 	}
 }
 
@@ -237,7 +235,7 @@ func (f *fixture) token(sub, user string, groups ...string) string {
 
 // tap runs one BLE exchange through the Handler interface: challenge on
 // connection id, presentation built by the phone, result decoded.
-func (f *fixture) tap(id uint64, token string) Result {
+func (f *fixture) tap(id uint64, token string) wire.Result {
 	f.t.Helper()
 	_, pres := f.presentation(id, token)
 	return f.present(id, pres)
@@ -260,9 +258,9 @@ func (f *fixture) presentation(id uint64, token string) ([]byte, []byte) {
 	return chb, pres
 }
 
-func (f *fixture) present(id uint64, pres []byte) Result {
+func (f *fixture) present(id uint64, pres []byte) wire.Result {
 	f.t.Helper()
-	res, err := ParseResult(f.eng.Present(f.t.Context(), blelink.ConnID(id), pres))
+	res, err := wire.ParseResult(f.eng.Present(f.t.Context(), blelink.ConnID(id), pres))
 	if err != nil {
 		f.t.Fatal(err)
 	}

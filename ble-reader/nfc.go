@@ -5,6 +5,7 @@ import (
 
 	"github.com/lintel/lintel/ble-reader/nfc"
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // NFCConfig is the NFC transport: phones (host card emulation) and
@@ -35,7 +36,7 @@ type nfcHandler struct{ e *Engine }
 func (h nfcHandler) Challenge(string) (credential.Challenge, error) { return h.e.NewChallenge() }
 
 func (h nfcHandler) Present(_ context.Context, _ string, ch credential.Challenge, presentation []byte) []byte {
-	b, err := h.e.DecidePresentationVia(MethodNFC, ch, presentation).Result().MarshalBinary()
+	b, err := h.e.DecidePresentationVia(wire.MethodNFC, ch, presentation).Result().MarshalBinary()
 	if err != nil {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/offlinepin"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // LockoutPolicy is a keypad's lockout policy (offlinepin.Policy).
@@ -102,7 +103,7 @@ func (e *Engine) PIN(keypadName, digits string) Outcome {
 	e.keypadsMu.Lock()
 	defer e.keypadsMu.Unlock()
 	now := e.cfg.Now()
-	ev := store.Event{Method: MethodPIN, Detail: "keypad " + keypadName}
+	ev := store.Event{Method: wire.MethodPIN, Detail: "keypad " + keypadName}
 	kp, err := e.keypads.get(keypadName)
 	if err != nil {
 		e.log.Error("keypad state unreadable", "err", err)

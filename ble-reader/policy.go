@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/booking"
 	"github.com/lintel/lintel/credential/bundle"
@@ -17,7 +16,7 @@ import (
 // never modified: the engine swaps a pointer, so a decision in progress
 // always sees one consistent bundle.
 type snapshot struct {
-	doc        *upstream.Doc
+	doc        *bundle.Bundle
 	verifier   credential.Verifier
 	policy     *credential.DoorPolicy
 	pinKey     []byte               // offline PINs; nil when the bundle has none
@@ -31,7 +30,7 @@ type snapshot struct {
 // with. maxStale is the door's cut-off (0: the default, negative: fail
 // open). It refuses a document the reader could not decide with (bad
 // keys, time zone, schedule or key material) rather than decide wrongly.
-func BuildPolicy(doc *upstream.Doc, syncedAt time.Time, maxStale time.Duration) (*credential.DoorPolicy, credential.Verifier, error) {
+func BuildPolicy(doc *bundle.Bundle, syncedAt time.Time, maxStale time.Duration) (*credential.DoorPolicy, credential.Verifier, error) {
 	var v credential.Verifier
 	if doc == nil || !doc.Full {
 		return nil, v, fmt.Errorf("reader: no full bundle")
@@ -98,7 +97,7 @@ func BuildPolicy(doc *upstream.Doc, syncedAt time.Time, maxStale time.Duration) 
 	return p, v, nil
 }
 
-func buildSnapshot(doc *upstream.Doc, syncedAt time.Time, maxStale time.Duration) (*snapshot, error) {
+func buildSnapshot(doc *bundle.Bundle, syncedAt time.Time, maxStale time.Duration) (*snapshot, error) {
 	p, v, err := BuildPolicy(doc, syncedAt, maxStale)
 	if err != nil {
 		return nil, err

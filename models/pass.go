@@ -449,11 +449,13 @@ func redeemRefusal(p *Pass, doorID string, now time.Time, leeway time.Duration) 
 // "pass=<id>" first in the detail too).
 func passDetail(id string) string { return "pass=" + id }
 
-// markPassUsed spends a single-use pass that a reader reports it admitted
-// (offline, or with the pass's PIN). The first report wins.
+// markPassUsed spends a single-use pass that a reader of doorID reports it
+// admitted (offline, or with the pass's PIN), when the pass opens that door
+// (as RedeemPass requires). The first report wins.
 func (s *Store) markPassUsed(ctx context.Context, siteID, id, doorID, readerID string, at time.Time) (bool, error) {
 	now := s.Now()
 	res := s.q(ctx).Model(&Pass{}).Where("site_id = ? AND id = ? AND type = ? AND status = ? AND used_at IS NULL", siteID, id, PassSingleUse, PassActive).
+		Where("EXISTS (SELECT 1 FROM visitor_pass_doors d WHERE d.pass_id = visitor_passes.id AND d.door_id = ?)", doorID).
 		Updates(map[string]any{"status": PassUsed, "used_at": at.UTC().Truncate(time.Microsecond), "used_door_id": doorID, "used_reader_id": readerID, "updated_at": now})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
@@ -464,7 +466,8 @@ func (s *Store) markPassUsed(ctx context.Context, siteID, id, doorID, readerID s
 
 // MarkPassUsed records a reader's report that it admitted the visitor of a
 // single-use pass (offline, then uploaded): the pass is spent and the
-// site's readers learn it. Reports about other passes change nothing. It
+// site's readers learn it. Reports about other passes, or from a door the
+// pass does not open, change nothing. It
 // reports whether the pass was spent by this call.
 func (s *Store) MarkPassUsed(ctx context.Context, siteID, id, doorID, readerID string, at time.Time) (bool, error) {
 	changed := false

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
 )
 
@@ -190,15 +191,14 @@ func (a *API) readerStream(c *gin.Context) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(event string, id int64, data any) bool {
-		js, _ := json.Marshal(data)
-		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, js); err != nil {
+	send := func(ev wire.StreamEvent) bool {
+		if _, err := w.Write(ev.Frame()); err != nil {
 			return false
 		}
 		w.Flush()
 		return true
 	}
-	if !send("bundle", version, gin.H{"version": version, "kind": "hello"}) {
+	if !send(wire.BundleEvent(version, wire.KindHello)) {
 		return
 	}
 	tick := time.NewTicker(heartbeat)
@@ -227,59 +227,25 @@ func (a *API) readerStream(c *gin.Context) {
 				}
 				ch = models.Change{SiteID: r.SiteID, Version: v, Kind: models.ChangeAccess}
 			}
-			ok := true
+			ev := wire.BundleEvent(ch.Version, ch.Kind)
 			if ch.Kind == models.ChangeRevocation {
-				data := gin.H{"version": ch.Version, "credential_id": ch.CredentialID}
-				if !ch.Until.IsZero() {
-					data["until"] = rfc3339(ch.Until)
-				}
-				ok = send("revoked", ch.Version, data)
-			} else {
-				ok = send("bundle", ch.Version, gin.H{"version": ch.Version, "kind": ch.Kind})
+				ev = wire.RevokedEvent(ch.Version, ch.CredentialID, ch.Until)
 			}
-			if !ok {
+			if !send(ev) {
 				return
 			}
 		}
 	}
 }
 
-type readerEvent struct {
-	EventID      string `json:"event_id"`
-	OccurredAt   string `json:"occurred_at"`
-	Granted      *bool  `json:"granted"`
-	Reason       string `json:"reason"`
-	Method       string `json:"method"`
-	CredentialID string `json:"credential_id"`
-	UserID       string `json:"user_id"`
-	PassID       string `json:"pass_id"`
-	Detail       string `json:"detail"`
-}
-
-type eventsUpload struct {
-	Events []readerEvent `json:"events"`
-}
-
-const maxEventBatch = 1000
-
-var readerMethods = map[string]bool{"ble": true, "nfc": true, "card": true, "qr": true, "pin": true}
-
-func validEventID(s string) bool {
-	if len(s) < 8 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
+// methodList names the methods for a validation message: "ble, nfc, card,
+// qr or pin".
+var methodList = strings.Join(wire.Methods[:len(wire.Methods)-1], ", ") + " or " + wire.Methods[len(wire.Methods)-1]
 
 // readerEvents stores a batch of access decisions, idempotent by event_id:
 // a batch re-sent after a lost response stores nothing twice.
 func (a *API) readerEvents(c *gin.Context) {
-	var req eventsUpload
+	var req wire.EventBatch
 	if err := decodeJSON(c, &req); err != nil {
 		a.fail(c, err)
 		return
@@ -288,8 +254,8 @@ func (a *API) readerEvents(c *gin.Context) {
 	if len(req.Events) == 0 {
 		v.add("events", "must hold at least one event")
 	}
-	if len(req.Events) > maxEventBatch {
-		a.fail(c, errValidation(FieldError{Field: "events", Message: fmt.Sprintf("holds %d events; send at most %d per batch", len(req.Events), maxEventBatch)}))
+	if len(req.Events) > wire.MaxEventBatch {
+		a.fail(c, errValidation(FieldError{Field: "events", Message: fmt.Sprintf("holds %d events; send at most %d per batch", len(req.Events), wire.MaxEventBatch)}))
 		return
 	}
 	ctx := c.Request.Context()
@@ -301,10 +267,11 @@ func (a *API) readerEvents(c *gin.Context) {
 	}
 	now := a.now()
 	evs := make([]models.Event, 0, len(req.Events))
+	srcs := make([]wire.Event, 0, len(req.Events)) // evs[i] came from srcs[i]
 	seen := map[string]bool{}
 	for i, e := range req.Events {
 		f := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
-		v.check(validEventID(e.EventID), f("event_id"), "must be 8-64 characters of letters, digits, - and _")
+		v.check(wire.ValidEventID(e.EventID), f("event_id"), "must be 8-64 characters of letters, digits, - and _")
 		at, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
 		v.check(err == nil, f("occurred_at"), "must be an RFC 3339 time")
 		if err == nil && at.After(now.Add(24*time.Hour)) {
@@ -314,7 +281,7 @@ func (a *API) readerEvents(c *gin.Context) {
 			at = now
 		}
 		v.check(e.Granted != nil, f("granted"), "is required")
-		v.check(readerMethods[e.Method], f("method"), "must be ble, nfc, card, qr or pin")
+		v.check(wire.ValidMethod(e.Method), f("method"), "must be "+methodList)
 		if e.Granted != nil && !*e.Granted {
 			v.check(credential.Reason(e.Reason).Valid(), f("reason"), "must be a reason code from docs/protocol.md")
 		}
@@ -331,8 +298,14 @@ func (a *API) readerEvents(c *gin.Context) {
 		evs = append(evs, models.Event{SiteID: r.SiteID, EventID: e.EventID, Type: models.EventAccess, Action: "door.decision",
 			Granted: e.Granted, Reason: e.Reason, Method: e.Method, DoorID: r.DoorID, ReaderID: r.ID,
 			UserID: e.UserID, CredentialID: e.CredentialID, PassID: e.PassID, Detail: detail, OccurredAt: at})
+		srcs = append(srcs, e)
 	}
 	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	uses, err := a.screenUses(ctx, r, evs, srcs)
+	if err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -341,11 +314,11 @@ func (a *API) readerEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	if err := a.recordUses(ctx, r, req.Events); err != nil {
+	if err := a.recordUses(ctx, r, uses); err != nil {
 		a.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"accepted": n, "duplicates": int64(len(req.Events)) - n})
+	c.JSON(http.StatusOK, wire.UploadResult{Accepted: n, Duplicates: int64(len(req.Events)) - n})
 }
 
 type eventResponse struct {

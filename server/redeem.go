@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
 )
 
@@ -56,13 +58,51 @@ func (a *API) redeemPass(c *gin.Context) {
 	c.JSON(http.StatusOK, redeemResponse{PassID: p.ID, Status: p.Status, UsedAt: rfc3339(*p.UsedAt), DoorID: r.DoorID})
 }
 
+// screenUses holds every uploaded event that would change state (a granted
+// event naming a pass, a granted PIN event) to the checks redeem makes: the
+// pass is of the reader's site and opens its door, the PIN is not another
+// door's. An event that fails is one its reader's door could not have
+// decided: it is flagged in its detail ("forged=<cause>", after any
+// "pass=<id>") and left out of the returned uses, so it is stored but never
+// applied. evs[i] was built from srcs[i].
+func (a *API) screenUses(ctx context.Context, r *models.Reader, evs []models.Event, srcs []wire.Event) ([]wire.Event, error) {
+	var uses []wire.Event
+	for i, e := range srcs {
+		pin := ""
+		if e.Method == wire.MethodPIN {
+			pin = e.CredentialID
+		}
+		if e.Granted == nil || !*e.Granted || e.PassID == "" && pin == "" {
+			continue
+		}
+		cause, err := a.store.ReportedUseRefusal(ctx, r.SiteID, r.DoorID, e.PassID, pin)
+		if err != nil {
+			return nil, err
+		}
+		if cause == "" {
+			uses = append(uses, e)
+			continue
+		}
+		flag := "forged=" + cause
+		if e.PassID != "" {
+			rest := strings.TrimPrefix(evs[i].Detail, "pass="+e.PassID)
+			evs[i].Detail = "pass=" + e.PassID + " " + flag + rest
+		} else {
+			evs[i].Detail = strings.TrimSpace(flag + " " + evs[i].Detail)
+		}
+		a.log.WarnContext(ctx, "reader event not applied: its door could not have decided it",
+			"reader_id", r.ID, "event_id", e.EventID, "cause", cause)
+	}
+	return uses, nil
+}
+
 // recordUses applies what uploaded access events tell about passes and
 // PINs: a granted event naming a single-use pass spends it (the reader
 // admitted the visitor offline); a granted PIN event spends a one-time PIN
 // or activates a permanent offline one, so the door's other readers learn
 // it with their next bundle. It is idempotent, so a re-sent batch is
-// harmless.
-func (a *API) recordUses(ctx context.Context, r *models.Reader, events []readerEvent) error {
+// harmless. events have passed screenUses.
+func (a *API) recordUses(ctx context.Context, r *models.Reader, events []wire.Event) error {
 	for _, e := range events {
 		if e.Granted == nil || !*e.Granted {
 			continue
@@ -76,7 +116,7 @@ func (a *API) recordUses(ctx context.Context, r *models.Reader, events []readerE
 				return err
 			}
 		}
-		if e.Method == "pin" && e.CredentialID != "" {
+		if e.Method == wire.MethodPIN && e.CredentialID != "" {
 			if _, err := a.store.MarkPINUsed(ctx, r.SiteID, r.DoorID, r.ID, e.CredentialID, at); err != nil {
 				return err
 			}

@@ -3,7 +3,7 @@
 // card that only has a UID. Both are virtual cards: Serve plugs one into
 // vsmartcard's vpcd driver, so a real pcscd and the reader's real PC/SC
 // code see it in a reader's field. The demo and the end-to-end tests use
-// them; docs/nfc.md is the protocol they answer.
+// them; docs/nfcproto.md is the protocol they answer.
 package hce
 
 import (
@@ -14,8 +14,8 @@ import (
 	"io"
 	"sync"
 
-	"github.com/lintel/lintel/ble-reader/nfc"
 	"github.com/lintel/lintel/ble-reader/nfc/apdu"
+	"github.com/lintel/lintel/ble-reader/nfc/nfcproto"
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
 )
@@ -113,11 +113,11 @@ func (p *Phone) Process(command []byte) []byte {
 		return sw(apdu.SWWrongLength)
 	}
 	switch {
-	case c.CLA == nfc.CLAPCSC && c.INS == nfc.INSGetData:
+	case c.CLA == nfcproto.CLAPCSC && c.INS == nfcproto.INSGetData:
 		return getData(c, p.uid)
-	case c.CLA == nfc.CLAISO && c.INS == nfc.INSSelect:
+	case c.CLA == nfcproto.CLAISO && c.INS == nfcproto.INSSelect:
 		return p.selectApp(c)
-	case c.CLA == nfc.CLAISO && c.INS == nfc.INSGetResponse:
+	case c.CLA == nfcproto.CLAISO && c.INS == nfcproto.INSGetResponse:
 		if c.P1 != 0 || c.P2 != 0 {
 			return sw(apdu.SWWrongP1P2)
 		}
@@ -125,9 +125,9 @@ func (p *Phone) Process(command []byte) []byte {
 			return sw(apdu.SWConditionsNotMet)
 		}
 		return p.next(c.Ne)
-	case c.CLA == nfc.CLAProprietary && c.INS == nfc.INSAuthenticate:
+	case c.CLA == nfcproto.CLAProprietary && c.INS == nfcproto.INSAuthenticate:
 		return p.authenticate(c)
-	case c.CLA == nfc.CLAProprietary && c.INS == nfc.INSResult:
+	case c.CLA == nfcproto.CLAProprietary && c.INS == nfcproto.INSResult:
 		if !p.selected {
 			return sw(apdu.SWConditionsNotMet)
 		}
@@ -141,18 +141,18 @@ func (p *Phone) Process(command []byte) []byte {
 			p.opt.OnResult(append([]byte(nil), c.Data...))
 		}
 		return sw(apdu.SWOK)
-	case c.CLA == nfc.CLAISO || c.CLA == nfc.CLAProprietary:
+	case c.CLA == nfcproto.CLAISO || c.CLA == nfcproto.CLAProprietary:
 		return sw(apdu.SWINSNotSupported)
 	}
 	return sw(apdu.SWCLANotSupported)
 }
 
 func (p *Phone) selectApp(c apdu.Command) []byte {
-	if c.P1 != nfc.SelectByName || c.P2 != 0x00 && c.P2 != 0x0C {
+	if c.P1 != nfcproto.SelectByName || c.P2 != 0x00 && c.P2 != 0x0C {
 		return sw(apdu.SWWrongP1P2)
 	}
 	p.pending = nil
-	if string(c.Data) != string(nfc.AID()) {
+	if string(c.Data) != string(nfcproto.AID()) {
 		// Android routes other AIDs elsewhere; to this service they are
 		// simply not found.
 		p.selected = false
@@ -167,9 +167,9 @@ func (p *Phone) selectApp(c apdu.Command) []byte {
 	}
 	var flags byte
 	if p.opt.Extended {
-		flags |= nfc.FlagExtended
+		flags |= nfcproto.FlagExtended
 	}
-	return apdu.Response{Data: []byte{nfc.SelectVersion, flags}, SW: apdu.SWOK}.Bytes()
+	return apdu.Response{Data: []byte{nfcproto.SelectVersion, flags}, SW: apdu.SWOK}.Bytes()
 }
 
 func (p *Phone) authenticate(c apdu.Command) []byte {
@@ -280,7 +280,7 @@ func (c *UIDCard) Process(command []byte) []byte {
 	if err != nil {
 		return sw(apdu.SWWrongLength)
 	}
-	if cmd.CLA == nfc.CLAPCSC && cmd.INS == nfc.INSGetData {
+	if cmd.CLA == nfcproto.CLAPCSC && cmd.INS == nfcproto.INSGetData {
 		return getData(cmd, c.uid)
 	}
 	return sw(apdu.SWFuncNotSupported)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/nfc/apdu"
+	"github.com/lintel/lintel/ble-reader/nfc/nfcproto"
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
 )
@@ -172,7 +173,7 @@ func (x *exchanger) phone(h Handler, reader string, info SelectInfo, o ExchangeO
 		x.res.Err = fmt.Errorf("%w: challenge of %d bytes does not fit a short APDU (%v)", ErrChallenge, len(chb), err)
 		return
 	}
-	extended := o.Extended && info.Flags&FlagExtended != 0
+	extended := o.Extended && info.Flags&nfcproto.FlagExtended != 0
 	r, err := x.send("AUTHENTICATE", AuthenticateCommand(chb, extended))
 	if err != nil {
 		x.res.Err = err

@@ -21,42 +21,7 @@ import (
 	"fmt"
 
 	"github.com/lintel/lintel/ble-reader/nfc/apdu"
-)
-
-// aid is the Lintel application identifier: F0 (a proprietary,
-// unregistered AID, ISO/IEC 7816-5 category F), "LINTEL" in ASCII, and the
-// protocol version 01. A later incompatible protocol gets a new AID, so an
-// old phone is never handed bytes it would misread.
-const aid = "\xF0LINTEL\x01"
-
-// AID returns the Lintel application identifier, F0 4C 49 4E 54 45 4C 01.
-func AID() []byte { return []byte(aid) }
-
-// Instruction bytes of the exchange. AUTHENTICATE and RESULT are
-// proprietary (class 0x80); the others are ISO/IEC 7816-4 inter-industry
-// commands, and GET DATA is PC/SC part 3's pseudo-APDU that the reader
-// itself answers.
-const (
-	CLAISO         = 0x00
-	CLAProprietary = 0x80
-	CLAPCSC        = 0xFF
-
-	INSSelect       = 0xA4
-	INSGetResponse  = 0xC0
-	INSGetData      = 0xCA
-	INSAuthenticate = 0x10
-	INSResult       = 0x12
-
-	// SelectByName is SELECT's P1: select by DF name (the AID).
-	SelectByName = 0x04
-)
-
-// The phone's answer to SELECT: version (1) | flags (1).
-const (
-	SelectVersion = 0x01
-	// FlagExtended: the phone accepts an extended-length AUTHENTICATE and
-	// returns the whole presentation in one response.
-	FlagExtended = 0x01
+	"github.com/lintel/lintel/ble-reader/nfc/nfcproto"
 )
 
 // MaxChallenge is the longest challenge a short AUTHENTICATE carries:
@@ -66,14 +31,14 @@ const MaxChallenge = apdu.MaxShortData
 // SelectCommand is SELECT by name of the Lintel AID, asking for the
 // phone's answer (Le 00): 00 A4 04 00 08 F0 4C 49 4E 54 45 4C 01 00.
 func SelectCommand() apdu.Command {
-	return apdu.Command{CLA: CLAISO, INS: INSSelect, P1: SelectByName, P2: 0x00, Data: AID(), Ne: apdu.MaxShortResponse}
+	return apdu.Command{CLA: nfcproto.CLAISO, INS: nfcproto.INSSelect, P1: nfcproto.SelectByName, P2: 0x00, Data: nfcproto.AID(), Ne: apdu.MaxShortResponse}
 }
 
 // AuthenticateCommand carries the encoded challenge: 80 10 00 00 Lc
 // challenge 00, or with extended set 80 10 00 00 00 Lc(2) challenge 00 00
 // (any length up to 65536 back).
 func AuthenticateCommand(challenge []byte, extended bool) apdu.Command {
-	c := apdu.Command{CLA: CLAProprietary, INS: INSAuthenticate, Data: challenge, Ne: apdu.MaxShortResponse}
+	c := apdu.Command{CLA: nfcproto.CLAProprietary, INS: nfcproto.INSAuthenticate, Data: challenge, Ne: apdu.MaxShortResponse}
 	if extended {
 		c.Ne, c.Extended = apdu.MaxExtResponse, true
 	}
@@ -82,18 +47,18 @@ func AuthenticateCommand(challenge []byte, extended bool) apdu.Command {
 
 // GetResponseCommand asks for the next ne (1..256) bytes: 00 C0 00 00 Le.
 func GetResponseCommand(ne int) apdu.Command {
-	return apdu.Command{CLA: CLAISO, INS: INSGetResponse, Ne: ne}
+	return apdu.Command{CLA: nfcproto.CLAISO, INS: nfcproto.INSGetResponse, Ne: ne}
 }
 
 // ResultCommand tells the phone the outcome: 80 12 00 00 Lc result.
 func ResultCommand(result []byte) apdu.Command {
-	return apdu.Command{CLA: CLAProprietary, INS: INSResult, Data: result}
+	return apdu.Command{CLA: nfcproto.CLAProprietary, INS: nfcproto.INSResult, Data: result}
 }
 
 // GetUIDCommand is PC/SC part 3's GET DATA for the card's UID:
 // FF CA 00 00 00.
 func GetUIDCommand() apdu.Command {
-	return apdu.Command{CLA: CLAPCSC, INS: INSGetData, Ne: apdu.MaxShortResponse}
+	return apdu.Command{CLA: nfcproto.CLAPCSC, INS: nfcproto.INSGetData, Ne: apdu.MaxShortResponse}
 }
 
 // SelectInfo is the phone's answer to SELECT.
@@ -106,7 +71,7 @@ type SelectInfo struct {
 // bytes, version 1. Flags this reader does not know are ignored: they
 // announce capabilities a newer reader may use.
 func ParseSelectResponse(b []byte) (SelectInfo, error) {
-	if len(b) != 2 || b[0] != SelectVersion {
+	if len(b) != 2 || b[0] != nfcproto.SelectVersion {
 		return SelectInfo{}, fmt.Errorf("%w: SELECT answer % X", ErrProtocol, b)
 	}
 	return SelectInfo{Version: b[0], Flags: b[1]}, nil

@@ -28,9 +28,9 @@ import (
 
 	"github.com/go-ble/ble"
 
-	reader "github.com/lintel/lintel/ble-reader"
 	"github.com/lintel/lintel/ble-reader/blelink"
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // State is what the simulated phone remembers between runs.
@@ -265,29 +265,29 @@ func (p *Phone) Refresh(ctx context.Context) error {
 
 // Tap connects to a reader's local BLE link at addr and presents the
 // credential; mtu is the ATT_MTU the phone offers (0: 185).
-func (p *Phone) Tap(ctx context.Context, addr string, mtu int) (reader.Result, error) {
+func (p *Phone) Tap(ctx context.Context, addr string, mtu int) (wire.Result, error) {
 	if p.State.Credential == "" {
-		return reader.Result{}, errors.New("phone: no credential")
+		return wire.Result{}, errors.New("phone: no credential")
 	}
 	conn, err := blelink.DialContext(ctx, addr)
 	if err != nil {
-		return reader.Result{}, err
+		return wire.Result{}, err
 	}
 	defer conn.Close()
 	return p.TapConn(ctx, conn, mtu)
 }
 
 // TapConn taps over an established link.
-func (p *Phone) TapConn(ctx context.Context, conn ble.Conn, mtu int) (reader.Result, error) {
+func (p *Phone) TapConn(ctx context.Context, conn ble.Conn, mtu int) (wire.Result, error) {
 	var opts []blelink.PhoneOption
 	if mtu != 0 {
 		opts = append(opts, blelink.WithMTU(mtu))
 	}
 	res, err := blelink.Tap(ctx, conn, p.Build, opts...)
 	if err != nil {
-		return reader.Result{}, err
+		return wire.Result{}, err
 	}
-	return reader.ParseResult(res)
+	return wire.ParseResult(res)
 }
 
 // Build answers a challenge with a presentation (the phone's half of the

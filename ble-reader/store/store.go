@@ -43,7 +43,8 @@ var (
 	ErrFormat = errors.New("store: unknown on-disk format")
 )
 
-// Event is one access decision, in the wire form of POST /v1/reader/events.
+// Event is the store's record of one access decision; upstream converts
+// it to wire.Event for POST /v1/reader/events.
 type Event struct {
 	EventID      string    `json:"event_id"`
 	OccurredAt   time.Time `json:"occurred_at"`

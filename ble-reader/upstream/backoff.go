@@ -44,8 +44,9 @@ func (b *Backoff) Reset() { b.n = 0 }
 // Failures is the number of consecutive failures counted.
 func (b *Backoff) Failures() int { return b.n }
 
-// sleep waits d or until ctx ends; it reports whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d (a Backoff's Next) or until ctx ends; it reports whether
+// the wait completed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

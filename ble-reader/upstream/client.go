@@ -20,14 +20,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lintel/lintel/ble-reader/store"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // MaxBundleSize bounds a bundle response; a 10,000-user site is a few MB.
 const MaxBundleSize = 64 << 20
 
 // MaxBatch is the most events the server takes in one upload.
-const MaxBatch = 1000
+const MaxBatch = wire.MaxEventBatch
 
 // HTTPError is a response the server gave with an unexpected status. Code
 // is the problem document's stable code when there was one.
@@ -184,22 +184,14 @@ func (c *Client) FetchBundle(ctx context.Context, etag string, since int64) (*Bu
 	return &BundleResponse{Raw: raw, ETag: resp.Header.Get("ETag")}, nil
 }
 
-// UploadResult is the server's answer to an upload.
-type UploadResult struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
-}
-
 // PostEvents uploads one batch (at most MaxBatch). The server stores each
 // event_id once per site, so a batch whose answer was lost can be sent
 // again safely.
-func (c *Client) PostEvents(ctx context.Context, evs []store.Event) (*UploadResult, error) {
+func (c *Client) PostEvents(ctx context.Context, evs []wire.Event) (*wire.UploadResult, error) {
 	if len(evs) == 0 || len(evs) > MaxBatch {
 		return nil, fmt.Errorf("upstream: batch of %d events (1..%d)", len(evs), MaxBatch)
 	}
-	body, err := json.Marshal(struct {
-		Events []store.Event `json:"events"`
-	}{evs})
+	body, err := json.Marshal(wire.EventBatch{Events: evs})
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +207,7 @@ func (c *Client) PostEvents(ctx context.Context, evs []store.Event) (*UploadResu
 	if resp.StatusCode != http.StatusOK {
 		return nil, &HTTPError{Status: resp.StatusCode, Code: problemCode(resp.Body)}
 	}
-	var out UploadResult
+	var out wire.UploadResult
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("upstream: upload answer: %w", err)
 	}

@@ -3,13 +3,14 @@ package upstream
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // MaxSSELine bounds one line of the event stream; the server's events are
@@ -112,62 +113,13 @@ func readLine(br *bufio.Reader) (string, error) {
 	}
 }
 
-// StreamEvent is a decoded event of GET /v1/reader/stream.
-type StreamEvent struct {
-	// Type is "bundle" (the site's data changed: Version, Kind) or
-	// "revoked" (Version, CredentialID, Until).
-	Type         string
-	ID           string
-	Version      int64     `json:"version"`
-	Kind         string    `json:"kind"`
-	CredentialID string    `json:"credential_id"`
-	Until        time.Time `json:"until"`
-}
-
-// decodeStreamEvent turns an SSE message into a StreamEvent; unknown event
-// types come back with only Type and ID set, for the caller to ignore.
-func decodeStreamEvent(m SSEMessage) (StreamEvent, error) {
-	ev := StreamEvent{Type: m.Event, ID: m.ID}
-	switch m.Event {
-	case "bundle", "revoked":
-	default:
-		return ev, nil
-	}
-	var w struct {
-		Version      int64  `json:"version"`
-		Kind         string `json:"kind"`
-		CredentialID string `json:"credential_id"`
-		Until        string `json:"until"`
-	}
-	if err := json.Unmarshal([]byte(m.Data), &w); err != nil {
-		return ev, fmt.Errorf("upstream: %s event: %w", m.Event, err)
-	}
-	if w.Version <= 0 {
-		return ev, fmt.Errorf("upstream: %s event without version", m.Event)
-	}
-	ev.Version, ev.Kind, ev.CredentialID = w.Version, w.Kind, w.CredentialID
-	if m.Event == "revoked" {
-		if w.CredentialID == "" {
-			return ev, errors.New("upstream: revoked event without credential_id")
-		}
-		if w.Until != "" {
-			t, err := time.Parse(time.RFC3339, w.Until)
-			if err != nil {
-				return ev, fmt.Errorf("upstream: revoked event until: %w", err)
-			}
-			ev.Until = t
-		}
-	}
-	return ev, nil
-}
-
 // Stream holds one connection to GET /v1/reader/stream until it fails or
 // ctx ends, calling fn for each event in order and alive for every line
 // received (heartbeats included). A connection that stays silent longer
 // than idle is treated as dead: a half-open TCP connection must not leave
 // the reader believing it is live. lastEventID resumes after that event.
 // It never returns nil.
-func (c *Client) Stream(ctx context.Context, lastEventID string, idle time.Duration, fn func(StreamEvent), alive func()) error {
+func (c *Client) Stream(ctx context.Context, lastEventID string, idle time.Duration, fn func(wire.StreamEvent), alive func()) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := c.newRequest(ctx, http.MethodGet, "/v1/reader/stream", nil, nil)
@@ -198,7 +150,7 @@ func (c *Client) Stream(ctx context.Context, lastEventID string, idle time.Durat
 		return fmt.Errorf("upstream: stream content type %q", ct)
 	}
 	err = ParseSSE(resp.Body, func(m SSEMessage) error {
-		ev, err := decodeStreamEvent(m)
+		ev, err := wire.DecodeStreamEvent(m.Event, m.ID, m.Data)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // Syncer keeps the reader's bundle current: it loads the stored copy at
@@ -27,7 +28,7 @@ type Syncer struct {
 	Store  *store.Store
 	// Apply takes a new document (and when it was confirmed current);
 	// an error rejects it. Required.
-	Apply func(doc *Doc, syncedAt time.Time) error
+	Apply func(doc *bundle.Bundle, syncedAt time.Time) error
 	// Confirm reports that the held document is still current at t.
 	Confirm func(t time.Time)
 	Log     *slog.Logger
@@ -47,7 +48,7 @@ type Syncer struct {
 	applyMu sync.Mutex
 
 	mu        sync.Mutex
-	doc       *Doc
+	doc       *bundle.Bundle
 	etag      string
 	lastID    string // Last-Event-ID
 	behind    bool   // the server announced a newer version than doc's
@@ -109,12 +110,12 @@ func (s *Syncer) Load() error {
 	if err != nil || raw == nil {
 		return err
 	}
-	doc, err := ParseDoc(raw)
+	doc, err := wire.ParseBundle(raw)
 	if err != nil {
 		return err
 	}
 	if !doc.Full {
-		return fmt.Errorf("%w: stored document is not a full bundle", ErrBadDoc)
+		return fmt.Errorf("%w: stored document is not a full bundle", wire.ErrBadBundle)
 	}
 	if err := s.Apply(doc, syncedAt); err != nil {
 		return err
@@ -158,7 +159,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 			}
 			d := bo.Next()
 			s.Log.Warn("bundle sync failed", "err", err, "retry_in", d.String())
-			if !sleep(ctx, d) {
+			if !Sleep(ctx, d) {
 				return nil
 			}
 		}
@@ -217,7 +218,7 @@ func (s *Syncer) sync(ctx context.Context) error {
 		s.confirm(now)
 		return nil
 	}
-	got, err := ParseDoc(resp.Raw)
+	got, err := wire.ParseBundle(resp.Raw)
 	if err != nil {
 		return err
 	}
@@ -226,19 +227,19 @@ func (s *Syncer) sync(ctx context.Context) error {
 		s.mu.Lock()
 		cur := s.doc
 		s.mu.Unlock()
-		next, err := Merge(cur, got, now)
+		next, err := wire.Merge(cur, got, now)
 		if err == nil {
 			err = s.installLocked(next, resp.ETag, now)
 		}
 		s.applyMu.Unlock()
-		if errors.Is(err, ErrBadDoc) {
+		if errors.Is(err, wire.ErrBadBundle) {
 			// The delta does not fit what we hold (the reader keeps deciding
 			// from it meanwhile): start over from a full bundle.
 			return s.fetchFull(ctx)
 		}
 		return err
 	}
-	got.Revoked = AddRevoked(nil, got.Revoked, now)
+	got.Revoked = wire.AddRevoked(nil, got.Revoked, now)
 	return s.install(got, resp.ETag, now)
 }
 
@@ -251,26 +252,26 @@ func (s *Syncer) fetchFull(ctx context.Context) error {
 	if resp.NotModified {
 		return errors.New("upstream: 304 to an unconditional request")
 	}
-	got, err := ParseDoc(resp.Raw)
+	got, err := wire.ParseBundle(resp.Raw)
 	if err != nil {
 		return err
 	}
 	if !got.Full {
-		return fmt.Errorf("%w: delta to a full request", ErrBadDoc)
+		return fmt.Errorf("%w: delta to a full request", wire.ErrBadBundle)
 	}
 	now := s.Now()
-	got.Revoked = AddRevoked(nil, got.Revoked, now)
+	got.Revoked = wire.AddRevoked(nil, got.Revoked, now)
 	return s.install(got, resp.ETag, now)
 }
 
 // install applies, remembers and stores a new document.
-func (s *Syncer) install(doc *Doc, etag string, now time.Time) error {
+func (s *Syncer) install(doc *bundle.Bundle, etag string, now time.Time) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	return s.installLocked(doc, etag, now)
 }
 
-func (s *Syncer) installLocked(doc *Doc, etag string, now time.Time) error {
+func (s *Syncer) installLocked(doc *bundle.Bundle, etag string, now time.Time) error {
 	s.mu.Lock()
 	if s.doc != nil && doc.Version < s.doc.Version {
 		s.mu.Unlock()
@@ -341,7 +342,7 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 		}
 		d := bo.Next()
 		s.Log.Warn("event stream lost", "err", err, "reconnect_in", d.String())
-		if !sleep(ctx, d) {
+		if !Sleep(ctx, d) {
 			return
 		}
 	}
@@ -354,7 +355,7 @@ func (s *Syncer) onAlive() {
 	s.confirm(s.Now())
 }
 
-func (s *Syncer) onEvent(ev StreamEvent) {
+func (s *Syncer) onEvent(ev wire.StreamEvent) {
 	s.mu.Lock()
 	if ev.ID != "" {
 		s.lastID = ev.ID
@@ -365,14 +366,14 @@ func (s *Syncer) onEvent(ev StreamEvent) {
 	}
 	s.mu.Unlock()
 	switch ev.Type {
-	case "bundle":
+	case wire.TypeBundle:
 		if ev.Version > have {
 			s.mu.Lock()
 			s.behind = true
 			s.mu.Unlock()
 			s.requestFetch()
 		}
-	case "revoked":
+	case wire.TypeRevoked:
 		s.applyRevoked(ev, have)
 	}
 }
@@ -381,7 +382,7 @@ func (s *Syncer) onEvent(ev StreamEvent) {
 // waiting for a fetch: adding to the deny list is always safe. When it is
 // the very next version, the held document moves to it; otherwise a fetch
 // fills the gap.
-func (s *Syncer) applyRevoked(ev StreamEvent, _ int64) {
+func (s *Syncer) applyRevoked(ev wire.StreamEvent, _ int64) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.mu.Lock()
@@ -391,15 +392,15 @@ func (s *Syncer) applyRevoked(ev StreamEvent, _ int64) {
 		s.requestFetch()
 		return
 	}
-	r := bundle.Revoked{CredentialID: ev.CredentialID}
-	if !ev.Until.IsZero() {
-		u := ev.Until
+	r := bundle.Revoked{CredentialID: ev.Revocation.CredentialID}
+	if !ev.Revocation.Until.IsZero() {
+		u := ev.Revocation.Until
 		r.Until = &u
 	}
 	now := s.Now()
 	have := cur.Version
 	next := *cur
-	next.Revoked = AddRevoked(cur.Revoked, []bundle.Revoked{r}, now)
+	next.Revoked = wire.AddRevoked(cur.Revoked, []bundle.Revoked{r}, now)
 	gap := ev.Version != have+1
 	if ev.Version > have && !gap {
 		next.Version = ev.Version
@@ -416,7 +417,7 @@ func (s *Syncer) applyRevoked(ev StreamEvent, _ int64) {
 		s.behind = true
 	}
 	s.mu.Unlock()
-	s.Log.Info("revocation applied from stream", "credential_id", ev.CredentialID, "version", ev.Version)
+	s.Log.Info("revocation applied from stream", "credential_id", ev.Revocation.CredentialID, "version", ev.Version)
 	if gap && ev.Version > have {
 		s.requestFetch()
 		return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/store"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 // Uploader drains the store's event queue to the server in batches. An
@@ -86,7 +87,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 			msg := err.Error()
 			u.lastErr.Store(&msg)
 			u.Log.Warn("event upload failed", "err", err, "retry_in", d.String(), "failures", bo.Failures())
-			if !sleep(ctx, d) {
+			if !Sleep(ctx, d) {
 				return nil
 			}
 			continue
@@ -120,10 +121,10 @@ func (u *Uploader) drain(ctx context.Context, batch int) error {
 }
 
 func (u *Uploader) send(ctx context.Context, q []store.Queued) error {
-	evs := make([]store.Event, len(q))
+	evs := make([]wire.Event, len(q))
 	seqs := make([]uint64, len(q))
 	for i := range q {
-		evs[i], seqs[i] = q[i].Event, q[i].Seq
+		evs[i], seqs[i] = toWire(q[i].Event), q[i].Seq
 	}
 	res, err := u.Client.PostEvents(ctx, evs)
 	if err != nil {
@@ -153,7 +154,7 @@ func rejected(err error) bool {
 // event is logged and dropped, the others go through.
 func (u *Uploader) isolate(ctx context.Context, q []store.Queued) error {
 	for _, e := range q {
-		_, err := u.Client.PostEvents(ctx, []store.Event{e.Event})
+		_, err := u.Client.PostEvents(ctx, []wire.Event{toWire(e.Event)})
 		switch {
 		case err == nil:
 			u.sent.Add(1)
@@ -196,4 +197,11 @@ func (u *Uploader) redeemOffline(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// toWire converts the store's record of an event into its upload form.
+func toWire(e store.Event) wire.Event {
+	granted := e.Granted
+	return wire.Event{EventID: e.EventID, OccurredAt: e.OccurredAt.Format(time.RFC3339Nano), Granted: &granted,
+		Reason: e.Reason, Method: e.Method, CredentialID: e.CredentialID, UserID: e.UserID, PassID: e.PassID, Detail: e.Detail}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/lintel/lintel/ble-reader/phone"
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/ble-reader/upstream"
+	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -306,15 +308,15 @@ func TestSyncerPollsWithETagAndDeltas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var applied []*upstream.Doc
+	var applied []*bundle.Bundle
 	s := &upstream.Syncer{Client: c, Store: st, Poll: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		Apply: func(d *upstream.Doc, _ time.Time) error {
+		Apply: func(d *bundle.Bundle, _ time.Time) error {
 			mu.Lock()
 			defer mu.Unlock()
 			applied = append(applied, d)
 			return nil
 		}}
-	last := func() *upstream.Doc {
+	last := func() *bundle.Bundle {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(applied) == 0 {
@@ -361,7 +363,7 @@ func TestSyncerPollsWithETagAndDeltas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stored, err := upstream.ParseDoc(raw)
+		stored, err := wire.ParseBundle(raw)
 		return err == nil && stored.Version == last().Version && len(stored.Cards) == 1
 	})
 }
@@ -410,7 +412,7 @@ func TestSyncerStreamReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &upstream.Syncer{Client: c, Store: st, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		Apply: func(*upstream.Doc, time.Time) error { return nil }}
+		Apply: func(*bundle.Bundle, time.Time) error { return nil }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = s.Run(ctx) }()

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 func TestParseSSE(t *testing.T) {
@@ -53,34 +53,6 @@ func TestParseSSE(t *testing.T) {
 	}
 }
 
-func TestDecodeStreamEvent(t *testing.T) {
-	good := []SSEMessage{
-		{Event: "bundle", Data: `{"version":3,"kind":"access"}`},
-		{Event: "revoked", Data: `{"version":4,"credential_id":"c1","until":"2026-05-07T10:00:00Z"}`},
-		{Event: "revoked", Data: `{"version":4,"credential_id":"c1"}`},
-		{Event: "future", Data: `whatever`},
-	}
-	for _, m := range good {
-		if _, err := decodeStreamEvent(m); err != nil {
-			t.Fatalf("%+v: %v", m, err)
-		}
-	}
-	ev, _ := decodeStreamEvent(good[1])
-	if ev.CredentialID != "c1" || ev.Version != 4 || !ev.Until.Equal(time.Date(2026, 5, 7, 10, 0, 0, 0, time.UTC)) {
-		t.Fatalf("%+v", ev)
-	}
-	for _, m := range []SSEMessage{
-		{Event: "bundle", Data: `{"kind":"access"}`},
-		{Event: "bundle", Data: `not json`},
-		{Event: "revoked", Data: `{"version":4}`},
-		{Event: "revoked", Data: `{"version":4,"credential_id":"c","until":"tomorrow"}`},
-	} {
-		if _, err := decodeStreamEvent(m); err == nil {
-			t.Fatalf("accepted %+v", m)
-		}
-	}
-}
-
 // FuzzParseSSE: whatever the server (or a proxy in between) sends, the
 // parser neither crashes nor hands on more than it read.
 func FuzzParseSSE(f *testing.F) {
@@ -90,7 +62,7 @@ func FuzzParseSSE(f *testing.F) {
 		total := 0
 		_ = ParseSSE(strings.NewReader(s), func(m SSEMessage) error {
 			total += len(m.Data)
-			if _, err := decodeStreamEvent(m); err != nil {
+			if _, err := wire.DecodeStreamEvent(m.Event, m.ID, m.Data); err != nil {
 				return nil
 			}
 			return nil
@@ -99,51 +71,6 @@ func FuzzParseSSE(f *testing.F) {
 			t.Fatalf("%d data bytes out of %d input bytes", total, len(s))
 		}
 	})
-}
-
-func TestMerge(t *testing.T) {
-	now := time.Date(2026, 5, 6, 8, 0, 0, 0, time.UTC)
-	past, future := now.Add(-time.Hour), now.Add(time.Hour)
-	full := &Doc{Bundle: bundle.Bundle{Version: 5, Full: true, Revoked: []bundle.Revoked{{CredentialID: "a"}, {CredentialID: "old", Until: &past}}}}
-	delta := &Doc{Bundle: bundle.Bundle{Version: 7, Since: 5, Revoked: []bundle.Revoked{{CredentialID: "b", Until: &future}, {CredentialID: "a", Until: &future}}}}
-	got, err := Merge(full, delta, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Version != 7 || len(got.Revoked) != 2 || got.Revoked[0].CredentialID != "a" || got.Revoked[0].Until == nil || got.Revoked[1].CredentialID != "b" {
-		t.Fatalf("merged %+v", got.Revoked)
-	}
-	if len(full.Revoked) != 2 || full.Version != 5 {
-		t.Fatal("merge modified its input")
-	}
-	// A stream revocation moved the reader past the delta's start: fine.
-	ahead := *full
-	ahead.Version = 6
-	if got, err := Merge(&ahead, delta, now); err != nil || got.Version != 7 {
-		t.Fatalf("merge onto a newer version: %v %v", got, err)
-	}
-	for name, c := range map[string]struct{ full, delta *Doc }{
-		"gap":            {full, &Doc{Bundle: bundle.Bundle{Version: 9, Since: 6}}},
-		"no full":        {nil, delta},
-		"full as delta":  {full, &Doc{Bundle: bundle.Bundle{Version: 9, Full: true}}},
-		"delta not full": {&Doc{Bundle: bundle.Bundle{Version: 5}}, delta},
-		"backwards":      {full, &Doc{Bundle: bundle.Bundle{Version: 4, Since: 5}}},
-	} {
-		if _, err := Merge(c.full, c.delta, now); !errors.Is(err, ErrBadDoc) {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-}
-
-func TestParseDoc(t *testing.T) {
-	if _, err := ParseDoc([]byte(`{"version":3,"full":true,"issuer":"i","site":{"id":"s"},"reader":{"id":"r","door_id":"d"},"pin_key":"x","passes_used":["p"]}`)); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{`[]`, `{"version":0}`, `{"version":3,"full":true}`, `{"version":"3"}`} {
-		if _, err := ParseDoc([]byte(bad)); !errors.Is(err, ErrBadDoc) {
-			t.Fatalf("%s: %v", bad, err)
-		}
-	}
 }
 
 func TestBackoff(t *testing.T) {

@@ -25,9 +25,9 @@ import (
 	"syscall"
 	"time"
 
-	reader "github.com/lintel/lintel/ble-reader"
 	"github.com/lintel/lintel/ble-reader/hce"
 	"github.com/lintel/lintel/ble-reader/phone"
+	"github.com/lintel/lintel/credential/wire"
 )
 
 func main() {
@@ -98,7 +98,7 @@ func tapPhone(ctx context.Context, p *phone.Phone, addr string, extended, stay b
 		ctx, c = context.WithTimeout(ctx, timeout)
 		defer c()
 	}
-	results := make(chan reader.Result, 16)
+	results := make(chan wire.Result, 16)
 	present := func(challenge []byte) ([]byte, error) {
 		if p.State.Credential == "" {
 			return nil, hce.ErrNoCredential
@@ -106,7 +106,7 @@ func tapPhone(ctx context.Context, p *phone.Phone, addr string, extended, stay b
 		return p.Build(challenge)
 	}
 	card := hce.NewPhone(present, hce.PhoneOptions{Extended: extended, OnResult: func(b []byte) {
-		r, err := reader.ParseResult(b)
+		r, err := wire.ParseResult(b)
 		if err != nil {
 			fmt.Fprintf(stderr, "vcard: unreadable result % X\n", b)
 			return
@@ -129,7 +129,7 @@ func tapPhone(ctx context.Context, p *phone.Phone, addr string, extended, stay b
 			}
 			cancel()
 			<-done
-			if r.Status != reader.StatusGranted {
+			if r.Status != wire.StatusGranted {
 				return 3
 			}
 			return 0

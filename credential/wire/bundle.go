@@ -1,4 +1,4 @@
-package upstream
+package wire
 
 import (
 	"encoding/json"
@@ -9,28 +9,23 @@ import (
 	"github.com/lintel/lintel/credential/bundle"
 )
 
-// Doc is the reader's copy of its bundle (the wire format of
-// credential/bundle), full or delta.
-type Doc struct {
-	bundle.Bundle
-}
+// ErrBadBundle: a bundle document that cannot be used.
+var ErrBadBundle = errors.New("wire: unusable bundle")
 
-// ErrBadDoc: a bundle document that cannot be used.
-var ErrBadDoc = errors.New("upstream: unusable bundle")
-
-// ParseDoc decodes a bundle response (full or delta).
-func ParseDoc(raw []byte) (*Doc, error) {
-	var d Doc
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadDoc, err)
+// ParseBundle decodes a GET /v1/reader/bundle answer, full or delta: a
+// version, and for a full bundle its site, reader, door and issuer.
+func ParseBundle(raw []byte) (*bundle.Bundle, error) {
+	var b bundle.Bundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
 	}
-	if d.Version <= 0 {
-		return nil, fmt.Errorf("%w: no version", ErrBadDoc)
+	if b.Version <= 0 {
+		return nil, fmt.Errorf("%w: no version", ErrBadBundle)
 	}
-	if d.Full && (d.Site.ID == "" || d.Reader.ID == "" || d.Reader.DoorID == "" || d.Issuer == "") {
-		return nil, fmt.Errorf("%w: full bundle without site, reader, door or issuer", ErrBadDoc)
+	if b.Full && (b.Site.ID == "" || b.Reader.ID == "" || b.Reader.DoorID == "" || b.Issuer == "") {
+		return nil, fmt.Errorf("%w: full bundle without site, reader, door or issuer", ErrBadBundle)
 	}
-	return &d, nil
+	return &b, nil
 }
 
 // Merge returns a copy of full with the delta's revocations applied, at
@@ -38,15 +33,15 @@ func ParseDoc(raw []byte) (*Doc, error) {
 // stream may have moved it on). The delta must start at or before full's
 // version, or changes in between would be missing. Entries whose token
 // expired before now are dropped.
-func Merge(full, delta *Doc, now time.Time) (*Doc, error) {
+func Merge(full, delta *bundle.Bundle, now time.Time) (*bundle.Bundle, error) {
 	if full == nil || !full.Full {
-		return nil, fmt.Errorf("%w: delta without a full bundle to apply it to", ErrBadDoc)
+		return nil, fmt.Errorf("%w: delta without a full bundle to apply it to", ErrBadBundle)
 	}
 	if delta.Full {
-		return nil, fmt.Errorf("%w: not a delta", ErrBadDoc)
+		return nil, fmt.Errorf("%w: not a delta", ErrBadBundle)
 	}
 	if delta.Since > full.Version || delta.Version < delta.Since {
-		return nil, fmt.Errorf("%w: delta %d..%d onto version %d", ErrBadDoc, delta.Since, delta.Version, full.Version)
+		return nil, fmt.Errorf("%w: delta %d..%d onto version %d", ErrBadBundle, delta.Since, delta.Version, full.Version)
 	}
 	out := *full
 	out.Version = max(full.Version, delta.Version)

@@ -1,4 +1,4 @@
-package reader
+package wire
 
 import (
 	"errors"
@@ -47,17 +47,17 @@ type Result struct {
 // MarshalBinary encodes r.
 func (r Result) MarshalBinary() ([]byte, error) {
 	if len(r.Reason) > 255 {
-		return nil, errors.New("reader: reason too long")
+		return nil, errors.New("wire: reason too long")
 	}
 	if (r.Status == StatusDenied) != (r.Reason != "") {
-		return nil, errors.New("reader: a reason goes with, and only with, a denial")
+		return nil, errors.New("wire: a reason goes with, and only with, a denial")
 	}
 	out := []byte{resultVersion, byte(r.Status), byte(len(r.Reason))}
 	return append(out, r.Reason...), nil
 }
 
 // ErrBadResult: the bytes are not a Result.
-var ErrBadResult = errors.New("reader: malformed result")
+var ErrBadResult = errors.New("wire: malformed result")
 
 // ParseResult decodes a result strictly (the phone side).
 func ParseResult(b []byte) (Result, error) {
