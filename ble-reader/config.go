@@ -74,6 +74,9 @@ type BLEConfig struct {
 	Name string `yaml:"name"`
 	// MTU is the largest ATT_MTU accepted, 23..515; default 515.
 	MTU int `yaml:"mtu"`
+	// FirstWriteTimeout drops a connection that has not written to the
+	// Lintel service (subscribed or presented) by then; default 2s.
+	FirstWriteTimeout Duration `yaml:"first_write_timeout"`
 }
 
 // InputConfig is one line-oriented device.
@@ -110,7 +113,7 @@ func DefaultConfig() Config {
 		DataDir:       "/var/lib/lintel-reader",
 		Door:          DoorConfig{Output: "sim", GPIOChip: "gpiochip0", Unlock: Duration(5 * time.Second)},
 		OfflineCutoff: Duration(24 * time.Hour),
-		BLE:           BLEConfig{Mode: "hci", LocalAddr: "127.0.0.1:7001", Name: "Lintel", MTU: 515},
+		BLE:           BLEConfig{Mode: "hci", LocalAddr: "127.0.0.1:7001", Name: "Lintel", MTU: 515, FirstWriteTimeout: Duration(2 * time.Second)},
 		StatusAddr:    "127.0.0.1:7002",
 		Poll:          Duration(time.Minute),
 		LogLevel:      "info",
@@ -155,6 +158,7 @@ func ParseArgs(name string, args []string) (Config, error) {
 	fs.StringVar(&f.BLE.LocalAddr, "ble-addr", f.BLE.LocalAddr, "listen address of the local BLE link")
 	fs.IntVar(&f.BLE.HCIDevice, "hci", 0, "HCI device index")
 	fs.IntVar(&f.BLE.MTU, "mtu", f.BLE.MTU, "largest ATT MTU accepted")
+	fs.DurationVar((*time.Duration)(&f.BLE.FirstWriteTimeout), "ble-first-write", time.Duration(f.BLE.FirstWriteTimeout), "drop a BLE connection that has not subscribed or presented by then")
 	fs.StringVar(&f.NFC.Mode, "nfc", f.NFC.Mode, "NFC mode: pcsc or off")
 	fs.BoolVar(&f.NFC.Extended, "nfc-extended", false, "accept extended APDUs from phones that offer them")
 	fs.BoolVar(&f.NFC.SkipResult, "nfc-skip-result", false, "do not send phones the RESULT APDU after a decision")
@@ -209,6 +213,8 @@ func ParseArgs(name string, args []string) (Config, error) {
 			c.BLE.HCIDevice = f.BLE.HCIDevice
 		case "mtu":
 			c.BLE.MTU = f.BLE.MTU
+		case "ble-first-write":
+			c.BLE.FirstWriteTimeout = f.BLE.FirstWriteTimeout
 		case "nfc":
 			c.NFC.Mode = f.NFC.Mode
 		case "nfc-extended":
@@ -291,6 +297,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BLE.MTU < 23 || c.BLE.MTU > 515 {
 		bad("ble.mtu: 23..515")
+	}
+	if c.BLE.FirstWriteTimeout < Duration(100*time.Millisecond) || c.BLE.FirstWriteTimeout > Duration(10*time.Second) {
+		bad("ble.first_write_timeout: 100ms..10s")
 	}
 	switch c.NFC.Mode {
 	case "", "off", "pcsc":

@@ -126,7 +126,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		o.Log.Error("stored bundle unusable; waiting for the server", "err", err)
 	}
 	if cfg.BLE.Mode != "off" || o.Acceptor != nil {
-		d.BLE, err = blelink.NewServer(blelink.Config{Handler: d.Engine, Name: cfg.BLE.Name, MTU: cfg.BLE.MTU, Logger: o.Log})
+		d.BLE, err = blelink.NewServer(blelink.Config{Handler: d.Engine, Name: cfg.BLE.Name, MTU: cfg.BLE.MTU,
+			FirstWriteTimeout: time.Duration(cfg.BLE.FirstWriteTimeout), Logger: o.Log})
 		if err != nil {
 			return nil, err
 		}
@@ -342,6 +343,7 @@ type StatusDoc struct {
 type BLEStatus struct {
 	Accepted  uint64 `json:"accepted"`
 	Rejected  uint64 `json:"rejected"`
+	Evicted   uint64 `json:"evicted"`
 	Active    int64  `json:"active"`
 	Malformed uint64 `json:"malformed"`
 	Flooded   uint64 `json:"flooded"`
@@ -366,7 +368,7 @@ func (d *Daemon) Status() StatusDoc {
 	}
 	if d.BLE != nil {
 		st := d.BLE.Stats()
-		doc.BLE = &BLEStatus{Accepted: st.Accepted, Rejected: st.Rejected, Active: st.Active, Malformed: st.Malformed,
+		doc.BLE = &BLEStatus{Accepted: st.Accepted, Rejected: st.Rejected, Evicted: st.Evicted, Active: st.Active, Malformed: st.Malformed,
 			Flooded: st.Flooded, TimedOut: st.TimedOut, Panics: st.Panics}
 	}
 	return doc
