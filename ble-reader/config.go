@@ -27,6 +27,10 @@ type Config struct {
 	ReaderTokenFile string `yaml:"reader_token_file"`
 	// DataDir holds the store (reader.db).
 	DataDir string `yaml:"data_dir"`
+	// KeyFile holds the key that seals the store's secrets; created (0600)
+	// on first start. Default data_dir/reader.key. LINTEL_READER_KEY_FILE
+	// or a systemd credential take precedence (StoreKey).
+	KeyFile string `yaml:"key_file"`
 
 	Door DoorConfig `yaml:"door"`
 
@@ -154,6 +158,7 @@ func ParseArgs(name string, args []string) (Config, error) {
 	fs.DurationVar((*time.Duration)(&f.Door.Unlock), "unlock", time.Duration(f.Door.Unlock), "unlock time")
 	fs.DurationVar((*time.Duration)(&f.OfflineCutoff), "offline-cutoff", time.Duration(f.OfflineCutoff), "bundle age after which mobile credentials are refused")
 	fs.BoolVar(&f.FailOpen, "fail-open", false, "keep honoring mobile credentials with a stale bundle")
+	fs.StringVar(&f.KeyFile, "key-file", "", "file holding the store key (default data_dir/reader.key)")
 	fs.StringVar(&f.BLE.Mode, "ble", f.BLE.Mode, "BLE mode: hci, local or off")
 	fs.StringVar(&f.BLE.LocalAddr, "ble-addr", f.BLE.LocalAddr, "listen address of the local BLE link")
 	fs.IntVar(&f.BLE.HCIDevice, "hci", 0, "HCI device index")
@@ -191,6 +196,8 @@ func ParseArgs(name string, args []string) (Config, error) {
 			c.ReaderTokenFile = f.ReaderTokenFile
 		case "data-dir":
 			c.DataDir = f.DataDir
+		case "key-file":
+			c.KeyFile = f.KeyFile
 		case "door":
 			c.Door.Output = f.Door.Output
 		case "gpio-chip":
@@ -270,6 +277,9 @@ func (c *Config) Validate() error {
 		bad("data_dir is required")
 	} else if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs
+	}
+	if c.KeyFile == "" && c.DataDir != "" {
+		c.KeyFile = filepath.Join(c.DataDir, DefaultKeyFile)
 	}
 	switch c.Door.Output {
 	case "sim":

@@ -53,6 +53,9 @@ type Options struct {
 	Acceptor blelink.Acceptor
 	// StatusListener replaces listening on StatusAddr (tests).
 	StatusListener net.Listener
+	// Getenv reads LINTEL_READER_KEY_FILE and CREDENTIALS_DIRECTORY
+	// (default os.Getenv).
+	Getenv func(string) string
 }
 
 // Daemon is a running reader.
@@ -82,7 +85,17 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, StoreFile), store.Options{})
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	key, keyPath, err := StoreKey(cfg.KeyFile, o.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("store key: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, StoreFile), store.Options{Key: key})
+	if errors.Is(err, store.ErrWrongKey) {
+		return nil, fmt.Errorf("%s was sealed with another key than %s's: %w", StoreFile, keyPath, err)
+	}
 	if err != nil {
 		return nil, err
 	}
