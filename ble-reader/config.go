@@ -27,6 +27,10 @@ type Config struct {
 	ReaderTokenFile string `yaml:"reader_token_file"`
 	// DataDir holds the store (reader.db).
 	DataDir string `yaml:"data_dir"`
+	// KeyFile holds the key that seals the store's secrets; created (0600)
+	// on first start. Default data_dir/reader.key. LINTEL_READER_KEY_FILE
+	// or a systemd credential take precedence (StoreKey).
+	KeyFile string `yaml:"key_file"`
 
 	Door DoorConfig `yaml:"door"`
 
@@ -74,6 +78,9 @@ type BLEConfig struct {
 	Name string `yaml:"name"`
 	// MTU is the largest ATT_MTU accepted, 23..515; default 515.
 	MTU int `yaml:"mtu"`
+	// FirstWriteTimeout drops a connection that has not written to the
+	// Lintel service (subscribed or presented) by then; default 2s.
+	FirstWriteTimeout Duration `yaml:"first_write_timeout"`
 }
 
 // InputConfig is one line-oriented device.
@@ -110,7 +117,7 @@ func DefaultConfig() Config {
 		DataDir:       "/var/lib/lintel-reader",
 		Door:          DoorConfig{Output: "sim", GPIOChip: "gpiochip0", Unlock: Duration(5 * time.Second)},
 		OfflineCutoff: Duration(24 * time.Hour),
-		BLE:           BLEConfig{Mode: "hci", LocalAddr: "127.0.0.1:7001", Name: "Lintel", MTU: 515},
+		BLE:           BLEConfig{Mode: "hci", LocalAddr: "127.0.0.1:7001", Name: "Lintel", MTU: 515, FirstWriteTimeout: Duration(2 * time.Second)},
 		StatusAddr:    "127.0.0.1:7002",
 		Poll:          Duration(time.Minute),
 		LogLevel:      "info",
@@ -151,10 +158,12 @@ func ParseArgs(name string, args []string) (Config, error) {
 	fs.DurationVar((*time.Duration)(&f.Door.Unlock), "unlock", time.Duration(f.Door.Unlock), "unlock time")
 	fs.DurationVar((*time.Duration)(&f.OfflineCutoff), "offline-cutoff", time.Duration(f.OfflineCutoff), "bundle age after which mobile credentials are refused")
 	fs.BoolVar(&f.FailOpen, "fail-open", false, "keep honoring mobile credentials with a stale bundle")
+	fs.StringVar(&f.KeyFile, "key-file", "", "file holding the store key (default data_dir/reader.key)")
 	fs.StringVar(&f.BLE.Mode, "ble", f.BLE.Mode, "BLE mode: hci, local or off")
 	fs.StringVar(&f.BLE.LocalAddr, "ble-addr", f.BLE.LocalAddr, "listen address of the local BLE link")
 	fs.IntVar(&f.BLE.HCIDevice, "hci", 0, "HCI device index")
 	fs.IntVar(&f.BLE.MTU, "mtu", f.BLE.MTU, "largest ATT MTU accepted")
+	fs.DurationVar((*time.Duration)(&f.BLE.FirstWriteTimeout), "ble-first-write", time.Duration(f.BLE.FirstWriteTimeout), "drop a BLE connection that has not subscribed or presented by then")
 	fs.StringVar(&f.NFC.Mode, "nfc", f.NFC.Mode, "NFC mode: pcsc or off")
 	fs.BoolVar(&f.NFC.Extended, "nfc-extended", false, "accept extended APDUs from phones that offer them")
 	fs.BoolVar(&f.NFC.SkipResult, "nfc-skip-result", false, "do not send phones the RESULT APDU after a decision")
@@ -187,6 +196,8 @@ func ParseArgs(name string, args []string) (Config, error) {
 			c.ReaderTokenFile = f.ReaderTokenFile
 		case "data-dir":
 			c.DataDir = f.DataDir
+		case "key-file":
+			c.KeyFile = f.KeyFile
 		case "door":
 			c.Door.Output = f.Door.Output
 		case "gpio-chip":
@@ -209,6 +220,8 @@ func ParseArgs(name string, args []string) (Config, error) {
 			c.BLE.HCIDevice = f.BLE.HCIDevice
 		case "mtu":
 			c.BLE.MTU = f.BLE.MTU
+		case "ble-first-write":
+			c.BLE.FirstWriteTimeout = f.BLE.FirstWriteTimeout
 		case "nfc":
 			c.NFC.Mode = f.NFC.Mode
 		case "nfc-extended":
@@ -265,6 +278,9 @@ func (c *Config) Validate() error {
 	} else if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs
 	}
+	if c.KeyFile == "" && c.DataDir != "" {
+		c.KeyFile = filepath.Join(c.DataDir, DefaultKeyFile)
+	}
 	switch c.Door.Output {
 	case "sim":
 	case "gpio":
@@ -291,6 +307,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BLE.MTU < 23 || c.BLE.MTU > 515 {
 		bad("ble.mtu: 23..515")
+	}
+	if c.BLE.FirstWriteTimeout < Duration(100*time.Millisecond) || c.BLE.FirstWriteTimeout > Duration(10*time.Second) {
+		bad("ble.first_write_timeout: 100ms..10s")
 	}
 	switch c.NFC.Mode {
 	case "", "off", "pcsc":

@@ -181,7 +181,11 @@ func TestKillDuringBurst(t *testing.T) {
 	wg.Wait()
 	told := results.Load() + 1 // and p0's first grant
 	logged := first.logged()
-	st, err := store.Open(filepath.Join(dir, reader.StoreFile), store.Options{})
+	key, _, err := reader.StoreKey(filepath.Join(dir, reader.DefaultKeyFile), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, reader.StoreFile), store.Options{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type Options struct {
 	Acceptor blelink.Acceptor
 	// StatusListener replaces listening on StatusAddr (tests).
 	StatusListener net.Listener
+	// Getenv reads LINTEL_READER_KEY_FILE and CREDENTIALS_DIRECTORY
+	// (default os.Getenv).
+	Getenv func(string) string
 }
 
 // Daemon is a running reader.
@@ -83,7 +86,17 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, StoreFile), store.Options{})
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	key, keyPath, err := StoreKey(cfg.KeyFile, o.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("store key: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, StoreFile), store.Options{Key: key})
+	if errors.Is(err, store.ErrWrongKey) {
+		return nil, fmt.Errorf("%s was sealed with another key than %s's: %w", StoreFile, keyPath, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +140,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		o.Log.Error("stored bundle unusable; waiting for the server", "err", err)
 	}
 	if cfg.BLE.Mode != "off" || o.Acceptor != nil {
-		d.BLE, err = blelink.NewServer(blelink.Config{Handler: d.Engine, Name: cfg.BLE.Name, MTU: cfg.BLE.MTU, Logger: o.Log})
+		d.BLE, err = blelink.NewServer(blelink.Config{Handler: d.Engine, Name: cfg.BLE.Name, MTU: cfg.BLE.MTU,
+			FirstWriteTimeout: time.Duration(cfg.BLE.FirstWriteTimeout), Logger: o.Log})
 		if err != nil {
 			return nil, err
 		}
@@ -343,6 +357,7 @@ type StatusDoc struct {
 type BLEStatus struct {
 	Accepted  uint64 `json:"accepted"`
 	Rejected  uint64 `json:"rejected"`
+	Evicted   uint64 `json:"evicted"`
 	Active    int64  `json:"active"`
 	Malformed uint64 `json:"malformed"`
 	Flooded   uint64 `json:"flooded"`
@@ -367,7 +382,7 @@ func (d *Daemon) Status() StatusDoc {
 	}
 	if d.BLE != nil {
 		st := d.BLE.Stats()
-		doc.BLE = &BLEStatus{Accepted: st.Accepted, Rejected: st.Rejected, Active: st.Active, Malformed: st.Malformed,
+		doc.BLE = &BLEStatus{Accepted: st.Accepted, Rejected: st.Rejected, Evicted: st.Evicted, Active: st.Active, Malformed: st.Malformed,
 			Flooded: st.Flooded, TimedOut: st.TimedOut, Panics: st.Panics}
 	}
 	return doc

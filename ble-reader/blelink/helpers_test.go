@@ -318,3 +318,87 @@ func writeCmd(h uint16, value ...byte) []byte {
 	lo, hi := le16(h)
 	return append([]byte{opWriteCmd, lo, hi}, value...)
 }
+
+// fakeClock is a Clock that moves only when told (Advance), plus a
+// nanosecond at every reading so that idleness still orders PDUs.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 5, 6, 10, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Nanosecond)
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// Advance moves the clock by d and runs the timers that fell due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []func()
+	live := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t.f)
+		default:
+			live = append(live, t)
+		}
+	}
+	c.timers = live
+	c.mu.Unlock()
+	for _, f := range due {
+		go f()
+	}
+}
+
+// hostKey keys peers by IP alone, so that a test can play several peers
+// from loopback addresses (127.0.0.2, 127.0.0.3, ...) as the BD_ADDR
+// keys phones on HCI.
+func hostKey(a ble.Addr) string {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// dialRawFrom is dialRaw from the loopback address host.
+func dialRawFrom(t testing.TB, addr, host string) *rawPeer {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(host)}, Timeout: 2 * time.Second}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLink(nc)
+	t.Cleanup(func() { _ = l.Close() })
+	return &rawPeer{t: t, l: l}
+}

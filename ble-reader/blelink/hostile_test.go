@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -313,18 +315,167 @@ func TestHostileHandlerPanic(t *testing.T) {
 	honestTap(t, addr, 185, 600)
 }
 
+// gateHandler holds every presentation in Present until release closes.
+type gateHandler struct {
+	*testHandler
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateHandler) Present(ctx context.Context, id ConnID, p []byte) []byte {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.testHandler.Present(ctx, id, p)
+}
+
+// TestHostileMaxConns: a connection whose presentation is being decided
+// keeps its slot; only when every slot is deciding is a new one refused.
 func TestHostileMaxConns(t *testing.T) {
-	srv, addr := startServer(t, Config{Handler: newTestHandler(), MaxConns: 2})
-	idle1, idle2 := dialRaw(t, addr), dialRaw(t, addr)
-	waitFor(t, "two active", func() bool { return srv.Stats().Active == 2 })
-	extra := dialRaw(t, addr)
-	extra.expectClosed(2 * time.Second)
-	if s := srv.Stats(); s.Rejected != 1 {
-		t.Fatalf("Rejected = %d, want 1", s.Rejected)
+	g := &gateHandler{testHandler: newTestHandler(), entered: make(chan struct{}, 2), release: make(chan struct{})}
+	srv, addr := startServer(t, Config{Handler: g, MaxConns: 2, PeerKey: hostKey})
+	hd := serverHandles(t, srv)
+	var deciding []*rawPeer
+	for _, host := range []string{"127.0.0.2", "127.0.0.3"} {
+		p := dialRawFrom(t, addr, host)
+		deciding = append(deciding, p)
+		p.request(writeReq(hd.resultCCCD, 0x01, 0x00)...)
+		if err := p.send(writeReq(hd.presentation, ChunkFlag(0, true), 'x')...); err != nil {
+			t.Fatal(err)
+		}
+		<-g.entered
 	}
-	_ = idle1.l.Close()
-	_ = idle2.l.Close()
+	extra := dialRawFrom(t, addr, "127.0.0.4")
+	extra.expectClosed(2 * time.Second)
+	if s := srv.Stats(); s.Rejected != 1 || s.Evicted != 0 {
+		t.Fatalf("Rejected = %d, Evicted = %d; want 1, 0", s.Rejected, s.Evicted)
+	}
+	close(g.release)
+	for _, p := range deciding {
+		_ = p.l.Close()
+	}
 	waitFor(t, "slots freed", func() bool { return srv.Stats().Active == 0 })
+	honestTap(t, addr, 185, 600)
+}
+
+// TestHostileSlots: peers that hold every connection slot (idle, slow or
+// reconnecting, more of them than MaxConns) cannot keep honest taps out:
+// a new connection evicts the idlest, a peer has one connection at a time,
+// and one that writes nothing is dropped at the first-write deadline. The
+// deadlines run on a fake clock: nothing here waits for 10 s.
+func TestHostileSlots(t *testing.T) {
+	const maxConns = 4
+	hosts := func(n, from int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("127.0.0.%d", from+i))
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		idle      []string // peers that connect and never send
+		slow      []string // peers that subscribe, then stall
+		reconnect bool     // plus a peer (127.0.0.200) opening maxConns connections, each again as soon as it is dropped
+	}{
+		{name: "idle peers, as many as slots", idle: hosts(maxConns, 2)},
+		{name: "idle peers, more than slots", idle: hosts(2*maxConns, 2)},
+		{name: "slow peers that subscribed", slow: hosts(maxConns+1, 2)},
+		{name: "a reconnecting peer", reconnect: true},
+		{name: "a reconnecting peer and idle peers", idle: hosts(maxConns, 2), reconnect: true},
+		{name: "one host holding every slot", idle: []string{"127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			srv, addr := startServer(t, Config{Handler: newTestHandler(), MaxConns: maxConns,
+				ConnTimeout: 10 * time.Second, FirstWriteTimeout: 2 * time.Second, PeerKey: hostKey, Clock: clk})
+			hd := serverHandles(t, srv)
+			n := uint64(0)
+			for _, h := range tc.idle {
+				dialRawFrom(t, addr, h)
+				n++
+				waitFor(t, "idle peer admitted", func() bool { return srv.Stats().Accepted == n })
+			}
+			for _, h := range tc.slow {
+				p := dialRawFrom(t, addr, h)
+				p.request(writeReq(hd.resultCCCD, 0x01, 0x00)...)
+				n++
+			}
+			var redials atomic.Int64
+			if tc.reconnect {
+				ctx, cancel := context.WithCancel(context.Background())
+				var wg sync.WaitGroup
+				t.Cleanup(func() { cancel(); wg.Wait() })
+				for range maxConns {
+					wg.Go(func() { reconnectLoop(ctx, addr, &redials) })
+				}
+				waitFor(t, "reconnecting peer admitted", func() bool { return redials.Load() >= maxConns })
+			}
+			for range 10 {
+				honestTap(t, addr, 185, 600)
+			}
+			st := srv.Stats()
+			if st.Rejected != 0 {
+				t.Fatalf("%d connections rejected; idle ones should have made room", st.Rejected)
+			}
+			if n > maxConns && st.Evicted == 0 {
+				t.Fatalf("no eviction although %d peers held %d slots", n, maxConns)
+			}
+			if st.Active > maxConns+1 { // +1: an evicted one winding down
+				t.Fatalf("Active = %d with MaxConns %d", st.Active, maxConns)
+			}
+		})
+	}
+}
+
+// reconnectLoop connects from 127.0.0.200 and holds the connection, again
+// as soon as the reader drops it, until ctx ends.
+func reconnectLoop(ctx context.Context, addr string, redials *atomic.Int64) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.200")}}
+	for ctx.Err() == nil {
+		nc, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return
+		}
+		redials.Add(1)
+		stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+		_, _ = drain(NewLink(nc))
+		stop()
+	}
+}
+
+// TestFirstWriteDeadline: a connection that writes nothing to the Lintel
+// service is dropped at FirstWriteTimeout; one that subscribed lives until
+// ConnTimeout.
+func TestFirstWriteDeadline(t *testing.T) {
+	clk := newFakeClock()
+	srv, addr := startServer(t, Config{Handler: newTestHandler(), ConnTimeout: 10 * time.Second,
+		FirstWriteTimeout: 2 * time.Second, PeerKey: hostKey, Clock: clk})
+	hd := serverHandles(t, srv)
+	chLo, chHi := le16(hd.challenge)
+	silent := dialRawFrom(t, addr, "127.0.0.2")
+	reader := dialRawFrom(t, addr, "127.0.0.3") // reads the challenge, never writes
+	if rsp := reader.request(0x0A, chLo, chHi); rsp[0] != 0x0B {
+		t.Fatalf("challenge read: % x", rsp)
+	}
+	subscribed := dialRawFrom(t, addr, "127.0.0.4")
+	subscribed.request(writeReq(hd.resultCCCD, 0x01, 0x00)...)
+	waitFor(t, "three admitted", func() bool { return srv.Stats().Accepted == 3 })
+
+	clk.Advance(1999 * time.Millisecond)
+	if rsp := silent.request(0x0A, chLo, chHi); rsp[0] != 0x0B {
+		t.Fatalf("dropped before the first-write deadline: % x", rsp)
+	}
+	clk.Advance(2 * time.Millisecond)
+	silent.expectClosed(2 * time.Second)
+	reader.expectClosed(2 * time.Second)
+	waitFor(t, "two timed out", func() bool { return srv.Stats().TimedOut == 2 })
+	if rsp := subscribed.request(0x0A, chLo, chHi); rsp[0] != 0x0B {
+		t.Fatalf("a connection that wrote was dropped at the first-write deadline: % x", rsp)
+	}
+	clk.Advance(8 * time.Second)
+	subscribed.expectClosed(2 * time.Second)
+	waitFor(t, "three timed out", func() bool { return srv.Stats().TimedOut == 3 })
 	honestTap(t, addr, 185, 600)
 }
 

@@ -39,8 +39,24 @@ var (
 	ErrConnMalformed = errors.New("blelink: malformed ATT PDU from peer")
 	ErrConnFlood     = errors.New("blelink: peer exceeded its PDU budget")
 	ErrConnPanic     = errors.New("blelink: connection handler panicked")
+	ErrConnEvicted   = errors.New("blelink: connection evicted for a newer one")
 	ErrShutdown      = errors.New("blelink: server shutting down")
 )
+
+// Clock is the time source of a Server's deadlines and idleness; tests
+// inject a fake one to run the deadlines without sleeping.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine after d; stop cancels it.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
 
 // Acceptor is a source of incoming connections: the local Listener in tests
 // and the demo, go-ble's HCI (see OpenHCI) in production.
@@ -64,10 +80,30 @@ type Config struct {
 	// ConnTimeout is how long a connection may stay open in all: a phone
 	// that never finishes is dropped. Default 10s.
 	ConnTimeout time.Duration
-	// MaxConns bounds concurrent connections; more are closed at once
-	// (never left waiting: go-ble's HCI stalls its event loop until a
-	// connection is accepted). Default 4.
+	// FirstWriteTimeout is how long a connection may stay open before its
+	// first write to the Lintel service (the result subscription or a
+	// presentation chunk, the first thing an honest phone writes after
+	// discovery): a peer that only connects, or only reads, is dropped
+	// then. Default 2s.
+	FirstWriteTimeout time.Duration
+	// MaxConns bounds concurrent connections (default 4). When they are
+	// all taken, a new connection evicts the one that has been idle
+	// longest (no PDU from its peer), unless every one is in the middle of
+	// a decision; only then is the new one closed at once (never left
+	// waiting: go-ble's HCI stalls its event loop until a connection is
+	// accepted).
 	MaxConns int
+	// MaxConnsPerPeer bounds the connections of one peer (PeerKey); a new
+	// one evicts that peer's idlest connection. Default 1: a phone taps on
+	// one connection, and one that reconnects replaces its old one.
+	MaxConnsPerPeer int
+	// PeerKey names the peer of a connection for MaxConnsPerPeer. Default
+	// the remote address as a string: the BD_ADDR on HCI (a hostile peer
+	// can change it, so this only stops one that does not), host:port on
+	// the local link (so there every connection is its own peer).
+	PeerKey func(ble.Addr) string
+	// Clock times the deadlines and idleness; default the system clock.
+	Clock Clock
 	// MaxPDUs and MaxBytes bound what one connection may send in its
 	// lifetime; a peer over budget is flooding and is dropped. Defaults
 	// 1024 PDUs and 64 KiB, about four times a 4 KiB presentation at MTU 23.
@@ -100,8 +136,20 @@ func (c *Config) setDefaults() error {
 	if c.ConnTimeout == 0 {
 		c.ConnTimeout = 10 * time.Second
 	}
+	if c.FirstWriteTimeout == 0 {
+		c.FirstWriteTimeout = 2 * time.Second
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 4
+	}
+	if c.MaxConnsPerPeer == 0 {
+		c.MaxConnsPerPeer = 1
+	}
+	if c.PeerKey == nil {
+		c.PeerKey = func(a ble.Addr) string { return a.String() }
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
 	}
 	if c.MaxPDUs == 0 {
 		c.MaxPDUs = 1024
@@ -109,7 +157,7 @@ func (c *Config) setDefaults() error {
 	if c.MaxBytes == 0 {
 		c.MaxBytes = 64 << 10
 	}
-	if c.MaxPresentation < 0 || c.MaxResult < 0 || c.ConnTimeout < 0 || c.MaxConns < 0 || c.MaxPDUs < 0 || c.MaxBytes < 0 {
+	if c.MaxPresentation < 0 || c.MaxResult < 0 || c.ConnTimeout < 0 || c.FirstWriteTimeout < 0 || c.MaxConns < 0 || c.MaxConnsPerPeer < 0 || c.MaxPDUs < 0 || c.MaxBytes < 0 {
 		return errors.New("blelink: negative limit in Config")
 	}
 	if c.Logger == nil {
@@ -121,17 +169,18 @@ func (c *Config) setDefaults() error {
 // Stats are counters since the Server started.
 type Stats struct {
 	Accepted  uint64 // connections served
-	Rejected  uint64 // connections closed at once: MaxConns reached
+	Rejected  uint64 // connections closed at once: every slot was deciding
+	Evicted   uint64 // idle connections closed to make room for a new one
 	Active    int64  // connections open now
 	Malformed uint64 // dropped for a malformed or oversized PDU
 	Flooded   uint64 // dropped for exceeding MaxPDUs/MaxBytes
-	TimedOut  uint64 // dropped by ConnTimeout
+	TimedOut  uint64 // dropped by ConnTimeout or FirstWriteTimeout
 	Panics    uint64 // recovered panics (each dropped one connection)
 }
 
 type counters struct {
-	accepted, rejected, malformed, flooded, timedOut, panics atomic.Uint64
-	active                                                   atomic.Int64
+	accepted, rejected, evicted, malformed, flooded, timedOut, panics atomic.Uint64
+	active                                                            atomic.Int64
 }
 
 // Server runs the Lintel GATT service over go-ble's ATT server. It owns the
@@ -143,8 +192,10 @@ type Server struct {
 	g      *gattDB
 	log    *slog.Logger
 	nextID atomic.Uint64
-	slots  chan struct{}
 	c      counters
+
+	slotMu sync.Mutex
+	slots  map[*filterConn]struct{} // the connections holding a slot
 }
 
 // NewServer builds the GATT database and checks cfg.
@@ -160,7 +211,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:   cfg,
 		g:     g,
 		log:   cfg.Logger,
-		slots: make(chan struct{}, cfg.MaxConns),
+		slots: map[*filterConn]struct{}{},
 	}, nil
 }
 
@@ -173,6 +224,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Accepted:  s.c.accepted.Load(),
 		Rejected:  s.c.rejected.Load(),
+		Evicted:   s.c.evicted.Load(),
 		Active:    s.c.active.Load(),
 		Malformed: s.c.malformed.Load(),
 		Flooded:   s.c.flooded.Load(),
@@ -207,15 +259,15 @@ func (s *Server) Serve(ctx context.Context, a Acceptor) error {
 			// go-ble's HCI reports a clean close as (nil, nil).
 			return io.EOF
 		}
-		if !s.acquire() {
-			s.reject(c)
+		f, ok := s.admit(c)
+		if !ok {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer s.release()
-			_ = s.serveConn(ctx, c)
+			defer s.release(f)
+			_ = s.serveConn(ctx, f)
 		}()
 	}
 }
@@ -224,56 +276,124 @@ func (s *Server) Serve(ctx context.Context, a Acceptor) error {
 // It counts against MaxConns like those Serve accepts. It returns nil when
 // the peer disconnected, or why the Server dropped the connection.
 func (s *Server) ServeConn(ctx context.Context, c ble.Conn) error {
-	if !s.acquire() {
-		s.reject(c)
+	f, ok := s.admit(c)
+	if !ok {
 		return ErrTooManyConns
 	}
-	defer s.release()
-	return s.serveConn(ctx, c)
+	defer s.release(f)
+	return s.serveConn(ctx, f)
 }
 
-func (s *Server) acquire() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	default:
-		return false
+// admit gives c a slot, evicting the idlest connection of the same peer
+// when the peer is at MaxConnsPerPeer, then the idlest of all when every
+// slot is taken. A connection in the middle of a decision is never
+// evicted; if no other can go, c is closed at once.
+func (s *Server) admit(c ble.Conn) (*filterConn, bool) {
+	f := newFilterConn(c, s, ConnID(s.nextID.Add(1)))
+	s.slotMu.Lock()
+	var victims []*filterConn
+	ok := s.makeRoom(f, &victims)
+	if ok {
+		s.slots[f] = struct{}{}
 	}
+	s.slotMu.Unlock()
+	for _, v := range victims {
+		s.c.evicted.Add(1)
+		v.kill(endEvicted, "evicted for a new connection")
+	}
+	if !ok {
+		s.c.rejected.Add(1)
+		s.log.Warn("ble connection rejected: every slot is deciding", "remote", c.RemoteAddr().String())
+		_ = c.Close()
+	}
+	return f, ok
 }
 
-func (s *Server) release() { <-s.slots }
-
-func (s *Server) reject(c ble.Conn) {
-	s.c.rejected.Add(1)
-	s.log.Warn("ble connection rejected: too many", "remote", c.RemoteAddr().String())
-	_ = c.Close()
+// makeRoom picks the connections to evict for f. The caller holds slotMu.
+func (s *Server) makeRoom(f *filterConn, victims *[]*filterConn) bool {
+	take := func(v *filterConn) {
+		delete(s.slots, v)
+		*victims = append(*victims, v)
+	}
+	same := 0
+	for g := range s.slots {
+		if g.peer == f.peer {
+			same++
+		}
+	}
+	if same >= s.cfg.MaxConnsPerPeer {
+		v := s.idlest(func(g *filterConn) bool { return g.peer == f.peer })
+		if v == nil {
+			return false
+		}
+		take(v)
+	}
+	if len(s.slots) >= s.cfg.MaxConns {
+		v := s.idlest(func(*filterConn) bool { return true })
+		if v == nil {
+			return false
+		}
+		take(v)
+	}
+	return true
 }
 
-func (s *Server) serveConn(ctx context.Context, c ble.Conn) error {
+// idlest is the connection matching ok whose peer has been silent longest,
+// among those not deciding. The caller holds slotMu.
+func (s *Server) idlest(ok func(*filterConn) bool) *filterConn {
+	var best *filterConn
+	var bestAt int64
+	for g := range s.slots {
+		if !ok(g) || g.deciding() {
+			continue
+		}
+		if at := g.lastRx.Load(); best == nil || at < bestAt || (at == bestAt && g.id < best.id) {
+			best, bestAt = g, at
+		}
+	}
+	return best
+}
+
+func (s *Server) release(f *filterConn) {
+	s.slotMu.Lock()
+	delete(s.slots, f)
+	s.slotMu.Unlock()
+}
+
+func (s *Server) serveConn(ctx context.Context, f *filterConn) error {
 	s.c.accepted.Add(1)
 	s.c.active.Add(1)
 	defer s.c.active.Add(-1)
 
-	id := ConnID(s.nextID.Add(1))
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnTimeout)
+	c, id := f.inner, f.id
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	f.ctxMu.Lock()
+	f.cancel = cancel
+	f.ctxMu.Unlock()
 
 	// go-ble's server sizes its receive buffers from RxMTU once, in NewServer.
 	c.SetRxMTU(s.cfg.MTU)
-	f := newFilterConn(c, s, id)
 	f.sess = newSession(cctx, id, s.cfg.Handler, s.log, s.cfg.MaxPresentation, s.cfg.MaxResult, f.attMTU)
 	f.sess.onPanic = f.panicked
+	f.sess.deciding = &f.busy
 	f.ctx = context.WithValue(c.Context(), sessionKey{}, f.sess)
 
-	stop := context.AfterFunc(cctx, func() {
-		switch {
-		case ctx.Err() != nil:
-			f.kill(endShutdown, "server shutting down")
-		case errors.Is(cctx.Err(), context.DeadlineExceeded):
-			f.kill(endTimeout, "connection timed out")
+	stopTimeout := s.cfg.Clock.AfterFunc(s.cfg.ConnTimeout, func() { f.kill(endTimeout, "connection timed out") })
+	defer stopTimeout()
+	stopFirst := s.cfg.Clock.AfterFunc(s.cfg.FirstWriteTimeout, func() {
+		if !f.engaged.Load() {
+			f.kill(endTimeout, "no write before the first-write deadline")
 		}
 	})
+	defer stopFirst()
+	stop := context.AfterFunc(ctx, func() { f.kill(endShutdown, "server shutting down") })
 	defer stop()
+	if f.end.Load() != int32(endNone) {
+		// Evicted between admit and here.
+		_ = f.Close()
+		return f.endErr()
+	}
 
 	s.log.Debug("ble connection", "conn", uint64(id), "remote", c.RemoteAddr().String())
 	as, err := att.NewServer(s.g.db, f)
@@ -282,7 +402,11 @@ func (s *Server) serveConn(ctx context.Context, c ble.Conn) error {
 		return err
 	}
 	s.loop(as, f)
-	stop() // the connection is over: our own cancel below is no timeout
+	// The connection is over: neither a deadline nor our own cancel below
+	// is a reason any more.
+	stopTimeout()
+	stopFirst()
+	stop()
 	_ = f.Close()
 	cancel()
 	if obs, ok := s.cfg.Handler.(ConnObserver); ok {
@@ -318,15 +442,24 @@ const (
 	endTimeout
 	endPanic
 	endShutdown
+	endEvicted
 )
 
 // filterConn sits between the connection and go-ble's ATT server. It sees
 // every PDU before go-ble does and every PDU go-ble sends.
 type filterConn struct {
-	inner ble.Conn
-	srv   *Server
-	id    ConnID
-	sess  *session
+	inner  ble.Conn
+	srv    *Server
+	id     ConnID
+	sess   *session
+	peer   string             // Config.PeerKey of the remote address
+	cancel context.CancelFunc // ends the session's context; under ctxMu
+
+	// lastRx is when the peer last sent a PDU (Clock, UnixNano), for
+	// eviction; engaged is set by the first write to the Lintel service.
+	lastRx  atomic.Int64
+	engaged atomic.Bool
+	busy    atomic.Bool // the session's deciding flag
 
 	ctxMu sync.Mutex
 	ctx   context.Context
@@ -360,13 +493,19 @@ func newFilterConn(inner ble.Conn, s *Server, id ConnID) *filterConn {
 		rbuf:  make([]byte, ble.MaxMTU),
 		idle:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
+		peer:  s.cfg.PeerKey(inner.RemoteAddr()),
 	}
+	f.lastRx.Store(s.cfg.Clock.Now().UnixNano())
 	f.idle <- struct{}{}
 	f.mtu.Store(ble.DefaultMTU)
 	return f
 }
 
 func (f *filterConn) attMTU() int { return int(f.mtu.Load()) }
+
+// deciding reports whether the Handler is deciding on this connection's
+// presentation right now (it is not idle then, whatever the peer does).
+func (f *filterConn) deciding() bool { return f.busy.Load() }
 
 // expectsResponse reports whether go-ble's server answers a PDU with this
 // opcode: it answers everything (unknown opcodes with an Error Response)
@@ -398,6 +537,7 @@ func (f *filterConn) Read(p []byte) (int, error) {
 			f.kill(endMalformed, "empty PDU")
 			return 0, ErrConnMalformed
 		}
+		f.lastRx.Store(f.srv.cfg.Clock.Now().UnixNano())
 		pdu := f.rbuf[:n]
 		switch f.inspect(pdu) {
 		case answered:
@@ -484,6 +624,9 @@ func (f *filterConn) inspect(pdu []byte) verdict {
 			// go-ble reads a uint16 from any CCCD write: shorter panics.
 			f.kill(endMalformed, "CCCD write not 2 bytes")
 			return killed
+		}
+		if h == f.srv.g.presentation || h == f.srv.g.resultCCCD {
+			f.engaged.Store(true)
 		}
 		if h == f.srv.g.presentation && len(pdu) > 3 && pdu[3]&chunkFinal != 0 {
 			f.sess.noteFinal(op == opWriteCmd)
@@ -574,6 +717,12 @@ func (f *filterConn) kill(r endReason, why string) {
 	case endPanic:
 		c.panics.Add(1)
 	}
+	f.ctxMu.Lock()
+	cancel := f.cancel
+	f.ctxMu.Unlock()
+	if cancel != nil {
+		cancel() // the session's context: a deciding Handler learns of it
+	}
 	if r != endShutdown {
 		f.srv.log.Warn("ble connection dropped", "conn", uint64(f.id), "reason", why)
 	}
@@ -592,6 +741,8 @@ func (f *filterConn) endErr() error {
 		return ErrConnPanic
 	case endShutdown:
 		return ErrShutdown
+	case endEvicted:
+		return ErrConnEvicted
 	}
 	return nil
 }

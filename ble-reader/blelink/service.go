@@ -126,8 +126,11 @@ type session struct {
 	// notification queue is short and blocked while it waits for that
 	// response) never receives result chunks before it.
 	awaitFlush atomic.Bool
-	readyOnce  sync.Once
-	ready      chan struct{}
+	// deciding is set while the Handler decides on the presentation; it
+	// belongs to the connection (the slot table reads it).
+	deciding  *atomic.Bool
+	readyOnce sync.Once
+	ready     chan struct{}
 }
 
 func newSession(ctx context.Context, id ConnID, h Handler, log *slog.Logger, maxPresentation, maxResult int, attMTU func() int) *session {
@@ -141,6 +144,7 @@ func newSession(ctx context.Context, id ConnID, h Handler, log *slog.Logger, max
 		onPanic:   func(string, []byte) {},
 		reasm:     NewReassembler(maxPresentation),
 		ready:     make(chan struct{}),
+		deciding:  new(atomic.Bool),
 	}
 }
 
@@ -271,6 +275,8 @@ func (s *session) addChunk(data []byte) ble.ATTError {
 // dropped, but go-ble's loop carries on to a clean end instead of unwinding
 // with its reader goroutine possibly stuck on a PDU it read ahead.
 func (s *session) present(msg []byte) (res []byte, ok bool) {
+	s.deciding.Store(true)
+	defer s.deciding.Store(false)
 	defer func() {
 		if r := recover(); r != nil {
 			s.mu.Lock()
@@ -299,6 +305,7 @@ type gattDB struct {
 	db           *att.DB
 	services     []*ble.Service
 	presentation uint16          // value handle of the presentation characteristic
+	resultCCCD   uint16          // handle of the result characteristic's CCCD
 	cccds        map[uint16]bool // handles of every CCCD
 	svcHandles   []uint16        // service declaration handles, ascending
 }
@@ -330,7 +337,8 @@ func newGATTDB(name string, log *slog.Logger) (*gattDB, error) {
 	svc.NewCharacteristic(ChallengeUUID()).HandleRead(ble.ReadHandlerFunc(readChallenge))
 	pres := svc.NewCharacteristic(PresentationUUID())
 	pres.HandleWrite(ble.WriteHandlerFunc(writePresentation))
-	svc.NewCharacteristic(ResultUUID()).HandleNotify(ble.NotifyHandlerFunc(func(req ble.Request, n ble.Notifier) {
+	result := svc.NewCharacteristic(ResultUUID())
+	result.HandleNotify(ble.NotifyHandlerFunc(func(req ble.Request, n ble.Notifier) {
 		serveResult(log, req, n)
 	}))
 
@@ -360,6 +368,9 @@ func newGATTDB(name string, log *slog.Logger) (*gattDB, error) {
 				if d == c.CCCD {
 					g.cccds[c.ValueHandle+1+uint16(i)] = true
 					found = true
+					if c == result {
+						g.resultCCCD = c.ValueHandle + 1 + uint16(i)
+					}
 				}
 			}
 			if !found {
@@ -367,7 +378,7 @@ func newGATTDB(name string, log *slog.Logger) (*gattDB, error) {
 			}
 		}
 	}
-	if g.presentation == 0 || len(g.cccds) != 2 {
+	if g.presentation == 0 || g.resultCCCD == 0 || len(g.cccds) != 2 {
 		return nil, errors.New("blelink: unexpected GATT layout")
 	}
 	return g, nil

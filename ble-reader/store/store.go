@@ -11,6 +11,10 @@
 package store
 
 import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -31,6 +35,7 @@ var (
 	kBundle    = []byte("bundle")
 	kSyncedAt  = []byte("synced_at")
 	kFormatVer = []byte("format")
+	kKeyCheck  = []byte("key_check")
 )
 
 const formatVersion = 1
@@ -41,7 +46,23 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrFormat: the file was written by an incompatible version.
 	ErrFormat = errors.New("store: unknown on-disk format")
+	// ErrWrongKey: the store was sealed with another key (or the sealed
+	// data was altered).
+	ErrWrongKey = errors.New("store: sealed with another key")
+	// ErrKeyRequired: the store is sealed and Options.Key is empty.
+	ErrKeyRequired = errors.New("store: sealed; a key is required")
 )
+
+// KeySize is the length of Options.Key: AES-256.
+const KeySize = 32
+
+// sealMagic starts every sealed value: "LS" (Lintel sealed), version 1.
+// A plaintext bundle is JSON and starts with '{'.
+var sealMagic = []byte("LS\x01")
+
+// keyCheckPlain is sealed under kKeyCheck, so a wrong key fails at Open
+// even before there is a bundle.
+var keyCheckPlain = []byte("lintel reader store key check")
 
 // Event is the store's record of one access decision; upstream converts
 // it to wire.Event for POST /v1/reader/events.
@@ -84,7 +105,8 @@ var allSets = []Set{SpentPasses, SpentPINs, ActivatedPINs, Redeem}
 
 // Store is the open database. It is safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	aead cipher.AEAD // nil: plaintext (tests only)
 }
 
 // Options tune Open.
@@ -95,11 +117,20 @@ type Options struct {
 	// Timeout bounds waiting for the file lock held by another process.
 	// Default 2s.
 	Timeout time.Duration
+	// Key (KeySize bytes) seals the bundle, which holds the door's PIN key
+	// and card key, with AES-256-GCM. The daemon always sets it; empty
+	// keeps the bundle in plaintext (tests and benchmarks) and cannot open
+	// a sealed store.
+	Key []byte
 }
 
 // Open opens (creating if needed) the store at path. The directory is
 // created with mode 0700 and the file with 0600: it holds the bundle,
-// whose card hashes and PIN key are secrets of the site.
+// whose card hashes and PIN key are secrets of the site, sealed with
+// opt.Key. A store sealed with another key fails with ErrWrongKey. A
+// plaintext store opened with a key is sealed in place, and the file is
+// then compacted so that the plaintext pages bbolt would keep as free
+// pages are gone from it.
 func Open(path string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -107,11 +138,76 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second
 	}
+	var aead cipher.AEAD
+	if len(opt.Key) != 0 {
+		if len(opt.Key) != KeySize {
+			return nil, fmt.Errorf("store: key is %d bytes, want %d", len(opt.Key), KeySize)
+		}
+		blk, err := aes.NewCipher(opt.Key)
+		if err != nil {
+			return nil, err
+		}
+		if aead, err = cipher.NewGCM(blk); err != nil {
+			return nil, err
+		}
+	}
+	s, migrated, err := openDB(path, opt, aead)
+	if err != nil || !migrated {
+		return s, err
+	}
+	// The plaintext bundle is still in the file's free pages: rewrite the
+	// file without them.
+	if err := s.db.Close(); err != nil {
+		return nil, err
+	}
+	if err := compact(path, opt.Timeout); err != nil {
+		return nil, fmt.Errorf("store: compacting after sealing: %w", err)
+	}
+	s, _, err = openDB(path, opt, aead)
+	return s, err
+}
+
+// compact rewrites the bbolt file at path into a fresh one and renames it
+// over the old.
+func compact(path string, timeout time.Duration) error {
+	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	if err := bolt.Compact(dst, src, 1<<20); err != nil {
+		_ = dst.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func openDB(path string, opt Options, aead cipher.AEAD) (*Store, bool, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout, NoSync: opt.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, false, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, aead: aead}
+	migrated := false
 	if err := db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bMeta)
 		if err != nil {
@@ -138,12 +234,75 @@ func Open(path string, opt Options) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		migrated, err = s.checkKey(meta)
+		return err
 	}); err != nil {
 		_ = db.Close()
+		return nil, false, err
+	}
+	return s, migrated, nil
+}
+
+// checkKey proves the key against the stored key check (writing one if
+// there is none) and seals a plaintext bundle; it reports whether it did.
+func (s *Store) checkKey(meta *bolt.Bucket) (bool, error) {
+	check := meta.Get(kKeyCheck)
+	if s.aead == nil {
+		if check != nil || isSealed(meta.Get(kBundle)) {
+			return false, ErrKeyRequired
+		}
+		return false, nil
+	}
+	if check != nil {
+		if _, err := s.unseal(kKeyCheck, check); err != nil {
+			return false, err
+		}
+	} else {
+		v, err := s.seal(kKeyCheck, keyCheckPlain)
+		if err != nil {
+			return false, err
+		}
+		if err := meta.Put(kKeyCheck, v); err != nil {
+			return false, err
+		}
+	}
+	raw := meta.Get(kBundle)
+	if raw == nil || isSealed(raw) {
+		return false, nil
+	}
+	v, err := s.seal(kBundle, raw)
+	if err != nil {
+		return false, err
+	}
+	return true, meta.Put(kBundle, v)
+}
+
+func isSealed(v []byte) bool { return bytes.HasPrefix(v, sealMagic) }
+
+// seal encrypts plain for the meta key name (the additional data, so a
+// sealed value cannot be moved to another key): magic, nonce, ciphertext.
+func (s *Store) seal(name, plain []byte) ([]byte, error) {
+	out := make([]byte, len(sealMagic)+s.aead.NonceSize(), len(sealMagic)+s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	copy(out, sealMagic)
+	if _, err := rand.Read(out[len(sealMagic):]); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return s.aead.Seal(out, out[len(sealMagic):], plain, name), nil
+}
+
+func (s *Store) unseal(name, v []byte) ([]byte, error) {
+	if !isSealed(v) {
+		return nil, ErrWrongKey
+	}
+	v = v[len(sealMagic):]
+	if len(v) < s.aead.NonceSize() {
+		return nil, ErrWrongKey
+	}
+	plain, err := s.aead.Open(nil, v[:s.aead.NonceSize()], v[s.aead.NonceSize():], name)
+	if err != nil {
+		return nil, ErrWrongKey
+	}
+	return plain, nil
 }
 
 // Close closes the file. Later calls fail with ErrClosed.
@@ -170,6 +329,12 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 // SaveBundle stores the bundle document (the reader's merged full bundle)
 // and when it was last confirmed current by the server.
 func (s *Store) SaveBundle(raw []byte, syncedAt time.Time) error {
+	if s.aead != nil {
+		var err error
+		if raw, err = s.seal(kBundle, raw); err != nil {
+			return err
+		}
+	}
 	return s.update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		if err := m.Put(kBundle, raw); err != nil {
@@ -192,7 +357,14 @@ func (s *Store) LoadBundle() (raw []byte, syncedAt time.Time, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		if v := m.Get(kBundle); v != nil {
-			raw = append([]byte(nil), v...)
+			if s.aead == nil {
+				raw = append([]byte(nil), v...)
+			} else {
+				var err error
+				if raw, err = s.unseal(kBundle, v); err != nil {
+					return err
+				}
+			}
 		}
 		if v := m.Get(kSyncedAt); v != nil {
 			t, perr := time.Parse(time.RFC3339Nano, string(v))

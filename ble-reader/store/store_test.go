@@ -246,3 +246,102 @@ func BenchmarkAppendDurable(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestSealedBundle: with a key the bundle (and so the door's PIN and card
+// keys in it) is never in the file in plaintext; a plaintext store is
+// sealed on its first open with a key, leaving no plaintext in the file;
+// the wrong key, or none, fails clearly.
+func TestSealedBundle(t *testing.T) {
+	secret := `{"pin_key":"UElOLUtFWS1TRUNSRVQtUElOLUtFWS1TRUNSRVQ","card_key":"Q0FSRC1LRVktU0VDUkVUIQ"}`
+	key := []byte("0123456789abcdef0123456789abcdef")
+	other := []byte("fedcba9876543210fedcba9876543210")
+	synced := time.Unix(1778058000, 0).UTC()
+	inFile := func(t *testing.T, path string) bool {
+		t.Helper()
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(string(raw), "UElOLUtFWS1TRUNSRVQ") || strings.Contains(string(raw), "Q0FSRC1LRVk")
+	}
+	tests := []struct {
+		name      string
+		plainPrev bool // the store was written without a key first (an old reader)
+	}{
+		{"new store", false},
+		{"plaintext store migrated", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.db")
+			if tc.plainPrev {
+				s, err := Open(path, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 50 { // a history of bundles, as a reader has
+					if err := s.SaveBundle([]byte(secret+strings.Repeat(" ", i)), synced); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := s.Append(ev(1)); err != nil {
+					t.Fatal(err)
+				}
+				_ = s.Close()
+				if !inFile(t, path) {
+					t.Fatal("the plaintext store does not hold the secret: the test proves nothing")
+				}
+			}
+			s, err := Open(path, Options{Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.plainPrev {
+				if err := s.SaveBundle([]byte(secret), synced); err != nil {
+					t.Fatal(err)
+				}
+			}
+			raw, at, err := s.LoadBundle()
+			if err != nil || !strings.HasPrefix(string(raw), secret) || !at.Equal(synced) {
+				t.Fatalf("LoadBundle = %q, %v, %v", raw, at, err)
+			}
+			if tc.plainPrev {
+				if n, err := s.QueueLen(); err != nil || n != 1 {
+					t.Fatalf("queue after migration: %d, %v", n, err)
+				}
+			}
+			_ = s.Close()
+			if inFile(t, path) {
+				t.Fatal("the PIN or card key is in reader.db in plaintext")
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("mode %v, %v", fi.Mode(), err)
+			}
+			for _, bad := range []struct {
+				key  []byte
+				want error
+			}{{other, ErrWrongKey}, {nil, ErrKeyRequired}} {
+				if _, err := Open(path, Options{Key: bad.key, Timeout: 100 * time.Millisecond}); !errors.Is(err, bad.want) {
+					t.Fatalf("Open with key %q = %v, want %v", bad.key, err, bad.want)
+				}
+			}
+			if _, err := Open(path, Options{Key: key[:16]}); err == nil {
+				t.Fatal("a 16-byte key was accepted")
+			}
+			s = openSealed(t, path, key)
+			if raw, _, err := s.LoadBundle(); err != nil || !strings.HasPrefix(string(raw), secret) {
+				t.Fatalf("reopened: %q, %v", raw, err)
+			}
+		})
+	}
+}
+
+func openSealed(t testing.TB, path string, key []byte) *Store {
+	t.Helper()
+	s, err := Open(path, Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
