@@ -94,7 +94,7 @@ func csvRows(t testing.TB, r resp) [][]string {
 // waitImport polls the job until it ends and returns it.
 func (e *env) waitImport(path, key string) resp {
 	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		r := e.must(200, "GET", path, key, nil)
 		if s := r.str("status"); s == "done" || s == "failed" {
