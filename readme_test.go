@@ -87,7 +87,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("%d problem documents, want %d (one per 'Bad input' step):\n%s", problems, expected, out)
 	}
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
-		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`} {
+		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`,
+		`data: {"id":"imp_`, `"done":2,"failed":1`, `"line":4,"field":"phone"`, "Grace Hopper,grace@example.com,'+14155550199"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("walkthrough output lacks %s:\n%s", want, out)
 		}
