@@ -77,6 +77,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	sh := exec.Command("bash", "-c", "set -u\nexport KEY="+opKey+"\n"+
 		`api() { curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; echo; }`+"\n"+script)
 	sh.Dir = "."
+	// The walkthrough makes scratch files with mktemp: keep them in the test's dir.
+	sh.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	out, err := sh.CombinedOutput()
 	if err != nil {
 		t.Fatalf("walkthrough failed: %v\n%s", err, out)
@@ -88,7 +90,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
 		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`,
-		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`, "Accept before "} {
+		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`, "Accept before ",
+
+		`data: {"id":"imp_`, `"done":2,"failed":1`, `"line":4,"field":"phone"`, "Grace Hopper,grace@example.com,'+14155550199"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("walkthrough output lacks %s:\n%s", want, out)
 		}

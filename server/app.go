@@ -179,6 +179,16 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		stopWorker()
 		<-walletDone
 	}()
+	// CSV imports a previous run left queued or running resume here.
+	importsDone := make(chan struct{})
+	go func() {
+		defer close(importsDone)
+		api.RunImports(workerCtx, 10*time.Second)
+	}()
+	defer func() {
+		stopWorker()
+		<-importsDone
+	}()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err

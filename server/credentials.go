@@ -59,13 +59,9 @@ type cardRequest struct {
 	Label  string `json:"label"`
 }
 
-func (a *API) assignCard(c *gin.Context) {
-	var req cardRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
-		return
-	}
-	var v validator
+// card validates a card or fob as POST …/cards takes it (the CSV import
+// too): the number normalized, the kind (card when empty), an optional label.
+func (v *validator) card(req cardRequest) cardRequest {
 	num, err := bundle.NormalizeCardNumber(req.Number)
 	if err != nil {
 		v.add("number", err.Error())
@@ -78,12 +74,23 @@ func (a *API) assignCard(c *gin.Context) {
 	if label != "" {
 		label = v.name("label", label, 100)
 	}
+	return cardRequest{Number: num, Kind: req.Kind, Label: label}
+}
+
+func (a *API) assignCard(c *gin.Context) {
+	var req cardRequest
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return
+	}
+	var v validator
+	card := v.card(req)
 	if err := v.err(); err != nil {
 		a.fail(c, err)
 		return
 	}
 	site := currentSite(c)
-	cred := &models.Credential{SiteID: site.ID, UserID: c.Param("user"), Kind: req.Kind, Number: num, Label: label}
+	cred := &models.Credential{SiteID: site.ID, UserID: c.Param("user"), Kind: card.Kind, Number: card.Number, Label: card.Label}
 	if err := a.store.AssignCard(c.Request.Context(), cred); err != nil {
 		a.fail(c, notFoundAs(err, "user"))
 		return

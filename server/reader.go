@@ -363,6 +363,10 @@ func (a *API) listEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	if wantsCSV(c) {
+		a.eventsCSV(c, f)
+		return
+	}
 	rows, next, err := a.store.ListEvents(c.Request.Context(), currentSite(c).ID, f, p)
 	if err != nil {
 		a.fail(c, notFoundAs(err, "cursor"))

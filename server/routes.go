@@ -38,7 +38,7 @@ func (a *API) routes() http.Handler {
 	r.POST("/v1/credentials/:credential/challenge", a.throttle(a.limits.challenge), a.refreshChallenge)
 	r.POST("/v1/credentials/:credential/refresh", a.refreshCredential)
 
-	v1 := r.Group("/v1", a.authenticate)
+	v1 := r.Group("/v1", a.authenticate, a.idempotency())
 
 	rd := v1.Group("/reader", a.authorize(needReader))
 	rd.GET("/bundle", a.readerBundle)
@@ -87,6 +87,11 @@ func (a *API) routes() http.Handler {
 	admin.POST("/credentials/:credential/revoke", a.revokeCredential)
 
 	admin.GET("/events", a.listEvents)
+
+	// CSV imports of users and cards (docs/integrations.md).
+	admin.POST("/imports", a.createImport)
+	admin.GET("/imports/:import", a.getImport)
+	admin.GET("/imports/:import/events", a.importEvents)
 
 	// Bookings of schedule-based doors: admins for anyone, members for
 	// themselves on doors their group opens.

@@ -91,6 +91,10 @@ func (a *API) listUsers(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	if wantsCSV(c) {
+		a.usersCSV(c, f)
+		return
+	}
 	rows, next, err := a.store.ListUsers(c.Request.Context(), currentSite(c).ID, f, p)
 	if err != nil {
 		a.fail(c, err)
