@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"image/png"
 	"net/http/httptest"
 	"strconv"
@@ -28,34 +27,8 @@ func TestInvitePageInChromium(t *testing.T) {
 	f := e.fixture("Maple Court")
 	_, code := e.invite(f)
 
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run := func(what string, a chromedp.Action[[]byte]) []byte {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		b, err := chromedp.Run(sctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return b
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return s
-	}
+	b := tab{t, ctx}
+	do, run, eval := b.do, b.run, b.eval
 
 	for _, screen := range []struct {
 		name          string

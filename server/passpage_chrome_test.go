@@ -97,34 +97,8 @@ func TestPassPageInChromium(t *testing.T) {
 	body["visitor"] = map[string]any{"name": "Vera Visitor", "phone": "+14155550199"}
 	p := w.issue(f, body)
 
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run := func(what string, a chromedp.Action[[]byte]) []byte {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		b, err := chromedp.Run(sctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return b
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return s
-	}
+	b := tab{t, ctx}
+	step, run, eval := b.do, b.run, b.eval
 
 	// An iPhone-sized screen: 390x844 CSS pixels at 3 device pixels each.
 	step("load the page",
@@ -182,4 +156,42 @@ func TestPassPageInChromium(t *testing.T) {
 		t.Fatalf("revoked page says %q", txt)
 	}
 	saveArtifact(t, "pass-page-revoked.png", run("screenshot the revoked page", chromedp.FullScreenshot(100)))
+}
+
+// tab runs chromedp steps against one tab, failing the test with the
+// step's name; every page test drives the browser through it.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b tab) run(what string, a chromedp.Action[[]byte]) []byte {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	out, err := chromedp.Run(sctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return out
+}
+
+func (b tab) eval(expr string) string {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
 }
