@@ -69,16 +69,7 @@ func (a *API) myPINs(c *gin.Context) {
 		a.fail(c, notFoundAs(err, "cursor"))
 		return
 	}
-	out := listResponse[pinResponse]{Items: make([]pinResponse, len(rows)), NextCursor: next}
-	for i := range rows {
-		digits, err := a.pinDigits(&rows[i])
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		out.Items[i] = toPIN(&rows[i], digits, false, now)
-	}
-	c.JSON(http.StatusOK, out)
+	a.renderPINs(c, rows, next, now)
 }
 
 // myBookings lists the caller's bookings of every door.

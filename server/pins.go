@@ -472,16 +472,7 @@ func (a *API) listPINs(c *gin.Context) {
 		a.fail(c, notFoundAs(err, "door"))
 		return
 	}
-	out := listResponse[pinResponse]{Items: make([]pinResponse, len(rows)), NextCursor: next}
-	for i := range rows {
-		digits, err := a.pinDigits(&rows[i])
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		out.Items[i] = toPIN(&rows[i], digits, false, now)
-	}
-	c.JSON(http.StatusOK, out)
+	a.renderPINs(c, rows, next, now)
 }
 
 func (a *API) revealPIN(c *gin.Context) {
@@ -538,4 +529,19 @@ func (a *API) addKeypadAndPasses(b *bundle.Bundle, d *models.BundleData) {
 	}
 	b.PINDeny, b.PINsSpent, b.PINsActivated = d.PINDeny, d.PINsSpent, d.PINsActivated
 	b.PassesRevoked, b.PassesUsed = d.PassesRevoked, d.PassesUsed
+}
+
+// renderPINs writes one page of PINs, masked, as the admin list and the
+// holder's own list show them.
+func (a *API) renderPINs(c *gin.Context, rows []models.PIN, next string, now time.Time) {
+	out := listResponse[pinResponse]{Items: make([]pinResponse, len(rows)), NextCursor: next}
+	for i := range rows {
+		digits, err := a.pinDigits(&rows[i])
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		out.Items[i] = toPIN(&rows[i], digits, false, now)
+	}
+	c.JSON(http.StatusOK, out)
 }
