@@ -134,3 +134,29 @@ func TestQRLineThrottle(t *testing.T) {
 		t.Fatalf("valid pass after the lockout: %+v", out)
 	}
 }
+
+// TestKeypadLockoutLeavesLinesOpen: a locked keypad still answers
+// locked_out as before, and locks neither the card nor the QR line.
+func TestKeypadLockoutLeavesLinesOpen(t *testing.T) {
+	f := newFixture(t)
+	f.lockKeypad("front", offlinepin.DefaultPolicy())
+	if out := f.eng.PIN("front", "0000000000"); out.Reason != credential.ReasonLockedOut {
+		t.Fatalf("keypad not locked: %+v", out)
+	}
+	if out := f.eng.Card(tCard); !out.Granted {
+		t.Fatalf("card during the keypad lockout: %+v", out)
+	}
+	if out := f.eng.Pass(f.pass("pass-t", credential.PassTemporary, tDoor)); !out.Granted {
+		t.Fatalf("QR during the keypad lockout: %+v", out)
+	}
+}
+
+// lockKeypad types p.MaxFailures wrong offline PINs on the keypad.
+func (f *fixture) lockKeypad(name string, p offlinepin.Policy) {
+	f.t.Helper()
+	for i := 0; i < p.MaxFailures; i++ {
+		if out := f.eng.PIN(name, "0000000000"); out.Reason != credential.ReasonBadPIN {
+			f.t.Fatalf("wrong PIN %d: %+v", i, out)
+		}
+	}
+}
