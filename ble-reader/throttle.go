@@ -62,8 +62,12 @@ func (e *Engine) throttle(l *line, ev store.Event, now time.Time, decide func(ev
 		return Outcome{Busy: true}
 	}
 	switch {
-	case granted:
+	case granted && len(st.ops) > 0 && st.ops[len(st.ops)-1].Fail:
 		effects = append(effects, st.record(l.key, keypadOp{At: now}))
+	case granted:
+		// Nothing to forgive since the last recorded admission: no step,
+		// so a busy card line neither rewrites its history on every badge
+		// nor pushes the failures it must replay out of it.
 	case slices.Contains(l.guess, credential.Reason(ev.Reason)):
 		effects = []store.Effect{st.record(l.key, keypadOp{At: now, Fail: true})}
 	default:

@@ -160,3 +160,32 @@ func (f *fixture) lockKeypad(name string, p offlinepin.Policy) {
 		}
 	}
 }
+
+// TestCardLineBusyDoorKeepsHistory: honest badges after a lockout neither
+// rewrite the line's history each time nor push its failures out of the
+// replayed history, so the doubling survives a restart on a busy door.
+func TestCardLineBusyDoorKeepsHistory(t *testing.T) {
+	f := newFixture(t)
+	pol := offlinepin.DefaultPolicy()
+	unknown := func() {
+		t.Helper()
+		for i := 0; i < pol.MaxFailures; i++ {
+			if out := f.eng.Card("DEADBEEF"); out.Reason != credential.ReasonUnknownCard {
+				t.Fatalf("unknown card %d: %+v", i, out)
+			}
+		}
+	}
+	unknown()
+	f.clock.Add(pol.Lockout)
+	for i := 0; i < maxKeypadOps+10; i++ {
+		if out := f.eng.Card(tCard); !out.Granted {
+			t.Fatalf("badge %d: %+v", i, out)
+		}
+	}
+	f.open(EngineConfig{})
+	unknown()
+	f.clock.Add(pol.Lockout)
+	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
+		t.Fatalf("second lockout after a busy hour and a restart is not doubled: %+v", out)
+	}
+}
