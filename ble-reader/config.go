@@ -326,6 +326,9 @@ func (c *Config) Validate() error {
 		if in.Name == "" {
 			c.Inputs[i].Name = in.Path
 		}
+		if in.Kind == input.Keypad && reservedKeypadName(c.Inputs[i].Name) {
+			bad("inputs[%d].name: a keypad's name cannot start with %q", i, lineKeyPrefix)
+		}
 	}
 	if c.StatusAddr != "" && !loopback(c.StatusAddr) {
 		bad("status_addr must be a loopback address")

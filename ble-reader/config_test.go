@@ -75,6 +75,7 @@ func TestConfigRejects(t *testing.T) {
 		{[]string{"-mtu", "600"}, "ble.mtu"},
 		{[]string{"-input", "scanner:/dev/x"}, "inputs[0].kind"},
 		{[]string{"-input", "qr"}, "KIND:PATH"},
+		{[]string{"-input", "keypad:/dev/x:line:card"}, "inputs[0].name"},
 		{[]string{"-status", "192.0.2.1:80"}, "status_addr"},
 		{[]string{"-log-level", "loud"}, "log_level"},
 		{[]string{"extra"}, "unexpected argument"},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -59,9 +60,12 @@ type EngineConfig struct {
 	// Keypad is the lockout policy of each keypad; zero means
 	// offlinepin.DefaultPolicy().
 	Keypad LockoutPolicy
-	Log    *slog.Logger
-	Now    func() time.Time
-	Rand   io.Reader // nonces and event ids; nil means crypto/rand
+	// Lines is the lockout policy of the card line and of the QR line
+	// (each has its own state); zero means offlinepin.DefaultPolicy().
+	Lines LockoutPolicy
+	Log   *slog.Logger
+	Now   func() time.Time
+	Rand  io.Reader // nonces and event ids; nil means crypto/rand
 }
 
 // Engine decides for every input of the door from the current bundle,
@@ -82,6 +86,8 @@ type Engine struct {
 
 	keypadsMu sync.Mutex // keypad state and one PIN check-and-mark at a time
 	keypads   *keypads
+
+	cardLine, qrLine *line // the card and QR lines' failure throttles
 }
 
 var _ blelink.Handler = (*Engine)(nil)
@@ -112,7 +118,16 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, log: cfg.Log, challenges: map[blelink.ConnID]credential.Challenge{}, keypads: kp}, nil
+	cardLine, err := newLine(cfg.Store, cfg.Lines, cardLineKey, credential.ReasonUnknownCard)
+	if err != nil {
+		return nil, err
+	}
+	qrLine, err := newLine(cfg.Store, cfg.Lines, qrLineKey, credential.ReasonBadSignature, credential.ReasonUnknownKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, log: cfg.Log, challenges: map[blelink.ConnID]credential.Challenge{}, keypads: kp,
+		cardLine: cardLine, qrLine: qrLine}, nil
 }
 
 // Apply installs a new bundle document (the Syncer's Apply).
@@ -253,7 +268,8 @@ func (e *Engine) DecidePresentationVia(method string, ch credential.Challenge, p
 	return e.commit(ev, now, d.Granted)
 }
 
-// Card decides on a card or fob number.
+// Card decides on a card or fob number. The card line is throttled like a
+// keypad: unknown cards in a row lock it (throttle.go).
 func (e *Engine) Card(number string) Outcome {
 	now := e.cfg.Now()
 	ev := store.Event{Method: wire.MethodCard}
@@ -262,15 +278,18 @@ func (e *Engine) Card(number string) Outcome {
 		ev.Reason = string(credential.ReasonStaleBundle)
 		return e.commit(ev, now, false)
 	}
-	d := e.decider(s).DecideCard(number, now)
-	ev.CredentialID, ev.UserID, ev.Reason = d.CredentialID, d.UserID, string(d.Reason)
-	return e.commit(ev, now, d.Granted)
+	return e.throttle(e.cardLine, ev, now, func(ev *store.Event) (bool, []store.Effect, error) {
+		d := e.decider(s).DecideCard(number, now)
+		ev.CredentialID, ev.UserID, ev.Reason = d.CredentialID, d.UserID, string(d.Reason)
+		return d.Granted, nil, nil
+	})
 }
 
 // Pass decides on a scanned pass token. A single-use pass is redeemed at
 // the server when it answers in time (its answer wins), else decided
 // offline from this reader's spent set; either way the use is recorded
-// durably before the door opens.
+// durably before the door opens. The QR line is throttled like a keypad:
+// forged passes in a row lock it (throttle.go).
 func (e *Engine) Pass(token string) Outcome {
 	now := e.cfg.Now()
 	ev := store.Event{Method: wire.MethodQR}
@@ -279,29 +298,30 @@ func (e *Engine) Pass(token string) Outcome {
 		ev.Reason = string(credential.ReasonStaleBundle)
 		return e.commit(ev, now, false)
 	}
-	d := e.decider(s).DecidePass(token, now)
-	ev.Reason = string(d.Reason)
-	if d.Pass == nil {
-		return e.commit(ev, now, false)
-	}
-	ev.PassID = d.Pass.ID
-	ev.Detail = d.Pass.Type.String()
-	if !d.Granted || d.Pass.Type != credential.PassSingleUse {
-		return e.commit(ev, now, d.Granted)
-	}
-	e.passMu.Lock()
-	defer e.passMu.Unlock()
-	r, effects, detail, err := e.spendOnce(d.Pass.ID, d.Pass.NotAfter)
-	if err != nil {
-		e.log.Error("reading spent passes failed", "err", err)
-		return Outcome{Busy: true}
-	}
-	ev.Detail += detail
-	if r != "" {
-		ev.Reason = string(r)
-		return e.commit(ev, now, false)
-	}
-	return e.commit(ev, now, true, effects...)
+	return e.throttle(e.qrLine, ev, now, func(ev *store.Event) (bool, []store.Effect, error) {
+		d := e.decider(s).DecidePass(token, now)
+		ev.Reason = string(d.Reason)
+		if d.Pass == nil {
+			return false, nil, nil
+		}
+		ev.PassID = d.Pass.ID
+		ev.Detail = d.Pass.Type.String()
+		if !d.Granted || d.Pass.Type != credential.PassSingleUse {
+			return d.Granted, nil, nil
+		}
+		e.passMu.Lock()
+		defer e.passMu.Unlock()
+		r, effects, detail, err := e.spendOnce(d.Pass.ID, d.Pass.NotAfter)
+		if err != nil {
+			return false, nil, fmt.Errorf("reading spent passes: %w", err)
+		}
+		ev.Detail += detail
+		if r != "" {
+			ev.Reason = string(r)
+			return false, nil, nil
+		}
+		return true, effects, nil
+	})
 }
 
 // spendOnce decides the single use of a pass that everything else admits

@@ -485,11 +485,7 @@ func TestPINDecisions(t *testing.T) {
 func TestKeypadLockoutSurvivesRestart(t *testing.T) {
 	f := newFixture(t)
 	pol := offlinepin.DefaultPolicy()
-	for i := 0; i < pol.MaxFailures; i++ {
-		if out := f.eng.PIN("front", "0000000000"); out.Reason != credential.ReasonBadPIN {
-			t.Fatalf("wrong PIN %d: %+v", i, out)
-		}
-	}
+	f.lockKeypad("front", pol)
 	pin, _ := f.offlinePIN(offlinepin.TimeBound, 0)
 	if out := f.eng.PIN("front", pin); out.Reason != credential.ReasonLockedOut {
 		t.Fatalf("locked keypad took a PIN: %+v", out)

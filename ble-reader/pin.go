@@ -111,17 +111,17 @@ func (e *Engine) PIN(keypadName, digits string) Outcome {
 	}
 	if ok, _ := kp.lock.Allow(now); !ok {
 		ev.Reason = string(credential.ReasonLockedOut)
-		return e.pinCommit(ev, now, false, nil)
+		return e.commitState(ev, now, false, nil)
 	}
 	s := e.snap.Load()
 	fail := func(r credential.Reason) Outcome {
 		ev.Reason = string(r)
-		return e.pinCommit(ev, now, false, []store.Effect{kp.record(keypadName, keypadOp{At: now, Fail: true})})
+		return e.commitState(ev, now, false, []store.Effect{kp.record(keypadName, keypadOp{At: now, Fail: true})})
 	}
 	if s == nil {
 		// Not the keypad's fault: no lockout step.
 		ev.Reason = string(credential.ReasonStaleBundle)
-		return e.pinCommit(ev, now, false, nil)
+		return e.commitState(ev, now, false, nil)
 	}
 	var (
 		r       credential.Reason
@@ -140,10 +140,12 @@ func (e *Engine) PIN(keypadName, digits string) Outcome {
 		return fail(r)
 	}
 	effects = append(effects, kp.record(keypadName, keypadOp{At: now}))
-	return e.pinCommit(ev, now, true, effects)
+	return e.commitState(ev, now, true, effects)
 }
 
-func (e *Engine) pinCommit(ev store.Event, now time.Time, granted bool, effects []store.Effect) Outcome {
+// commitState records ev with effects whatever the decision (line and
+// keypad state go with denials too) and opens on a grant.
+func (e *Engine) commitState(ev store.Event, now time.Time, granted bool, effects []store.Effect) Outcome {
 	ev.Granted = granted
 	if granted {
 		ev.Reason = ""

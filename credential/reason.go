@@ -34,6 +34,7 @@ const (
 	ReasonLockedOut       Reason = "locked_out"       // the keypad is locked after wrong attempts
 	ReasonBadPIN          Reason = "bad_pin"          // the PIN is wrong
 	ReasonPassRevoked     Reason = "pass_revoked"     // the visitor pass was deleted or revoked
+	ReasonThrottled       Reason = "throttled"        // the card or QR line is locked after unknown cards or forged passes
 )
 
 var allReasons = [...]Reason{
@@ -43,7 +44,7 @@ var allReasons = [...]Reason{
 	ReasonBadProof, ReasonReplayedNonce, ReasonWrongReader, ReasonNonceExpired,
 	ReasonAlreadyUsed, ReasonStaleBundle, ReasonUnknownCard, ReasonCardLost,
 	ReasonNoBooking, ReasonOutsideBooking, ReasonLockedOut, ReasonBadPIN,
-	ReasonPassRevoked,
+	ReasonPassRevoked, ReasonThrottled,
 }
 
 // Reasons lists every denial reason, for documentation, validation of

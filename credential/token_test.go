@@ -259,7 +259,7 @@ func TestReasons(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 25 {
+	if len(seen) != 26 {
 		t.Fatalf("%d reasons", len(seen))
 	}
 	if Reason("granted").Valid() || Reason("").Valid() {
