@@ -11,6 +11,9 @@ type Door struct {
 	SiteID        string
 	Name          string
 	ScheduleBased bool
+	// KeyGeneration selects the door's offline-PIN and card keys (0: the
+	// original ones); RotateDoorKeys raises it.
+	KeyGeneration int
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }

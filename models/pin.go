@@ -64,6 +64,10 @@ type PIN struct {
 	AssigneeKeyID  string
 	PassID         *string
 	CreatedBy      string
+	// KeyGeneration is the door's key generation the PIN was made under
+	// (CreatePINs sets it): an offline PIN's digits and id, and a custom
+	// PIN's hash, come from that generation's keys.
+	KeyGeneration int
 	// UsedAt is the first use a reader reported (one-time PINs are spent,
 	// permanent offline PINs activated).
 	UsedAt    *time.Time
@@ -157,6 +161,9 @@ func (s *Store) createPINs(ctx context.Context, rows []*PIN, next PINCandidate, 
 			Updates(map[string]any{"status": PINExpired, "updated_at": now}).Error; err != nil {
 			return err
 		}
+	}
+	if err := s.setKeyGenerations(ctx, rows); err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		ok, err := next(attempt, rows)

@@ -10,6 +10,7 @@ import (
 	"io"
 	mathrand "math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,8 +30,15 @@ const bridgeFreshness = 2 * time.Minute
 
 // doorPINKey is a door's offline-PIN key. It is derived from the server's
 // key-encryption key, so nothing is stored per door; readers of the door
-// receive it in their bundle.
-func (a *API) doorPINKey(doorID string) []byte { return a.keys.Derive("door-pin:" + doorID) }
+// receive it in their bundle. gen is the door's key generation
+// (models.Door.KeyGeneration): 0 is the original derivation, a rotation
+// raises it and so changes the key.
+func (a *API) doorPINKey(doorID string, gen int) []byte {
+	if gen == 0 {
+		return a.keys.Derive("door-pin:" + doorID)
+	}
+	return a.keys.Derive("door-pin:" + doorID + ":gen:" + strconv.Itoa(gen))
+}
 
 // pinAEAD seals custom PINs at rest (AES-256-GCM, key derived from the
 // key-encryption key).
@@ -74,7 +82,7 @@ func (a *API) pinDigits(p *models.PIN) (string, error) {
 		}
 		// The digits do not depend on the issuing time; the start is one
 		// at which Generate's bounds hold.
-		pin, _, err := offlinepin.Generate(a.doorPINKey(p.DoorID), spec, spec.Start)
+		pin, _, err := offlinepin.Generate(a.doorPINKey(p.DoorID, p.KeyGeneration), spec, spec.Start)
 		return pin, err
 	}
 	aead := a.pinAEAD()
@@ -417,7 +425,7 @@ func (a *API) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string
 		s := spec
 		s.Nonce = uint16((first + attempt) % n)
 		for _, r := range rows {
-			digits, id, err := offlinepin.Generate(a.doorPINKey(r.DoorID), s, now)
+			digits, id, err := offlinepin.Generate(a.doorPINKey(r.DoorID, r.KeyGeneration), s, now)
 			if err != nil {
 				return false, err
 			}
@@ -439,13 +447,12 @@ func (a *API) customCandidate(siteID, digits string) models.PINCandidate {
 
 // fillCustom seals digits for each row and sets the hash readers match.
 func (a *API) fillCustom(siteID, digits string, rows []*models.PIN) error {
-	key := a.cardKey(siteID)
 	for _, r := range rows {
 		enc, err := a.sealPIN(r.ID, digits)
 		if err != nil {
 			return err
 		}
-		h := credential.CustomPINHash(key, r.DoorID, digits)
+		h := credential.CustomPINHash(a.cardKey(siteID, r.DoorID, r.KeyGeneration), r.DoorID, digits)
 		r.PINEnc, r.PINHash = enc, &h
 	}
 	return nil
@@ -517,7 +524,7 @@ func (a *API) deletePIN(c *gin.Context) {
 // hash), deny list, spent and activated offline PINs and pass state into a
 // full bundle.
 func (a *API) addKeypadAndPasses(b *bundle.Bundle, d *models.BundleData) {
-	b.PINKey = base64.RawURLEncoding.EncodeToString(a.doorPINKey(d.Door.ID))
+	b.PINKey = base64.RawURLEncoding.EncodeToString(a.doorPINKey(d.Door.ID, d.Door.KeyGeneration))
 	for i := range d.PINs {
 		p := &d.PINs[i]
 		cp := bundle.CustomPIN{ID: p.ID, Hash: deref(p.PINHash), UserID: deref(p.AssigneeUserID), Type: p.Type,

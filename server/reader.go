@@ -19,8 +19,15 @@ import (
 	"github.com/lintel/lintel/models"
 )
 
-// cardKey is the site's key for card-number hashes in bundles.
-func (a *API) cardKey(siteID string) []byte { return a.keys.Derive("card-hash:" + siteID) }
+// cardKey is the key for card-number and custom-PIN hashes in a door's
+// bundle: at generation 0 the site's original key (shared by its doors),
+// after a rotation of the door's keys one of the door's own.
+func (a *API) cardKey(siteID, doorID string, gen int) []byte {
+	if gen == 0 {
+		return a.keys.Derive("card-hash:" + siteID)
+	}
+	return a.keys.Derive("card-hash:" + siteID + ":door:" + doorID + ":gen:" + strconv.Itoa(gen))
+}
 
 func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
 
@@ -124,7 +131,7 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck := a.cardKey(d.Site.ID)
+	ck := a.cardKey(d.Site.ID, d.Door.ID, d.Door.KeyGeneration)
 	b := &bundle.Bundle{
 		Version: d.Version, Full: true, GeneratedAt: a.now().UTC(), Issuer: a.issuerID,
 		Site:   bundle.Site{ID: d.Site.ID, Timezone: d.Site.Timezone},
