@@ -35,10 +35,27 @@ type APIKey struct {
 	HashAlg   string
 	CreatedAt time.Time
 	RevokedAt *time.Time
+
+	// The key's person, read with the key by Authenticate (nil for keys
+	// of no user, and for a user in no group): roles are checked on every
+	// request, and one query finds both.
+	UserRole   *string `gorm:"->"`
+	UserStatus *string `gorm:"->"`
 }
 
 // TableName implements gorm's Tabler.
 func (APIKey) TableName() string { return "api_keys" }
+
+// PersonRole is the group role of the key's user ("none" for a user in
+// no group) and whether that user is still active. Only for keys with a
+// user, as read by Authenticate.
+func (k *APIKey) PersonRole() (role string, active bool) {
+	role = RoleNone
+	if k.UserRole != nil {
+		role = *k.UserRole
+	}
+	return role, k.UserStatus != nil && *k.UserStatus == UserActive
+}
 
 // ErrBadKey means the presented key is unknown or revoked.
 var ErrBadKey = errors.New("unknown or revoked key")
@@ -142,7 +159,13 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (*APIKey, error
 	lookup, hash, alg := s.hashKey(secret)
 	oldLookup, oldHash := keyHash(secret)
 	var cands []APIKey
-	if err := s.q(ctx).Where("lookup IN ? AND revoked_at IS NULL", []string{lookup, oldLookup}).Find(&cands).Error; err != nil {
+	err := s.q(ctx).Table("api_keys").
+		Select("api_keys.*, access_groups.role AS user_role, users.status AS user_status").
+		Joins("LEFT JOIN users ON users.id = api_keys.user_id AND users.site_id = api_keys.site_id").
+		Joins("LEFT JOIN access_groups ON access_groups.id = users.group_id").
+		Where("api_keys.lookup IN ? AND api_keys.revoked_at IS NULL", []string{lookup, oldLookup}).
+		Find(&cands).Error
+	if err != nil {
 		return nil, err
 	}
 	for i := range cands {

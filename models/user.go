@@ -194,23 +194,3 @@ func (s *Store) onUserDeactivated(ctx context.Context, u *User, now time.Time) e
 	}
 	return s.onUserDeactivatedPasses(ctx, u, now)
 }
-
-// UserRole is the role of an active user's group, RoleNone for a user
-// without a group; a user of another site, or deactivated, is ErrNotFound.
-func (s *Store) UserRole(ctx context.Context, siteID, userID string) (string, error) {
-	var roles []*string
-	err := s.q(ctx).Table("users").Select("access_groups.role").
-		Joins("LEFT JOIN access_groups ON access_groups.id = users.group_id").
-		Where("users.site_id = ? AND users.id = ? AND users.status = ?", siteID, userID, UserActive).
-		Pluck("access_groups.role", &roles).Error
-	if err != nil {
-		return "", err
-	}
-	if len(roles) == 0 {
-		return "", ErrNotFound
-	}
-	if roles[0] == nil {
-		return RoleNone, nil
-	}
-	return *roles[0], nil
-}

@@ -104,14 +104,10 @@ func (a *API) authorize(need access) gin.HandlerFunc {
 func (a *API) withRole(c *gin.Context, p Principal) (Principal, error) {
 	switch {
 	case p.UserID != "":
-		role, err := a.store.UserRole(c.Request.Context(), p.SiteID, p.UserID)
-		if errors.Is(err, models.ErrNotFound) {
+		if !p.personActive {
 			return p, errUnauthorized("the key's user is no longer active")
 		}
-		if err != nil {
-			return p, err
-		}
-		p.Role = role
+		p.Role = p.personRole
 	case p.Kind == models.KeyOperator:
 		p.Role = roleOperator
 	case p.Kind == models.KeyAdmin:

@@ -28,7 +28,7 @@ import (
 //go:embed templates/invitepage.html
 var invitePageHTML string
 
-var invitePageTemplate = template.Must(template.New("invitepage").Parse(invitePageHTML))
+var invitePageTemplate = template.Must(template.Must(template.New("invitepage").Parse(pageHeadHTML)).Parse(invitePageHTML))
 
 // invitePageCSS is the pass page's style sheet and the invitation's steps.
 const invitePageCSS = passPageCSS + `

@@ -126,6 +126,11 @@ type Principal struct {
 	SiteID   string // "" for operators
 	UserID   string // members
 	ReaderID string // readers
+
+	// personRole and personActive are the key's user's group role and
+	// status, read with the key; authorize turns them into Role.
+	personRole   string
+	personActive bool
 }
 
 func principal(c *gin.Context) (Principal, bool) {
@@ -170,6 +175,7 @@ func (a *API) authenticate(c *gin.Context) {
 	}
 	if k.UserID != nil {
 		p.UserID = *k.UserID
+		p.personRole, p.personActive = k.PersonRole()
 	}
 	if k.ReaderID != nil {
 		p.ReaderID = *k.ReaderID

@@ -27,10 +27,13 @@ import (
 // other visitor, and a wrong token gets the same 404 page as an unknown
 // pass.
 
+//go:embed templates/head.html
+var pageHeadHTML string
+
 //go:embed templates/passpage.html
 var passPageHTML string
 
-var passPageTemplate = template.Must(template.New("passpage").Parse(passPageHTML))
+var passPageTemplate = template.Must(template.Must(template.New("passpage").Parse(pageHeadHTML)).Parse(passPageHTML))
 
 // passPageCSS is the page's whole style sheet, mobile first.
 const passPageCSS = `*{box-sizing:border-box}
