@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"net"
 	"testing"
 	"time"
@@ -252,7 +253,7 @@ func TestTapOverPipe(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("ServeConn did not return after the phone disconnected")
 	}
-	waitFor(t, "ConnClosed", func() bool {
+	testkit.WaitFor(t, 3*time.Second, "ConnClosed", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return len(h.closed) == 1
