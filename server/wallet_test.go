@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"image"
 	"image/png"
 	"net/http"
@@ -430,7 +431,7 @@ func TestGoogleWallet(t *testing.T) {
 				} `json:"genericObjects"`
 			} `json:"payload"`
 		}
-		if _, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return &walletKeys()[3].PublicKey, nil },
+		if _, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return &testkit.RSAKey(3).PublicKey, nil },
 			jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience("google"), jwt.WithIssuer(walletSAEmail)); err != nil {
 			t.Fatalf("save JWT: %v", err)
 		}
