@@ -138,7 +138,7 @@ func honestTap(t testing.TB, addr string, mtu, size int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer conn.Close() // at once: the hostile tests count the slots it frees
 	var rec presRecorder
 	res, err := Tap(ctx, conn, rec.build(size), WithMTU(mtu))
 	if err != nil {
@@ -329,4 +329,18 @@ func dialRawFrom(t testing.TB, addr, host string) *rawPeer {
 	l := NewLink(nc)
 	t.Cleanup(func() { _ = l.Close() })
 	return &rawPeer{t: t, l: l}
+}
+
+// dial connects a phone-side link to addr, closed at the test's end, and
+// returns it with a context that ends after 5 s.
+func dial(t testing.TB, addr string) (context.Context, ble.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	conn, err := DialContext(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return ctx, conn
 }
