@@ -23,7 +23,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
@@ -238,35 +237,15 @@ func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) 
 		w.google = newFakeGoogleWallet(t)
 		deps.WalletGoogle = w.google.client(t, clk.Now)
 	}
-	st.OnChange(nil)
-	b := server.NewBroker()
-	st.OnChange(b.Publish)
-	deps.Broker = b
-	api, h, err := server.New(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := st.Bootstrap(context.Background(), "")
-	if err != nil || key == "" {
-		t.Fatalf("bootstrap: %q %v", key, err)
-	}
-	w.env = &env{t: t, store: st, handler: h, op: key}
-	w.api = api
+	w.env = newEnvWith(t, st, func(s *envSpec) { s.deps = deps })
+	w.api = w.env.api
 	return w
 }
 
 // eachWallet runs fn on both databases, each with its own clock.
 func eachWallet(t *testing.T, o walletOpts, fn func(t *testing.T, w *walletEnv)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		t.Run(db.name, func(t *testing.T) {
-			clk := newTestClock()
-			fn(t, newWalletEnv(t, db.open(t, modelstest.Options{Now: clk.Now}), clk, o))
-		})
-	}
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newWalletEnv(t, st, clk, o)) })
 }
 
 // deliver runs the outbox worker until nothing is due.
