@@ -31,14 +31,7 @@ import (
 // except under CI=true where it fails it.
 func requireOpenSSL(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true (Debian package openssl)")
-		}
-		t.Skip("openssl not installed")
-	}
-	return path
+	return testkit.Binary(t, "openssl", "openssl")
 }
 
 // checkPkpass unzips a .pkpass, checks every manifest hash both ways and

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"github.com/lintel/lintel/internal/testkit"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -61,14 +60,7 @@ func (p *testPKI) signer(t testing.TB) *Signer {
 // missing except under CI, where a missing tool must fail the run.
 func requireOpenSSL(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true (Debian package openssl)")
-		}
-		t.Skip("openssl not installed")
-	}
-	return path
+	return testkit.Binary(t, "openssl", "openssl")
 }
 
 func writeFile(t testing.TB, dir, name string, data []byte) string {

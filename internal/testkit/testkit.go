@@ -10,6 +10,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"os"
+	"os/exec"
 	"sort"
 	"sync"
 	"testing"
@@ -175,4 +176,17 @@ func Require(t testing.TB, ok bool, component, how string) {
 		t.Fatalf("%s is required in CI and missing: %s", component, how)
 	}
 	t.Skipf("%s missing (%s)", component, how)
+}
+
+// Binary returns the path of the first of names on PATH; none there, it
+// stops the test as Require does, naming the package that installs it.
+func Binary(t testing.TB, pkg string, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	Require(t, false, names[0], "install the Debian package "+pkg)
+	return ""
 }
