@@ -132,7 +132,7 @@ func New(d Deps) (*API, http.Handler, error) {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}
 	a.Service = &Service{store: a.store, log: a.log, cfg: a.cfg, now: a.now, keys: a.keys, sites: a.sites,
-		notify: a.notify, wake: a.wake, issuerID: a.issuerID}
+		notify: a.notify, wake: a.wake, issuerID: a.issuerID, walletChanged: a.walletPassChanged, wakeWallet: a.wakeWalletSync}
 	return a, a.routes(), nil
 }
 

@@ -29,6 +29,10 @@ type Service struct {
 	notify   *notifications.Registry
 	wake     func()
 	issuerID string
+	// walletChanged tells a pass's Wallet copies its new state inside tx
+	// and wakeWallet starts their sync (walletsync.go).
+	walletChanged func(ctx context.Context, tx *models.Store, siteID, passID, state, from string) (int, error)
+	wakeWallet    func()
 }
 
 // actor names the caller in audit records: the key's kind and id.
