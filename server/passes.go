@@ -437,17 +437,7 @@ func (a *Service) passPINs(ctx context.Context, who Principal, tx *models.Store,
 		rows[i] = &r
 	}
 	var digits string
-	next := func(attempt int, rows []*models.PIN) (bool, error) {
-		if attempt >= 20 {
-			return false, nil
-		}
-		var err error
-		if digits, err = randomPIN(syncedPINDigits); err != nil {
-			return false, err
-		}
-		return true, a.fillCustom(p.SiteID, digits, rows)
-	}
-	err := tx.CreatePINs(ctx, rows, next, errConflict("pin_space_exhausted", "no free PIN was found for these doors; try again"))
+	err := tx.CreatePINs(ctx, rows, a.syncedCandidates(p.SiteID, &digits), errConflict("pin_space_exhausted", "no free PIN was found for these doors; try again"))
 	return rows, digits, err
 }
 
