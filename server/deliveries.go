@@ -122,7 +122,7 @@ func fromOutbox(o *models.OutboxMessage) notifications.Message {
 // enqueue validates m and adds it to the outbox on tx (inside the caller's
 // transaction). It returns the message id; a repeated idempotency key
 // returns the id of the message already enqueued.
-func (a *API) enqueue(ctx context.Context, tx *models.Store, m notifications.Message) (string, error) {
+func (a *Service) enqueue(ctx context.Context, tx *models.Store, m notifications.Message) (string, error) {
 	if err := m.Validate(); err != nil {
 		return "", err
 	}
@@ -139,7 +139,7 @@ func (a *API) enqueue(ctx context.Context, tx *models.Store, m notifications.Mes
 // wakeDeliveries tells the worker that committed messages are waiting (call
 // it after the transaction that enqueued them commits; before, the worker
 // would not see them).
-func (a *API) wakeDeliveries() {
+func (a *Service) wakeDeliveries() {
 	if a.wake != nil {
 		a.wake()
 	}
@@ -150,7 +150,7 @@ func (a *API) wakeDeliveries() {
 // one a message takes depends on the recipient's phone). It asks CanSend,
 // not Available: an APNs provider with only the Wallet pass certificate
 // pushes pass updates, never the app's messages.
-func (a *API) deliveryAvailable(via string, kind notifications.Kind) bool {
+func (a *Service) deliveryAvailable(via string, kind notifications.Kind) bool {
 	switch via {
 	case "sms":
 		return a.notify.CanSend(notifications.ChannelSMS, kind)
@@ -163,7 +163,7 @@ func (a *API) deliveryAvailable(via string, kind notifications.Kind) bool {
 // checkDeliverVia validates a request's deliver_via ("" means none) for a
 // message of kind: nil, a 422 naming the field for an unknown value, or 422
 // delivery_unavailable when no provider can send it.
-func (a *API) checkDeliverVia(via string, kind notifications.Kind) error {
+func (a *Service) checkDeliverVia(via string, kind notifications.Kind) error {
 	switch via {
 	case "", "none":
 		return nil
@@ -186,7 +186,7 @@ func errDeliveryUnavailable(via, detail string) *Error {
 // A person being invited has no phone of the new credential yet; a phone of
 // a revoked credential may be the stolen one. what names the message in the
 // error; kind is its kind, which the phone's provider must be able to send.
-func (a *API) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, what string, kind notifications.Kind) (notifications.Channel, string, error) {
+func (a *Service) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, what string, kind notifications.Kind) (notifications.Channel, string, error) {
 	d, err := tx.LatestPushDevice(ctx, siteID, userID)
 	if errors.Is(err, models.ErrNotFound) {
 		return "", "", errValidation(FieldError{Field: "deliver_via", Message: "push needs a phone this user has already enrolled " +
@@ -222,7 +222,7 @@ func recipientError(err error, via string) error {
 // enqueueInvitation queues the invitation of a mobile credential by SMS to
 // the user's phone or by push to the user's enrolled phone, inside the
 // transaction that issued it. via "none" queues nothing ("" id).
-func (a *API) enqueueInvitation(ctx context.Context, tx *models.Store, site *models.Site, inv *models.Invitation, userID, code, via string) (string, error) {
+func (a *Service) enqueueInvitation(ctx context.Context, tx *models.Store, site *models.Site, inv *models.Invitation, userID, code, via string) (string, error) {
 	if via != "sms" && via != "push" {
 		return "", nil
 	}
@@ -250,7 +250,7 @@ func (a *API) enqueueInvitation(ctx context.Context, tx *models.Store, site *mod
 	return id, nil
 }
 
-func (a *API) invitationURL(code string) string { return a.cfg.PublicURL + "/invite/" + code }
+func (a *Service) invitationURL(code string) string { return a.cfg.PublicURL + "/invite/" + code }
 
 // enqueueRevocation queues the silent push that tells the phone of a
 // revoked mobile credential to drop it, inside the revoking transaction.
@@ -258,7 +258,7 @@ func (a *API) invitationURL(code string) string { return a.cfg.PublicURL + "/inv
 // pending credential, no push token, a token that can't be valid) or no
 // provider for it: the revocation itself must not depend on a courtesy
 // push; readers learn it from the deny list either way.
-func (a *API) enqueueRevocation(ctx context.Context, tx *models.Store, cred *models.Credential) (string, error) {
+func (a *Service) enqueueRevocation(ctx context.Context, tx *models.Store, cred *models.Credential) (string, error) {
 	if cred.Kind != models.KindMobile {
 		return "", nil
 	}
@@ -323,7 +323,7 @@ func passDeliveryFor(site *models.Site, p *models.Pass, v models.Visitor, issuer
 // first and wakeDeliveries after the commit. It returns the message id (""
 // for none) or a 422 naming deliver_via when the visitor can't be reached
 // that way.
-func (a *API) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDelivery) (string, error) {
+func (a *Service) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDelivery) (string, error) {
 	if d.Via != "sms" && d.Via != "push" {
 		return "", nil
 	}

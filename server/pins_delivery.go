@@ -17,7 +17,7 @@ import (
 // An assignee who can't receive it that way is a 422 naming assignee. The
 // message carries the digits until it is finished; then the outbox empties
 // its payload, as for every message.
-func (a *API) enqueuePIN(ctx context.Context, tx *models.Store, site *models.Site, p *models.PIN, digits, via string) (string, error) {
+func (a *Service) enqueuePIN(ctx context.Context, tx *models.Store, site *models.Site, p *models.PIN, digits, via string) (string, error) {
 	if via != "sms" && via != "push" {
 		return "", nil
 	}

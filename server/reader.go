@@ -23,7 +23,7 @@ import (
 // cardKey is the key for card-number and custom-PIN hashes in a door's
 // bundle: at generation 0 the site's original key (shared by its doors),
 // after a rotation of the door's keys one of the door's own.
-func (a *API) cardKey(siteID, doorID string, gen int) []byte {
+func (a *Service) cardKey(siteID, doorID string, gen int) []byte {
 	if gen == 0 {
 		return a.keys.Derive("card-hash:" + siteID)
 	}

@@ -58,6 +58,8 @@ type Deps struct {
 
 // API holds the handlers' dependencies.
 type API struct {
+	// Service holds the use cases (usecase.go) the handlers call.
+	*Service
 	store    *models.Store
 	log      *slog.Logger
 	cfg      Config
@@ -131,6 +133,8 @@ func New(d Deps) (*API, http.Handler, error) {
 	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}
+	a.Service = &Service{store: a.store, log: a.log, cfg: a.cfg, now: a.now, keys: a.keys, sites: a.sites,
+		notify: a.notify, wake: a.wake, issuerID: a.issuerID, walletChanged: a.walletPassChanged, wakeWallet: a.wakeWalletSync}
 	return a, a.routes(), nil
 }
 

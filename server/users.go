@@ -177,38 +177,8 @@ func (a *API) updateUser(c *gin.Context) {
 // deactivateUser deactivates the user, revokes everything they hold, and
 // queues a silent push to each of their phones, in one transaction.
 func (a *API) deactivateUser(c *gin.Context) {
-	ctx := c.Request.Context()
-	site := currentSite(c)
-	var u *models.User
-	pushes := 0
-	err := a.store.Tx(ctx, func(tx *models.Store) error {
-		phones, _, err := tx.ListCredentials(ctx, site.ID, models.CredentialFilter{UserID: c.Param("user"), Kind: models.KindMobile, Status: models.CredActive}, models.Page{Limit: 10000})
-		if err != nil {
-			return err
-		}
-		if u, err = tx.DeactivateUser(ctx, site.ID, c.Param("user")); err != nil {
-			return err
-		}
-		for i := range phones {
-			id, err := a.enqueueRevocation(ctx, tx, &phones[i])
-			if err != nil {
-				return err
-			}
-			if id != "" {
-				pushes++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	if pushes > 0 {
-		a.wakeDeliveries()
-	}
-	a.audit(c, site.ID, "user.deactivated", "", u.ID, "")
-	c.JSON(http.StatusOK, toUser(u))
+	res, err := a.DeactivateUser(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 type memberKeyResponse struct {
