@@ -85,6 +85,9 @@ type Client struct {
 	base  *url.URL
 	token string
 	http  *http.Client
+	// report is what the reader says about itself on every request
+	// (report.go); nil: nothing.
+	report *Report
 }
 
 // NewClient checks baseURL (http or https, no query) and returns a client.
@@ -122,6 +125,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.report.set(req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
