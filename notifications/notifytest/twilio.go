@@ -1,8 +1,8 @@
 package notifytest
 
 import (
-	"encoding/pem"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
