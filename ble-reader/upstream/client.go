@@ -223,15 +223,7 @@ func (c *Client) PostEvents(ctx context.Context, evs []wire.Event) (*wire.Upload
 // it was used before), another error when the server could not be asked
 // or answered nothing definite (the caller then decides offline).
 func (c *Client) Redeem(ctx context.Context, passID string) error {
-	body, err := json.Marshal(map[string]string{"pass_id": passID})
-	if err != nil {
-		return err
-	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/v1/reader/redeem", nil, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.postJSON(ctx, "/v1/reader/redeem", map[string]string{"pass_id": passID})
 	if err != nil {
 		return err
 	}

@@ -13,12 +13,7 @@ import (
 
 // Ack tells the server whether a command of the stream was carried out.
 func (c *Client) Ack(ctx context.Context, commandID string, ack wire.CommandAck) error {
-	body, _ := json.Marshal(ack)
-	req, err := c.newRequest(ctx, http.MethodPost, "/v1/reader/commands/"+url.PathEscape(commandID)+"/ack", nil, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.postJSON(ctx, "/v1/reader/commands/"+url.PathEscape(commandID)+"/ack", ack)
 	if err != nil {
 		return err
 	}
@@ -27,6 +22,19 @@ func (c *Client) Ack(ctx context.Context, commandID string, ack wire.CommandAck)
 		return &HTTPError{Status: resp.StatusCode, Code: problemCode(resp.Body)}
 	}
 	return nil
+}
+
+// postJSON posts v as JSON; the caller closes the body.
+func (c *Client) postJSON(ctx context.Context, path string, v any) (*http.Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, path, nil, body)
+	if err != nil {
+		return nil, err
+	}
+	return c.http.Do(req)
 }
 
 // unlock carries out a remote unlock and acks it; the server waits 2 s
