@@ -86,7 +86,9 @@ func (h *readerHub) send(c *readerConn, ev wire.StreamEvent) bool {
 }
 
 // decommission sends the decommissioned event to each of the reader's
-// streams and closes them (the stream writes the event, then ends).
+// streams on this instance and closes them (the stream writes the event,
+// then ends). A stream on another instance is not told; the rotation's
+// bundle event makes that reader fetch, and the fetch's 401 retires it.
 func (h *readerHub) decommission(readerID string) {
 	h.mu.Lock()
 	conns := make([]*readerConn, 0, len(h.streams[readerID]))
@@ -95,7 +97,9 @@ func (h *readerHub) decommission(readerID string) {
 	}
 	h.mu.Unlock()
 	for _, c := range conns {
-		h.send(c, wire.DecommissionedEvent())
+		if !h.send(c, wire.DecommissionedEvent()) {
+			c.close() // its queue is full: end it without the event
+		}
 	}
 }
 
