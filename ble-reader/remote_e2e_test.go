@@ -1,6 +1,7 @@
 package reader_test
 
 import (
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 func TestRemoteUnlockOverStream(t *testing.T) {
 	w := newWorld(t)
 	front := w.startReader(readerOpts{})
-	waitFor(t, 5*time.Second, "stream connected", func() bool { return front.d.Syncer.Status().Connected && front.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "stream connected", func() bool { return front.d.Syncer.Status().Connected && front.version() > 0 })
 
 	opens := front.door.Opens()
 	start := time.Now()
@@ -24,7 +25,7 @@ func TestRemoteUnlockOverStream(t *testing.T) {
 		t.Fatalf("unlock %v: door opened %d times (was %d)", got, front.door.Opens(), opens)
 	}
 	t.Logf("remote unlock: relay opened and acked, 202 after %v", time.Since(start))
-	waitFor(t, 5*time.Second, "remote event at the server", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "remote event at the server", func() bool {
 		for _, ev := range w.accessEvents() {
 			if ev["method"] == wire.MethodRemote && ev["granted"] == true && strings.Contains(ev["detail"].(string), "actor=operator:") &&
 				strings.Contains(ev["detail"].(string), "parcel") {
@@ -37,7 +38,7 @@ func TestRemoteUnlockOverStream(t *testing.T) {
 	if st, body := w.do("POST", w.path("/doors/"+w.gym+"/unlock"), w.op, nil); st != 409 || !strings.Contains(string(body), "reader_offline") {
 		t.Fatalf("gym unlock: %d %s", st, body)
 	}
-	waitFor(t, 5*time.Second, "the daemon's report", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the daemon's report", func() bool {
 		for _, r := range w.call(200, "GET", w.path("/readers?door_id="+w.front), nil)["items"].([]any) {
 			m := r.(map[string]any)
 			if m["connected"] == true && m["version"] == "lintel-reader/dev" && m["bundle_version"].(float64) > 0 {
@@ -55,7 +56,7 @@ func TestDecommissionedReader(t *testing.T) {
 	w := newWorld(t)
 	p := w.enroll()
 	front := w.startReader(readerOpts{})
-	waitFor(t, 5*time.Second, "stream connected", func() bool { return front.d.Syncer.Status().Connected && front.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "stream connected", func() bool { return front.d.Syncer.Status().Connected && front.version() > 0 })
 	if got := tap(t, p, front.addr); got.Status != wire.StatusGranted {
 		t.Fatalf("tap before: %v", got)
 	}
@@ -66,7 +67,7 @@ func TestDecommissionedReader(t *testing.T) {
 	w.call(200, "DELETE", w.path("/readers/"+id), nil)
 	// The decommissioned event, or the 401 of the fetch the key rotation's
 	// bundle event triggers, whichever comes first.
-	took := waitFor(t, 5*time.Second, "the daemon retired", func() bool {
+	took := testkit.WaitFor(t, 5*time.Second, "the daemon retired", func() bool {
 		r := front.d.Syncer.Status().Retired
 		return r == "decommissioned" || r == "token_refused"
 	})
@@ -78,5 +79,5 @@ func TestDecommissionedReader(t *testing.T) {
 		t.Fatalf("decommissioned token: %d", st)
 	}
 	again := w.startReader(readerOpts{})
-	waitFor(t, 5*time.Second, "a restarted daemon retired", func() bool { return again.d.Syncer.Status().Retired == "token_refused" })
+	testkit.WaitFor(t, 5*time.Second, "a restarted daemon retired", func() bool { return again.d.Syncer.Status().Retired == "token_refused" })
 }
