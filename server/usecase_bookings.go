@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -166,4 +167,38 @@ func (s *Service) CancelBooking(ctx context.Context, who Principal, ref BookingR
 		return bookingResponse{}, notFoundAs(err, "booking")
 	}
 	return toBooking(b), nil
+}
+
+// SetBookingScheduleInput makes a door schedule-based (or changes its
+// rules): the body of PUT …/booking-schedule.
+type SetBookingScheduleInput struct {
+	SiteID, DoorID string
+	bookingScheduleJSON
+}
+
+// SetBookingSchedule sets a door's booking rules (booking_schedule.set, in
+// the same transaction).
+func (s *Service) SetBookingSchedule(ctx context.Context, who Principal, in SetBookingScheduleInput) (bookingScheduleResponse, error) {
+	rules, err := bookingRules(in.bookingScheduleJSON)
+	if err != nil {
+		return bookingScheduleResponse{}, err
+	}
+	norm := make([]scheduleJSON, len(rules.Hours))
+	for i, w := range rules.Hours {
+		norm[i] = *toScheduleJSON(&w)
+	}
+	hours, _ := json.Marshal(norm)
+	bs := &models.BookingSchedule{DoorID: in.DoorID, SiteID: in.SiteID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
+		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
+		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
+	err = s.store.Tx(ctx, func(tx *models.Store) error {
+		if err := tx.PutBookingSchedule(ctx, bs); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, in.SiteID, who.actor(), "booking_schedule.set", "", "", bs.DoorID)
+	})
+	if err != nil {
+		return bookingScheduleResponse{}, notFoundAs(err, "door")
+	}
+	return toBookingSchedule(bs), nil
 }
