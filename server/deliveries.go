@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -42,23 +41,16 @@ func (q outboxQueue) Claim(ctx context.Context, owner string, limit int, now tim
 	return out, nil
 }
 
-func leaseErr(err error) error {
-	if errors.Is(err, models.ErrLeaseLost) {
-		return fmt.Errorf("%w: %w", notifications.ErrLeaseLost, err)
-	}
-	return err
-}
-
 func (q outboxQueue) MarkSent(ctx context.Context, id, owner string, now time.Time) error {
-	return leaseErr(q.st.MarkOutboxSent(ctx, id, owner, now))
+	return q.st.MarkOutboxSent(ctx, id, owner, now)
 }
 
 func (q outboxQueue) MarkRetry(ctx context.Context, id, owner string, attempts int, next time.Time, lastErr string) error {
-	return leaseErr(q.st.MarkOutboxRetry(ctx, id, owner, attempts, next, lastErr))
+	return q.st.MarkOutboxRetry(ctx, id, owner, attempts, next, lastErr)
 }
 
 func (q outboxQueue) MarkDead(ctx context.Context, id, owner string, attempts int, lastErr string) error {
-	return leaseErr(q.st.MarkOutboxDead(ctx, id, owner, attempts, lastErr))
+	return q.st.MarkOutboxDead(ctx, id, owner, attempts, lastErr)
 }
 
 func (q outboxQueue) DropPushToken(ctx context.Context, ch notifications.Channel, token string) error {
