@@ -188,7 +188,9 @@ func ParseArgs(name string, args []string) (Config, error) {
 // defineFlags defines the daemon's flags on fs, each bound to its field of
 // c with c's value as its default.
 func defineFlags(fs *flag.FlagSet, c *Config) {
-	dur := func(p *Duration, name, usage string) { fs.DurationVar((*time.Duration)(p), name, time.Duration(*p), usage) }
+	dur := func(p *Duration, name, usage string) {
+		fs.DurationVar((*time.Duration)(p), name, time.Duration(*p), usage)
+	}
 	fs.StringVar(&c.ServerURL, "server", c.ServerURL, "server URL")
 	fs.StringVar(&c.ReaderToken, "token", c.ReaderToken, "reader token (prefer -token-file)")
 	fs.StringVar(&c.ReaderTokenFile, "token-file", c.ReaderTokenFile, "file holding the reader token")
