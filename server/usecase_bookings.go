@@ -116,12 +116,12 @@ func (s *Service) CreateBooking(ctx context.Context, who Principal, in CreateBoo
 		}
 	}
 	var b *models.Booking
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, site.ID, func(tx *models.Store) (audit, error) {
 		var err error
 		if b, err = tx.CreateBooking(ctx, br); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, site.ID, who.actor(), "booking.created", "", b.UserID, b.ID)
+		return audit{"booking.created", "", b.UserID, b.ID}, nil
 	})
 	if err != nil {
 		return bookingResponse{}, notFoundAs(err, "door")
@@ -191,11 +191,11 @@ func (s *Service) SetBookingSchedule(ctx context.Context, who Principal, in SetB
 	bs := &models.BookingSchedule{DoorID: in.DoorID, SiteID: in.SiteID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
 		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
 		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
 		if err := tx.PutBookingSchedule(ctx, bs); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, in.SiteID, who.actor(), "booking_schedule.set", "", "", bs.DoorID)
+		return audit{"booking_schedule.set", "", "", bs.DoorID}, nil
 	})
 	if err != nil {
 		return bookingScheduleResponse{}, notFoundAs(err, "door")

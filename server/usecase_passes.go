@@ -64,20 +64,20 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 	}
 	var link, deliveryID string
 	var visitor *models.User
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, site.ID, func(tx *models.Store) (audit, error) {
 		if err := tx.CreatePass(ctx, p, spec.visitor, makePINs); err != nil {
-			return err
+			return audit{}, err
 		}
 		link = s.cfg.PublicURL + "/p/" + p.ID + "?t=" + linkToken
 		var err error
 		if deliveryID, err = s.enqueueVisitorPass(ctx, tx, passDeliveryFor(site, p, spec.visitor, is.user, link)); err != nil {
-			return err
+			return audit{}, err
 		}
 		if visitor, err = tx.GetUser(ctx, site.ID, p.VisitorID); err != nil {
-			return err
+			return audit{}, err
 		}
 		methods := strings.Join(toPass(p, nil, nil, now).Methods, ",")
-		return tx.Audit(ctx, site.ID, who.actor(), "pass.issued", p.ID, p.VisitorID, "type="+p.Type+" methods="+methods)
+		return audit{"pass.issued", p.ID, p.VisitorID, "type=" + p.Type + " methods=" + methods}, nil
 	})
 	if err != nil {
 		return passResponse{}, err
@@ -100,15 +100,15 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 func (s *Service) CancelPass(ctx context.Context, who Principal, siteID, passID string) (passResponse, error) {
 	var p *models.Pass
 	var pushes int
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
 		var err error
 		if p, err = tx.RevokePass(ctx, siteID, passID); err != nil {
-			return err
+			return audit{}, err
 		}
 		if pushes, err = s.walletChanged(ctx, tx, siteID, passID, models.PassRevoked, ""); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, siteID, who.actor(), "pass.revoked", p.ID, p.VisitorID, "")
+		return audit{"pass.revoked", p.ID, p.VisitorID, ""}, nil
 	})
 	if err != nil {
 		return passResponse{}, notFoundAs(err, "visitor pass")

@@ -14,24 +14,24 @@ import (
 func (s *Service) DeactivateUser(ctx context.Context, who Principal, siteID, userID string) (userResponse, error) {
 	var u *models.User
 	pushes := 0
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
 		phones, _, err := tx.ListCredentials(ctx, siteID, models.CredentialFilter{UserID: userID, Kind: models.KindMobile, Status: models.CredActive}, models.Page{Limit: 10000})
 		if err != nil {
-			return err
+			return audit{}, err
 		}
 		if u, err = tx.DeactivateUser(ctx, siteID, userID); err != nil {
-			return err
+			return audit{}, err
 		}
 		for i := range phones {
 			id, err := s.enqueueRevocation(ctx, tx, &phones[i])
 			if err != nil {
-				return err
+				return audit{}, err
 			}
 			if id != "" {
 				pushes++
 			}
 		}
-		return tx.Audit(ctx, siteID, who.actor(), "user.deactivated", "", u.ID, "")
+		return audit{"user.deactivated", "", u.ID, ""}, nil
 	})
 	if err != nil {
 		return userResponse{}, notFoundAs(err, "user")
@@ -81,11 +81,11 @@ func (s *Service) UpdateGroup(ctx context.Context, who Principal, in UpdateGroup
 	if err := v.err(); err != nil {
 		return groupResponse{}, err
 	}
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
 		if err := tx.UpdateGroup(ctx, g); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, in.SiteID, who.actor(), "group.updated", "", "", g.ID)
+		return audit{"group.updated", "", "", g.ID}, nil
 	})
 	if err != nil {
 		return groupResponse{}, notFoundAs(err, "group")
