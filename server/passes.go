@@ -598,12 +598,7 @@ func (a *API) getPass(c *gin.Context) {
 // door's readers from their next sync (at once when they stream), its PIN
 // is deleted.
 func (a *API) revokePass(c *gin.Context) {
-	p, _, err := a.loadPass(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	res, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), p.SiteID, p.ID)
+	res, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("pass"))
 	a.respond(c, http.StatusOK, res, err)
 }
 

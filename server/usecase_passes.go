@@ -95,12 +95,18 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 }
 
 // CancelPass revokes a visitor pass (pass.revoked): its PINs are deleted
-// and its Wallet copies told, in the same transaction. The caller must
-// have loaded the pass as one it may see (a member: their own).
+// and its Wallet copies told, in the same transaction. A member may cancel
+// only the passes they issued; another's is 404.
 func (s *Service) CancelPass(ctx context.Context, who Principal, siteID, passID string) (passResponse, error) {
-	var p *models.Pass
+	p, err := s.store.GetPass(ctx, siteID, passID)
+	if err != nil {
+		return passResponse{}, notFoundAs(err, "visitor pass")
+	}
+	if !(&passIssuer{p: who}).ownedBy(p) {
+		return passResponse{}, errNotFound("visitor pass")
+	}
 	var pushes int
-	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
+	err = s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
 		var err error
 		if p, err = tx.RevokePass(ctx, siteID, passID); err != nil {
 			return audit{}, err
