@@ -146,22 +146,22 @@ func (s *Service) CancelBooking(ctx context.Context, who Principal, ref BookingR
 			return bookingResponse{}, errNotFound("booking")
 		}
 	}
-	var b *models.Booking
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
-		var err error
-		b, err = tx.CancelBooking(ctx, ref.SiteID, ref.DoorID, ref.BookingID, func(tx *models.Store, b *models.Booking) error {
-			if b.PinID == "" {
-				return nil
-			}
-			// Its readers drop the PIN at their next sync, or at once when
-			// streaming.
-			_, err := tx.DeletePIN(ctx, b.SiteID, b.DoorID, b.PinID)
-			return err
-		})
-		if err != nil {
-			return err
+	// Its readers drop the booking's PIN at their next sync, or at once
+	// when streaming.
+	deletePIN := func(tx *models.Store, b *models.Booking) error {
+		if b.PinID == "" {
+			return nil
 		}
-		return tx.Audit(ctx, ref.SiteID, who.actor(), "booking.cancelled", "", b.UserID, b.ID)
+		_, err := tx.DeletePIN(ctx, b.SiteID, b.DoorID, b.PinID)
+		return err
+	}
+	var b *models.Booking
+	err := s.audited(ctx, who, ref.SiteID, func(tx *models.Store) (audit, error) {
+		var err error
+		if b, err = tx.CancelBooking(ctx, ref.SiteID, ref.DoorID, ref.BookingID, deletePIN); err != nil {
+			return audit{}, err
+		}
+		return audit{"booking.cancelled", "", b.UserID, b.ID}, nil
 	})
 	if err != nil {
 		return bookingResponse{}, notFoundAs(err, "booking")

@@ -158,6 +158,23 @@ func TestUseCasesRollBackWithTheirAudit(t *testing.T) {
 			}
 		},
 	}, {
+		name: "cancel booking", fail: "booking.cancelled",
+		setup: func(e *env, f fixture, base string) ids {
+			door, day := partyRoom(e, f, 1, 2)
+			id := e.must(201, "POST", base+"/doors/"+door+"/bookings", f.admin, map[string]any{"user_id": f.user,
+				"starts_at": at(day, 10), "ends_at": at(day, 11), "methods": []string{"pin"}}).str("id")
+			return ids{card: door, pass: id}
+		},
+		do: func(e *env, f fixture, base string, x ids) resp {
+			return e.do("DELETE", base+"/doors/"+x.card+"/bookings/"+x.pass, f.admin, nil)
+		},
+		check: func(t *testing.T, e *env, f fixture, base string, x ids) {
+			items := e.must(200, "GET", "/v1/me/bookings", f.member, nil).listItems()
+			if len(items) != 1 || items[0]["status"] != "active" {
+				t.Errorf("bookings %v after a failed cancel, want one active", items)
+			}
+		},
+	}, {
 		name: "deactivate user", fail: "user.deactivated",
 		do: func(e *env, f fixture, base string, _ ids) resp {
 			return e.do("DELETE", base+"/users/"+f.user, f.admin, nil)
@@ -202,7 +219,8 @@ func TestUseCasesRollBackWithTheirAudit(t *testing.T) {
 	})
 }
 
-// ids are what a case's setup made.
+// ids are what a case's setup made (a booking case keeps its door in
+// card and its booking in pass).
 type ids struct{ card, pin, pass string }
 
 func clearFail(t *testing.T, st *models.Store) {
