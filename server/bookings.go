@@ -64,6 +64,13 @@ func (a *API) putBookingSchedule(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	res, err := a.SetBookingSchedule(c.Request.Context(), mustPrincipal(c), SetBookingScheduleInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingScheduleJSON: req})
+	a.respond(c, http.StatusOK, res, err)
+}
+
+// bookingRules validates a booking schedule as PUT …/booking-schedule
+// takes it: opening hours as one window or a list, and the limits.
+func bookingRules(req bookingScheduleJSON) (booking.Rules, error) {
 	var v validator
 	var windows []scheduleJSON
 	raw := strings.TrimSpace(string(req.OpeningHours))
@@ -99,25 +106,7 @@ func (a *API) putBookingSchedule(c *gin.Context) {
 			}
 		}
 	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	norm := make([]scheduleJSON, len(rules.Hours))
-	for i, w := range rules.Hours {
-		norm[i] = *toScheduleJSON(&w)
-	}
-	hours, _ := json.Marshal(norm)
-	site := currentSite(c)
-	bs := &models.BookingSchedule{DoorID: c.Param("door"), SiteID: site.ID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
-		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
-		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
-	if err := a.store.PutBookingSchedule(c.Request.Context(), bs); err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	a.audit(c, site.ID, "booking_schedule.set", "", "", bs.DoorID)
-	c.JSON(http.StatusOK, toBookingSchedule(bs))
+	return rules, v.err()
 }
 
 // queryTime reads an RFC 3339 time from the query string. A "+" offset sent

@@ -360,8 +360,8 @@ func derefPINs(ps []*models.PIN) []models.PIN {
 
 // passQR signs the pass's QR token with the current key. It is the same
 // claims whenever it is made, so the visitor's page can show a fresh one.
-func (a *Service) passQR(p *models.Pass) (string, error) {
-	return credential.IssuePassToken(a.keys.Current(), rand.Reader, credential.PassClaims{
+func (s *Service) passQR(p *models.Pass) (string, error) {
+	return credential.IssuePassToken(s.keys.Current(), rand.Reader, credential.PassClaims{
 		ID: p.ID, Site: p.SiteID, Type: mustPassType(p.Type),
 		NotBefore: p.StartsAt.UTC().Truncate(time.Second), NotAfter: p.EndsAt.UTC().Truncate(time.Second),
 		Schedule: p.Schedule(), Doors: credential.DoorHashes(p.DoorIDs...),
@@ -405,7 +405,7 @@ func (a *API) PassSecrets(c *gin.Context, p *models.Pass) (qr, pin string, err e
 // single-use windows) gets a synced PIN: 6 digits chosen by the server, the
 // same on each of its doors, distinct from every active PIN of each,
 // carried with the pass's window, schedule and type in the doors' bundles.
-func (a *Service) passPINs(ctx context.Context, who Principal, tx *models.Store, p *models.Pass, visitor *models.User, now time.Time) ([]*models.PIN, string, error) {
+func (s *Service) passPINs(ctx context.Context, who Principal, tx *models.Store, p *models.Pass, visitor *models.User, now time.Time) ([]*models.PIN, string, error) {
 	base := models.PIN{SiteID: p.SiteID, Mode: models.PINCustom, Source: models.PINSourceVisitorPass, StartsAt: p.StartsAt,
 		AssigneeUserID: &visitor.ID, PassID: &p.ID, CreatedBy: who.actor(),
 		ScheduleDays: p.ScheduleDays, ScheduleStart: p.ScheduleStart, ScheduleEnd: p.ScheduleEnd}
@@ -417,7 +417,7 @@ func (a *Service) passPINs(ctx context.Context, who Principal, tx *models.Store,
 		}
 		var digits string
 		rows := []*models.PIN{&row}
-		err := tx.CreatePINs(ctx, rows, a.offlineCandidates(spec, now, &digits), errOfflineFull)
+		err := tx.CreatePINs(ctx, rows, s.offlineCandidates(spec, now, &digits), errOfflineFull)
 		if !errors.Is(err, errOfflineFull) {
 			return rows, digits, err
 		}
@@ -437,7 +437,7 @@ func (a *Service) passPINs(ctx context.Context, who Principal, tx *models.Store,
 		rows[i] = &r
 	}
 	var digits string
-	err := tx.CreatePINs(ctx, rows, a.syncedCandidates(p.SiteID, &digits), errConflict("pin_space_exhausted", "no free PIN was found for these doors; try again"))
+	err := tx.CreatePINs(ctx, rows, s.syncedCandidates(p.SiteID, &digits), errConflict("pin_space_exhausted", "no free PIN was found for these doors; try again"))
 	return rows, digits, err
 }
 
@@ -598,12 +598,7 @@ func (a *API) getPass(c *gin.Context) {
 // door's readers from their next sync (at once when they stream), its PIN
 // is deleted.
 func (a *API) revokePass(c *gin.Context) {
-	p, _, err := a.loadPass(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	res, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), p.SiteID, p.ID)
+	res, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("pass"))
 	a.respond(c, http.StatusOK, res, err)
 }
 

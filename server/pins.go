@@ -32,17 +32,17 @@ const bridgeFreshness = 2 * time.Minute
 // receive it in their bundle. gen is the door's key generation
 // (models.Door.KeyGeneration): 0 is the original derivation, a rotation
 // raises it and so changes the key.
-func (a *Service) doorPINKey(doorID string, gen int) []byte {
+func (s *Service) doorPINKey(doorID string, gen int) []byte {
 	if gen == 0 {
-		return a.keys.Derive("door-pin:" + doorID)
+		return s.keys.Derive("door-pin:" + doorID)
 	}
-	return a.keys.Derive("door-pin:" + doorID + ":gen:" + strconv.Itoa(gen))
+	return s.keys.Derive("door-pin:" + doorID + ":gen:" + strconv.Itoa(gen))
 }
 
 // pinAEAD seals custom PINs at rest (AES-256-GCM, key derived from the
 // key-encryption key).
-func (a *Service) pinAEAD() cipher.AEAD {
-	block, err := aes.NewCipher(a.keys.Derive("pin-encryption"))
+func (s *Service) pinAEAD() cipher.AEAD {
+	block, err := aes.NewCipher(s.keys.Derive("pin-encryption"))
 	if err != nil {
 		panic("pin key: " + err.Error()) // 32 bytes: cannot fail
 	}
@@ -58,8 +58,8 @@ func (a *Service) pinAEAD() cipher.AEAD {
 func pinAAD(rowID string) []byte { return []byte("lintel-pin:" + rowID) }
 
 // sealPIN encrypts pin for the PIN row rowID: nonce || ciphertext.
-func (a *Service) sealPIN(rowID, pin string) ([]byte, error) {
-	aead := a.pinAEAD()
+func (s *Service) sealPIN(rowID, pin string) ([]byte, error) {
+	aead := s.pinAEAD()
 	nonce := make([]byte, aead.NonceSize())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func (a *Service) sealPIN(rowID, pin string) ([]byte, error) {
 
 // pinDigits recovers a PIN: an offline one is generated again from the
 // door key, its window and nonce; a custom one is decrypted.
-func (a *Service) pinDigits(p *models.PIN) (string, error) {
+func (s *Service) pinDigits(p *models.PIN) (string, error) {
 	if p.Mode == models.PINOffline {
 		typ, err := offlinepin.ParseType(p.Type)
 		if err != nil {
@@ -81,10 +81,10 @@ func (a *Service) pinDigits(p *models.PIN) (string, error) {
 		}
 		// The digits do not depend on the issuing time; the start is one
 		// at which Generate's bounds hold.
-		pin, _, err := offlinepin.Generate(a.doorPINKey(p.DoorID, p.KeyGeneration), spec, spec.Start)
+		pin, _, err := offlinepin.Generate(s.doorPINKey(p.DoorID, p.KeyGeneration), spec, spec.Start)
 		return pin, err
 	}
-	aead := a.pinAEAD()
+	aead := s.pinAEAD()
 	ns := aead.NonceSize()
 	if len(p.PINEnc) < ns {
 		return "", errors.New("sealed PIN too short")
@@ -313,7 +313,7 @@ func (v *validator) offlineSpec(typ offlinepin.Type, start, end, now time.Time) 
 // offlineCandidates tries the nonces of spec in order: the first whose
 // PIN id is new on the door wins (the unique index decides). *pin receives
 // the PIN of the latest candidate, so the winner's after insertion.
-func (a *Service) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string) models.PINCandidate {
+func (s *Service) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string) models.PINCandidate {
 	n := spec.Type.Nonces()
 	first := 0
 	if spec.Type == offlinepin.Permanent {
@@ -326,37 +326,37 @@ func (a *Service) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *st
 		if attempt >= n {
 			return false, nil
 		}
-		s := spec
-		s.Nonce = uint16((first + attempt) % n)
+		sp := spec
+		sp.Nonce = uint16((first + attempt) % n)
 		for _, r := range rows {
-			digits, id, err := offlinepin.Generate(a.doorPINKey(r.DoorID, r.KeyGeneration), s, now)
+			digits, id, err := offlinepin.Generate(s.doorPINKey(r.DoorID, r.KeyGeneration), sp, now)
 			if err != nil {
 				return false, err
 			}
-			r.OfflineID, r.Nonce, *pin = &id, int(s.Nonce), digits
+			r.OfflineID, r.Nonce, *pin = &id, int(sp.Nonce), digits
 		}
 		return true, nil
 	}
 }
 
 // customCandidate offers the one PIN the admin chose.
-func (a *Service) customCandidate(siteID, digits string) models.PINCandidate {
+func (s *Service) customCandidate(siteID, digits string) models.PINCandidate {
 	return func(attempt int, rows []*models.PIN) (bool, error) {
 		if attempt > 0 {
 			return false, nil
 		}
-		return true, a.fillCustom(siteID, digits, rows)
+		return true, s.fillCustom(siteID, digits, rows)
 	}
 }
 
 // fillCustom seals digits for each row and sets the hash readers match.
-func (a *Service) fillCustom(siteID, digits string, rows []*models.PIN) error {
+func (s *Service) fillCustom(siteID, digits string, rows []*models.PIN) error {
 	for _, r := range rows {
-		enc, err := a.sealPIN(r.ID, digits)
+		enc, err := s.sealPIN(r.ID, digits)
 		if err != nil {
 			return err
 		}
-		h := credential.CustomPINHash(a.cardKey(siteID, r.DoorID, r.KeyGeneration), r.DoorID, digits)
+		h := credential.CustomPINHash(s.cardKey(siteID, r.DoorID, r.KeyGeneration), r.DoorID, digits)
 		r.PINEnc, r.PINHash = enc, &h
 	}
 	return nil

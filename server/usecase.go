@@ -57,3 +57,21 @@ func (s *Service) afterCommit(deliveryIDs ...string) {
 		}
 	}
 }
+
+// audit is the audit record of a use case, written in its transaction.
+type audit struct {
+	action, credentialID, userID, detail string
+}
+
+// audited runs change and then writes the audit record it returns, in one
+// transaction (joining the caller's, if any): no change without its
+// record, no record of a change that did not commit.
+func (s *Service) audited(ctx context.Context, who Principal, siteID string, change func(tx *models.Store) (audit, error)) error {
+	return s.store.Tx(ctx, func(tx *models.Store) error {
+		rec, err := change(tx)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, siteID, who.actor(), rec.action, rec.credentialID, rec.userID, rec.detail)
+	})
+}

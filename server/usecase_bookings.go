@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -115,12 +116,12 @@ func (s *Service) CreateBooking(ctx context.Context, who Principal, in CreateBoo
 		}
 	}
 	var b *models.Booking
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, site.ID, func(tx *models.Store) (audit, error) {
 		var err error
 		if b, err = tx.CreateBooking(ctx, br); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, site.ID, who.actor(), "booking.created", "", b.UserID, b.ID)
+		return audit{"booking.created", "", b.UserID, b.ID}, nil
 	})
 	if err != nil {
 		return bookingResponse{}, notFoundAs(err, "door")
@@ -145,25 +146,59 @@ func (s *Service) CancelBooking(ctx context.Context, who Principal, ref BookingR
 			return bookingResponse{}, errNotFound("booking")
 		}
 	}
-	var b *models.Booking
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
-		var err error
-		b, err = tx.CancelBooking(ctx, ref.SiteID, ref.DoorID, ref.BookingID, func(tx *models.Store, b *models.Booking) error {
-			if b.PinID == "" {
-				return nil
-			}
-			// Its readers drop the PIN at their next sync, or at once when
-			// streaming.
-			_, err := tx.DeletePIN(ctx, b.SiteID, b.DoorID, b.PinID)
-			return err
-		})
-		if err != nil {
-			return err
+	// Its readers drop the booking's PIN at their next sync, or at once
+	// when streaming.
+	deletePIN := func(tx *models.Store, b *models.Booking) error {
+		if b.PinID == "" {
+			return nil
 		}
-		return tx.Audit(ctx, ref.SiteID, who.actor(), "booking.cancelled", "", b.UserID, b.ID)
+		_, err := tx.DeletePIN(ctx, b.SiteID, b.DoorID, b.PinID)
+		return err
+	}
+	var b *models.Booking
+	err := s.audited(ctx, who, ref.SiteID, func(tx *models.Store) (audit, error) {
+		var err error
+		if b, err = tx.CancelBooking(ctx, ref.SiteID, ref.DoorID, ref.BookingID, deletePIN); err != nil {
+			return audit{}, err
+		}
+		return audit{"booking.cancelled", "", b.UserID, b.ID}, nil
 	})
 	if err != nil {
 		return bookingResponse{}, notFoundAs(err, "booking")
 	}
 	return toBooking(b), nil
+}
+
+// SetBookingScheduleInput makes a door schedule-based (or changes its
+// rules): the body of PUT …/booking-schedule.
+type SetBookingScheduleInput struct {
+	SiteID, DoorID string
+	bookingScheduleJSON
+}
+
+// SetBookingSchedule sets a door's booking rules (booking_schedule.set, in
+// the same transaction).
+func (s *Service) SetBookingSchedule(ctx context.Context, who Principal, in SetBookingScheduleInput) (bookingScheduleResponse, error) {
+	rules, err := bookingRules(in.bookingScheduleJSON)
+	if err != nil {
+		return bookingScheduleResponse{}, err
+	}
+	norm := make([]scheduleJSON, len(rules.Hours))
+	for i, w := range rules.Hours {
+		norm[i] = *toScheduleJSON(&w)
+	}
+	hours, _ := json.Marshal(norm)
+	bs := &models.BookingSchedule{DoorID: in.DoorID, SiteID: in.SiteID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
+		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
+		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
+	err = s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
+		if err := tx.PutBookingSchedule(ctx, bs); err != nil {
+			return audit{}, err
+		}
+		return audit{"booking_schedule.set", "", "", bs.DoorID}, nil
+	})
+	if err != nil {
+		return bookingScheduleResponse{}, notFoundAs(err, "door")
+	}
+	return toBookingSchedule(bs), nil
 }

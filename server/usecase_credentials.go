@@ -25,11 +25,11 @@ func (s *Service) AssignCard(ctx context.Context, who Principal, in AssignCardIn
 		return credentialResponse{}, err
 	}
 	cred := &models.Credential{SiteID: in.SiteID, UserID: in.UserID, Kind: card.Kind, Number: card.Number, Label: card.Label}
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
 		if err := tx.AssignCard(ctx, cred); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, in.SiteID, who.actor(), "card.assigned", cred.ID, cred.UserID, cred.Kind)
+		return audit{"card.assigned", cred.ID, cred.UserID, cred.Kind}, nil
 	})
 	if err != nil {
 		return credentialResponse{}, notFoundAs(err, "user")
@@ -57,13 +57,13 @@ func (s *Service) MarkCardLost(ctx context.Context, who Principal, siteID, cardI
 // transaction; what names the object of a 404.
 func (s *Service) changeCredential(ctx context.Context, who Principal, siteID, what, action string, change func(tx *models.Store) (*models.Credential, string, error)) (credentialResponse, error) {
 	var cred *models.Credential
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
 		var detail string
 		var err error
 		if cred, detail, err = change(tx); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, siteID, who.actor(), action, cred.ID, cred.UserID, detail)
+		return audit{action, cred.ID, cred.UserID, detail}, nil
 	})
 	if err != nil {
 		return credentialResponse{}, notFoundAs(err, what)
@@ -133,12 +133,12 @@ type CutOffResult struct {
 // before now (user.cut_off).
 func (s *Service) CutOffUser(ctx context.Context, who Principal, siteID, userID string) (CutOffResult, error) {
 	var u *models.User
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
 		var err error
 		if u, err = tx.CutOff(ctx, siteID, userID); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, siteID, who.actor(), "user.cut_off", "", u.ID, "")
+		return audit{"user.cut_off", "", u.ID, ""}, nil
 	})
 	if err != nil {
 		return CutOffResult{}, notFoundAs(err, "user")

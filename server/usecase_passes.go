@@ -64,20 +64,20 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 	}
 	var link, deliveryID string
 	var visitor *models.User
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, site.ID, func(tx *models.Store) (audit, error) {
 		if err := tx.CreatePass(ctx, p, spec.visitor, makePINs); err != nil {
-			return err
+			return audit{}, err
 		}
 		link = s.cfg.PublicURL + "/p/" + p.ID + "?t=" + linkToken
 		var err error
 		if deliveryID, err = s.enqueueVisitorPass(ctx, tx, passDeliveryFor(site, p, spec.visitor, is.user, link)); err != nil {
-			return err
+			return audit{}, err
 		}
 		if visitor, err = tx.GetUser(ctx, site.ID, p.VisitorID); err != nil {
-			return err
+			return audit{}, err
 		}
 		methods := strings.Join(toPass(p, nil, nil, now).Methods, ",")
-		return tx.Audit(ctx, site.ID, who.actor(), "pass.issued", p.ID, p.VisitorID, "type="+p.Type+" methods="+methods)
+		return audit{"pass.issued", p.ID, p.VisitorID, "type=" + p.Type + " methods=" + methods}, nil
 	})
 	if err != nil {
 		return passResponse{}, err
@@ -95,20 +95,26 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 }
 
 // CancelPass revokes a visitor pass (pass.revoked): its PINs are deleted
-// and its Wallet copies told, in the same transaction. The caller must
-// have loaded the pass as one it may see (a member: their own).
+// and its Wallet copies told, in the same transaction. A member may cancel
+// only the passes they issued; another's is 404.
 func (s *Service) CancelPass(ctx context.Context, who Principal, siteID, passID string) (passResponse, error) {
-	var p *models.Pass
+	p, err := s.store.GetPass(ctx, siteID, passID)
+	if err != nil {
+		return passResponse{}, notFoundAs(err, "visitor pass")
+	}
+	if !(&passIssuer{p: who}).ownedBy(p) {
+		return passResponse{}, errNotFound("visitor pass")
+	}
 	var pushes int
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
 		var err error
 		if p, err = tx.RevokePass(ctx, siteID, passID); err != nil {
-			return err
+			return audit{}, err
 		}
 		if pushes, err = s.walletChanged(ctx, tx, siteID, passID, models.PassRevoked, ""); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, siteID, who.actor(), "pass.revoked", p.ID, p.VisitorID, "")
+		return audit{"pass.revoked", p.ID, p.VisitorID, ""}, nil
 	})
 	if err != nil {
 		return passResponse{}, notFoundAs(err, "visitor pass")

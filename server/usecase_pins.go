@@ -115,15 +115,15 @@ func (s *Service) CreatePIN(ctx context.Context, who Principal, in CreatePINInpu
 		next = s.customCandidate(site.ID, digits)
 	}
 	var deliveryID string
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, site.ID, func(tx *models.Store) (audit, error) {
 		if err := tx.CreatePIN(ctx, p, plan.who, next, exhausted); err != nil {
-			return err
+			return audit{}, err
 		}
 		var err error
 		if deliveryID, err = s.enqueuePIN(ctx, tx, site, p, digits, plan.deliverVia); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, site.ID, who.actor(), "pin.created", p.ID, deref(p.AssigneeUserID), "mode="+p.Mode+" type="+p.Type+" deliver_via="+plan.deliverVia)
+		return audit{"pin.created", p.ID, deref(p.AssigneeUserID), "mode=" + p.Mode + " type=" + p.Type + " deliver_via=" + plan.deliverVia}, nil
 	})
 	if err != nil {
 		var ua models.UnknownAssigneeError
@@ -168,15 +168,15 @@ func (s *Service) RevealPIN(ctx context.Context, who Principal, ref PINRef) (pin
 func (s *Service) DeletePIN(ctx context.Context, who Principal, ref PINRef) (pinResponse, error) {
 	var p *models.PIN
 	var digits string
-	err := s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.audited(ctx, who, ref.SiteID, func(tx *models.Store) (audit, error) {
 		var err error
 		if p, err = tx.DeletePIN(ctx, ref.SiteID, ref.DoorID, ref.PINID); err != nil {
-			return err
+			return audit{}, err
 		}
 		if digits, err = s.pinDigits(p); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, ref.SiteID, who.actor(), "pin.deleted", p.ID, deref(p.AssigneeUserID), "mode="+p.Mode)
+		return audit{"pin.deleted", p.ID, deref(p.AssigneeUserID), "mode=" + p.Mode}, nil
 	})
 	if err != nil {
 		return pinResponse{}, notFoundAs(err, "PIN")
@@ -213,22 +213,22 @@ func (s *Service) SendPIN(ctx context.Context, who Principal, in SendPINInput) (
 		return SendPINResult{}, err
 	}
 	var deliveryID string
-	err = s.store.Tx(ctx, func(tx *models.Store) error {
+	err = s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
 		p, err := tx.GetPIN(ctx, in.SiteID, in.DoorID, in.PINID)
 		if err != nil {
-			return notFoundAs(err, "PIN")
+			return audit{}, notFoundAs(err, "PIN")
 		}
 		if p.Status == models.PINDeleted || !p.Live(s.now().UTC()) {
-			return errConflict("pin_not_live", "the PIN is deleted, used or expired")
+			return audit{}, errConflict("pin_not_live", "the PIN is deleted, used or expired")
 		}
 		digits, err := s.pinDigits(p)
 		if err != nil {
-			return err
+			return audit{}, err
 		}
 		if deliveryID, err = s.enqueuePIN(ctx, tx, site, p, digits, in.DeliverVia); err != nil {
-			return err
+			return audit{}, err
 		}
-		return tx.Audit(ctx, in.SiteID, who.actor(), "pin.sent", p.ID, deref(p.AssigneeUserID), "deliver_via="+in.DeliverVia)
+		return audit{"pin.sent", p.ID, deref(p.AssigneeUserID), "deliver_via=" + in.DeliverVia}, nil
 	})
 	if err != nil {
 		return SendPINResult{}, err
