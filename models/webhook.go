@@ -279,3 +279,73 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, siteID, webhookID str
 	rows, next := trim(rows)
 	return rows, next, nil
 }
+
+// ListWebhooks lists the site's endpoints by id.
+func (s *Store) ListWebhooks(ctx context.Context, siteID string, p Page) ([]Webhook, string, error) {
+	q, trim := paginate(s.q(ctx).Where("site_id = ?", siteID), p, func(w *Webhook) string { return w.ID })
+	var rows []Webhook
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	rows, next := trim(rows)
+	return rows, next, nil
+}
+
+// UpdateWebhook saves an endpoint's url, events and enabled; enabling it
+// again clears the reason it was disabled.
+func (s *Store) UpdateWebhook(ctx context.Context, w *Webhook) error {
+	if w.Enabled {
+		w.DisabledReason = ""
+	}
+	w.UpdatedAt = s.Now()
+	res := s.q(ctx).Model(&Webhook{}).Where("site_id = ? AND id = ?", w.SiteID, w.ID).Updates(map[string]any{
+		"url": w.URL, "events": w.Events, "enabled": w.Enabled, "disabled_reason": w.DisabledReason, "updated_at": w.UpdatedAt})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// DeleteWebhook removes an endpoint and its deliveries.
+func (s *Store) DeleteWebhook(ctx context.Context, siteID, id string) error {
+	res := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Webhook{})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return res.Error
+}
+
+// RotateWebhookSecret makes secretEnc the endpoint's secret and keeps
+// prevEnc (the one it replaces) signing until until.
+func (s *Store) RotateWebhookSecret(ctx context.Context, w *Webhook, secretEnc, prevEnc []byte, until time.Time) error {
+	until = until.UTC().Truncate(time.Microsecond)
+	w.SecretEnc, w.PrevSecretEnc, w.PrevSecretUntil, w.UpdatedAt = secretEnc, prevEnc, &until, s.Now()
+	return s.q(ctx).Model(&Webhook{}).Where("site_id = ? AND id = ?", w.SiteID, w.ID).Updates(map[string]any{
+		"secret_enc": secretEnc, "prev_secret_enc": prevEnc, "prev_secret_until": until, "updated_at": w.UpdatedAt}).Error
+}
+
+// GetWebhookDelivery loads one delivery of an endpoint of the site.
+func (s *Store) GetWebhookDelivery(ctx context.Context, siteID, webhookID, id string) (*WebhookDelivery, error) {
+	var d WebhookDelivery
+	if err := s.q(ctx).Where("site_id = ? AND webhook_id = ? AND id = ?", siteID, webhookID, id).Take(&d).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &d, nil
+}
+
+// RedeliverWebhook makes a delivery due now, whatever its state, unless a
+// worker is sending it (a conflict): a manual retry of a failed one, or a
+// receiver that lost one it had acknowledged.
+func (s *Store) RedeliverWebhook(ctx context.Context, d *WebhookDelivery) error {
+	now := s.Now()
+	res := s.q(ctx).Model(&WebhookDelivery{}).Where("id = ? AND status <> ?", d.ID, WebhookSending).
+		Updates(map[string]any{"status": WebhookPending, "next_attempt_at": now, "updated_at": now})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return conflict("delivery_in_progress", "the delivery is being sent right now", nil)
+	}
+	d.Status, d.NextAttemptAt, d.UpdatedAt = WebhookPending, now, now
+	return nil
+}
