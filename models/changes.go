@@ -43,6 +43,9 @@ const NotifyChannel = "lintel_changes"
 // SQLite (one instance) the change is handed to the store's OnChange hook
 // after commit by Tx.
 func (s *Store) bump(ctx context.Context, siteID string, c Change) (int64, error) {
+	if s.deferBump(siteID, c) {
+		return 0, nil
+	}
 	var v int64
 	if err := s.q(ctx).Raw("UPDATE sites SET bundle_version = bundle_version + 1 WHERE id = ? RETURNING bundle_version", siteID).
 		Scan(&v).Error; err != nil {

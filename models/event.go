@@ -64,7 +64,24 @@ func (s *Store) InsertEvents(ctx context.Context, evs []Event) (int64, error) {
 		Columns:   []clause.Column{{Name: "site_id"}, {Name: "event_id"}},
 		DoNothing: true,
 	}).CreateInBatches(evs, 200)
-	return res.RowsAffected, res.Error
+	if res.Error != nil {
+		return 0, res.Error
+	}
+	if res.RowsAffected > 0 {
+		// Only the events that landed: a reader's retried upload must not
+		// send its webhooks twice.
+		landed := evs
+		if int(res.RowsAffected) < len(evs) {
+			var err error
+			if landed, err = s.landedEvents(ctx, evs); err != nil {
+				return 0, err
+			}
+		}
+		if err := s.enqueueWebhooks(ctx, landed); err != nil {
+			return 0, err
+		}
+	}
+	return res.RowsAffected, nil
 }
 
 // Audit records an admin action inside the caller's transaction or alone.
@@ -180,4 +197,28 @@ func (s *Store) attribute(ctx context.Context, evs []Event) error {
 		}
 	}
 	return nil
+}
+
+// landedEvents keeps the events of evs whose row is the one just inserted
+// (a duplicate's fresh id is not in the table).
+func (s *Store) landedEvents(ctx context.Context, evs []Event) ([]Event, error) {
+	ids := make([]string, len(evs))
+	for i := range evs {
+		ids[i] = evs[i].ID
+	}
+	var have []string
+	if err := s.q(ctx).Model(&Event{}).Where("id IN ?", ids).Pluck("id", &have).Error; err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, id := range have {
+		in[id] = true
+	}
+	var out []Event
+	for _, e := range evs {
+		if in[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

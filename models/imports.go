@@ -173,7 +173,7 @@ func (s *Store) Savepoint(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	n := len(s.pending.list)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, now: s.now, pending: s.pending})
+		return fn(&Store{db: tx, dialect: s.dialect, now: s.now, pending: s.pending, keyHash: s.keyHash, deferred: s.deferred})
 	})
 	if err != nil {
 		s.pending.list = s.pending.list[:n]

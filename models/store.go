@@ -44,6 +44,8 @@ type Store struct {
 	// keyHash holds the key of API key hashes (SetKeyHashKey), shared by
 	// the store and its transactions.
 	keyHash *atomic.Pointer[[]byte]
+	// deferred, inside BatchTx, collects the access bumps of the batch.
+	deferred *bumpSet
 }
 
 type changeList struct{ list []Change }

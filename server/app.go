@@ -16,6 +16,7 @@ import (
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/wallet"
+	"github.com/lintel/lintel/webhooks"
 )
 
 // NewLogger returns the JSON logger the binaries use.
@@ -175,9 +176,19 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		defer close(walletDone)
 		api.RunWalletSync(workerCtx, time.Minute)
 	}()
+	// Webhook deliveries (docs/webhooks.md) stop with it too.
+	hooksDone := make(chan struct{})
+	hooks := &WebhookWorker{Store: st, AEAD: webhookAEAD(api.keys), AllowPrivate: cfg.WebhooksAllowPrivate,
+		Sender: webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.WebhooksAllowPrivate}),
+		Now:    time.Now, Log: log, Owner: models.NewID("wrk")}
+	go func() {
+		defer close(hooksDone)
+		hooks.Run(workerCtx, 2*time.Second)
+	}()
 	defer func() {
 		stopWorker()
 		<-walletDone
+		<-hooksDone
 	}()
 	// CSV imports a previous run left queued or running resume here.
 	importsDone := make(chan struct{})

@@ -114,6 +114,15 @@ var authzRoutes = map[string]string{
 	"POST /v1/sites/:site/doors/:door/pins/:pin/reveal":   "site_admin",
 	"DELETE /v1/sites/:site/doors/:door/pins/:pin":        "site_admin",
 
+	"POST /v1/sites/:site/webhooks":                                         "site_admin",
+	"GET /v1/sites/:site/webhooks":                                          "site_admin",
+	"GET /v1/sites/:site/webhooks/:webhook":                                 "site_admin",
+	"PATCH /v1/sites/:site/webhooks/:webhook":                               "site_admin",
+	"DELETE /v1/sites/:site/webhooks/:webhook":                              "site_admin",
+	"POST /v1/sites/:site/webhooks/:webhook/rotate-secret":                  "site_admin",
+	"GET /v1/sites/:site/webhooks/:webhook/deliveries":                      "site_admin",
+	"POST /v1/sites/:site/webhooks/:webhook/deliveries/:delivery/redeliver": "site_admin",
+
 	"GET /v1/sites/:site/doors/:door/availability":         "site_member",
 	"POST /v1/sites/:site/doors/:door/bookings":            "site_member",
 	"GET /v1/sites/:site/doors/:door/bookings":             "site_member",

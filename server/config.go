@@ -23,6 +23,11 @@ type Config struct {
 	AutoMigrate  bool   // LINTEL_AUTO_MIGRATE
 	LogLevel     string // LINTEL_LOG_LEVEL: debug, info, warn, error
 
+	// WebhooksAllowPrivate lets webhooks reach http, loopback, private and
+	// link-local addresses (LINTEL_WEBHOOKS_ALLOW_PRIVATE, default false):
+	// for a receiver on the same host or network in development.
+	WebhooksAllowPrivate bool
+
 	// KeyEncryptionKey protects signing keys at rest
 	// (LINTEL_KEY_ENCRYPTION_KEY, 32 bytes base64; default: a 0600 file in
 	// the data dir).
@@ -109,6 +114,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			problems = append(problems, "LINTEL_AUTO_MIGRATE must be true or false")
 		}
 		c.AutoMigrate = b
+	}
+	if v := getenv("LINTEL_WEBHOOKS_ALLOW_PRIVATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, "LINTEL_WEBHOOKS_ALLOW_PRIVATE must be true or false")
+		}
+		c.WebhooksAllowPrivate = b
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -250,7 +250,20 @@ func (a *API) importRows(ctx context.Context, im *models.Import) error {
 	listed := im.Failed
 	for eof := false; !eof; {
 		var errs []models.ImportError
+		refuse := func(line int, fes []FieldError) {
+			im.Failed++
+			for _, fe := range fes {
+				if listed < importMaxErrors {
+					errs = append(errs, models.ImportError{ImportID: im.ID, Line: line, Field: fe.Field, Message: fe.Message})
+					listed++
+				}
+			}
+		}
+		// One transaction per batch: the rows, then the progress, so a
+		// resumed job restarts exactly after the last committed batch.
 		err := a.store.Tx(ctx, func(tx *models.Store) error {
+			var rows []models.ImportRow
+			var lines []int
 			for n := 0; n < importBatch; n++ {
 				row, err := ir.next()
 				if errors.Is(err, io.EOF) {
@@ -260,22 +273,24 @@ func (a *API) importRows(ctx context.Context, im *models.Import) error {
 				if err != nil {
 					return err
 				}
-				fes, err := a.importRow(ctx, tx, im, groups, row)
-				if err != nil {
-					return err
-				}
 				im.Position++
-				if len(fes) == 0 {
+				r, fes := importRowInput(im.SiteID, groups, row)
+				if len(fes) > 0 {
+					refuse(row.line, fes)
+					continue
+				}
+				rows, lines = append(rows, r), append(lines, row.line)
+			}
+			refusals, err := tx.ImportBatch(ctx, im.SiteID, im.Actor, rows)
+			if err != nil {
+				return err
+			}
+			for i, ref := range refusals {
+				if ref == (models.ImportRefusal{}) {
 					im.Done++
 					continue
 				}
-				im.Failed++
-				for _, fe := range fes {
-					if listed < importMaxErrors {
-						errs = append(errs, models.ImportError{ImportID: im.ID, Line: row.line, Field: fe.Field, Message: fe.Message})
-						listed++
-					}
-				}
+				refuse(lines[i], []FieldError{{Field: ref.Field, Message: ref.Message}})
 			}
 			return tx.SaveImportProgress(ctx, im, errs, importLease)
 		})
@@ -309,18 +324,18 @@ func (a *API) groupsByName(ctx context.Context, siteID string) (map[string]strin
 // importColumn names the CSV column of an API field in row errors.
 var importColumn = map[string]string{"number": "card_number", "kind": "card_kind", "label": "card_label", "group_id": "group"}
 
-// importRow validates one row as POST …/users and POST …/cards do, finds
-// its user (by phone, then email) or creates it, and gives it the card
-// unless it holds it already, under a savepoint of the batch. It returns
-// the row's field errors; an error is a failure of the database.
-func (a *API) importRow(ctx context.Context, tx *models.Store, im *models.Import, groups map[string]string, row importRow) ([]FieldError, error) {
+// importRowInput validates one row as POST …/users and POST …/cards do
+// and returns what models.ImportBatch lands (the user is found by phone,
+// then email, or created; the card given unless they hold it already), or
+// the row's field errors.
+func importRowInput(siteID string, groups map[string]string, row importRow) (models.ImportRow, []FieldError) {
 	if row.bad != "" {
-		return []FieldError{{Field: "", Message: "the row " + row.bad}}, nil
+		return models.ImportRow{}, []FieldError{{Field: "", Message: "the row " + row.bad}}
 	}
 	f := row.fields
 	var v validator
-	u := &models.User{
-		SiteID: im.SiteID,
+	u := models.User{
+		SiteID: siteID,
 		Name:   v.name("name", f["name"], 200),
 		Email:  v.email("email", f["email"]),
 		Phone:  v.phone("phone", f["phone"]),
@@ -331,82 +346,17 @@ func (a *API) importRow(ctx context.Context, tx *models.Store, im *models.Import
 		v.check(ok, "group", fmt.Sprintf("%q is not a group of this site", g))
 		u.GroupID = &id
 	}
-	hasCard := strings.TrimSpace(f["card_number"]) != ""
-	var card cardRequest
-	if hasCard {
-		card = v.card(cardRequest{Number: f["card_number"], Kind: strings.TrimSpace(f["card_kind"]), Label: f["card_label"]})
+	out := models.ImportRow{User: u}
+	if strings.TrimSpace(f["card_number"]) != "" {
+		card := v.card(cardRequest{Number: f["card_number"], Kind: strings.TrimSpace(f["card_kind"]), Label: f["card_label"]})
+		out.Card = &models.Credential{SiteID: siteID, Kind: card.Kind, Number: card.Number, Label: card.Label}
 	} else {
 		v.check(strings.TrimSpace(f["card_kind"]+f["card_label"]) == "", "card_number", "is required when card_kind or card_label is given")
 	}
 	if len(v.errs) > 0 {
-		return renameImportFields(v.errs), nil
+		return models.ImportRow{}, renameImportFields(v.errs)
 	}
-	var rowErr []FieldError
-	err := tx.Savepoint(ctx, func(tx *models.Store) error {
-		existing, err := a.findImportedUser(ctx, tx, u)
-		if err != nil {
-			return err
-		}
-		if existing != nil {
-			u = existing
-		} else if err := tx.CreateUser(ctx, u); err != nil {
-			return err
-		}
-		if !hasCard {
-			return nil
-		}
-		held, err := tx.FindCardByNumber(ctx, im.SiteID, card.Number)
-		switch {
-		case err == nil && held.UserID == u.ID:
-			return nil // imported before
-		case err == nil:
-			rowErr = []FieldError{{Field: "card_number", Message: "is already assigned (or marked lost) to another user of the site"}}
-			return errRowRefused
-		case !errors.Is(err, models.ErrNotFound):
-			return err
-		}
-		cred := &models.Credential{SiteID: im.SiteID, UserID: u.ID, Kind: card.Kind, Number: card.Number, Label: card.Label}
-		if err := tx.AssignCard(ctx, cred); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, im.SiteID, im.Actor, "card.assigned", cred.ID, u.ID, cred.Kind)
-	})
-	if errors.Is(err, errRowRefused) {
-		return rowErr, nil
-	}
-	var ce *models.ConflictError
-	if errors.As(err, &ce) {
-		// The same refusals the API answers with 409 or 422, by column.
-		field := "phone"
-		switch {
-		case ce.Code == "unknown_group":
-			field = "group"
-		case strings.Contains(ce.Message, "card"):
-			field = "card_number"
-		}
-		return []FieldError{{Field: field, Message: ce.Message}}, nil
-	}
-	return nil, err
-}
-
-var errRowRefused = errors.New("row refused")
-
-// findImportedUser matches a row to an active user of the site: by phone,
-// then by email.
-func (a *API) findImportedUser(ctx context.Context, tx *models.Store, u *models.User) (*models.User, error) {
-	if u.Phone != "" {
-		found, err := tx.FindUserByPhone(ctx, u.SiteID, u.Phone)
-		if !errors.Is(err, models.ErrNotFound) {
-			return found, err
-		}
-	}
-	if u.Email != "" {
-		found, err := tx.FindUserByEmail(ctx, u.SiteID, u.Email)
-		if !errors.Is(err, models.ErrNotFound) {
-			return found, err
-		}
-	}
-	return nil, nil
+	return out, nil
 }
 
 func renameImportFields(fes []FieldError) []FieldError {

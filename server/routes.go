@@ -110,6 +110,17 @@ func (a *API) routes() http.Handler {
 	members.GET("/doors/:door/bookings", a.listBookings)
 	members.DELETE("/doors/:door/bookings/:booking", a.cancelBooking)
 
+	// Signed webhooks (docs/webhooks.md): endpoints, their deliveries and
+	// attempts, a manual redelivery.
+	admin.POST("/webhooks", a.createWebhook)
+	admin.GET("/webhooks", a.listWebhooks)
+	admin.GET("/webhooks/:webhook", a.getWebhook)
+	admin.PATCH("/webhooks/:webhook", a.updateWebhook)
+	admin.DELETE("/webhooks/:webhook", a.deleteWebhook)
+	admin.POST("/webhooks/:webhook/rotate-secret", a.rotateWebhookSecret)
+	admin.GET("/webhooks/:webhook/deliveries", a.listWebhookDeliveries)
+	admin.POST("/webhooks/:webhook/deliveries/:delivery/redeliver", a.redeliverWebhook)
+
 	// The notification outbox: what was sent, what is waiting, what failed.
 	admin.GET("/deliveries", a.listDeliveries)
 	admin.GET("/deliveries/:delivery", a.getDelivery)
