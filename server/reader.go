@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -74,18 +75,31 @@ func (a *API) readerBundle(c *gin.Context) {
 			}
 		}
 	}
-	data, err := a.store.BundleFor(ctx, p.ReaderID)
+	e, err := a.bundles.get(r.SiteID, r.DoorID, version, func() (*bundle.Bundle, error) {
+		// Shared by every reader waiting on this build: not cut short by
+		// the first one hanging up.
+		data, err := a.store.BundleFor(context.WithoutCancel(ctx), p.ReaderID)
+		if err != nil {
+			return nil, err
+		}
+		return a.buildBundle(data)
+	})
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	b, err := a.buildBundle(data)
+	gz := strings.Contains(c.GetHeader("Accept-Encoding"), "gzip")
+	body, err := e.body(r.ID, gz)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	c.Header("ETag", etag(b.Version))
-	writeJSONMaybeGzip(c, b)
+	c.Header("ETag", etag(e.head.Version))
+	c.Header("Vary", "Accept-Encoding")
+	if gz {
+		c.Header("Content-Encoding", "gzip")
+	}
+	c.Data(http.StatusOK, "application/json", body)
 }
 
 // writeJSONMaybeGzip compresses large bodies for clients that accept gzip
