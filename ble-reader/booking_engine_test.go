@@ -30,14 +30,14 @@ func TestScheduleBasedDoorNeedsBooking(t *testing.T) {
 	if got := f.tap(2, tok); got.Reason != credential.ReasonOutsideBooking {
 		t.Fatalf("before the booking: %+v", got)
 	}
-	f.clock.Add(61 * time.Minute)
+	f.clock.Advance(61 * time.Minute)
 	if got := f.tap(3, f.token("cred-1", tUser, "residents")); got.Status != wire.StatusGranted {
 		t.Fatalf("inside the booking: %+v", got)
 	}
 	if out := f.eng.Card(tCard); !out.Granted {
 		t.Fatalf("card inside the booking: %+v", out)
 	}
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	if out := f.eng.Card(tCard); out.Reason != credential.ReasonOutsideBooking {
 		t.Fatalf("card after the booking: %+v", out)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -143,7 +144,7 @@ func TestKillDuringBurst(t *testing.T) {
 		t.Fatal("reader child did not start")
 	}
 	p0 := w.enroll()
-	waitFor(t, 10*time.Second, "child grants", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "child grants", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		res, err := p0.Tap(ctx, ble, 185)
@@ -170,9 +171,9 @@ func TestKillDuringBurst(t *testing.T) {
 	}
 	// Half the burst with the server up (events upload as they come), half
 	// with it down (they queue), then the kill.
-	waitFor(t, 20*time.Second, "a burst of taps", func() bool { return results.Load() >= 20 })
+	testkit.WaitFor(t, 20*time.Second, "a burst of taps", func() bool { return results.Load() >= 20 })
 	w.stop()
-	waitFor(t, 20*time.Second, "a burst of offline taps", func() bool { return results.Load() >= 40 })
+	testkit.WaitFor(t, 20*time.Second, "a burst of offline taps", func() bool { return results.Load() >= 40 })
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestKillDuringBurst(t *testing.T) {
 		t.Fatal("reader child did not restart")
 	}
 	var serverIDs map[string]int
-	waitFor(t, 30*time.Second, "every stored event at the server", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "every stored event at the server", func() bool {
 		serverIDs = map[string]int{}
 		for _, e := range w.accessEvents() {
 			serverIDs[e["event_id"].(string)]++

@@ -265,19 +265,6 @@ func (r *runningReader) stop() {
 	r.done <- nil // later stops return at once
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // version is the bundle version the reader holds (0 before any).
 func (r *runningReader) version() int64 {
 	info, ok := r.d.Engine.Bundle()

@@ -2,9 +2,9 @@ package reader_test
 
 import (
 	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +20,7 @@ func TestEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	p := w.enroll()
 	front := w.startReader(readerOpts{})
-	waitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
 
 	granted := wire.Result{Status: wire.StatusGranted}
 	denied := func(r credential.Reason) wire.Result { return wire.Result{Status: wire.StatusDenied, Reason: r} }
@@ -32,7 +32,7 @@ func TestEndToEnd(t *testing.T) {
 		if front.door.Opens() != 1 {
 			t.Fatalf("door opened %d times", front.door.Opens())
 		}
-		waitFor(t, 5*time.Second, "event at the server", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "event at the server", func() bool {
 			for _, e := range w.accessEvents() {
 				if e["granted"] == true && e["method"] == "ble" && e["credential_id"] == p.State.CredentialID && e["user_id"] == w.user {
 					return true
@@ -101,7 +101,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("wrong door", func(t *testing.T) {
 		gym := w.startReader(readerOpts{token: w.gymToken})
-		waitFor(t, 5*time.Second, "gym bundle", func() bool { return gym.version() > 0 })
+		testkit.WaitFor(t, 5*time.Second, "gym bundle", func() bool { return gym.version() > 0 })
 		if got := tap(t, p, gym.addr); got != denied(credential.ReasonDoorNotAllowed) {
 			t.Fatalf("tap at the gym: %v", got)
 		}
@@ -112,9 +112,9 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("card, then lost: refused at once", func(t *testing.T) {
 		card := w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "04:A2:3B:9C", "kind": "card"})
-		waitFor(t, 2*time.Second, "card granted", func() bool { return front.d.Engine.Card("04a23b9c").Granted })
+		testkit.WaitFor(t, 2*time.Second, "card granted", func() bool { return front.d.Engine.Card("04a23b9c").Granted })
 		w.call(200, "POST", w.path("/cards/"+card["id"].(string)+"/lost"), nil)
-		took := waitFor(t, time.Second, "lost card refused", func() bool {
+		took := testkit.WaitFor(t, time.Second, "lost card refused", func() bool {
 			return front.d.Engine.Card("04A23B9C").Reason == credential.ReasonCardLost
 		})
 		t.Logf("lost card refused %v after the admin's call", took)
@@ -140,7 +140,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("server down: the reader keeps deciding, events arrive later", func(t *testing.T) {
 		p2 := w.enroll()
-		waitFor(t, 2*time.Second, "new credential granted", func() bool { return tap(t, p2, front.addr) == granted })
+		testkit.WaitFor(t, 2*time.Second, "new credential granted", func() bool { return tap(t, p2, front.addr) == granted })
 		w.stop()
 		for i := 0; i < 3; i++ {
 			if got := tap(t, p2, front.addr); got != granted {
@@ -155,7 +155,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("queue %d, want the 4 offline decisions at least", len(queued))
 		}
 		w.start()
-		waitFor(t, 20*time.Second, "queue drained", func() bool { return len(w.eventsOffline(t, front)) == 0 })
+		testkit.WaitFor(t, 20*time.Second, "queue drained", func() bool { return len(w.eventsOffline(t, front)) == 0 })
 		ids := map[string]int{}
 		for _, e := range w.accessEvents() {
 			ids[e["event_id"].(string)]++
@@ -188,7 +188,7 @@ func (w *world) eventsOffline(t *testing.T, r *runningReader) []string {
 // gone for two days, the reader refuses mobile credentials (stale_bundle)
 // while the fob still opens on Monday noon.
 func TestScheduleAndStaleness(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 6, 10, 0, 0, 0, time.UTC)} // Wednesday 12:00 in Paris
+	clk := testkit.NewClock(time.Date(2026, 5, 6, 10, 0, 0, 0, time.UTC)) // Wednesday 12:00 in Paris
 	w := newWorldAt(t, clk.Now)
 	w.call(200, "PATCH", w.path("/groups/"+w.residents), map[string]any{
 		"schedule": map[string]any{"days": []string{"mon", "tue", "wed", "thu", "fri"}, "start": "08:00", "end": "18:00"},
@@ -196,7 +196,7 @@ func TestScheduleAndStaleness(t *testing.T) {
 	p := w.enroll()
 	w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "CAFE01", "kind": "fob"})
 	r := w.startReader(readerOpts{now: clk.Now})
-	waitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
 
 	if got := tap(t, p, r.addr); got.Status != wire.StatusGranted {
 		t.Fatalf("Wednesday noon: %v", got)
@@ -204,7 +204,7 @@ func TestScheduleAndStaleness(t *testing.T) {
 	clk.Set(time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)) // Saturday noon
 	// The poll (or the stream's heartbeat) confirms the bundle on the
 	// reader's clock: three days on, it is still fresh.
-	waitFor(t, 5*time.Second, "confirmed on Saturday", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "confirmed on Saturday", func() bool {
 		info, _ := r.d.Engine.Bundle()
 		return !info.SyncedAt.Before(clk.Now())
 	})
@@ -226,21 +226,4 @@ func TestScheduleAndStaleness(t *testing.T) {
 	if st := r.d.Status(); !st.Stale || st.BundleAgeSec < 24*3600 {
 		t.Fatalf("status %+v", st)
 	}
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }

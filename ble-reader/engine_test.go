@@ -3,6 +3,7 @@ package reader
 import (
 	"context"
 	"errors"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 
@@ -52,16 +53,16 @@ func TestBLEDecisions(t *testing.T) {
 		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonOutsideSchedule}, true},
 		{"stale bundle", func(f *fixture) string {
 			tok := f.token(tCred, tUser, "residents")
-			f.clock.Add(25 * time.Hour)
+			f.clock.Advance(25 * time.Hour)
 			return tok
 		}, wire.Result{Status: wire.StatusDenied, Reason: credential.ReasonStaleBundle}, true},
 		{"stale bundle, confirmed by the server since", func(f *fixture) string {
-			f.clock.Add(25 * time.Hour)
+			f.clock.Advance(25 * time.Hour)
 			f.eng.Confirm(f.clock.Now())
 			return f.token(tCred, tUser, "residents")
 		}, wire.Result{Status: wire.StatusGranted}, true},
 		{"another issuer's credential", func(f *fixture) string {
-			other, err := credential.NewSigningKey(fixedKey(t, "attacker"))
+			other, err := credential.NewSigningKey(testkit.Key(t, "attacker"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +102,7 @@ func TestBLEDecisions(t *testing.T) {
 func TestBLEFailOpen(t *testing.T) {
 	f := newFixture(t)
 	f.open(EngineConfig{MaxStale: -1})
-	f.clock.Add(30 * 24 * time.Hour)
+	f.clock.Advance(30 * 24 * time.Hour)
 	tok := f.token(tCred, tUser, "residents")
 	if got := f.tap(1, tok); got.Status != wire.StatusGranted {
 		t.Fatalf("fail-open door with a month-old bundle: %v", got)
@@ -210,7 +211,7 @@ func TestCardDecisions(t *testing.T) {
 			f.doc.Users[0].GroupID = "visitors"
 			f.apply()
 		}, credential.ReasonDoorNotAllowed},
-		{"stale bundle still admits a card", tCard, func(f *fixture) { f.clock.Add(72 * time.Hour) }, ""},
+		{"stale bundle still admits a card", tCard, func(f *fixture) { f.clock.Advance(72 * time.Hour) }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,7 +388,7 @@ func TestPINDecisions(t *testing.T) {
 				t.Fatalf("use %d: %+v", i, out)
 			}
 		}
-		f.clock.Add(5 * time.Hour)
+		f.clock.Advance(5 * time.Hour)
 		if out := f.eng.PIN("kp", pin); out.Reason != credential.ReasonExpired {
 			t.Fatalf("after its window: %+v", out)
 		}
@@ -398,7 +399,7 @@ func TestPINDecisions(t *testing.T) {
 		if out := f.eng.PIN("kp", pin); !out.Granted {
 			t.Fatalf("first: %+v", out)
 		}
-		f.clock.Add(30 * 24 * time.Hour)
+		f.clock.Advance(30 * 24 * time.Hour)
 		f.eng.Confirm(f.clock.Now())
 		if out := f.eng.PIN("kp", pin); !out.Granted {
 			t.Fatalf("a month later: %+v", out)
@@ -498,7 +499,7 @@ func TestKeypadLockoutSurvivesRestart(t *testing.T) {
 	if out := f.eng.PIN("front", pin); out.Reason != credential.ReasonLockedOut {
 		t.Fatalf("after restart: %+v", out)
 	}
-	f.clock.Add(pol.Lockout)
+	f.clock.Advance(pol.Lockout)
 	if out := f.eng.PIN("front", pin); !out.Granted {
 		t.Fatalf("after the lockout: %+v", out)
 	}

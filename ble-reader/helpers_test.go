@@ -3,11 +3,10 @@ package reader
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -33,40 +32,6 @@ const (
 
 // tNow is a Wednesday, 10:00 in Europe/Paris (08:00 UTC).
 var tNow = time.Date(2026, 5, 6, 8, 0, 0, 0, time.UTC)
-
-// clock is an injectable, settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func fixedKey(t testing.TB, label string) *ecdsa.PrivateKey {
-	t.Helper()
-	d := sha256.Sum256([]byte(label))
-	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // recDoor is a door that checks, at the moment it is told to open, that
 // the store already holds a granted event for every opening so far: the
@@ -117,7 +82,7 @@ type fixture struct {
 	path    string
 	store   *store.Store
 	door    *recDoor
-	clock   *clock
+	clock   *testkit.Clock
 	eng     *Engine
 	redeem  func(string) error
 	cfg     EngineConfig
@@ -130,15 +95,15 @@ type fixture struct {
 // tCard.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	issuer, err := credential.NewSigningKey(fixedKey(t, "issuer"))
+	issuer, err := credential.NewSigningKey(testkit.Key(t, "issuer"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{
-		t: t, issuer: issuer, device: fixedKey(t, "device"),
+		t: t, issuer: issuer, device: testkit.Key(t, "device"),
 		cardKey: []byte("card-key-card-key-card-key-32by!"),
 		pinKey:  []byte("pin-key-pin-key-pin-key-pin-key!"),
-		clock:   &clock{t: tNow},
+		clock:   testkit.NewClock(tNow),
 		path:    filepath.Join(t.TempDir(), "reader.db"),
 	}
 	f.doc = f.bundle()

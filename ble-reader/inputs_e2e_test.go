@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"net"
 	"net/http"
 	"os"
@@ -34,7 +35,7 @@ func TestDaemonInputsAndStatus(t *testing.T) {
 	r := w.startReader(readerOpts{status: sl, cfg: func(c *reader.Config) {
 		c.Inputs = []reader.InputConfig{{Kind: input.Card, Path: cards}, {Kind: input.Keypad, Path: keypad, Name: "front"}}
 	}})
-	waitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
 	write := func(path, s string) {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -46,11 +47,11 @@ func TestDaemonInputsAndStatus(t *testing.T) {
 		}
 	}
 	write(cards, "0012345678\r\nnot a card!\n")
-	waitFor(t, 5*time.Second, "door opened by the card", func() bool { return r.door.Opens() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "door opened by the card", func() bool { return r.door.Opens() == 1 })
 	write(keypad, "1234#\n")
 
 	var st reader.StatusDoc
-	waitFor(t, 5*time.Second, "both events uploaded", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "both events uploaded", func() bool {
 		resp, err := http.Get("http://" + sl.Addr().String() + "/status")
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestDaemonNFCCard(t *testing.T) {
 	}})
 	// Wait for the bundle without probing the engine (a probe would record
 	// an event of its own and the test could pass without NFC).
-	waitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
 	uid, err := hce.ParseUID("04A23B9C")
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestDaemonNFCCard(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- hce.Run(ctx, rd.Addr, c) }()
-		waitFor(t, 15*time.Second, what, func() bool { return count(want) == before+1 })
+		testkit.WaitFor(t, 15*time.Second, what, func() bool { return count(want) == before+1 })
 		cancel()
 		<-done
 		env.WaitAbsent(t, rd.Name)
@@ -57,6 +58,6 @@ func TestDaemonNFCCard(t *testing.T) {
 	}, "granted NFC card event")
 	v := front.version()
 	w.call(200, "POST", w.path("/cards/"+card["id"].(string)+"/lost"), nil)
-	waitFor(t, 2*time.Second, "lost in the bundle", func() bool { return front.version() > v })
+	testkit.WaitFor(t, 2*time.Second, "lost in the bundle", func() bool { return front.version() > v })
 	tap(func(ev map[string]any) bool { return ev["granted"] == false && ev["reason"] == "card_lost" }, "lost NFC card refused")
 }

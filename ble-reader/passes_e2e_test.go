@@ -1,6 +1,7 @@
 package reader_test
 
 import (
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestSingleUsePasses(t *testing.T) {
 	r1 := w.startReader(readerOpts{})
 	r2 := w.startReader(readerOpts{token: token2})
 	for _, r := range []*runningReader{r1, r2} {
-		waitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
+		testkit.WaitFor(t, 5*time.Second, "bundle", func() bool { return r.version() > 0 })
 	}
 
 	t.Run("online: once across readers", func(t *testing.T) {
@@ -65,7 +66,7 @@ func TestSingleUsePasses(t *testing.T) {
 		if pin == "" {
 			t.Skip("the server issued no PIN")
 		}
-		waitFor(t, 2*time.Second, "PIN accepted", func() bool {
+		testkit.WaitFor(t, 2*time.Second, "PIN accepted", func() bool {
 			out := r1.d.Engine.PIN("front-keypad", pin)
 			return out.Granted
 		})
@@ -73,7 +74,7 @@ func TestSingleUsePasses(t *testing.T) {
 		// the pass at once; an offline PIN does not, and the pass is spent
 		// when the PIN's event reaches the server. Either way the QR code
 		// is refused once the server knows.
-		waitFor(t, 10*time.Second, "PIN event uploaded", func() bool { n, _ := r1.d.Store.QueueLen(); return n == 0 })
+		testkit.WaitFor(t, 10*time.Second, "PIN event uploaded", func() bool { n, _ := r1.d.Store.QueueLen(); return n == 0 })
 		if out := r1.d.Engine.Pass(qr); out.Reason != credential.ReasonAlreadyUsed {
 			t.Fatalf("QR after the PIN (%d digits): %+v", len(pin), out)
 		}
@@ -95,16 +96,16 @@ func TestSingleUsePasses(t *testing.T) {
 		// Until the readers' reports reach the server, a third reader
 		// online would still be let through by the server: that is the
 		// window. Once they have, the pass is used everywhere.
-		waitFor(t, 30*time.Second, "use reported", func() bool {
+		testkit.WaitFor(t, 30*time.Second, "use reported", func() bool {
 			return w.call(200, "GET", w.path("/visitor-passes/"+id), nil)["used_at"] != nil
 		})
 		r3 := w.startReader(readerOpts{token: token3})
-		waitFor(t, 5*time.Second, "third reader's bundle", func() bool { return r3.version() > 0 })
+		testkit.WaitFor(t, 5*time.Second, "third reader's bundle", func() bool { return r3.version() > 0 })
 		if out := r3.d.Engine.Pass(qr); out.Reason != credential.ReasonAlreadyUsed {
 			t.Fatalf("third reader: %+v", out)
 		}
 		for _, r := range []*runningReader{r1, r2} {
-			waitFor(t, 30*time.Second, "queue drained", func() bool { n, _ := r.d.Store.QueueLen(); return n == 0 })
+			testkit.WaitFor(t, 30*time.Second, "queue drained", func() bool { n, _ := r.d.Store.QueueLen(); return n == 0 })
 		}
 	})
 }

@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 
@@ -16,17 +17,17 @@ import (
 func TestNoneRoleCardDeniedAtReader(t *testing.T) {
 	w := newWorld(t)
 	front := w.startReader(readerOpts{})
-	waitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "first bundle", func() bool { return front.version() > 0 })
 
 	legacy := &models.Group{SiteID: w.site, Name: "No Access", Role: models.RoleNone, DoorIDs: []string{w.front}}
 	if err := w.st.CreateGroup(context.Background(), legacy); err != nil {
 		t.Fatal(err)
 	}
 	w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "C0FFEE", "kind": "card"})
-	waitFor(t, 2*time.Second, "card granted", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
+	testkit.WaitFor(t, 2*time.Second, "card granted", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
 
 	w.call(200, "PATCH", w.path("/users/"+w.user), map[string]any{"group_id": legacy.ID})
-	took := waitFor(t, 2*time.Second, "none-role card refused", func() bool {
+	took := testkit.WaitFor(t, 2*time.Second, "none-role card refused", func() bool {
 		return front.d.Engine.Card("C0FFEE").Reason == credential.ReasonUnknownCard
 	})
 	t.Logf("none-role card refused %v after the group change", took)
@@ -37,17 +38,17 @@ func TestNoneRoleCardDeniedAtReader(t *testing.T) {
 	// Back among the residents, then the card goes to Bob: it opens for
 	// Bob only (the reader names him).
 	w.call(200, "PATCH", w.path("/users/"+w.user), map[string]any{"group_id": w.residents})
-	waitFor(t, 2*time.Second, "card granted again", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
+	testkit.WaitFor(t, 2*time.Second, "card granted again", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
 	bob := w.call(201, "POST", w.path("/users"), map[string]any{"name": "Bob", "phone": "+33612340000", "group_id": w.residents})["id"].(string)
 	cards := w.call(200, "GET", w.path("/users/"+w.user), nil)["cards"].([]any)
 	card := cards[0].(map[string]any)["id"].(string)
 	v := front.version()
 	newCard := w.call(200, "POST", w.path("/cards/"+card+"/reassign"), map[string]any{"user_id": bob})["id"].(string)
-	waitFor(t, 2*time.Second, "bundle after the reassign", func() bool { return front.version() > v })
+	testkit.WaitFor(t, 2*time.Second, "bundle after the reassign", func() bool { return front.version() > v })
 	if out := front.d.Engine.Card("C0FFEE"); !out.Granted {
 		t.Fatalf("reassigned card: %+v", out)
 	}
-	waitFor(t, 10*time.Second, "the reader's event names Bob", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the reader's event names Bob", func() bool {
 		for _, ev := range w.accessEvents() {
 			if ev["credential_id"] == newCard && ev["user_id"] == bob && ev["granted"] == true {
 				return true

@@ -2,6 +2,7 @@ package reader
 
 import (
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 // forgedPass is a pass token signed by a key the reader does not know.
 func (f *fixture) forgedPass(id string) string {
 	f.t.Helper()
-	k, err := credential.NewSigningKey(fixedKey(f.t, "forger"))
+	k, err := credential.NewSigningKey(testkit.Key(f.t, "forger"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -65,22 +66,22 @@ func TestCardLineThrottle(t *testing.T) {
 	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
 		t.Fatalf("known card after a restart: %+v", out)
 	}
-	f.clock.Add(pol.Lockout - time.Second)
+	f.clock.Advance(pol.Lockout - time.Second)
 	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
 		t.Fatalf("a second before the end: %+v", out)
 	}
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	if out := f.eng.Card(tCard); !out.Granted {
 		t.Fatalf("known card after the lockout: %+v", out)
 	}
 	// The next streak locks for twice as long, across a restart too.
 	guess(1)
 	f.open(EngineConfig{})
-	f.clock.Add(pol.Lockout)
+	f.clock.Advance(pol.Lockout)
 	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
 		t.Fatalf("second lockout is not longer: %+v", out)
 	}
-	f.clock.Add(pol.Lockout)
+	f.clock.Advance(pol.Lockout)
 	if out := f.eng.Card(tCard); !out.Granted {
 		t.Fatalf("after the doubled lockout: %+v", out)
 	}
@@ -129,7 +130,7 @@ func TestQRLineThrottle(t *testing.T) {
 	if out := f.eng.Pass(good); out.Reason != credential.ReasonThrottled {
 		t.Fatalf("valid pass after a restart: %+v", out)
 	}
-	f.clock.Add(pol.Lockout)
+	f.clock.Advance(pol.Lockout)
 	if out := f.eng.Pass(good); !out.Granted {
 		t.Fatalf("valid pass after the lockout: %+v", out)
 	}
@@ -176,7 +177,7 @@ func TestCardLineBusyDoorKeepsHistory(t *testing.T) {
 		}
 	}
 	unknown()
-	f.clock.Add(pol.Lockout)
+	f.clock.Advance(pol.Lockout)
 	for i := 0; i < maxKeypadOps+10; i++ {
 		if out := f.eng.Card(tCard); !out.Granted {
 			t.Fatalf("badge %d: %+v", i, out)
@@ -184,7 +185,7 @@ func TestCardLineBusyDoorKeepsHistory(t *testing.T) {
 	}
 	f.open(EngineConfig{})
 	unknown()
-	f.clock.Add(pol.Lockout)
+	f.clock.Advance(pol.Lockout)
 	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
 		t.Fatalf("second lockout after a busy hour and a restart is not doubled: %+v", out)
 	}

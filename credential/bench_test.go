@@ -3,6 +3,7 @@ package credential
 import (
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"github.com/lintel/lintel/internal/testkit"
 	"math/big"
 	"testing"
 
@@ -81,7 +82,7 @@ func BenchmarkUnpackCredential(b *testing.B) {
 // BenchmarkTwoRawES256Verify is the floor for BenchmarkDecide: two P-256
 // signature verifications with the standard library and nothing else.
 func BenchmarkTwoRawES256Verify(b *testing.B) {
-	k1, k2 := fixedKey(b, "issuer"), fixedKey(b, "device")
+	k1, k2 := testkit.Key(b, "issuer"), testkit.Key(b, "device")
 	h1, h2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
 	r1, s1, err := ecdsa.Sign(nil, k1, h1[:])
 	if err != nil {

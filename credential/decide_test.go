@@ -2,6 +2,7 @@ package credential
 
 import (
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func TestDecide(t *testing.T) {
 		}, "", true},
 		{"signed by another device key", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			ch := f.challenge(t)
-			p, err := Present(fixedKey(t, "thief's phone"), nil, ch, f.token)
+			p, err := Present(testkit.Key(t, "thief's phone"), nil, ch, f.token)
 			if err != nil {
 				t.Fatal(err)
 			}

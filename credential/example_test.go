@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
 	"regexp"
 	"strings"
@@ -76,8 +77,8 @@ func exampleText(t *testing.T, sigs sigSource) string {
 	var out strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&out, format, args...) }
 
-	issuerPriv := fixedKey(t, "lintel example issuer")
-	devicePriv := fixedKey(t, "lintel example device")
+	issuerPriv := testkit.Key(t, "lintel example issuer")
+	devicePriv := testkit.Key(t, "lintel example device")
 	issuer, err := NewSigningKey(issuerPriv)
 	if err != nil {
 		t.Fatal(err)

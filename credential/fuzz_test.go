@@ -2,6 +2,7 @@ package credential
 
 import (
 	"bytes"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 	"time"
 )
@@ -122,7 +123,7 @@ func FuzzParseChallenge(f *testing.F) {
 }
 
 func FuzzParseDeviceJWK(f *testing.F) {
-	good, _ := DeviceJWK(&fixedKey(f, "device").PublicKey)
+	good, _ := DeviceJWK(&testkit.Key(f, "device").PublicKey)
 	f.Add(good)
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":"","d":""}`))
 	f.Add([]byte(`null`))

@@ -2,9 +2,8 @@ package credential
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/sha256"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	mrand "math/rand/v2"
 	"strings"
@@ -27,20 +26,9 @@ const (
 // testNow is a Wednesday, 10:00 UTC.
 var testNow = time.Date(2026, 5, 6, 10, 0, 0, 0, time.UTC)
 
-// fixedKey derives a P-256 private key from a label.
-func fixedKey(t testing.TB, label string) *ecdsa.PrivateKey {
-	t.Helper()
-	d := sha256.Sum256([]byte(label))
-	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func fixedSigningKey(t testing.TB, label string) *SigningKey {
 	t.Helper()
-	k, err := NewSigningKey(fixedKey(t, label))
+	k, err := NewSigningKey(testkit.Key(t, label))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +72,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 	t.Helper()
 	f := &fixture{
 		issuer: fixedSigningKey(t, "issuer"),
-		device: fixedKey(t, "device"),
+		device: testkit.Key(t, "device"),
 		now:    now,
 	}
 	f.keys = keySet(t, f.issuer)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"testing"
 
@@ -71,7 +72,7 @@ func TestParseSigningKeyRejects(t *testing.T) {
 // jwx's independent one.
 func TestThumbprintMatchesJWX(t *testing.T) {
 	for _, label := range []string{"a", "b", "issuer", "device"} {
-		pub := &fixedKey(t, label).PublicKey
+		pub := &testkit.Key(t, label).PublicKey
 		ours, err := Thumbprint(pub)
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +242,7 @@ func TestNewKeySetRejects(t *testing.T) {
 }
 
 func TestParseDeviceJWK(t *testing.T) {
-	dev := fixedKey(t, "device")
+	dev := testkit.Key(t, "device")
 	good := pubFields(t, dev)
 	x, y, _ := coords(&dev.PublicKey)
 	badY := append([]byte(nil), y...)
@@ -292,7 +293,7 @@ func TestParseDeviceJWK(t *testing.T) {
 }
 
 func TestDeviceJWKRoundTrip(t *testing.T) {
-	dev := fixedKey(t, "device")
+	dev := testkit.Key(t, "device")
 	j, err := DeviceJWK(&dev.PublicKey)
 	if err != nil {
 		t.Fatal(err)

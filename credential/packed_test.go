@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"math/big"
 	"strings"
 	"testing"
@@ -216,7 +217,7 @@ func TestPackRoundTrip(t *testing.T) {
 func keyWithParity(t *testing.T, parity byte) *ecdsa.PrivateKey {
 	t.Helper()
 	for i := 0; ; i++ {
-		k := fixedKey(t, fmt.Sprint("device parity ", i))
+		k := testkit.Key(t, fmt.Sprint("device parity ", i))
 		if pub, _ := k.PublicKey.Bytes(); pub[64]&1 == parity {
 			return k
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"math"
 	"strings"
@@ -141,7 +142,7 @@ func TestVerifyProofRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherDev := fixedKey(t, "other device")
+	otherDev := testkit.Key(t, "other device")
 	otherCh := ch
 	otherCh.Nonce[0] ^= 1
 	otherReader := ch

@@ -2,11 +2,12 @@ package credential
 
 import (
 	"bytes"
+	"github.com/lintel/lintel/internal/testkit"
 	"testing"
 )
 
 func TestRefreshProof(t *testing.T) {
-	dev := fixedKey(t, "device")
+	dev := testkit.Key(t, "device")
 	ch, err := NewRefreshChallenge(testRand(3))
 	if err != nil || len(ch) != RefreshChallengeSize {
 		t.Fatalf("challenge %x, %v", ch, err)
@@ -45,7 +46,7 @@ func TestRefreshProof(t *testing.T) {
 			}
 		})
 	}
-	if err := VerifyRefresh(&fixedKey(t, "other").PublicKey, ch, testCred, sig); ReasonOf(err) != ReasonBadProof {
+	if err := VerifyRefresh(&testkit.Key(t, "other").PublicKey, ch, testCred, sig); ReasonOf(err) != ReasonBadProof {
 		t.Fatalf("other device key: %v", err)
 	}
 	if _, err := SignRefresh(dev, nil, ch[:31], testCred); err == nil {

@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 func TestFCMRequests(t *testing.T) {
 	srv := notifytest.NewFCM(t)
-	clock := newFakeClock()
+	clock := testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := newTestFCM(t, srv, clock.Now)
 	tests := []struct {
 		name  string

@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestWorkerLeaseLostIsNotOverwritten(t *testing.T) {
 	}
 	done1 := make(chan struct{})
 	go run(w1, done1)
-	waitFor(t, 5*time.Second, func() bool { return r.twilio.Received() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the worker", func() bool { return r.twilio.Received() == 1 })
 	r.clock.Advance(time.Minute) // w1's lease is over
 	done2 := make(chan struct{})
 	go run(w2, done2)

@@ -173,28 +173,6 @@ func (q *memQueue) checkNoBadTransitions(tb testing.TB) {
 	}
 }
 
-// fakeClock is a settable clock for due times and leases.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestMemQueueSemantics(t *testing.T) {
 	q := newMemQueue()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)

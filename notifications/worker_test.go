@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,7 +19,7 @@ import (
 // in-memory queue and a fake clock.
 type rig struct {
 	q      *memQueue
-	clock  *fakeClock
+	clock  *testkit.Clock
 	apns   *notifytest.APNsServer
 	fcm    *notifytest.FCMServer
 	twilio *notifytest.TwilioServer
@@ -46,7 +47,7 @@ func (s *syncBuffer) String() string {
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	r := &rig{
-		q: newMemQueue(), clock: newFakeClock(),
+		q: newMemQueue(), clock: testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)),
 		apns: notifytest.NewAPNs(t), fcm: notifytest.NewFCM(t), twilio: notifytest.NewTwilio(t),
 		logs: &syncBuffer{},
 	}
@@ -334,24 +335,14 @@ func TestWorkerWake(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
-	time.Sleep(50 * time.Millisecond) // let it go idle on its first (empty) claim
+	// Let it go idle on its first (empty) claim.
+	testkit.WaitFor(t, 5*time.Second, "the first claim", func() bool { r.q.mu.Lock(); defer r.q.mu.Unlock(); return r.q.claims > 0 })
 	id := r.enqueue(validMessage(ChannelSMS, KindVisitorPass))
 	w.Wake()
-	waitFor(t, 5*time.Second, func() bool { return r.q.get(id).Status == StatusSent })
+	testkit.WaitFor(t, 5*time.Second, "the worker", func() bool { return r.q.get(id).Status == StatusSent })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -409,7 +400,7 @@ func TestWorkerStopMidBatchThenAnotherDelivers(t *testing.T) {
 	ctx1, stop1 := context.WithCancel(t.Context())
 	done1 := make(chan error)
 	go func() { done1 <- w1.Run(ctx1) }()
-	waitFor(t, 10*time.Second, func() bool { return r.q.countStatus(StatusSent) >= 10 })
+	testkit.WaitFor(t, 10*time.Second, "the worker", func() bool { return r.q.countStatus(StatusSent) >= 10 })
 	stop1()
 	if err := <-done1; err != nil {
 		t.Fatal(err)
@@ -429,7 +420,7 @@ func TestWorkerStopMidBatchThenAnotherDelivers(t *testing.T) {
 	ctx2, stop2 := context.WithCancel(t.Context())
 	done2 := make(chan error)
 	go func() { done2 <- w2.Run(ctx2) }()
-	waitFor(t, 20*time.Second, func() bool { return r.q.countStatus(StatusSent) == n })
+	testkit.WaitFor(t, 20*time.Second, "the worker", func() bool { return r.q.countStatus(StatusSent) == n })
 	stop2()
 	if err := <-done2; err != nil {
 		t.Fatal(err)
@@ -535,7 +526,7 @@ func TestWorkerStopLetsSendsFinishThenCutsThemOff(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error)
 			go func() { done <- w.Run(ctx) }()
-			waitFor(t, 5*time.Second, func() bool { return r.twilio.Received() > 0 })
+			testkit.WaitFor(t, 5*time.Second, "the worker", func() bool { return r.twilio.Received() > 0 })
 			start := time.Now()
 			cancel()
 			if err := <-done; err != nil {

@@ -69,22 +69,13 @@ func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, 
 	}
 	d.reg, d.queue = reg, server.NewOutboxQueue(st)
 
-	st.OnChange(nil)
-	b := server.NewBroker()
-	st.OnChange(b.Publish)
-	// A fixed key-encryption key: several APIs may share one store.
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, Config: server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle},
-		KEK:           []byte("delivery-tests-key-encryption-k!"),
-		Notifications: reg, WakeDeliveries: func() { d.woken.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A chosen operator key, so that a second API on the store knows it.
-	op := strings.Repeat("d", 40)
-	if _, err := st.Bootstrap(context.Background(), op); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	d.env = &env{t: t, store: st, handler: h, op: op}
+	// A fixed key-encryption key and operator key: several APIs may share
+	// one store.
+	d.env = newEnvWith(t, st, func(s *envSpec) {
+		s.deps.KEK = []byte("delivery-tests-key-encryption-k!")
+		s.deps.Notifications, s.deps.WakeDeliveries = reg, func() { d.woken.Add(1) }
+		s.op = strings.Repeat("d", 40)
+	})
 	return d
 }
 

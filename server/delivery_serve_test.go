@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -99,7 +100,7 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 		}
 		return out
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -117,11 +118,11 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 	call("POST", "/v1/sites/"+site+"/users/"+user+"/mobile-credentials", map[string]any{"deliver_via": "push"}, 422)
 	iss := call("POST", "/v1/sites/"+site+"/users/"+user+"/mobile-credentials", map[string]any{"deliver_via": "sms"}, 201)
 	url := iss["invitation"].(map[string]any)["url"].(string)
-	waitUntil(t, 10*time.Second, func() bool { return tw.Count() > 0 })
+	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool { return tw.Count() > 0 })
 	if reqs := tw.Requests(); len(reqs) != 1 || reqs[0].To != "+33612345678" || !strings.Contains(reqs[0].Body, url) {
 		t.Fatalf("Twilio requests: %+v", reqs)
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
 		items := call("GET", "/v1/sites/"+site+"/deliveries?status=sent", nil, 200)["items"].([]any)
 		return len(items) == 1
 	})

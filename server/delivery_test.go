@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"sync"
 	"testing"
@@ -412,17 +413,6 @@ func (d *deliveryEnv) delivered() map[string]int {
 	return got
 }
 
-func waitUntil(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func outboxCount(t testing.TB, st *models.Store, status string) int64 {
 	t.Helper()
 	c, err := st.OutboxCounts(context.Background())
@@ -450,7 +440,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		ctx1, stop1 := context.WithCancel(context.Background())
 		done1 := make(chan error)
 		go func() { done1 <- w1.Run(ctx1) }()
-		waitUntil(t, 20*time.Second, func() bool { return outboxCount(t, st, models.OutboxSent) >= 10 })
+		testkit.WaitFor(t, 20*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) >= 10 })
 		stop1()
 		if err := <-done1; err != nil {
 			t.Fatal(err)
@@ -479,7 +469,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		ctx3, stop3 := context.WithCancel(context.Background())
 		done3 := make(chan error)
 		go func() { done3 <- w3.Run(ctx3) }()
-		waitUntil(t, 30*time.Second, func() bool { return outboxCount(t, st, models.OutboxSent) == n })
+		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) == n })
 		stop3()
 		if err := <-done3; err != nil {
 			t.Fatal(err)
@@ -548,7 +538,7 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = w.Run(ctx) }()
 		}
-		waitUntil(t, 30*time.Second, func() bool { return outboxCount(t, st, models.OutboxSent) == n })
+		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) == n })
 		cancel()
 		wg.Wait()
 		if len(dup) > 0 {

@@ -16,10 +16,61 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
 // env is one API over a real store, with an operator key.
+type env struct {
+	t       testing.TB
+	store   *models.Store
+	handler http.Handler
+	api     *server.API
+	op      string
+}
+
+// envSpec is what a test may change of the API newEnvWith builds: its
+// dependencies (Store and Broker are filled in when left nil) and the
+// operator key (a fixed one lets several APIs share a store; "" makes one).
+type envSpec struct {
+	deps server.Deps
+	op   string
+}
+
+// testConfig is the configuration of most tests: no throttling.
+func testConfig() server.Config {
+	return server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}
+}
+
+// newEnvWith is the one place the tests build an API: over st, whose
+// committed changes reach a new broker (unless spec names one), with an
+// operator key.
+func newEnvWith(t testing.TB, st *models.Store, edit func(*envSpec)) *env {
+	t.Helper()
+	spec := envSpec{deps: server.Deps{Config: testConfig()}}
+	if edit != nil {
+		edit(&spec)
+	}
+	spec.deps.Store = st
+	if spec.deps.Broker == nil {
+		st.OnChange(nil)
+		spec.deps.Broker = server.NewBroker()
+		st.OnChange(spec.deps.Broker.Publish)
+	}
+	api, h, err := server.New(spec.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.Bootstrap(context.Background(), spec.op)
+	if err != nil || (key == "" && spec.op == "") {
+		t.Fatalf("bootstrap: %q %v", key, err)
+	}
+	if spec.op != "" {
+		key = spec.op
+	}
+	return &env{t: t, store: st, handler: h, api: api, op: key}
+}
+
 // newEnvURL opens its own store on dbURL (which may be shared with other
 // instances) and feeds changes the way Serve does.
 func newEnvURL(t *testing.T, dbURL string, kek []byte) *env { return newEnvURLTB(t, dbURL, kek) }
@@ -30,7 +81,7 @@ func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
 		kek = kekOpt[0]
 	}
 	t.Helper()
-	return newEnvURLConfig(t, dbURL, kek, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle})
+	return newEnvURLConfig(t, dbURL, kek, testConfig())
 }
 
 // newEnvURLConfig is newEnvURL with a configuration.
@@ -48,45 +99,35 @@ func newEnvURLConfig(t testing.TB, dbURL string, kek []byte, cfg server.Config) 
 	}
 	b := server.NewBroker()
 	server.StartChangeFeed(ctx, st, dbURL, b, slog.New(slog.DiscardHandler))
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, KEK: kek, Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := st.Bootstrap(ctx, strings.Repeat("o", 40))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = key
-	return &env{t: t, store: st, handler: h, op: strings.Repeat("o", 40)}
-}
-
-type env struct {
-	t       testing.TB
-	store   *models.Store
-	handler http.Handler
-	op      string
+	return newEnvWith(t, st, func(s *envSpec) {
+		s.deps = server.Deps{Broker: b, KEK: kek, Config: cfg}
+		s.op = strings.Repeat("o", 40)
+	})
 }
 
 func newEnv(t testing.TB, st *models.Store) *env {
 	t.Helper()
-	return newEnvConfig(t, st, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}, nil)
+	return newEnvWith(t, st, nil)
 }
 
 // newEnvConfig is newEnv with a configuration and a clock (nil: time.Now).
 func newEnvConfig(t testing.TB, st *models.Store, cfg server.Config, now func() time.Time) *env {
 	t.Helper()
-	st.OnChange(nil)
-	b := server.NewBroker()
-	st.OnChange(b.Publish)
-	_, h, err := server.New(server.Deps{Store: st, Broker: b, Now: now, Config: cfg})
-	if err != nil {
-		t.Fatal(err)
+	return newEnvWith(t, st, func(s *envSpec) { s.deps.Config, s.deps.Now = cfg, now })
+}
+
+// eachDB runs fn on both databases, each store with its own clock.
+func eachDB(t *testing.T, fn func(t *testing.T, st *models.Store, clk *testClock)) {
+	t.Helper()
+	for _, db := range []struct {
+		name string
+		open func(testing.TB, modelstest.Options) *models.Store
+	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+		t.Run(db.name, func(t *testing.T) {
+			clk := newTestClock()
+			fn(t, db.open(t, modelstest.Options{Now: clk.Now}), clk)
+		})
 	}
-	key, err := st.Bootstrap(context.Background(), "")
-	if err != nil || key == "" {
-		t.Fatalf("bootstrap: %q %v", key, err)
-	}
-	return &env{t: t, store: st, handler: h, op: key}
 }
 
 type resp struct {

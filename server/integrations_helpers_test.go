@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/csv"
 	"io"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
@@ -26,30 +24,15 @@ type integEnv struct {
 // eachInteg runs fn on both databases.
 func eachInteg(t *testing.T, fn func(t *testing.T, e *integEnv)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		t.Run(db.name, func(t *testing.T) {
-			clk := newTestClock()
-			fn(t, newIntegEnv(t, db.open(t, modelstest.Options{Now: clk.Now}), clk))
-		})
-	}
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newIntegEnv(t, st, clk)) })
 }
 
 func newIntegEnv(t testing.TB, st *models.Store, clk *testClock) *integEnv {
 	t.Helper()
-	b := server.NewBroker()
-	st.OnChange(b.Publish)
-	api, h, err := server.New(server.Deps{Store: st, Broker: b, Now: clk.Now, Config: server.Config{PublicURL: "https://lintel.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := st.Bootstrap(context.Background(), "")
-	if err != nil || key == "" {
-		t.Fatalf("bootstrap: %q %v", key, err)
-	}
-	return &integEnv{env: &env{t: t, store: st, handler: h, op: key}, api: api, clk: clk}
+	e := newEnvWith(t, st, func(s *envSpec) {
+		s.deps.Now, s.deps.Config = clk.Now, server.Config{PublicURL: "https://lintel.test"}
+	})
+	return &integEnv{env: e, api: e.api, clk: clk}
 }
 
 // send is do with a raw body and extra headers (nil values are not sent).

@@ -22,29 +22,16 @@ var testApp = server.AppConfig{
 // newInviteEnv is an API on st with the clock clk and the phone app app.
 func newInviteEnv(t testing.TB, st *models.Store, clk *testClock, app server.AppConfig) *env {
 	t.Helper()
-	_, h, err := server.New(server.Deps{Store: st, Now: clk.Now,
-		Config: server.Config{PublicURL: "https://lintel.test", InvitationTTL: 48 * time.Hour, App: app}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := strings.Repeat("i", 40)
-	if _, err := st.Bootstrap(t.Context(), op); err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, store: st, handler: h, op: op}
+	return newEnvWith(t, st, func(s *envSpec) {
+		s.deps.Now = clk.Now
+		s.deps.Config = server.Config{PublicURL: "https://lintel.test", InvitationTTL: 48 * time.Hour, App: app}
+		s.op = strings.Repeat("i", 40)
+	})
 }
 
 // eachInviteEnv runs fn on both databases with a test clock.
 func eachInviteEnv(t *testing.T, app server.AppConfig, fn func(t *testing.T, e *env, clk *testClock)) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		t.Run(db.name, func(t *testing.T) {
-			clk := newTestClock()
-			fn(t, newInviteEnv(t, db.open(t, modelstest.Options{Now: clk.Now}), clk, app), clk)
-		})
-	}
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newInviteEnv(t, st, clk, app), clk) })
 }
 
 // invite issues a mobile credential to the fixture's user and returns the

@@ -2,61 +2,38 @@ package server_test
 
 import (
 	"encoding/base64"
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
-// testClock is a settable clock shared by the store and the API.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// testClock is the kit's clock, starting at the whole second of now, shared
+// by the store and the API.
+type testClock = testkit.Clock
 
-func newTestClock() *testClock { return &testClock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newTestClock() *testClock { return testkit.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
 // eachClock runs fn on both databases, each with its own clock shared by
 // the store and the API.
 func eachClock(t *testing.T, fn func(t *testing.T, e *env, clk *testClock)) {
 	t.Helper()
-	eachClockConfig(t, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}, fn)
+	eachClockConfig(t, testConfig(), fn)
 }
 
 // eachClockConfig is eachClock with the API's configuration.
 func eachClockConfig(t *testing.T, cfg server.Config, fn func(t *testing.T, e *env, clk *testClock)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		t.Run(db.name, func(t *testing.T) {
-			clk := newTestClock()
-			fn(t, newEnvConfig(t, db.open(t, modelstest.Options{Now: clk.Now}), cfg, clk.Now), clk)
-		})
-	}
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newEnvConfig(t, st, cfg, clk.Now), clk) })
 }
 
 func newEnvClock(t testing.TB, st *models.Store, clk *testClock) *env {
 	t.Helper()
-	return newEnvConfig(t, st, server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}, clk.Now)
+	return newEnvConfig(t, st, testConfig(), clk.Now)
 }
 
 // obj and arr read nested JSON.

@@ -3,10 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"image/png"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,16 +22,7 @@ import (
 // missing, it skips the test, except under CI=true where it fails it.
 func requireChromium(t testing.TB) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is required under CI=true (Debian package chromium)")
-	}
-	t.Skip("Chromium not installed (apt-get install chromium)")
-	return ""
+	return testkit.Binary(t, "chromium", "chromium", "chromium-browser", "google-chrome")
 }
 
 // browser starts a headless Chromium with a fresh profile, isolated from

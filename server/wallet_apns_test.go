@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -176,7 +177,7 @@ func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
 		s, _ := m[k].(string)
 		return s
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -209,7 +210,7 @@ func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
 	}
 
 	call("DELETE", "/v1/sites/"+site+"/visitor-passes/"+id, nil, nil, 200)
-	waitUntil(t, 10*time.Second, func() bool { return apns.Count() > 0 })
+	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool { return apns.Count() > 0 })
 	reqs := apns.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("APNs received %d requests", len(reqs))

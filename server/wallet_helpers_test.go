@@ -4,16 +4,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/json"
-	"encoding/pem"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,7 +23,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
@@ -41,88 +36,24 @@ const (
 	walletSAEmail  = "lintel-wallet@lintel-test.iam.gserviceaccount.com"
 )
 
-// RSA-2048 keys take a noticeable fraction of a second to make: the tests
-// share four (root, WWDR-like intermediate, pass certificate, Google
-// service account).
-var walletKeys = sync.OnceValue(func() []*rsa.PrivateKey {
-	keys := make([]*rsa.PrivateKey, 4)
-	var wg sync.WaitGroup
-	for i := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			keys[i] = k
-		}()
-	}
-	wg.Wait()
-	return keys
-})
-
-// walletPKI is a chain shaped like Apple's (the approach of
-// wallet/helpers_test.go): a root, a WWDR-like intermediate and a Pass Type
-// ID certificate with the pass type id in UID and the team id in OU.
+// walletPKI is testkit's Apple-shaped chain (root, WWDR-like intermediate,
+// Pass Type ID certificate), made once for the package.
 type walletPKI struct {
 	root, wwdr, leaf *x509.Certificate
 	leafKey          *rsa.PrivateKey
 }
 
 var walletPKIOnce = sync.OnceValues(func() (*walletPKI, error) {
-	keys := walletKeys()
-	now := time.Now()
-	mk := func(serial int64, tmpl, parent *x509.Certificate, parentKey, key *rsa.PrivateKey) (*x509.Certificate, error) {
-		tmpl.SerialNumber = big.NewInt(serial)
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			return nil, err
-		}
-		return x509.ParseCertificate(der)
-	}
-	p := &walletPKI{leafKey: keys[2]}
-	var err error
-	if p.root, err = mk(1, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "Test Apple Root CA"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(20 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}, nil, keys[0], keys[0]); err != nil {
+	p, err := testkit.BuildApplePKI(testkit.PKIOptions{PassTypeID: walletPassType, TeamID: walletTeam})
+	if err != nil {
 		return nil, err
 	}
-	if p.wwdr, err = mk(2, &x509.Certificate{
-		Subject:   pkix.Name{CommonName: "Test Worldwide Developer Relations Certification Authority", OrganizationalUnit: []string{"G4"}},
-		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}, p.root, keys[0], keys[1]); err != nil {
-		return nil, err
-	}
-	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-	if p.leaf, err = mk(3, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "Pass Type ID: " + walletPassType, OrganizationalUnit: []string{walletTeam},
-			Organization: []string{"Lintel Test"}, Country: []string{"US"},
-			ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: walletPassType}}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, p.wwdr, keys[1], keys[2]); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return &walletPKI{root: p.Root, wwdr: p.WWDR, leaf: p.Leaf, leafKey: p.LeafKey}, nil
 })
 
-func pemCert(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
+func pemCert(c *x509.Certificate) []byte { return testkit.CertPEM(c) }
 
-func pemKey(t testing.TB, k *rsa.PrivateKey) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func pemKey(t testing.TB, k *rsa.PrivateKey) []byte { return testkit.KeyPEM(t, k) }
 
 // passFiles writes the test pass certificate (with the WWDR intermediate)
 // and its key as PEM files, as an operator configures lintel serve with
@@ -177,7 +108,7 @@ type googlePatch struct {
 }
 
 func newFakeGoogleWallet(t testing.TB) *fakeGoogleWallet {
-	f := &fakeGoogleWallet{t: t, pub: &walletKeys()[3].PublicKey}
+	f := &fakeGoogleWallet{t: t, pub: &testkit.RSAKey(3).PublicKey}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -233,7 +164,7 @@ func (f *fakeGoogleWallet) received() []googlePatch {
 func (f *fakeGoogleWallet) client(t testing.TB, now func() time.Time) *wallet.Google {
 	sa, err := json.Marshal(map[string]string{
 		"type": "service_account", "project_id": "lintel-test", "private_key_id": "0123456789abcdef",
-		"private_key": string(pemKey(t, walletKeys()[3])), "client_email": walletSAEmail, "token_uri": f.srv.URL + "/token",
+		"private_key": string(pemKey(t, testkit.RSAKey(3))), "client_email": walletSAEmail, "token_uri": f.srv.URL + "/token",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -306,35 +237,15 @@ func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) 
 		w.google = newFakeGoogleWallet(t)
 		deps.WalletGoogle = w.google.client(t, clk.Now)
 	}
-	st.OnChange(nil)
-	b := server.NewBroker()
-	st.OnChange(b.Publish)
-	deps.Broker = b
-	api, h, err := server.New(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := st.Bootstrap(context.Background(), "")
-	if err != nil || key == "" {
-		t.Fatalf("bootstrap: %q %v", key, err)
-	}
-	w.env = &env{t: t, store: st, handler: h, op: key}
-	w.api = api
+	w.env = newEnvWith(t, st, func(s *envSpec) { s.deps = deps })
+	w.api = w.env.api
 	return w
 }
 
 // eachWallet runs fn on both databases, each with its own clock.
 func eachWallet(t *testing.T, o walletOpts, fn func(t *testing.T, w *walletEnv)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		t.Run(db.name, func(t *testing.T) {
-			clk := newTestClock()
-			fn(t, newWalletEnv(t, db.open(t, modelstest.Options{Now: clk.Now}), clk, o))
-		})
-	}
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newWalletEnv(t, st, clk, o)) })
 }
 
 // deliver runs the outbox worker until nothing is due.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -47,7 +48,7 @@ func TestServeWallet(t *testing.T) {
 		}
 		return out
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()

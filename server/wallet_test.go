@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"image"
 	"image/png"
 	"net/http"
@@ -30,14 +31,7 @@ import (
 // except under CI=true where it fails it.
 func requireOpenSSL(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true (Debian package openssl)")
-		}
-		t.Skip("openssl not installed")
-	}
-	return path
+	return testkit.Binary(t, "openssl", "openssl")
 }
 
 // checkPkpass unzips a .pkpass, checks every manifest hash both ways and
@@ -430,7 +424,7 @@ func TestGoogleWallet(t *testing.T) {
 				} `json:"genericObjects"`
 			} `json:"payload"`
 		}
-		if _, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return &walletKeys()[3].PublicKey, nil },
+		if _, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return &testkit.RSAKey(3).PublicKey, nil },
 			jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience("google"), jwt.WithIssuer(walletSAEmail)); err != nil {
 			t.Fatalf("save JWT: %v", err)
 		}

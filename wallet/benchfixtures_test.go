@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,10 +26,10 @@ func TestExportBenchFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	pki := newTestPKI(t)
-	writeFile(t, dir, "root.pem", certPEM(pki.root))
-	writeFile(t, dir, "wwdr.pem", certPEM(pki.wwdr))
-	writeFile(t, dir, "signerCert.pem", certPEM(pki.leaf))
-	writeFile(t, dir, "signerKey.pem", keyPEM(t, pki.leafKey))
+	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.root))
+	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.wwdr))
+	writeFile(t, dir, "signerCert.pem", testkit.CertPEM(pki.leaf))
+	writeFile(t, dir, "signerKey.pem", testkit.KeyPEM(t, pki.leafKey))
 	s := pki.signer(t)
 	pj, err := s.PassJSON(samplePass())
 	if err != nil {

@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"errors"
+	"github.com/lintel/lintel/internal/testkit"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,12 +34,12 @@ func TestConfigFromEnvEndToEnd(t *testing.T) {
 	pki := newTestPKI(t)
 	dir := t.TempDir()
 	env := map[string]string{
-		EnvApplePassCert:            writeFile(t, dir, "pass.pem", certPEM(pki.leaf)),
-		EnvApplePassKey:             writeFile(t, dir, "pass.key", keyPEM(t, pki.leafKey)),
+		EnvApplePassCert:            writeFile(t, dir, "pass.pem", testkit.CertPEM(pki.leaf)),
+		EnvApplePassKey:             writeFile(t, dir, "pass.key", testkit.KeyPEM(t, pki.leafKey)),
 		EnvAppleWWDRCert:            writeFile(t, dir, "AppleWWDRCAG4.cer", pki.wwdr.Raw),
 		EnvApplePassTypeID:          " " + testPassTypeID + " ",
 		EnvGoogleIssuerID:           testIssuerID,
-		EnvGoogleServiceAccountFile: writeFile(t, dir, "sa.json", serviceAccountJSON(t, testKeys()[3], "https://oauth2.googleapis.com/token")),
+		EnvGoogleServiceAccountFile: writeFile(t, dir, "sa.json", serviceAccountJSON(t, testkit.RSAKey(3), "https://oauth2.googleapis.com/token")),
 		EnvGoogleOrigins:            "https://lintel.example, https://www.lintel.example",
 		EnvGoogleClassSuffix:        "acme_visitor",
 	}

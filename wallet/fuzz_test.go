@@ -3,6 +3,7 @@ package wallet
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func FuzzPassJSON(f *testing.F) {
 }
 
 func FuzzNewGoogle(f *testing.F) {
-	f.Add(serviceAccountJSON(f, testKeys()[3], "https://oauth2.googleapis.com/token"))
+	f.Add(serviceAccountJSON(f, testkit.RSAKey(3), "https://oauth2.googleapis.com/token"))
 	f.Add([]byte(`{"type":"service_account","client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}`))
 	f.Fuzz(func(t *testing.T, sa []byte) {
 		g, err := NewGoogle(GoogleConfig{IssuerID: "1", ServiceAccountJSON: sa}, nil, nil)

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,7 +31,7 @@ func serviceAccountJSON(t testing.TB, key *rsa.PrivateKey, tokenURI string) []by
 		"type":           "service_account",
 		"project_id":     "lintel-test",
 		"private_key_id": "0123456789abcdef0123456789abcdef01234567",
-		"private_key":    string(keyPEM(t, key)),
+		"private_key":    string(testkit.KeyPEM(t, key)),
 		"client_email":   testSAEmail,
 		"client_id":      "100000000000000000001",
 		"token_uri":      tokenURI,
@@ -154,7 +155,7 @@ func (f *fakeGoogle) last() recorded {
 }
 
 func newTestGoogle(t *testing.T) (*Google, *fakeGoogle) {
-	key := testKeys()[3]
+	key := testkit.RSAKey(3)
 	f := newFakeGoogle(t, &key.PublicKey)
 	g, err := NewGoogle(GoogleConfig{
 		IssuerID:           testIssuerID,
@@ -181,7 +182,7 @@ func TestGoogleSaveURL(t *testing.T) {
 	}
 	t.Logf("save link: %d characters", len(link))
 
-	key := testKeys()[3]
+	key := testkit.RSAKey(3)
 	var claims struct {
 		jwt.RegisteredClaims
 		Typ     string   `json:"typ"`
@@ -420,7 +421,7 @@ func TestGoogleErrors(t *testing.T) {
 	})
 
 	t.Run("token expiry", func(t *testing.T) {
-		key := testKeys()[3]
+		key := testkit.RSAKey(3)
 		f := newFakeGoogle(t, &key.PublicKey)
 		var clock atomic.Int64
 		clock.Store(time.Now().Unix())
@@ -451,7 +452,7 @@ func TestGoogleErrors(t *testing.T) {
 }
 
 func TestNewGoogleBadConfig(t *testing.T) {
-	key := testKeys()[3]
+	key := testkit.RSAKey(3)
 	good := serviceAccountJSON(t, key, "https://oauth2.googleapis.com/token")
 	tests := []struct {
 		name    string

@@ -1,16 +1,11 @@
 package wallet
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,29 +15,7 @@ const (
 	testTeamID     = "ABCDE12345"
 )
 
-// RSA-2048 key generation takes a noticeable fraction of a second; the
-// tests share a few keys.
-var testKeys = sync.OnceValue(func() []*rsa.PrivateKey {
-	keys := make([]*rsa.PrivateKey, 5)
-	var wg sync.WaitGroup
-	for i := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			keys[i] = k
-		}()
-	}
-	wg.Wait()
-	return keys
-})
-
-// testPKI is a chain shaped like Apple's: a root, a WWDR-like intermediate
-// and a Pass Type ID certificate carrying the pass type id in UID and the
-// team id in OU.
+// testPKI is testkit's Apple-shaped chain, with the names these tests use.
 type testPKI struct {
 	root, wwdr, leaf          *x509.Certificate
 	rootKey, wwdrKey, leafKey *rsa.PrivateKey
@@ -60,97 +33,18 @@ func newTestPKI(t testing.TB) *testPKI {
 
 func newTestPKIWith(t testing.TB, o leafOpts) *testPKI {
 	t.Helper()
-	keys := testKeys()
-	p := &testPKI{rootKey: keys[0], wwdrKey: keys[1], leafKey: keys[2]}
-	now := time.Now()
-	p.root = issue(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "Test Apple Root CA", Organization: []string{"Lintel Test"}},
-		NotBefore:             now.Add(-48 * time.Hour),
-		NotAfter:              now.Add(20 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}, nil, p.rootKey, p.rootKey)
-	p.wwdr = issue(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "Test Worldwide Developer Relations Certification Authority",
-			OrganizationalUnit: []string{"G4"}, Organization: []string{"Lintel Test"}},
-		NotBefore:             now.Add(-48 * time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}, p.root, p.rootKey, p.wwdrKey)
-	if o.notBefore.IsZero() {
-		o.notBefore = now.Add(-time.Hour)
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = now.Add(365 * 24 * time.Hour)
-	}
 	if o.passTypeID == "" {
 		o.passTypeID = testPassTypeID
 	}
 	if o.teamID == "" {
 		o.teamID = testTeamID
 	}
-	p.leaf = issue(t, &x509.Certificate{
-		Subject: pkix.Name{
-			CommonName:         "Pass Type ID: " + o.passTypeID,
-			OrganizationalUnit: []string{o.teamID},
-			Organization:       []string{"Lintel Test"},
-			Country:            []string{"US"},
-			ExtraNames:         []pkix.AttributeTypeAndValue{{Type: oidUserID, Value: o.passTypeID}},
-		},
-		NotBefore:   o.notBefore,
-		NotAfter:    o.notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, p.wwdr, p.wwdrKey, p.leafKey)
-	return p
-}
-
-var serial = struct {
-	sync.Mutex
-	n int64
-}{}
-
-func issue(t testing.TB, tmpl, parent *x509.Certificate, parentKey, key *rsa.PrivateKey) *x509.Certificate {
-	t.Helper()
-	serial.Lock()
-	serial.n++
-	tmpl.SerialNumber = big.NewInt(1000 + serial.n)
-	serial.Unlock()
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func certPEM(cs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range cs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return out
-}
-
-func keyPEM(t testing.TB, k *rsa.PrivateKey) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	p := testkit.NewApplePKI(t, testkit.PKIOptions{NotBefore: o.notBefore, NotAfter: o.notAfter, PassTypeID: o.passTypeID, TeamID: o.teamID})
+	return &testPKI{root: p.Root, wwdr: p.WWDR, leaf: p.Leaf, rootKey: p.RootKey, wwdrKey: p.WWDRKey, leafKey: p.LeafKey}
 }
 
 func (p *testPKI) config(t testing.TB) AppleConfig {
-	return AppleConfig{CertPEM: certPEM(p.leaf), KeyPEM: keyPEM(t, p.leafKey), WWDR: certPEM(p.wwdr)}
+	return AppleConfig{CertPEM: testkit.CertPEM(p.leaf), KeyPEM: testkit.KeyPEM(t, p.leafKey), WWDR: testkit.CertPEM(p.wwdr)}
 }
 
 func (p *testPKI) signer(t testing.TB) *Signer {
@@ -166,14 +60,7 @@ func (p *testPKI) signer(t testing.TB) *Signer {
 // missing except under CI, where a missing tool must fail the run.
 func requireOpenSSL(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true (Debian package openssl)")
-		}
-		t.Skip("openssl not installed")
-	}
-	return path
+	return testkit.Binary(t, "openssl", "openssl")
 }
 
 func writeFile(t testing.TB, dir, name string, data []byte) string {
@@ -205,4 +92,14 @@ func samplePass() PassData {
 		Barcode:             "LP1:DDP/YQHD2QV8IB0000000-HDJ72000000/HDWYMY$7GO3N*VIQCYS9R3UDBMPG1-OOJRMM-T",
 		Location:            ny,
 	}
+}
+
+// issue is testkit.Issue failing the test on error.
+func issue(t testing.TB, tmpl, parent *x509.Certificate, parentKey, key *rsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	c, err := testkit.Issue(tmpl, parent, parentKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

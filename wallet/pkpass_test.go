@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"image"
 	"image/color"
 	"image/png"
@@ -244,8 +245,8 @@ func opensslVerify(t *testing.T, pki *testPKI, files map[string][]byte) {
 	dir := t.TempDir()
 	writeFile(t, dir, "signature", files["signature"])
 	writeFile(t, dir, "manifest.json", files["manifest.json"])
-	writeFile(t, dir, "root.pem", certPEM(pki.root))
-	writeFile(t, dir, "wwdr.pem", certPEM(pki.wwdr))
+	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.root))
+	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.wwdr))
 	verify := func(content string) ([]byte, error) {
 		cmd := exec.Command(openssl, "smime", "-verify", "-inform", "DER", "-in", "signature",
 			"-content", content, "-CAfile", "root.pem", "-certfile", "wwdr.pem",

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,19 +21,19 @@ import (
 
 func TestNewSignerAcceptsTheUsualShapes(t *testing.T) {
 	pki := newTestPKI(t)
-	key := keyPEM(t, pki.leafKey)
+	key := testkit.KeyPEM(t, pki.leafKey)
 	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(pki.leafKey)})
 	tests := []struct {
 		name string
 		cfg  AppleConfig
 	}{
-		{"cert, key and WWDR", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: certPEM(pki.wwdr)}},
-		{"PKCS#1 key", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: pkcs1, WWDR: certPEM(pki.wwdr)}},
-		{"key in the certificate file", AppleConfig{CertPEM: append(certPEM(pki.leaf), key...), WWDR: certPEM(pki.wwdr)}},
-		{"chain in the certificate file", AppleConfig{CertPEM: certPEM(pki.wwdr, pki.leaf), KeyPEM: key}},
-		{"WWDR as DER, as Apple ships it", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: pki.wwdr.Raw}},
-		{"WWDR file with root and intermediate", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: certPEM(pki.root, pki.wwdr)}},
-		{"matching identifiers", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: certPEM(pki.wwdr),
+		{"cert, key and WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr)}},
+		{"PKCS#1 key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: pkcs1, WWDR: testkit.CertPEM(pki.wwdr)}},
+		{"key in the certificate file", AppleConfig{CertPEM: append(testkit.CertPEM(pki.leaf), key...), WWDR: testkit.CertPEM(pki.wwdr)}},
+		{"chain in the certificate file", AppleConfig{CertPEM: testkit.CertPEM(pki.wwdr, pki.leaf), KeyPEM: key}},
+		{"WWDR as DER, as Apple ships it", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: pki.wwdr.Raw}},
+		{"WWDR file with root and intermediate", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.root, pki.wwdr)}},
+		{"matching identifiers", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr),
 			PassTypeID: testPassTypeID, TeamID: testTeamID}},
 	}
 	for _, tt := range tests {
@@ -53,8 +54,7 @@ func TestNewSignerAcceptsTheUsualShapes(t *testing.T) {
 
 func TestNewSignerRefusesBadConfig(t *testing.T) {
 	pki := newTestPKI(t)
-	keys := testKeys()
-	key := keyPEM(t, pki.leafKey)
+	key := testkit.KeyPEM(t, pki.leafKey)
 	now := time.Now()
 
 	expired := newTestPKIWith(t, leafOpts{notBefore: now.Add(-400 * 24 * time.Hour), notAfter: now.Add(-24 * time.Hour)})
@@ -66,7 +66,7 @@ func TestNewSignerRefusesBadConfig(t *testing.T) {
 		Subject:   pkix.Name{CommonName: "Test Worldwide Developer Relations Certification Authority", OrganizationalUnit: []string{"G3"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour * 24 * 365), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign,
-	}, pki.root, pki.rootKey, keys[4])
+	}, pki.root, pki.rootKey, testkit.RSAKey(4))
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -83,35 +83,35 @@ func TestNewSignerRefusesBadConfig(t *testing.T) {
 		detail  string // a phrase the operator needs to see
 	}{
 		{"nothing", AppleConfig{}, EnvApplePassCert, ErrMissingSetting, "no pass certificate"},
-		{"no key", AppleConfig{CertPEM: certPEM(pki.leaf), WWDR: certPEM(pki.wwdr)}, EnvApplePassKey, ErrMissingSetting, "no private key"},
-		{"wrong key for the certificate", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: keyPEM(t, keys[3]), WWDR: certPEM(pki.wwdr)},
+		{"no key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), WWDR: testkit.CertPEM(pki.wwdr)}, EnvApplePassKey, ErrMissingSetting, "no private key"},
+		{"wrong key for the certificate", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: testkit.KeyPEM(t, testkit.RSAKey(3)), WWDR: testkit.CertPEM(pki.wwdr)},
 			EnvApplePassKey, ErrKeyMismatch, "Pass Type ID: pass.com.lintel.test"},
-		{"expired certificate", AppleConfig{CertPEM: certPEM(expired.leaf), KeyPEM: key, WWDR: certPEM(expired.wwdr)},
+		{"expired certificate", AppleConfig{CertPEM: testkit.CertPEM(expired.leaf), KeyPEM: key, WWDR: testkit.CertPEM(expired.wwdr)},
 			EnvApplePassCert, ErrCertExpired, "expired on"},
-		{"certificate not valid yet", AppleConfig{CertPEM: certPEM(future.leaf), KeyPEM: key, WWDR: certPEM(future.wwdr)},
+		{"certificate not valid yet", AppleConfig{CertPEM: testkit.CertPEM(future.leaf), KeyPEM: key, WWDR: testkit.CertPEM(future.wwdr)},
 			EnvApplePassCert, ErrCertNotYetValid, "check the clock"},
-		{"no WWDR", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key}, EnvAppleWWDRCert, ErrMissingSetting, "Test Worldwide Developer Relations"},
-		{"wrong WWDR", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: certPEM(otherWWDR)},
+		{"no WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key}, EnvAppleWWDRCert, ErrMissingSetting, "Test Worldwide Developer Relations"},
+		{"wrong WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(otherWWDR)},
 			EnvAppleWWDRCert, ErrWrongIntermediate, "G4"},
-		{"WWDR not a certificate", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: []byte("hello")},
+		{"WWDR not a certificate", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: []byte("hello")},
 			EnvAppleWWDRCert, ErrBadCertificate, "neither PEM nor DER"},
-		{"certificate as DER", AppleConfig{CertPEM: pki.leaf.Raw, KeyPEM: key, WWDR: certPEM(pki.wwdr)},
+		{"certificate as DER", AppleConfig{CertPEM: pki.leaf.Raw, KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr)},
 			EnvApplePassCert, ErrBadCertificate, "openssl x509 -inform DER"},
 		{"corrupt certificate", AppleConfig{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 1, 2}}), KeyPEM: key},
 			EnvApplePassCert, ErrBadCertificate, "cannot be parsed"},
-		{"encrypted key", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: encrypted, WWDR: certPEM(pki.wwdr)},
+		{"encrypted key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: encrypted, WWDR: testkit.CertPEM(pki.wwdr)},
 			EnvApplePassKey, ErrBadKey, "encrypted"},
-		{"1024-bit key", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: keyPEM(t, small), WWDR: certPEM(pki.wwdr)},
+		{"1024-bit key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: testkit.KeyPEM(t, small), WWDR: testkit.CertPEM(pki.wwdr)},
 			EnvApplePassKey, ErrBadKey, "1024 bits"},
-		{"EC key", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), WWDR: certPEM(pki.wwdr)},
+		{"EC key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), WWDR: testkit.CertPEM(pki.wwdr)},
 			EnvApplePassKey, ErrBadKey, "RSA"},
-		{"unknown digest", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: certPEM(pki.wwdr), SignatureDigest: "md5"},
+		{"unknown digest", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr), SignatureDigest: "md5"},
 			EnvAppleSignatureDigest, ErrBadSetting, "md5"},
-		{"p12 and PEM", AppleConfig{P12: []byte{1}, CertPEM: certPEM(pki.leaf)}, EnvApplePassP12, ErrConflictingSetting, "not both"},
+		{"p12 and PEM", AppleConfig{P12: []byte{1}, CertPEM: testkit.CertPEM(pki.leaf)}, EnvApplePassP12, ErrConflictingSetting, "not both"},
 		{"not a p12", AppleConfig{P12: []byte("not a p12")}, EnvApplePassP12, ErrBadCertificate, ".p12"},
-		{"other pass type id", AppleConfig{CertPEM: certPEM(pki.leaf), KeyPEM: key, WWDR: certPEM(pki.wwdr), PassTypeID: "pass.com.other"},
+		{"other pass type id", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr), PassTypeID: "pass.com.other"},
 			EnvApplePassTypeID, ErrIdentifierMismatch, testPassTypeID},
-		{"other team", AppleConfig{CertPEM: certPEM(otherTeam.leaf), KeyPEM: key, WWDR: certPEM(otherTeam.wwdr), TeamID: testTeamID},
+		{"other team", AppleConfig{CertPEM: testkit.CertPEM(otherTeam.leaf), KeyPEM: key, WWDR: testkit.CertPEM(otherTeam.wwdr), TeamID: testTeamID},
 			EnvAppleTeamID, ErrIdentifierMismatch, "ZZZZZ99999"},
 	}
 	for _, tt := range tests {
@@ -138,7 +138,7 @@ func TestClientCertificate(t *testing.T) {
 		t.Fatal("chain is not pass certificate + WWDR")
 	}
 	// The pair must be usable by crypto/tls as is.
-	pair, err := tls.X509KeyPair(certPEM(pki.leaf, pki.wwdr), keyPEM(t, c.PrivateKey.(*rsa.PrivateKey)))
+	pair, err := tls.X509KeyPair(testkit.CertPEM(pki.leaf, pki.wwdr), testkit.KeyPEM(t, c.PrivateKey.(*rsa.PrivateKey)))
 	if err != nil || !pair.Leaf.Equal(c.Leaf) {
 		t.Fatalf("X509KeyPair: %v", err)
 	}
@@ -179,7 +179,7 @@ func TestSignerWithoutUIDNeedsPassTypeID(t *testing.T) {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour * 24),
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}, pki.wwdr, pki.wwdrKey, pki.leafKey)
-	cfg := AppleConfig{CertPEM: certPEM(bare), KeyPEM: keyPEM(t, pki.leafKey), WWDR: certPEM(pki.wwdr)}
+	cfg := AppleConfig{CertPEM: testkit.CertPEM(bare), KeyPEM: testkit.KeyPEM(t, pki.leafKey), WWDR: testkit.CertPEM(pki.wwdr)}
 	if _, err := NewSigner(cfg, nil); !errors.Is(err, ErrMissingSetting) || !strings.Contains(err.Error(), EnvApplePassTypeID) {
 		t.Fatalf("NewSigner = %v, want the pass type id asked for", err)
 	}
@@ -198,9 +198,9 @@ func makeP12(t *testing.T, pki *testPKI, password string, args ...string) []byte
 	t.Helper()
 	openssl := requireOpenSSL(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "cert.pem", certPEM(pki.leaf))
-	writeFile(t, dir, "key.pem", keyPEM(t, pki.leafKey))
-	writeFile(t, dir, "wwdr.pem", certPEM(pki.wwdr))
+	writeFile(t, dir, "cert.pem", testkit.CertPEM(pki.leaf))
+	writeFile(t, dir, "key.pem", testkit.KeyPEM(t, pki.leafKey))
+	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.wwdr))
 	cmd := exec.Command(openssl, append([]string{"pkcs12", "-export", "-in", "cert.pem", "-inkey", "key.pem",
 		"-passout", "pass:" + password, "-out", "pass.p12"}, args...)...)
 	cmd.Dir = dir
@@ -221,7 +221,7 @@ func TestNewSignerFromP12(t *testing.T) {
 
 	t.Run("legacy p12 with separate WWDR", func(t *testing.T) {
 		p12 := makeP12(t, pki, "s3cret pass", legacy...)
-		s, err := NewSigner(AppleConfig{P12: p12, P12Password: "s3cret pass", WWDR: certPEM(pki.wwdr)}, nil)
+		s, err := NewSigner(AppleConfig{P12: p12, P12Password: "s3cret pass", WWDR: testkit.CertPEM(pki.wwdr)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestNewSignerFromP12(t *testing.T) {
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		p12 := makeP12(t, pki, "right", legacy...)
-		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "wrong", WWDR: certPEM(pki.wwdr)}, nil)
+		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "wrong", WWDR: testkit.CertPEM(pki.wwdr)}, nil)
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Setting != EnvApplePassP12Password || !errors.Is(err, ErrP12Password) {
 			t.Fatalf("NewSigner = %v, want ErrP12Password", err)
@@ -256,7 +256,7 @@ func TestNewSignerFromP12(t *testing.T) {
 	})
 	t.Run("OpenSSL 3 default (AES) encryption", func(t *testing.T) {
 		p12 := makeP12(t, pki, "pw")
-		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "pw", WWDR: certPEM(pki.wwdr)}, nil)
+		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "pw", WWDR: testkit.CertPEM(pki.wwdr)}, nil)
 		if !errors.Is(err, ErrP12Unsupported) || !strings.Contains(err.Error(), "-legacy") {
 			t.Fatalf("NewSigner = %v, want ErrP12Unsupported with advice", err)
 		}

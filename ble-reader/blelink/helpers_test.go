@@ -138,7 +138,7 @@ func honestTap(t testing.TB, addr string, mtu, size int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer conn.Close() // at once: the hostile tests count the slots it frees
 	var rec presRecorder
 	res, err := Tap(ctx, conn, rec.build(size), WithMTU(mtu))
 	if err != nil {
@@ -167,18 +167,6 @@ func (r *presRecorder) build(size int) func([]byte) ([]byte, error) {
 
 // want is the result expected for the last tap, padded by pad bytes.
 func (r *presRecorder) want(pad int) []byte { return expectedResult(r.challenge, r.pres, pad) }
-
-// waitFor polls cond until it holds or 3s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // countingConn counts the ATT requests (PDUs that wait for a response) and
 // commands a client sends, once counting is switched on.
@@ -319,66 +307,6 @@ func writeCmd(h uint16, value ...byte) []byte {
 	return append([]byte{opWriteCmd, lo, hi}, value...)
 }
 
-// fakeClock is a Clock that moves only when told (Advance), plus a
-// nanosecond at every reading so that idleness still orders PDUs.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 5, 6, 10, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Nanosecond)
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-// Advance moves the clock by d and runs the timers that fell due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []func()
-	live := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t.f)
-		default:
-			live = append(live, t)
-		}
-	}
-	c.timers = live
-	c.mu.Unlock()
-	for _, f := range due {
-		go f()
-	}
-}
-
 // hostKey keys peers by IP alone, so that a test can play several peers
 // from loopback addresses (127.0.0.2, 127.0.0.3, ...) as the BD_ADDR
 // keys phones on HCI.
@@ -401,4 +329,18 @@ func dialRawFrom(t testing.TB, addr, host string) *rawPeer {
 	l := NewLink(nc)
 	t.Cleanup(func() { _ = l.Close() })
 	return &rawPeer{t: t, l: l}
+}
+
+// dial connects a phone-side link to addr, closed at the test's end, and
+// returns it with a context that ends after 5 s.
+func dial(t testing.TB, addr string) (context.Context, ble.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	conn, err := DialContext(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return ctx, conn
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"net"
 	"runtime"
 	"sync"
@@ -96,7 +97,7 @@ func TestHostileKillers(t *testing.T) {
 				}
 			}
 			p.expectClosed(2 * time.Second)
-			waitFor(t, "stat", func() bool { return tc.stat(srv.Stats()) == before+1 })
+			testkit.WaitFor(t, 3*time.Second, "stat", func() bool { return tc.stat(srv.Stats()) == before+1 })
 			honestTap(t, addr, 185, 600)
 		})
 	}
@@ -293,7 +294,7 @@ func TestHostileNeverFinishes(t *testing.T) {
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Fatalf("dropped after %v, before the timeout", d)
 	}
-	waitFor(t, "TimedOut", func() bool { return srv.Stats().TimedOut == 1 })
+	testkit.WaitFor(t, 3*time.Second, "TimedOut", func() bool { return srv.Stats().TimedOut == 1 })
 	honestTap(t, addr, 185, 600)
 }
 
@@ -311,7 +312,7 @@ func TestHostileHandlerPanic(t *testing.T) {
 	if err == nil {
 		t.Fatal("tap succeeded although the handler panicked")
 	}
-	waitFor(t, "Panics", func() bool { return srv.Stats().Panics == 1 })
+	testkit.WaitFor(t, 3*time.Second, "Panics", func() bool { return srv.Stats().Panics == 1 })
 	honestTap(t, addr, 185, 600)
 }
 
@@ -353,7 +354,7 @@ func TestHostileMaxConns(t *testing.T) {
 	for _, p := range deciding {
 		_ = p.l.Close()
 	}
-	waitFor(t, "slots freed", func() bool { return srv.Stats().Active == 0 })
+	testkit.WaitFor(t, 3*time.Second, "slots freed", func() bool { return srv.Stats().Active == 0 })
 	honestTap(t, addr, 185, 600)
 }
 
@@ -386,7 +387,7 @@ func TestHostileSlots(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := testkit.NewClock(time.Time{}).Ticking(time.Nanosecond)
 			srv, addr := startServer(t, Config{Handler: newTestHandler(), MaxConns: maxConns,
 				ConnTimeout: 10 * time.Second, FirstWriteTimeout: 2 * time.Second, PeerKey: hostKey, Clock: clk})
 			hd := serverHandles(t, srv)
@@ -394,7 +395,7 @@ func TestHostileSlots(t *testing.T) {
 			for _, h := range tc.idle {
 				dialRawFrom(t, addr, h)
 				n++
-				waitFor(t, "idle peer admitted", func() bool { return srv.Stats().Accepted == n })
+				testkit.WaitFor(t, 3*time.Second, "idle peer admitted", func() bool { return srv.Stats().Accepted == n })
 			}
 			for _, h := range tc.slow {
 				p := dialRawFrom(t, addr, h)
@@ -409,7 +410,7 @@ func TestHostileSlots(t *testing.T) {
 				for range maxConns {
 					wg.Go(func() { reconnectLoop(ctx, addr, &redials) })
 				}
-				waitFor(t, "reconnecting peer admitted", func() bool { return redials.Load() >= maxConns })
+				testkit.WaitFor(t, 3*time.Second, "reconnecting peer admitted", func() bool { return redials.Load() >= maxConns })
 			}
 			for range 10 {
 				honestTap(t, addr, 185, 600)
@@ -448,7 +449,7 @@ func reconnectLoop(ctx context.Context, addr string, redials *atomic.Int64) {
 // service is dropped at FirstWriteTimeout; one that subscribed lives until
 // ConnTimeout.
 func TestFirstWriteDeadline(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Time{}).Ticking(time.Nanosecond)
 	srv, addr := startServer(t, Config{Handler: newTestHandler(), ConnTimeout: 10 * time.Second,
 		FirstWriteTimeout: 2 * time.Second, PeerKey: hostKey, Clock: clk})
 	hd := serverHandles(t, srv)
@@ -460,7 +461,7 @@ func TestFirstWriteDeadline(t *testing.T) {
 	}
 	subscribed := dialRawFrom(t, addr, "127.0.0.4")
 	subscribed.request(writeReq(hd.resultCCCD, 0x01, 0x00)...)
-	waitFor(t, "three admitted", func() bool { return srv.Stats().Accepted == 3 })
+	testkit.WaitFor(t, 3*time.Second, "three admitted", func() bool { return srv.Stats().Accepted == 3 })
 
 	clk.Advance(1999 * time.Millisecond)
 	if rsp := silent.request(0x0A, chLo, chHi); rsp[0] != 0x0B {
@@ -469,13 +470,13 @@ func TestFirstWriteDeadline(t *testing.T) {
 	clk.Advance(2 * time.Millisecond)
 	silent.expectClosed(2 * time.Second)
 	reader.expectClosed(2 * time.Second)
-	waitFor(t, "two timed out", func() bool { return srv.Stats().TimedOut == 2 })
+	testkit.WaitFor(t, 3*time.Second, "two timed out", func() bool { return srv.Stats().TimedOut == 2 })
 	if rsp := subscribed.request(0x0A, chLo, chHi); rsp[0] != 0x0B {
 		t.Fatalf("a connection that wrote was dropped at the first-write deadline: % x", rsp)
 	}
 	clk.Advance(8 * time.Second)
 	subscribed.expectClosed(2 * time.Second)
-	waitFor(t, "three timed out", func() bool { return srv.Stats().TimedOut == 3 })
+	testkit.WaitFor(t, 3*time.Second, "three timed out", func() bool { return srv.Stats().TimedOut == 3 })
 	honestTap(t, addr, 185, 600)
 }
 
@@ -561,7 +562,7 @@ func TestHostileNoGoroutineLeak(t *testing.T) {
 		_ = peer.Close()
 		<-done
 	}
-	waitFor(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= base+2 })
+	testkit.WaitFor(t, 3*time.Second, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= base+2 })
 }
 
 // flakyHandler fails or panics in Challenge for its first calls.
@@ -594,7 +595,7 @@ func TestChallengeHandlerFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.expectClosed(2 * time.Second)
-	waitFor(t, "Panics", func() bool { return srv.Stats().Panics == 1 })
+	testkit.WaitFor(t, 3*time.Second, "Panics", func() bool { return srv.Stats().Panics == 1 })
 
 	// An error fails the read; the next read retries and succeeds.
 	p = dialRaw(t, addr)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"net"
 	"testing"
 	"time"
@@ -40,13 +41,7 @@ func TestTapMismatchedMTUs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("server=%d/phone=%d", tc.server, tc.phone), func(t *testing.T) {
 			_, addr := startServer(t, Config{Handler: newTestHandler(), MTU: tc.server})
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			conn, err := DialContext(ctx, addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			ctx, conn := dial(t, addr)
 			p, err := Connect(ctx, conn, WithMTU(tc.phone))
 			if err != nil {
 				t.Fatal(err)
@@ -73,13 +68,7 @@ func TestTapLongResult(t *testing.T) {
 	h := newTestHandler()
 	h.resultPad = 700
 	_, addr := startServer(t, Config{Handler: h, MTU: 23})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := DialContext(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ctx, conn := dial(t, addr)
 	var rec presRecorder
 	res, err := Tap(ctx, conn, rec.build(100), WithMTU(23))
 	if err != nil {
@@ -134,14 +123,8 @@ func TestTapRoundTrips(t *testing.T) {
 func TestTapRefusedTooLarge(t *testing.T) {
 	h := newTestHandler()
 	srv, addr := startServer(t, Config{Handler: h, MaxPresentation: 1000})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := DialContext(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_, err = Tap(ctx, conn, testPresentation(1001))
+	ctx, conn := dial(t, addr)
+	_, err := Tap(ctx, conn, testPresentation(1001))
 	var code ble.ATTError
 	if !errors.Is(err, ErrRefused) || !errors.As(err, &code) || code != ErrCodeTooLarge {
 		t.Fatalf("err = %v, want ErrRefused with ErrCodeTooLarge", err)
@@ -157,13 +140,7 @@ func TestTapRefusedTooLarge(t *testing.T) {
 
 func TestTapSecondTapOnSameConnRefusedLocally(t *testing.T) {
 	_, addr := startServer(t, Config{Handler: newTestHandler()})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := DialContext(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ctx, conn := dial(t, addr)
 	p, err := Connect(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
@@ -179,13 +156,7 @@ func TestTapSecondTapOnSameConnRefusedLocally(t *testing.T) {
 func TestTapBuildErrorAndTimeout(t *testing.T) {
 	_, addr := startServer(t, Config{Handler: newTestHandler()})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := DialContext(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ctx, conn := dial(t, addr)
 	boom := errors.New("no key")
 	if _, err := Tap(ctx, conn, func([]byte) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Fatalf("build error not passed through: %v", err)
@@ -252,7 +223,7 @@ func TestTapOverPipe(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("ServeConn did not return after the phone disconnected")
 	}
-	waitFor(t, "ConnClosed", func() bool {
+	testkit.WaitFor(t, 3*time.Second, "ConnClosed", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return len(h.closed) == 1

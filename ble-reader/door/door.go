@@ -37,9 +37,12 @@ type Timed struct {
 	act    Actuator
 	log    *slog.Logger
 	OnOpen func()
+	// AfterFunc schedules the relock (time.AfterFunc by default); tests
+	// inject a clock's so that the unlock time passes when they say.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	mu     sync.Mutex
-	timer  *time.Timer
+	stop   func() bool
 	open   bool
 	closed bool
 	opens  int
@@ -50,7 +53,9 @@ func NewTimed(act Actuator, log *slog.Logger) *Timed {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Timed{act: act, log: log}
+	return &Timed{act: act, log: log, AfterFunc: func(d time.Duration, f func()) func() bool {
+		return time.AfterFunc(d, f).Stop
+	}}
 }
 
 // ErrClosed: the door output was released.
@@ -77,10 +82,10 @@ func (t *Timed) Unlock(d time.Duration) error {
 			t.OnOpen()
 		}
 	}
-	if t.timer != nil {
-		t.timer.Stop()
+	if t.stop != nil {
+		t.stop()
 	}
-	t.timer = time.AfterFunc(d, t.relock)
+	t.stop = t.AfterFunc(d, t.relock)
 	return nil
 }
 
@@ -93,7 +98,7 @@ func (t *Timed) relock() {
 	if err := t.act.Set(false); err != nil {
 		// Keep trying: a lock that fails to close must not be forgotten.
 		t.log.Error("door close failed; retrying", "err", err)
-		t.timer = time.AfterFunc(time.Second, t.relock)
+		t.stop = t.AfterFunc(time.Second, t.relock)
 		return
 	}
 	t.open = false
@@ -122,8 +127,8 @@ func (t *Timed) Close() error {
 		return nil
 	}
 	t.closed = true
-	if t.timer != nil {
-		t.timer.Stop()
+	if t.stop != nil {
+		t.stop()
 	}
 	var err error
 	if t.open {

@@ -2,6 +2,7 @@ package door
 
 import (
 	"errors"
+	"github.com/lintel/lintel/internal/testkit"
 	"sync"
 	"testing"
 	"time"
@@ -38,36 +39,39 @@ func (r *fakeRelay) history() []bool {
 	return append([]bool(nil), r.states...)
 }
 
-func waitClosed(t *testing.T, d *Timed, within time.Duration) {
+func waitClosed(t *testing.T, d *Timed) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for d.IsOpen() {
-		if time.Now().After(deadline) {
-			t.Fatal("door did not close")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 3*time.Second, "door closed", func() bool { return !d.IsOpen() })
+}
+
+// timed is a door on a fake relay whose unlock time passes on clk.
+func timed(r *fakeRelay) (*Timed, *testkit.Clock) {
+	clk := testkit.NewClock(time.Time{})
+	d := NewTimed(r, nil)
+	d.AfterFunc = clk.AfterFunc
+	return d, clk
 }
 
 func TestTimedOpensAndRelocks(t *testing.T) {
 	r := &fakeRelay{}
-	d := NewTimed(r, nil)
+	d, clk := timed(r)
 	if err := d.Unlock(40 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if !d.IsOpen() {
 		t.Fatal("not open")
 	}
-	time.Sleep(20 * time.Millisecond)
+	clk.Advance(20 * time.Millisecond)
 	// A second grant while open extends the opening, without a second pulse.
 	if err := d.Unlock(40 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
-	if !d.IsOpen() {
-		t.Fatal("extension not honored")
+	clk.Advance(30 * time.Millisecond) // 50 ms after the first grant, 30 after the second
+	if !d.IsOpen() || clk.Pending() != 1 {
+		t.Fatalf("extension not honored: open %v, timers %d", d.IsOpen(), clk.Pending())
 	}
-	waitClosed(t, d, time.Second)
+	clk.Advance(10 * time.Millisecond)
+	waitClosed(t, d)
 	if h := r.history(); len(h) != 2 || !h[0] || h[1] {
 		t.Fatalf("relay history %v", h)
 	}
@@ -81,14 +85,20 @@ func TestTimedOpensAndRelocks(t *testing.T) {
 
 func TestTimedRetriesAStuckClose(t *testing.T) {
 	r := &fakeRelay{}
-	d := NewTimed(r, nil)
+	d, clk := timed(r)
 	if err := d.Unlock(5 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
 	r.fail = 1 // the first close fails; the door must not be forgotten open
 	r.mu.Unlock()
-	waitClosed(t, d, 3*time.Second)
+	clk.Advance(5 * time.Millisecond)
+	testkit.WaitFor(t, 3*time.Second, "retry scheduled", func() bool { return clk.Pending() == 1 })
+	if !d.IsOpen() {
+		t.Fatal("door reported closed after a failed close")
+	}
+	clk.Advance(time.Second)
+	waitClosed(t, d)
 	if h := r.history(); h[len(h)-1] {
 		t.Fatalf("relay left open: %v", h)
 	}

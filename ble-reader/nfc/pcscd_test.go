@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
 	"testing"
 	"time"
@@ -63,12 +64,8 @@ func TestParseReaderStates(t *testing.T) {
 // register again. It needs a running pcscd (see nfctest).
 func TestWatcherRefresh(t *testing.T) {
 	socket := SocketPath("")
-	if _, err := os.Stat(socket); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pcscd is not running: %v", err)
-		}
-		t.Skipf("pcscd is not running: %v", err)
-	}
+	_, err := os.Stat(socket)
+	testkit.Require(t, err == nil, "pcscd", "run scripts/nfc-setup.sh")
 	ctx := context.Background()
 	w, err := dialWatcher(ctx, socket, time.Second)
 	if err != nil {

@@ -13,6 +13,7 @@ package nfctest
 import (
 	"context"
 	"fmt"
+	"github.com/lintel/lintel/internal/testkit"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,11 +52,7 @@ func Require(t testing.TB) *Env {
 	socket := nfc.SocketPath("")
 	missing := func(format string, a ...any) {
 		t.Helper()
-		msg := fmt.Sprintf(format, a...) + " (run scripts/nfc-setup.sh)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testkit.Require(t, false, fmt.Sprintf(format, a...), "run scripts/nfc-setup.sh")
 	}
 	if _, err := os.Stat(socket); err != nil {
 		missing("pcscd is not running: %v", err)
