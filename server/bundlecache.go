@@ -40,8 +40,10 @@ type bundleCache struct {
 
 type cachedBundle struct {
 	key   string
-	head  bundle.Bundle // Version, Full, GeneratedAt, Issuer, Site, Reader of the builder
-	tail  []byte        // gzip member: from `,"keys":` to the closing brace
+	size  int            // bytes counted against the cache's bound
+	delta *bundle.Bundle // a delta entry (then head and tail are unused)
+	head  bundle.Bundle  // Version, Full, GeneratedAt, Issuer, Site, Reader of the builder
+	tail  []byte         // gzip member: from `,"keys":` to the closing brace
 	built time.Time
 }
 
@@ -86,6 +88,34 @@ func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*b
 	return v.(*cachedBundle), nil
 }
 
+// getDelta returns the door's delta from since to version, building it
+// with build on a miss: every reader of a door that held the same version
+// gets the same delta, so a change costs one delta build per door, not one
+// per reader. The caller sets its reader's id on a copy.
+func (c *bundleCache) getDelta(siteID, doorID string, since, version int64, build func() (*bundle.Bundle, error)) (*bundle.Bundle, error) {
+	key := "delta/" + cacheKey(siteID, doorID, version) + "/" + strconv.FormatInt(since, 10)
+	if e := c.lookup(key); e != nil {
+		return e.delta, nil
+	}
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		if e := c.lookup(key); e != nil {
+			return e.delta, nil
+		}
+		d, err := build()
+		if err != nil || d == nil {
+			return d, err
+		}
+		js, _ := json.Marshal(d)
+		c.put(&cachedBundle{key: "delta/" + cacheKey(siteID, doorID, d.Version) + "/" + strconv.FormatInt(since, 10),
+			size: len(js), delta: d, built: c.now()})
+		return d, nil
+	})
+	if err != nil || v == nil {
+		return nil, err
+	}
+	return v.(*bundle.Bundle), nil
+}
+
 func (c *bundleCache) lookup(key string) *cachedBundle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -110,11 +140,11 @@ func (c *bundleCache) put(e *cachedBundle) {
 	if el, ok := c.items[e.key]; ok {
 		c.remove(el)
 	}
-	if len(e.tail) > c.max {
+	if e.size > c.max {
 		return // larger than the whole cache: served, not kept
 	}
 	c.items[e.key] = c.lru.PushFront(e)
-	c.size += len(e.tail)
+	c.size += e.size
 	for c.size > c.max {
 		c.remove(c.lru.Back())
 	}
@@ -123,7 +153,7 @@ func (c *bundleCache) put(e *cachedBundle) {
 func (c *bundleCache) remove(el *clist.Element) {
 	e := c.lru.Remove(el).(*cachedBundle)
 	delete(c.items, e.key)
-	c.size -= len(e.tail)
+	c.size -= e.size
 }
 
 func (c *bundleCache) stats() (builds, hits int64, size int) {
@@ -148,6 +178,7 @@ func split(b *bundle.Bundle) (*cachedBundle, error) {
 	}
 	e := &cachedBundle{head: bundle.Bundle{Version: b.Version, Full: true, GeneratedAt: b.GeneratedAt, Issuer: b.Issuer, Site: b.Site, Reader: b.Reader}}
 	e.tail = gzipBytes(js[i:])
+	e.size = len(e.tail)
 	return e, nil
 }
 

@@ -62,15 +62,22 @@ func (a *API) readerBundle(c *gin.Context) {
 			return
 		}
 		if since < version {
-			d, err := a.store.DeltaFor(ctx, p.ReaderID, since)
+			d, err := a.bundles.getDelta(r.SiteID, r.DoorID, since, version, func() (*bundle.Bundle, error) {
+				d, err := a.store.DeltaFor(context.WithoutCancel(ctx), p.ReaderID, since)
+				if err != nil || d == nil {
+					return nil, err
+				}
+				return a.buildDelta(d), nil
+			})
 			if err != nil {
 				a.fail(c, err)
 				return
 			}
 			if d != nil {
-				b := a.buildDelta(d)
+				b := *d
+				b.Reader.ID = r.ID
 				c.Header("ETag", etag(b.Version))
-				writeJSONMaybeGzip(c, b)
+				writeJSONMaybeGzip(c, &b)
 				return
 			}
 		}
