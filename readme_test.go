@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lintel/lintel/notifications/notifytest"
 )
 
 // TestReadmeWalkthrough runs the README's walkthrough as written, against a
@@ -40,8 +42,17 @@ func TestReadmeWalkthrough(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// SMS goes to a local Twilio test server, whose certificate the
+	// server trusts through SSL_CERT_FILE (the README says so).
+	tw := notifytest.NewTwilio(t)
+	ca := filepath.Join(t.TempDir(), "twilio-ca.pem")
+	if err := os.WriteFile(ca, tw.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	srv := exec.CommandContext(ctx, filepath.Join(bin, "lintel"), "serve")
-	srv.Env = append(os.Environ(), "LINTEL_ADDR="+addr, "LINTEL_DATA_DIR="+data, "LINTEL_DATABASE_URL=sqlite://"+data+"/l.db")
+	srv.Env = append(os.Environ(), "LINTEL_ADDR="+addr, "LINTEL_DATA_DIR="+data, "LINTEL_DATABASE_URL=sqlite://"+data+"/l.db",
+		"SSL_CERT_FILE="+ca, "LINTEL_TWILIO_BASE_URL="+tw.URL, "LINTEL_TWILIO_ACCOUNT_SID="+tw.AccountSID,
+		"LINTEL_TWILIO_AUTH_TOKEN="+tw.AuthToken, "LINTEL_TWILIO_FROM=+15005550006")
 	stdout, _ := srv.StdoutPipe()
 	srv.Stderr = nil
 	if err := srv.Start(); err != nil {
@@ -83,6 +94,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walkthrough failed: %v\n%s", err, out)
 	}
+	var sms bool
+	for _, r := range tw.Requests() {
+		sms = sms || (r.Form.Get("To") == "+14155550123" && strings.Contains(r.Form.Get("Body"), "Lobby"))
+	}
+	if !sms {
+		t.Fatalf("no SMS naming the Lobby reached Ada at the Twilio test server: %+v", tw.Requests())
+	}
 	problems := strings.Count(string(out), `"type":"https://lintel.dev/problems/`)
 	expected := strings.Count(script, "# Bad input")
 	if problems != expected {
@@ -91,6 +109,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
 		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`,
 		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`, "Accept before ",
+		`"command_id":"cmd_`, `"name":"lobby-keypad","last_seen_at":"`, `"connected":true,"bundle_version"`, `"version":"lintel-reader/demo"`, `"generation":1,"reader_id":"rdr_`, `"reissue":["pin_`,
 
 		`data: {"id":"imp_`, `"done":2,"failed":1`, `"line":4,"field":"phone"`, "Grace Hopper,grace@example.com,'+14155550199"} {
 		if !strings.Contains(string(out), want) {

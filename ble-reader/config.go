@@ -146,34 +146,12 @@ func ParseArgs(name string, args []string) (Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file")
 	f := DefaultConfig()
+	defineFlags(fs, &f)
 	var inputs []string
-	fs.StringVar(&f.ServerURL, "server", "", "server URL")
-	fs.StringVar(&f.ReaderToken, "token", "", "reader token (prefer -token-file)")
-	fs.StringVar(&f.ReaderTokenFile, "token-file", "", "file holding the reader token")
-	fs.StringVar(&f.DataDir, "data-dir", f.DataDir, "data directory")
-	fs.StringVar(&f.Door.Output, "door", f.Door.Output, "door output: sim or gpio")
-	fs.StringVar(&f.Door.GPIOChip, "gpio-chip", f.Door.GPIOChip, "GPIO chip of the relay")
-	fs.IntVar(&f.Door.GPIOLine, "gpio-line", 0, "GPIO line offset of the relay")
-	fs.BoolVar(&f.Door.ActiveLow, "gpio-active-low", false, "relay is active low")
-	fs.DurationVar((*time.Duration)(&f.Door.Unlock), "unlock", time.Duration(f.Door.Unlock), "unlock time")
-	fs.DurationVar((*time.Duration)(&f.OfflineCutoff), "offline-cutoff", time.Duration(f.OfflineCutoff), "bundle age after which mobile credentials are refused")
-	fs.BoolVar(&f.FailOpen, "fail-open", false, "keep honoring mobile credentials with a stale bundle")
-	fs.StringVar(&f.KeyFile, "key-file", "", "file holding the store key (default data_dir/reader.key)")
-	fs.StringVar(&f.BLE.Mode, "ble", f.BLE.Mode, "BLE mode: hci, local or off")
-	fs.StringVar(&f.BLE.LocalAddr, "ble-addr", f.BLE.LocalAddr, "listen address of the local BLE link")
-	fs.IntVar(&f.BLE.HCIDevice, "hci", 0, "HCI device index")
-	fs.IntVar(&f.BLE.MTU, "mtu", f.BLE.MTU, "largest ATT MTU accepted")
-	fs.DurationVar((*time.Duration)(&f.BLE.FirstWriteTimeout), "ble-first-write", time.Duration(f.BLE.FirstWriteTimeout), "drop a BLE connection that has not subscribed or presented by then")
-	fs.StringVar(&f.NFC.Mode, "nfc", f.NFC.Mode, "NFC mode: pcsc or off")
-	fs.BoolVar(&f.NFC.Extended, "nfc-extended", false, "accept extended APDUs from phones that offer them")
-	fs.BoolVar(&f.NFC.SkipResult, "nfc-skip-result", false, "do not send phones the RESULT APDU after a decision")
 	fs.Func("input", "KIND:PATH[:NAME] of a line device (qr, keypad, card); repeatable", func(s string) error {
 		inputs = append(inputs, s)
 		return nil
 	})
-	fs.StringVar(&f.StatusAddr, "status", f.StatusAddr, "loopback address of the status endpoint (empty: off)")
-	fs.DurationVar((*time.Duration)(&f.Poll), "poll", time.Duration(f.Poll), "fallback poll interval")
-	fs.StringVar(&f.LogLevel, "log-level", f.LogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -185,75 +163,74 @@ func ParseArgs(name string, args []string) (Config, error) {
 			return c, err
 		}
 	}
+	// The flags given win over the file: the same flags, bound to the
+	// loaded configuration, take their values again.
+	over := flag.NewFlagSet(name, flag.ContinueOnError)
+	defineFlags(over, &c)
 	var ferr error
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
-		case "server":
-			c.ServerURL = f.ServerURL
-		case "token":
-			c.ReaderToken = f.ReaderToken
-		case "token-file":
-			c.ReaderTokenFile = f.ReaderTokenFile
-		case "data-dir":
-			c.DataDir = f.DataDir
-		case "key-file":
-			c.KeyFile = f.KeyFile
-		case "door":
-			c.Door.Output = f.Door.Output
-		case "gpio-chip":
-			c.Door.GPIOChip = f.Door.GPIOChip
-		case "gpio-line":
-			c.Door.GPIOLine = f.Door.GPIOLine
-		case "gpio-active-low":
-			c.Door.ActiveLow = f.Door.ActiveLow
-		case "unlock":
-			c.Door.Unlock = f.Door.Unlock
-		case "offline-cutoff":
-			c.OfflineCutoff = f.OfflineCutoff
-		case "fail-open":
-			c.FailOpen = f.FailOpen
-		case "ble":
-			c.BLE.Mode = f.BLE.Mode
-		case "ble-addr":
-			c.BLE.LocalAddr = f.BLE.LocalAddr
-		case "hci":
-			c.BLE.HCIDevice = f.BLE.HCIDevice
-		case "mtu":
-			c.BLE.MTU = f.BLE.MTU
-		case "ble-first-write":
-			c.BLE.FirstWriteTimeout = f.BLE.FirstWriteTimeout
-		case "nfc":
-			c.NFC.Mode = f.NFC.Mode
-		case "nfc-extended":
-			c.NFC.Extended = f.NFC.Extended
-		case "nfc-skip-result":
-			c.NFC.SkipResult = f.NFC.SkipResult
+		case "config":
 		case "input":
-			c.Inputs = nil
-			for _, s := range inputs {
-				parts := strings.SplitN(s, ":", 3)
-				if len(parts) < 2 {
-					ferr = fmt.Errorf("-input %q: want KIND:PATH[:NAME]", s)
-					return
-				}
-				in := InputConfig{Kind: input.Kind(parts[0]), Path: parts[1]}
-				if len(parts) == 3 {
-					in.Name = parts[2]
-				}
-				c.Inputs = append(c.Inputs, in)
+			c.Inputs, ferr = parseInputs(inputs)
+		default:
+			if err := over.Set(fl.Name, fl.Value.String()); err != nil {
+				ferr = fmt.Errorf("-%s: %w", fl.Name, err)
 			}
-		case "status":
-			c.StatusAddr = f.StatusAddr
-		case "poll":
-			c.Poll = f.Poll
-		case "log-level":
-			c.LogLevel = f.LogLevel
 		}
 	})
 	if ferr != nil {
 		return c, ferr
 	}
 	return c, c.Validate()
+}
+
+// defineFlags defines the daemon's flags on fs, each bound to its field of
+// c with c's value as its default.
+func defineFlags(fs *flag.FlagSet, c *Config) {
+	dur := func(p *Duration, name, usage string) {
+		fs.DurationVar((*time.Duration)(p), name, time.Duration(*p), usage)
+	}
+	fs.StringVar(&c.ServerURL, "server", c.ServerURL, "server URL")
+	fs.StringVar(&c.ReaderToken, "token", c.ReaderToken, "reader token (prefer -token-file)")
+	fs.StringVar(&c.ReaderTokenFile, "token-file", c.ReaderTokenFile, "file holding the reader token")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory")
+	fs.StringVar(&c.Door.Output, "door", c.Door.Output, "door output: sim or gpio")
+	fs.StringVar(&c.Door.GPIOChip, "gpio-chip", c.Door.GPIOChip, "GPIO chip of the relay")
+	fs.IntVar(&c.Door.GPIOLine, "gpio-line", c.Door.GPIOLine, "GPIO line offset of the relay")
+	fs.BoolVar(&c.Door.ActiveLow, "gpio-active-low", c.Door.ActiveLow, "relay is active low")
+	dur(&c.Door.Unlock, "unlock", "unlock time")
+	dur(&c.OfflineCutoff, "offline-cutoff", "bundle age after which mobile credentials are refused")
+	fs.BoolVar(&c.FailOpen, "fail-open", c.FailOpen, "keep honoring mobile credentials with a stale bundle")
+	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "file holding the store key (default data_dir/reader.key)")
+	fs.StringVar(&c.BLE.Mode, "ble", c.BLE.Mode, "BLE mode: hci, local or off")
+	fs.StringVar(&c.BLE.LocalAddr, "ble-addr", c.BLE.LocalAddr, "listen address of the local BLE link")
+	fs.IntVar(&c.BLE.HCIDevice, "hci", c.BLE.HCIDevice, "HCI device index")
+	fs.IntVar(&c.BLE.MTU, "mtu", c.BLE.MTU, "largest ATT MTU accepted")
+	dur(&c.BLE.FirstWriteTimeout, "ble-first-write", "drop a BLE connection that has not subscribed or presented by then")
+	fs.StringVar(&c.NFC.Mode, "nfc", c.NFC.Mode, "NFC mode: pcsc or off")
+	fs.BoolVar(&c.NFC.Extended, "nfc-extended", c.NFC.Extended, "accept extended APDUs from phones that offer them")
+	fs.BoolVar(&c.NFC.SkipResult, "nfc-skip-result", c.NFC.SkipResult, "do not send phones the RESULT APDU after a decision")
+	fs.StringVar(&c.StatusAddr, "status", c.StatusAddr, "loopback address of the status endpoint (empty: off)")
+	dur(&c.Poll, "poll", "fallback poll interval")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+}
+
+// parseInputs reads the -input flags, KIND:PATH[:NAME] each.
+func parseInputs(flags []string) ([]InputConfig, error) {
+	var out []InputConfig
+	for _, s := range flags {
+		parts := strings.SplitN(s, ":", 3)
+		if len(parts) < 2 {
+			return nil, fmt.Errorf("-input %q: want KIND:PATH[:NAME]", s)
+		}
+		in := InputConfig{Kind: input.Kind(parts[0]), Path: parts[1]}
+		if len(parts) == 3 {
+			in.Name = parts[2]
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
 
 // Validate checks the configuration and loads the token file.

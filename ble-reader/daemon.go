@@ -135,7 +135,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	d.Syncer = &upstream.Syncer{
 		Client: client, Store: st, Apply: d.apply, Confirm: d.Engine.Confirm,
 		Log: o.Log, Now: o.Now, Rand: o.Rand, Poll: time.Duration(cfg.Poll),
+		OnUnlock: d.Engine.RemoteUnlock, OnRetired: d.retired,
 	}
+	client.SetReport(d.report(st))
 	if err := d.Syncer.Load(); err != nil {
 		o.Log.Error("stored bundle unusable; waiting for the server", "err", err)
 	}

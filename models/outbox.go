@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/lintel/lintel/credential/lease"
 	"github.com/lintel/lintel/migrations"
 )
 
@@ -56,7 +57,8 @@ func (OutboxMessage) TableName() string { return "outbox" }
 // ErrLeaseLost means a claim ended (sent, retry, dead) by a worker that no
 // longer holds the message: its lease ran out and another worker claimed it,
 // or the message is no longer sending.
-var ErrLeaseLost = errors.New("outbox message is not leased to this worker")
+// It is the delivery worker's notifications.ErrLeaseLost (credential/lease).
+var ErrLeaseLost = lease.ErrLost
 
 // emptyPayload replaces a finished message's payload: it may carry a secret
 // (an invitation code) that has no reason to outlive the delivery.

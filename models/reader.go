@@ -14,6 +14,13 @@ type Reader struct {
 	Name       string
 	LastSeenAt *time.Time
 	CreatedAt  time.Time
+	// The reader's state (readerstate.go).
+	ConnectedAt      *time.Time
+	DisconnectedAt   *time.Time
+	DecommissionedAt *time.Time
+	BundleVersion    int64
+	Version          string
+	QueueDepth       int
 }
 
 // TableName implements gorm's Tabler.
@@ -42,10 +49,10 @@ func (s *Store) ProvisionReader(ctx context.Context, siteID, doorID, name string
 	return r, token, nil
 }
 
-// GetReader loads a reader by id.
+// GetReader loads a reader by id; a decommissioned one is not found.
 func (s *Store) GetReader(ctx context.Context, id string) (*Reader, error) {
 	var r Reader
-	if err := s.q(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := s.q(ctx).Where("id = ? AND decommissioned_at IS NULL", id).Take(&r).Error; err != nil {
 		return nil, notFound(err)
 	}
 	return &r, nil

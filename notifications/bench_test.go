@@ -1,7 +1,7 @@
 package notifications
 
 import (
-	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -33,16 +33,5 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	b.ResetTimer()
-	start := time.Now()
-	stopped := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(stopped) }()
-	<-all
-	elapsed := time.Since(start)
-	b.StopTimer()
-	cancel()
-	<-stopped
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	testkit.Throughput(b, "msgs/s", w.Run, all)
 }

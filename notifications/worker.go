@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/lintel/lintel/credential/lease"
 )
 
 // Queue is the outbox as the worker needs it; the store implements it (with
@@ -37,8 +39,9 @@ type Queue interface {
 }
 
 // ErrLeaseLost is wrapped by a Queue's Mark* calls when the message is no
-// longer sending under the caller's lease.
-var ErrLeaseLost = errors.New("notifications: the message's lease was lost to another worker")
+// longer sending under the caller's lease. It is the store's error too
+// (credential/lease), so no adapter has to translate it.
+var ErrLeaseLost = lease.ErrLost
 
 // WorkerConfig tunes a Worker. Zero values take the defaults in brackets.
 type WorkerConfig struct {

@@ -365,20 +365,7 @@ func fill(q *memQueue, n int) map[string]string {
 	return want
 }
 
-func delivered(r *rig) map[string]int {
-	got := map[string]int{}
-	for _, q := range r.apns.Requests() {
-		if q.Status == 200 {
-			got[q.Token]++
-		}
-	}
-	for _, q := range r.twilio.Requests() {
-		if q.Status == 201 {
-			got[q.To]++
-		}
-	}
-	return got
-}
+func delivered(r *rig) map[string]int { return notifytest.Delivered(r.apns, r.twilio) }
 
 func TestWorkerStopMidBatchThenAnotherDelivers(t *testing.T) {
 	r := newRig(t)

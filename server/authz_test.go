@@ -65,6 +65,12 @@ var authzRoutes = map[string]string{
 	"POST /v1/reader/events": "reader",
 	"POST /v1/reader/redeem": "reader",
 
+	"POST /v1/reader/commands/:command/ack":        "reader",
+	"GET /v1/sites/:site/readers":                  "site_admin",
+	"DELETE /v1/sites/:site/readers/:reader":       "site_admin",
+	"POST /v1/sites/:site/doors/:door/unlock":      "site_admin",
+	"POST /v1/sites/:site/doors/:door/rotate-keys": "site_admin",
+
 	"POST /v1/sites": "operator",
 	"GET /v1/sites":  "operator",
 
@@ -171,7 +177,7 @@ func TestAuthorizationTable(t *testing.T) {
 			path := strings.ReplaceAll(r.Path, ":site", rk.f.site)
 			path = strings.NewReplacer(":door", "door_x", ":group", "grp_x", ":user", "usr_x", ":card", "cred_x",
 				":credential", "cred_x", ":delivery", "dlv_x", ":pin", "pin_x", ":pass", "pass_x", ":booking", "bkg_x",
-				":code", "code_x", ":deviceLibraryIdentifier", "dev", ":passTypeIdentifier", "pass.type", ":serialNumber", "serial").Replace(path)
+				":code", "code_x", ":reader", "rdr_x", ":command", "cmd_x", ":deviceLibraryIdentifier", "dev", ":passTypeIdentifier", "pass.type", ":serialNumber", "serial").Replace(path)
 			var first int
 			for i, who := range authzCallers {
 				status, detail := e.authzCall(r.Method, path, rk.keys[who])

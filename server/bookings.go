@@ -1,8 +1,8 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -12,7 +12,6 @@ import (
 	"github.com/lintel/lintel/credential/booking"
 	"github.com/lintel/lintel/credential/schedule"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/notifications"
 )
 
 // bookingScheduleJSON is the API's booking schedule. opening_hours takes
@@ -65,6 +64,13 @@ func (a *API) putBookingSchedule(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	res, err := a.SetBookingSchedule(c.Request.Context(), mustPrincipal(c), SetBookingScheduleInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingScheduleJSON: req})
+	a.respond(c, http.StatusOK, res, err)
+}
+
+// bookingRules validates a booking schedule as PUT …/booking-schedule
+// takes it: opening hours as one window or a list, and the limits.
+func bookingRules(req bookingScheduleJSON) (booking.Rules, error) {
 	var v validator
 	var windows []scheduleJSON
 	raw := strings.TrimSpace(string(req.OpeningHours))
@@ -100,25 +106,7 @@ func (a *API) putBookingSchedule(c *gin.Context) {
 			}
 		}
 	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	norm := make([]scheduleJSON, len(rules.Hours))
-	for i, w := range rules.Hours {
-		norm[i] = *toScheduleJSON(&w)
-	}
-	hours, _ := json.Marshal(norm)
-	site := currentSite(c)
-	bs := &models.BookingSchedule{DoorID: c.Param("door"), SiteID: site.ID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
-		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
-		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
-	if err := a.store.PutBookingSchedule(c.Request.Context(), bs); err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	a.audit(c, site.ID, "booking_schedule.set", "", "", bs.DoorID)
-	c.JSON(http.StatusOK, toBookingSchedule(bs))
+	return rules, v.err()
 }
 
 // queryTime reads an RFC 3339 time from the query string. A "+" offset sent
@@ -143,12 +131,11 @@ func (a *API) getBookingSchedule(c *gin.Context) {
 
 // memberMayUse checks, for member keys, that the member's group opens the
 // door; admins and operators may act on any door of the site.
-func (a *API) memberMayUse(c *gin.Context, doorID string) error {
-	p := mustPrincipal(c)
+func (s *Service) memberMayUse(ctx context.Context, p Principal, siteID, doorID string) error {
 	if p.manages() {
 		return nil
 	}
-	ok, err := a.store.UserCanUseDoor(c.Request.Context(), currentSite(c).ID, p.UserID, doorID)
+	ok, err := s.store.UserCanUseDoor(ctx, siteID, p.UserID, doorID)
 	if err != nil {
 		return err
 	}
@@ -176,7 +163,7 @@ func (a *API) availability(c *gin.Context) {
 	ctx := c.Request.Context()
 	site := currentSite(c)
 	doorID := c.Param("door")
-	if err := a.memberMayUse(c, doorID); err != nil {
+	if err := a.memberMayUse(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, doorID); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -260,103 +247,13 @@ func (a *API) createBooking(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	site := currentSite(c)
-	doorID := c.Param("door")
-	p := mustPrincipal(c)
-	var v validator
-	userID := req.UserID
-	if !p.manages() {
-		v.check(userID == "" || userID == p.UserID, "user_id", "members book for themselves only")
-		userID = p.UserID
-	} else {
-		v.id("user_id", userID)
-	}
-	start, err1 := time.Parse(time.RFC3339, req.StartsAt)
-	end, err2 := time.Parse(time.RFC3339, req.EndsAt)
-	v.check(err1 == nil, "starts_at", "is required: an RFC 3339 time")
-	v.check(err2 == nil, "ends_at", "is required: an RFC 3339 time")
-	for _, m := range req.Methods {
-		v.check(m == "pin" || m == "credential", "methods", "holds pin and/or credential")
-	}
-	wantPIN := false
-	for _, m := range req.Methods {
-		wantPIN = wantPIN || m == "pin"
-	}
-	if req.DeliverVia == "" {
-		req.DeliverVia = "none"
-	}
-	v.check(req.DeliverVia == "none" || wantPIN, "deliver_via", "sends the booking's PIN: add pin to methods, or leave deliver_via out")
-	if err := v.err(); err != nil {
+	res, err := a.CreateBooking(c.Request.Context(), mustPrincipal(c), CreateBookingInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingRequest: req})
+	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	if err := a.checkDeliverVia(req.DeliverVia, notifications.KindPIN); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.memberMayUse(c, doorID); err != nil {
-		a.fail(c, err)
-		return
-	}
-	_, bs, err := a.store.GetBookingSchedule(ctx, site.ID, doorID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	rules, _ := rulesOf(bs)
-	loc := a.siteLocation(c)
-	slots, err := rules.Check(start, end, a.now(), loc)
-	if err != nil {
-		field := "starts_at"
-		if errors.Is(err, booking.ErrEndBefore) || errors.Is(err, booking.ErrTooLong) {
-			field = "ends_at"
-		}
-		a.fail(c, errValidation(FieldError{Field: field, Message: err.Error()}))
-		return
-	}
-	if _, err := a.store.GetUser(ctx, site.ID, userID); err != nil {
-		a.fail(c, errValidation(FieldError{Field: "user_id", Message: "is not a user of this site"}))
-		return
-	}
-	week := booking.WeekStart(start, loc)
-	br := models.BookingRequest{
-		Booking:  models.Booking{SiteID: site.ID, DoorID: doorID, UserID: userID, StartsAt: start, EndsAt: end, Methods: strings.Join(req.Methods, ","), CreatedBy: actor(c)},
-		Capacity: bs.Capacity, Quota: bs.WeeklyQuota, Week: [2]time.Time{week, week.AddDate(0, 0, 7)},
-	}
-	for _, s := range slots {
-		br.Slots = append(br.Slots, [2]time.Time{s.Start, s.End})
-	}
-	var pin, deliveryID string
-	if wantPIN {
-		grace := time.Duration(bs.GraceMinutes) * time.Minute
-		br.Extra = func(tx *models.Store, b *models.Booking) error {
-			row, digits, err := a.createBookingPIN(tx, c, b, start.Add(-grace), end.Add(grace))
-			if err != nil {
-				return err
-			}
-			pin, b.PinID = digits, row.ID
-			if err := tx.SetBookingPIN(ctx, b.ID, row.ID); err != nil {
-				return err
-			}
-			// The PIN's message commits with the booking.
-			deliveryID, err = a.enqueuePIN(ctx, tx, site, row, digits, req.DeliverVia)
-			return err
-		}
-	}
-	b, err := a.store.CreateBooking(ctx, br)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	if deliveryID != "" {
-		a.wakeDeliveries()
-	}
-	a.audit(c, site.ID, "booking.created", "", b.UserID, b.ID)
-	resp := toBooking(b)
-	resp.Pin, resp.DeliveryID = pin, deliveryID
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, resp)
+	c.JSON(http.StatusCreated, res)
 }
 
 func (a *API) listBookings(c *gin.Context) {
@@ -366,7 +263,7 @@ func (a *API) listBookings(c *gin.Context) {
 		return
 	}
 	doorID := c.Param("door")
-	if err := a.memberMayUse(c, doorID); err != nil {
+	if err := a.memberMayUse(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, doorID); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -399,27 +296,6 @@ func (a *API) listBookings(c *gin.Context) {
 }
 
 func (a *API) cancelBooking(c *gin.Context) {
-	ctx := c.Request.Context()
-	site := currentSite(c)
-	doorID := c.Param("door")
-	pr := mustPrincipal(c)
-	if !pr.manages() {
-		b, err := a.store.GetBooking(ctx, site.ID, doorID, c.Param("booking"))
-		if err != nil || b.UserID != pr.UserID {
-			a.fail(c, errNotFound("booking"))
-			return
-		}
-	}
-	b, err := a.store.CancelBooking(ctx, site.ID, doorID, c.Param("booking"), func(tx *models.Store, b *models.Booking) error {
-		if b.PinID != "" {
-			return a.deleteBookingPIN(tx, c, b)
-		}
-		return nil
-	})
-	if err != nil {
-		a.fail(c, notFoundAs(err, "booking"))
-		return
-	}
-	a.audit(c, site.ID, "booking.cancelled", "", b.UserID, b.ID)
-	c.JSON(http.StatusOK, toBooking(b))
+	res, err := a.CancelBooking(c.Request.Context(), mustPrincipal(c), BookingRef{SiteID: currentSite(c).ID, DoorID: c.Param("door"), BookingID: c.Param("booking")})
+	a.respond(c, http.StatusOK, res, err)
 }

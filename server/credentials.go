@@ -16,7 +16,6 @@ import (
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/notifications"
 )
 
 type credentialResponse struct {
@@ -42,11 +41,11 @@ func toCredential(c *models.Credential) credentialResponse {
 }
 
 // actor names the principal in audit events.
-func actor(c *gin.Context) string {
-	p := mustPrincipal(c)
-	return p.Kind + ":" + p.KeyID
-}
+func actor(c *gin.Context) string { return mustPrincipal(c).actor() }
 
+// audit writes an audit record after the change has committed, so a
+// failure only logs. Use cases write theirs in the change's transaction
+// (Service.audited); only the CSV import (imports.go) still uses this.
 func (a *API) audit(c *gin.Context, siteID, action, credentialID, userID, detail string) {
 	if err := a.store.Audit(c.Request.Context(), siteID, actor(c), action, credentialID, userID, detail); err != nil {
 		a.log.ErrorContext(c.Request.Context(), "audit event not written", "request_id", requestID(c), "action", action, "error", err)
@@ -83,20 +82,13 @@ func (a *API) assignCard(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	card := v.card(req)
-	if err := v.err(); err != nil {
+	res, err := a.AssignCard(c.Request.Context(), mustPrincipal(c), AssignCardInput{SiteID: currentSite(c).ID, UserID: c.Param("user"),
+		Number: req.Number, Kind: req.Kind, Label: req.Label})
+	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	site := currentSite(c)
-	cred := &models.Credential{SiteID: site.ID, UserID: c.Param("user"), Kind: card.Kind, Number: card.Number, Label: card.Label}
-	if err := a.store.AssignCard(c.Request.Context(), cred); err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	a.audit(c, site.ID, "card.assigned", cred.ID, cred.UserID, cred.Kind)
-	c.JSON(http.StatusCreated, toCredential(cred))
+	c.JSON(http.StatusCreated, res)
 }
 
 func (a *API) listUserCards(c *gin.Context) {
@@ -119,25 +111,13 @@ func (a *API) listUserCards(c *gin.Context) {
 }
 
 func (a *API) unassignCard(c *gin.Context) {
-	site := currentSite(c)
-	cred, err := a.store.Unassign(c.Request.Context(), site.ID, c.Param("card"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "card"))
-		return
-	}
-	a.audit(c, site.ID, "card.unassigned", cred.ID, cred.UserID, "")
-	c.JSON(http.StatusOK, toCredential(cred))
+	res, err := a.UnassignCard(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("card"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) markCardLost(c *gin.Context) {
-	site := currentSite(c)
-	cred, err := a.store.Revoke(c.Request.Context(), site.ID, c.Param("card"), models.CredLost, "lost")
-	if err != nil {
-		a.fail(c, notFoundAs(err, "card"))
-		return
-	}
-	a.audit(c, site.ID, "card.lost", cred.ID, cred.UserID, "")
-	c.JSON(http.StatusOK, toCredential(cred))
+	res, err := a.MarkCardLost(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("card"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 type reassignRequest struct {
@@ -153,21 +133,8 @@ func (a *API) reassignCard(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	v.id("user_id", req.UserID)
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	_, cred, err := a.store.ReassignCard(c.Request.Context(), currentSite(c).ID, c.Param("card"), req.UserID, actor(c))
-	if errors.Is(err, models.ErrUnknownHolder) {
-		err = errNotFound("user")
-	}
-	if err != nil {
-		a.fail(c, notFoundAs(err, "card"))
-		return
-	}
-	c.JSON(http.StatusOK, toCredential(cred))
+	res, err := a.ReassignCard(c.Request.Context(), mustPrincipal(c), ReassignCardInput{SiteID: currentSite(c).ID, CardID: c.Param("card"), UserID: req.UserID})
+	a.respond(c, http.StatusOK, res, err)
 }
 
 type revokeRequest struct {
@@ -180,34 +147,9 @@ func (a *API) revokeCredential(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	reason := v.name("reason", req.Reason, 200)
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	site := currentSite(c)
-	ctx := c.Request.Context()
-	var cred *models.Credential
-	var pushID string
-	// The silent push telling the phone commits with the revocation.
-	err := a.store.Tx(ctx, func(tx *models.Store) error {
-		var err error
-		if cred, err = tx.Revoke(ctx, site.ID, c.Param("credential"), models.CredRevoked, reason); err != nil {
-			return err
-		}
-		pushID, err = a.enqueueRevocation(ctx, tx, cred)
-		return err
-	})
-	if err != nil {
-		a.fail(c, notFoundAs(err, "credential"))
-		return
-	}
-	if pushID != "" {
-		a.wakeDeliveries()
-	}
-	a.audit(c, site.ID, "credential.revoked", cred.ID, cred.UserID, reason)
-	c.JSON(http.StatusOK, toCredential(cred))
+	res, err := a.RevokeCredential(c.Request.Context(), mustPrincipal(c),
+		RevokeCredentialInput{SiteID: currentSite(c).ID, CredentialID: c.Param("credential"), Reason: req.Reason})
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) listCredentials(c *gin.Context) {
@@ -237,14 +179,8 @@ func (a *API) listCredentials(c *gin.Context) {
 }
 
 func (a *API) cutOffUser(c *gin.Context) {
-	site := currentSite(c)
-	u, err := a.store.CutOff(c.Request.Context(), site.ID, c.Param("user"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	a.audit(c, site.ID, "user.cut_off", "", u.ID, "")
-	c.JSON(http.StatusOK, gin.H{"user_id": u.ID, "credential_epoch": rfc3339p(u.CredentialEpoch)})
+	res, err := a.CutOffUser(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // --- mobile credentials ---
@@ -286,58 +222,13 @@ func (a *API) issueMobile(c *gin.Context) {
 			return
 		}
 	}
-	if req.DeliverVia == "" {
-		req.DeliverVia = "none"
-	}
-	switch req.DeliverVia {
-	case "none":
-	case "push", "sms":
-		if !a.deliveryAvailable(req.DeliverVia, notifications.KindInvitation) {
-			a.fail(c, &Error{Status: http.StatusUnprocessableEntity, Code: "delivery_unavailable",
-				Detail: "no " + req.DeliverVia + " provider is configured on this server",
-				Errors: []FieldError{{Field: "deliver_via", Message: req.DeliverVia + " is not configured"}}})
-			return
-		}
-	default:
-		a.fail(c, errValidation(FieldError{Field: "deliver_via", Message: "must be push, sms or none"}))
-		return
-	}
-	site := currentSite(c)
-	code := newCode()
-	ctx := c.Request.Context()
-	var (
-		cred       *models.Credential
-		inv        *models.Invitation
-		deliveryID string
-	)
-	issue := models.MobileIssue{SiteID: site.ID, UserID: c.Param("user"), Code: code, TTL: a.cfg.InvitationTTL,
-		Actor: actor(c), Detail: "deliver_via=" + req.DeliverVia}
-	var err error
-	if req.DeliverVia == "none" {
-		cred, inv, err = a.store.IssueMobile(ctx, issue)
-	} else {
-		// The invitation message commits with the credential or not at all.
-		err = a.store.Tx(ctx, func(tx *models.Store) error {
-			var err error
-			if cred, inv, err = tx.IssueMobile(ctx, issue); err != nil {
-				return err
-			}
-			deliveryID, err = a.enqueueInvitation(ctx, tx, site, inv, cred.UserID, code, req.DeliverVia)
-			return err
-		})
-	}
+	res, err := a.IssueMobile(c.Request.Context(), mustPrincipal(c), IssueMobileInput{SiteID: currentSite(c).ID, UserID: c.Param("user"), DeliverVia: req.DeliverVia})
 	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
+		a.fail(c, err)
 		return
-	}
-	if deliveryID != "" {
-		a.wakeDeliveries()
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, issueMobileResponse{
-		CredentialID: cred.ID, Status: cred.Status, DeliverVia: req.DeliverVia, DeliveryID: deliveryID,
-		Invitation: invitationJSON{Code: code, URL: a.invitationURL(code), ExpiresAt: rfc3339(inv.ExpiresAt)},
-	})
+	c.JSON(http.StatusCreated, res)
 }
 
 type acceptRequest struct {

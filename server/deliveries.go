@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -42,23 +41,16 @@ func (q outboxQueue) Claim(ctx context.Context, owner string, limit int, now tim
 	return out, nil
 }
 
-func leaseErr(err error) error {
-	if errors.Is(err, models.ErrLeaseLost) {
-		return fmt.Errorf("%w: %w", notifications.ErrLeaseLost, err)
-	}
-	return err
-}
-
 func (q outboxQueue) MarkSent(ctx context.Context, id, owner string, now time.Time) error {
-	return leaseErr(q.st.MarkOutboxSent(ctx, id, owner, now))
+	return q.st.MarkOutboxSent(ctx, id, owner, now)
 }
 
 func (q outboxQueue) MarkRetry(ctx context.Context, id, owner string, attempts int, next time.Time, lastErr string) error {
-	return leaseErr(q.st.MarkOutboxRetry(ctx, id, owner, attempts, next, lastErr))
+	return q.st.MarkOutboxRetry(ctx, id, owner, attempts, next, lastErr)
 }
 
 func (q outboxQueue) MarkDead(ctx context.Context, id, owner string, attempts int, lastErr string) error {
-	return leaseErr(q.st.MarkOutboxDead(ctx, id, owner, attempts, lastErr))
+	return q.st.MarkOutboxDead(ctx, id, owner, attempts, lastErr)
 }
 
 func (q outboxQueue) DropPushToken(ctx context.Context, ch notifications.Channel, token string) error {
@@ -122,7 +114,7 @@ func fromOutbox(o *models.OutboxMessage) notifications.Message {
 // enqueue validates m and adds it to the outbox on tx (inside the caller's
 // transaction). It returns the message id; a repeated idempotency key
 // returns the id of the message already enqueued.
-func (a *API) enqueue(ctx context.Context, tx *models.Store, m notifications.Message) (string, error) {
+func (s *Service) enqueue(ctx context.Context, tx *models.Store, m notifications.Message) (string, error) {
 	if err := m.Validate(); err != nil {
 		return "", err
 	}
@@ -139,9 +131,9 @@ func (a *API) enqueue(ctx context.Context, tx *models.Store, m notifications.Mes
 // wakeDeliveries tells the worker that committed messages are waiting (call
 // it after the transaction that enqueued them commits; before, the worker
 // would not see them).
-func (a *API) wakeDeliveries() {
-	if a.wake != nil {
-		a.wake()
+func (s *Service) wakeDeliveries() {
+	if s.wake != nil {
+		s.wake()
 	}
 }
 
@@ -150,12 +142,12 @@ func (a *API) wakeDeliveries() {
 // one a message takes depends on the recipient's phone). It asks CanSend,
 // not Available: an APNs provider with only the Wallet pass certificate
 // pushes pass updates, never the app's messages.
-func (a *API) deliveryAvailable(via string, kind notifications.Kind) bool {
+func (s *Service) deliveryAvailable(via string, kind notifications.Kind) bool {
 	switch via {
 	case "sms":
-		return a.notify.CanSend(notifications.ChannelSMS, kind)
+		return s.notify.CanSend(notifications.ChannelSMS, kind)
 	case "push":
-		return a.notify.CanSend(notifications.ChannelAPNs, kind) || a.notify.CanSend(notifications.ChannelFCM, kind)
+		return s.notify.CanSend(notifications.ChannelAPNs, kind) || s.notify.CanSend(notifications.ChannelFCM, kind)
 	}
 	return false
 }
@@ -163,12 +155,12 @@ func (a *API) deliveryAvailable(via string, kind notifications.Kind) bool {
 // checkDeliverVia validates a request's deliver_via ("" means none) for a
 // message of kind: nil, a 422 naming the field for an unknown value, or 422
 // delivery_unavailable when no provider can send it.
-func (a *API) checkDeliverVia(via string, kind notifications.Kind) error {
+func (s *Service) checkDeliverVia(via string, kind notifications.Kind) error {
 	switch via {
 	case "", "none":
 		return nil
 	case "push", "sms":
-		if !a.deliveryAvailable(via, kind) {
+		if !s.deliveryAvailable(via, kind) {
 			return errDeliveryUnavailable(via, "no "+via+" provider is configured on this server")
 		}
 		return nil
@@ -186,7 +178,7 @@ func errDeliveryUnavailable(via, detail string) *Error {
 // A person being invited has no phone of the new credential yet; a phone of
 // a revoked credential may be the stolen one. what names the message in the
 // error; kind is its kind, which the phone's provider must be able to send.
-func (a *API) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, what string, kind notifications.Kind) (notifications.Channel, string, error) {
+func (s *Service) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, what string, kind notifications.Kind) (notifications.Channel, string, error) {
 	d, err := tx.LatestPushDevice(ctx, siteID, userID)
 	if errors.Is(err, models.ErrNotFound) {
 		return "", "", errValidation(FieldError{Field: "deliver_via", Message: "push needs a phone this user has already enrolled " +
@@ -199,7 +191,7 @@ func (a *API) pushTarget(ctx context.Context, tx *models.Store, siteID, userID, 
 	if err != nil {
 		return "", "", err
 	}
-	if !a.notify.CanSend(ch, kind) {
+	if !s.notify.CanSend(ch, kind) {
 		return "", "", errDeliveryUnavailable("push", "the user's phone is "+d.Platform+", and no "+string(ch)+" provider is configured on this server")
 	}
 	return ch, d.PushToken, nil
@@ -222,7 +214,7 @@ func recipientError(err error, via string) error {
 // enqueueInvitation queues the invitation of a mobile credential by SMS to
 // the user's phone or by push to the user's enrolled phone, inside the
 // transaction that issued it. via "none" queues nothing ("" id).
-func (a *API) enqueueInvitation(ctx context.Context, tx *models.Store, site *models.Site, inv *models.Invitation, userID, code, via string) (string, error) {
+func (s *Service) enqueueInvitation(ctx context.Context, tx *models.Store, site *models.Site, inv *models.Invitation, userID, code, via string) (string, error) {
 	if via != "sms" && via != "push" {
 		return "", nil
 	}
@@ -232,25 +224,25 @@ func (a *API) enqueueInvitation(ctx context.Context, tx *models.Store, site *mod
 	}
 	m := notifications.Message{
 		SiteID: site.ID, Kind: notifications.KindInvitation,
-		Payload: notifications.Payload{Link: a.invitationURL(code), Code: code, SiteName: site.Name, RecipientName: u.Name},
+		Payload: notifications.Payload{Link: s.invitationURL(code), Code: code, SiteName: site.Name, RecipientName: u.Name},
 	}
 	if via == "sms" {
 		if u.Phone == "" {
 			return "", errValidation(FieldError{Field: "deliver_via", Message: "sms needs the user's phone number, and the user has none; set it first or use push or none"})
 		}
 		m.Channel, m.Recipient = notifications.ChannelSMS, u.Phone
-	} else if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, site.ID, userID, "invitation", notifications.KindInvitation); err != nil {
+	} else if m.Channel, m.Recipient, err = s.pushTarget(ctx, tx, site.ID, userID, "invitation", notifications.KindInvitation); err != nil {
 		return "", err
 	}
 	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, inv.ID, m.Recipient)
-	id, err := a.enqueue(ctx, tx, m)
+	id, err := s.enqueue(ctx, tx, m)
 	if err != nil {
 		return "", recipientError(err, via)
 	}
 	return id, nil
 }
 
-func (a *API) invitationURL(code string) string { return a.cfg.PublicURL + "/invite/" + code }
+func (s *Service) invitationURL(code string) string { return s.cfg.PublicURL + "/invite/" + code }
 
 // enqueueRevocation queues the silent push that tells the phone of a
 // revoked mobile credential to drop it, inside the revoking transaction.
@@ -258,7 +250,7 @@ func (a *API) invitationURL(code string) string { return a.cfg.PublicURL + "/inv
 // pending credential, no push token, a token that can't be valid) or no
 // provider for it: the revocation itself must not depend on a courtesy
 // push; readers learn it from the deny list either way.
-func (a *API) enqueueRevocation(ctx context.Context, tx *models.Store, cred *models.Credential) (string, error) {
+func (s *Service) enqueueRevocation(ctx context.Context, tx *models.Store, cred *models.Credential) (string, error) {
 	if cred.Kind != models.KindMobile {
 		return "", nil
 	}
@@ -273,8 +265,8 @@ func (a *API) enqueueRevocation(ctx context.Context, tx *models.Store, cred *mod
 	if err != nil {
 		return "", err
 	}
-	if !a.notify.CanSend(ch, notifications.KindRevocation) {
-		a.log.InfoContext(ctx, "revocation push not sent: no provider", "credential_id", cred.ID, "channel", string(ch))
+	if !s.notify.CanSend(ch, notifications.KindRevocation) {
+		s.log.InfoContext(ctx, "revocation push not sent: no provider", "credential_id", cred.ID, "channel", string(ch))
 		return "", nil
 	}
 	m := notifications.Message{
@@ -282,10 +274,10 @@ func (a *API) enqueueRevocation(ctx context.Context, tx *models.Store, cred *mod
 		Payload:        notifications.Payload{CredentialID: cred.ID},
 		IdempotencyKey: notifications.IdempotencyKey(notifications.KindRevocation, ch, cred.ID, d.PushToken),
 	}
-	id, err := a.enqueue(ctx, tx, m)
+	id, err := s.enqueue(ctx, tx, m)
 	var ve *notifications.ValidationError
 	if errors.As(err, &ve) && ve.Field == "recipient" {
-		a.log.InfoContext(ctx, "revocation push not sent: the device's push token is malformed", "credential_id", cred.ID)
+		s.log.InfoContext(ctx, "revocation push not sent: the device's push token is malformed", "credential_id", cred.ID)
 		return "", nil
 	}
 	return id, err
@@ -323,11 +315,11 @@ func passDeliveryFor(site *models.Site, p *models.Pass, v models.Visitor, issuer
 // first and wakeDeliveries after the commit. It returns the message id (""
 // for none) or a 422 naming deliver_via when the visitor can't be reached
 // that way.
-func (a *API) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDelivery) (string, error) {
+func (s *Service) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDelivery) (string, error) {
 	if d.Via != "sms" && d.Via != "push" {
 		return "", nil
 	}
-	if err := a.checkDeliverVia(d.Via, notifications.KindVisitorPass); err != nil {
+	if err := s.checkDeliverVia(d.Via, notifications.KindVisitorPass); err != nil {
 		return "", err
 	}
 	m := notifications.Message{
@@ -344,12 +336,12 @@ func (a *API) enqueueVisitorPass(ctx context.Context, tx *models.Store, d passDe
 	case d.UserID == "":
 		return "", errValidation(FieldError{Field: "deliver_via", Message: "push needs a visitor who is a user with an enrolled phone; use sms"})
 	default:
-		if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, d.SiteID, d.UserID, "pass", notifications.KindVisitorPass); err != nil {
+		if m.Channel, m.Recipient, err = s.pushTarget(ctx, tx, d.SiteID, d.UserID, "pass", notifications.KindVisitorPass); err != nil {
 			return "", err
 		}
 	}
 	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, d.PassID, m.Recipient)
-	id, err := a.enqueue(ctx, tx, m)
+	id, err := s.enqueue(ctx, tx, m)
 	if err != nil {
 		return "", recipientError(err, d.Via)
 	}

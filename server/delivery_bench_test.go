@@ -1,7 +1,7 @@
 package server_test
 
 import (
-	"context"
+	"github.com/lintel/lintel/internal/testkit"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,18 +40,7 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 					}
 				}
 			})
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			b.ResetTimer()
-			start := time.Now()
-			stopped := make(chan struct{})
-			go func() { _ = w.Run(ctx); close(stopped) }()
-			<-all
-			elapsed := time.Since(start)
-			b.StopTimer()
-			cancel()
-			<-stopped
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+			testkit.Throughput(b, "msgs/s", w.Run, all)
 		})
 	}
 }

@@ -399,18 +399,7 @@ func outboxFill(t testing.TB, st *models.Store, siteID string, n int) map[string
 
 // delivered counts successful deliveries per recipient at the servers.
 func (d *deliveryEnv) delivered() map[string]int {
-	got := map[string]int{}
-	for _, q := range d.apns.Requests() {
-		if q.Status == 200 {
-			got[q.Token]++
-		}
-	}
-	for _, q := range d.twilio.Requests() {
-		if q.Status == 201 {
-			got[q.To]++
-		}
-	}
-	return got
+	return notifytest.Delivered(d.apns, d.twilio)
 }
 
 func outboxCount(t testing.TB, st *models.Store, status string) int64 {

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -48,17 +47,8 @@ func (a *API) createDoor(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	d := &models.Door{SiteID: currentSite(c).ID, Name: v.name("name", req.Name, 200), ScheduleBased: req.ScheduleBased}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.CreateDoor(c.Request.Context(), d); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toDoor(d))
+	res, err := a.CreateDoor(c.Request.Context(), mustPrincipal(c), CreateDoorInput{SiteID: currentSite(c).ID, doorRequest: req})
+	a.respond(c, http.StatusCreated, res, err)
 }
 
 func (a *API) listDoors(c *gin.Context) {
@@ -90,35 +80,13 @@ func (a *API) updateDoor(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	d, err := a.store.GetDoor(ctx, currentSite(c).ID, c.Param("door"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	var v validator
-	if req.Name.Set {
-		v.check(!req.Name.Null, "name", "must not be null")
-		d.Name = v.name("name", req.Name.Value, 200)
-	}
-	if req.ScheduleBased.Set {
-		v.check(!req.ScheduleBased.Null, "schedule_based", "must be true or false")
-		d.ScheduleBased = req.ScheduleBased.Value
-	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.UpdateDoor(ctx, d); err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	c.JSON(http.StatusOK, toDoor(d))
+	res, err := a.UpdateDoor(c.Request.Context(), mustPrincipal(c), UpdateDoorInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), doorPatch: req})
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) deleteDoor(c *gin.Context) {
-	if err := a.store.DeleteDoor(c.Request.Context(), currentSite(c).ID, c.Param("door")); err != nil {
-		a.fail(c, notFoundAs(err, "door"))
+	if err := a.DeleteDoor(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("door")); err != nil {
+		a.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -144,20 +112,11 @@ func (a *API) provisionReader(c *gin.Context) {
 			return
 		}
 	}
-	var v validator
-	name := strings.TrimSpace(req.Name)
-	if name != "" {
-		name = v.name("name", name, 200)
-	}
-	if err := v.err(); err != nil {
+	res, err := a.ProvisionReader(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("door"), req.Name)
+	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	r, token, err := a.store.ProvisionReader(c.Request.Context(), currentSite(c).ID, c.Param("door"), name)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, readerResponse{ReaderID: r.ID, DoorID: r.DoorID, Name: r.Name, Token: token})
+	c.JSON(http.StatusCreated, res)
 }

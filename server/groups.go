@@ -148,27 +148,8 @@ func (a *API) createGroup(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	g := &models.Group{
-		SiteID:  currentSite(c).ID,
-		Name:    v.name("name", req.Name, 200),
-		Role:    v.role("role", req.Role),
-		DoorIDs: v.doorIDs("door_ids", req.DoorIDs),
-	}
-	g.SetSchedule(v.schedule("schedule", req.Schedule))
-	if req.VisitorPasses != nil {
-		applyPolicy(g, *req.VisitorPasses)
-	}
-	v.noAccess(g)
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.CreateGroup(c.Request.Context(), g); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toGroup(g))
+	res, err := a.CreateGroup(c.Request.Context(), mustPrincipal(c), CreateGroupInput{SiteID: currentSite(c).ID, groupRequest: req})
+	a.respond(c, http.StatusCreated, res, err)
 }
 
 func (a *API) listGroups(c *gin.Context) {
@@ -200,48 +181,13 @@ func (a *API) updateGroup(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	g, err := a.store.GetGroup(ctx, currentSite(c).ID, c.Param("group"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "group"))
-		return
-	}
-	var v validator
-	if req.Name.Set {
-		g.Name = v.name("name", req.Name.Value, 200)
-	}
-	if req.Role.Set {
-		g.Role = v.role("role", req.Role.Value)
-	}
-	if req.DoorIDs.Set {
-		g.DoorIDs = v.doorIDs("door_ids", req.DoorIDs.Value)
-	}
-	if req.Schedule.Set {
-		if req.Schedule.Null {
-			g.SetSchedule(nil)
-		} else {
-			g.SetSchedule(v.schedule("schedule", &req.Schedule.Value))
-		}
-	}
-	if req.VisitorPasses.Set {
-		v.check(!req.VisitorPasses.Null, "visitor_passes", "must be an object")
-		applyPolicy(g, req.VisitorPasses.Value)
-	}
-	v.noAccess(g)
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.UpdateGroup(ctx, g); err != nil {
-		a.fail(c, notFoundAs(err, "group"))
-		return
-	}
-	c.JSON(http.StatusOK, toGroup(g))
+	res, err := a.UpdateGroup(c.Request.Context(), mustPrincipal(c), UpdateGroupInput{SiteID: currentSite(c).ID, GroupID: c.Param("group"), groupPatch: req})
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) deleteGroup(c *gin.Context) {
-	if err := a.store.DeleteGroup(c.Request.Context(), currentSite(c).ID, c.Param("group")); err != nil {
-		a.fail(c, notFoundAs(err, "group"))
+	if err := a.DeleteGroup(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("group")); err != nil {
+		a.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -16,7 +17,6 @@ import (
 	"github.com/lintel/lintel/credential/offlinepin"
 	"github.com/lintel/lintel/credential/schedule"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/notifications"
 )
 
 // PassLimits bound how long a visitor pass may last, by type.
@@ -34,7 +34,7 @@ func DefaultPassLimits() PassLimits {
 
 // passLimits are the limits in force (LINTEL_PASS_MAX_TEMPORARY,
 // LINTEL_PASS_MAX_RECURRING, LINTEL_PASS_MAX_SINGLE_USE).
-func (a *API) passLimits() PassLimits { return a.cfg.PassLimits }
+func (s *Service) passLimits() PassLimits { return s.cfg.PassLimits }
 
 func (l PassLimits) max(t credential.PassType) time.Duration {
 	switch t {
@@ -165,22 +165,20 @@ type passIssuer struct {
 	group *models.Group // members
 }
 
-// issuer checks, for a member key, the rules that do not depend on the
+// passIssuer checks, for a member key, the rules that do not depend on the
 // request (role, policy enabled); the type and doors are checked later by
 // allows.
-func (a *API) issuer(c *gin.Context) (*passIssuer, error) {
-	p := mustPrincipal(c)
+func (s *Service) passIssuer(ctx context.Context, p Principal, siteID string) (*passIssuer, error) {
 	is := &passIssuer{p: p}
 	if p.manages() {
 		return is, nil
 	}
-	ctx := c.Request.Context()
-	u, err := a.store.GetUser(ctx, currentSite(c).ID, p.UserID)
+	u, err := s.store.GetUser(ctx, siteID, p.UserID)
 	if err != nil || u.GroupID == nil {
 		// authorize let only active users of the member role through.
 		return nil, errForbidden("visitor passes: only users of the member role issue passes")
 	}
-	g, err := a.store.GetGroup(ctx, u.SiteID, *u.GroupID)
+	g, err := s.store.GetGroup(ctx, u.SiteID, *u.GroupID)
 	if err != nil {
 		return nil, err
 	}
@@ -338,87 +336,18 @@ func days(d time.Duration) string {
 }
 
 func (a *API) createPass(c *gin.Context) {
-	is, err := a.issuer(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
 	var req passRequest
 	if err := decodeJSON(c, &req); err != nil {
 		a.fail(c, err)
 		return
 	}
-	now := a.now().UTC()
-	s, err := validatePass(&req, now, a.passLimits())
+	res, err := a.CreatePass(c.Request.Context(), mustPrincipal(c), CreatePassInput{SiteID: currentSite(c).ID, passRequest: req})
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	if err := is.allows(s.typ, s.doors); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if s.deliver != "none" && !a.deliveryAvailable(s.deliver, notifications.KindVisitorPass) {
-		a.fail(c, &Error{Status: http.StatusUnprocessableEntity, Code: "delivery_unavailable",
-			Detail: "no " + s.deliver + " provider is configured on this server",
-			Errors: []FieldError{{Field: "deliver_via", Message: s.deliver + " is not configured"}}})
-		return
-	}
-	site := currentSite(c)
-	linkToken := newCode()
-	p := &models.Pass{SiteID: site.ID, Type: s.typ.String(), IssuerKind: is.p.Kind, IssuerKeyID: is.p.KeyID,
-		StartsAt: s.start, EndsAt: s.end, MethodQR: s.qr, MethodPIN: s.pin, DeliverVia: s.deliver,
-		LinkHash: models.HashSecret(linkToken), DoorIDs: s.doors}
-	if is.user != nil {
-		p.IssuerUserID = &is.user.ID
-	}
-	p.SetSchedule(s.sched)
-	var pins []*models.PIN
-	var digits string
-	var makePINs models.PassPINs
-	if s.pin {
-		makePINs = func(tx *models.Store, p *models.Pass, visitor *models.User) error {
-			var err error
-			pins, digits, err = a.passPINs(c, tx, p, visitor, now)
-			return err
-		}
-	}
-	ctx := c.Request.Context()
-	var link, deliveryID string
-	// The message delivering the pass (deliver_via) commits with the pass.
-	err = a.store.Tx(ctx, func(tx *models.Store) error {
-		if err := tx.CreatePass(ctx, p, s.visitor, makePINs); err != nil {
-			return err
-		}
-		link = a.cfg.PublicURL + "/p/" + p.ID + "?t=" + linkToken
-		var err error
-		deliveryID, err = a.enqueueVisitorPass(ctx, tx, passDeliveryFor(site, p, s.visitor, is.user, link))
-		return err
-	})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	if deliveryID != "" {
-		a.wakeDeliveries()
-	}
-	visitor, err := a.store.GetUser(ctx, site.ID, p.VisitorID)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	out := toPass(p, visitor, derefPINs(pins), now)
-	if s.qr {
-		if out.QR, err = a.passQR(p); err != nil {
-			a.fail(c, err)
-			return
-		}
-	}
-	out.PIN = digits
-	out.Link = link
-	a.audit(c, site.ID, "pass.issued", p.ID, p.VisitorID, "type="+p.Type+" methods="+strings.Join(out.Methods, ","))
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, out)
+	c.JSON(http.StatusCreated, res)
 }
 
 func derefPINs(ps []*models.PIN) []models.PIN {
@@ -431,8 +360,8 @@ func derefPINs(ps []*models.PIN) []models.PIN {
 
 // passQR signs the pass's QR token with the current key. It is the same
 // claims whenever it is made, so the visitor's page can show a fresh one.
-func (a *API) passQR(p *models.Pass) (string, error) {
-	return credential.IssuePassToken(a.keys.Current(), rand.Reader, credential.PassClaims{
+func (s *Service) passQR(p *models.Pass) (string, error) {
+	return credential.IssuePassToken(s.keys.Current(), rand.Reader, credential.PassClaims{
 		ID: p.ID, Site: p.SiteID, Type: mustPassType(p.Type),
 		NotBefore: p.StartsAt.UTC().Truncate(time.Second), NotAfter: p.EndsAt.UTC().Truncate(time.Second),
 		Schedule: p.Schedule(), Doors: credential.DoorHashes(p.DoorIDs...),
@@ -476,11 +405,10 @@ func (a *API) PassSecrets(c *gin.Context, p *models.Pass) (qr, pin string, err e
 // single-use windows) gets a synced PIN: 6 digits chosen by the server, the
 // same on each of its doors, distinct from every active PIN of each,
 // carried with the pass's window, schedule and type in the doors' bundles.
-func (a *API) passPINs(c *gin.Context, tx *models.Store, p *models.Pass, visitor *models.User, now time.Time) ([]*models.PIN, string, error) {
+func (s *Service) passPINs(ctx context.Context, who Principal, tx *models.Store, p *models.Pass, visitor *models.User, now time.Time) ([]*models.PIN, string, error) {
 	base := models.PIN{SiteID: p.SiteID, Mode: models.PINCustom, Source: models.PINSourceVisitorPass, StartsAt: p.StartsAt,
-		AssigneeUserID: &visitor.ID, PassID: &p.ID, CreatedBy: actor(c),
+		AssigneeUserID: &visitor.ID, PassID: &p.ID, CreatedBy: who.actor(),
 		ScheduleDays: p.ScheduleDays, ScheduleStart: p.ScheduleStart, ScheduleEnd: p.ScheduleEnd}
-	ctx := c.Request.Context()
 	if spec, ok := offlinePassSpec(p, now); ok {
 		row := base
 		row.DoorID, row.Mode, row.Type, row.StartsAt = p.DoorIDs[0], models.PINOffline, spec.Type.String(), spec.Start
@@ -489,7 +417,7 @@ func (a *API) passPINs(c *gin.Context, tx *models.Store, p *models.Pass, visitor
 		}
 		var digits string
 		rows := []*models.PIN{&row}
-		err := tx.CreatePINs(ctx, rows, a.offlineCandidates(spec, now, &digits), errOfflineFull)
+		err := tx.CreatePINs(ctx, rows, s.offlineCandidates(spec, now, &digits), errOfflineFull)
 		if !errors.Is(err, errOfflineFull) {
 			return rows, digits, err
 		}
@@ -509,17 +437,7 @@ func (a *API) passPINs(c *gin.Context, tx *models.Store, p *models.Pass, visitor
 		rows[i] = &r
 	}
 	var digits string
-	next := func(attempt int, rows []*models.PIN) (bool, error) {
-		if attempt >= 20 {
-			return false, nil
-		}
-		var err error
-		if digits, err = randomPIN(syncedPINDigits); err != nil {
-			return false, err
-		}
-		return true, a.fillCustom(p.SiteID, digits, rows)
-	}
-	err := tx.CreatePINs(ctx, rows, next, errConflict("pin_space_exhausted", "no free PIN was found for these doors; try again"))
+	err := tx.CreatePINs(ctx, rows, s.syncedCandidates(p.SiteID, &digits), errConflict("pin_space_exhausted", "no free PIN was found for these doors; try again"))
 	return rows, digits, err
 }
 
@@ -680,43 +598,8 @@ func (a *API) getPass(c *gin.Context) {
 // door's readers from their next sync (at once when they stream), its PIN
 // is deleted.
 func (a *API) revokePass(c *gin.Context) {
-	p, _, err := a.loadPass(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	ctx := c.Request.Context()
-	siteID, passID := p.SiteID, p.ID
-	var pushes int
-	// The pass's Wallet copies learn it in the same transaction (walletsync.go).
-	err = a.store.Tx(ctx, func(tx *models.Store) error {
-		var err error
-		if p, err = tx.RevokePass(ctx, siteID, passID); err != nil {
-			return err
-		}
-		pushes, err = a.walletPassChanged(ctx, tx, siteID, passID, models.PassRevoked, "")
-		return err
-	})
-	if err != nil {
-		a.fail(c, notFoundAs(err, "visitor pass"))
-		return
-	}
-	if pushes > 0 {
-		a.wakeDeliveries()
-	}
-	a.wakeWalletSync()
-	a.audit(c, p.SiteID, "pass.revoked", p.ID, p.VisitorID, "")
-	pins, err := a.store.PassPINsOf(ctx, p.SiteID, p.ID)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	visitor, err := a.store.GetUser(ctx, p.SiteID, p.VisitorID)
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toPass(p, visitor, pins, a.now().UTC()))
+	res, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("pass"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // passEvents lists each use of a pass: the readers' decisions on its QR

@@ -20,7 +20,6 @@ import (
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/offlinepin"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/notifications"
 )
 
 // bridgeFreshness is how recently a reader of a door must have synced (or
@@ -33,17 +32,17 @@ const bridgeFreshness = 2 * time.Minute
 // receive it in their bundle. gen is the door's key generation
 // (models.Door.KeyGeneration): 0 is the original derivation, a rotation
 // raises it and so changes the key.
-func (a *API) doorPINKey(doorID string, gen int) []byte {
+func (s *Service) doorPINKey(doorID string, gen int) []byte {
 	if gen == 0 {
-		return a.keys.Derive("door-pin:" + doorID)
+		return s.keys.Derive("door-pin:" + doorID)
 	}
-	return a.keys.Derive("door-pin:" + doorID + ":gen:" + strconv.Itoa(gen))
+	return s.keys.Derive("door-pin:" + doorID + ":gen:" + strconv.Itoa(gen))
 }
 
 // pinAEAD seals custom PINs at rest (AES-256-GCM, key derived from the
 // key-encryption key).
-func (a *API) pinAEAD() cipher.AEAD {
-	block, err := aes.NewCipher(a.keys.Derive("pin-encryption"))
+func (s *Service) pinAEAD() cipher.AEAD {
+	block, err := aes.NewCipher(s.keys.Derive("pin-encryption"))
 	if err != nil {
 		panic("pin key: " + err.Error()) // 32 bytes: cannot fail
 	}
@@ -59,8 +58,8 @@ func (a *API) pinAEAD() cipher.AEAD {
 func pinAAD(rowID string) []byte { return []byte("lintel-pin:" + rowID) }
 
 // sealPIN encrypts pin for the PIN row rowID: nonce || ciphertext.
-func (a *API) sealPIN(rowID, pin string) ([]byte, error) {
-	aead := a.pinAEAD()
+func (s *Service) sealPIN(rowID, pin string) ([]byte, error) {
+	aead := s.pinAEAD()
 	nonce := make([]byte, aead.NonceSize())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return nil, err
@@ -70,7 +69,7 @@ func (a *API) sealPIN(rowID, pin string) ([]byte, error) {
 
 // pinDigits recovers a PIN: an offline one is generated again from the
 // door key, its window and nonce; a custom one is decrypted.
-func (a *API) pinDigits(p *models.PIN) (string, error) {
+func (s *Service) pinDigits(p *models.PIN) (string, error) {
 	if p.Mode == models.PINOffline {
 		typ, err := offlinepin.ParseType(p.Type)
 		if err != nil {
@@ -82,10 +81,10 @@ func (a *API) pinDigits(p *models.PIN) (string, error) {
 		}
 		// The digits do not depend on the issuing time; the start is one
 		// at which Generate's bounds hold.
-		pin, _, err := offlinepin.Generate(a.doorPINKey(p.DoorID, p.KeyGeneration), spec, spec.Start)
+		pin, _, err := offlinepin.Generate(s.doorPINKey(p.DoorID, p.KeyGeneration), spec, spec.Start)
 		return pin, err
 	}
-	aead := a.pinAEAD()
+	aead := s.pinAEAD()
 	ns := aead.NonceSize()
 	if len(p.PINEnc) < ns {
 		return "", errors.New("sealed PIN too short")
@@ -276,108 +275,13 @@ func (a *API) createPIN(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	now := a.now().UTC()
-	var v validator
-	v.check(req.Mode == models.PINOffline || req.Mode == models.PINCustom, "mode", "must be offline or custom")
-	typ, err := offlinepin.ParseType(req.Type)
-	v.check(err == nil, "type", "must be one_time, time_bound or permanent")
-	start := v.instant("starts_at", req.StartsAt, now.Truncate(time.Second))
-	var end time.Time
-	if typ == offlinepin.TimeBound {
-		if req.EndsAt == nil {
-			v.add("ends_at", "is required for a time_bound PIN")
-		} else if end = v.instant("ends_at", req.EndsAt, time.Time{}); !end.IsZero() {
-			v.check(end.After(start), "ends_at", "must be after starts_at")
-			v.check(end.After(now), "ends_at", "is in the past")
-		}
-	} else if req.EndsAt != nil {
-		v.add("ends_at", "only time_bound PINs have an end: one_time and permanent PINs work from starts_at on")
-	}
-	var digits string
-	switch {
-	case req.Mode == models.PINCustom && req.PIN == nil:
-		v.add("pin", "is required for a custom PIN: 4 to 6 digits")
-	case req.Mode == models.PINCustom:
-		digits = *req.PIN
-		v.check(validCustomPIN(digits), "pin", "must be 4 to 6 digits (0-9), nothing else")
-	case req.PIN != nil:
-		v.add("pin", "is chosen by the server for offline PINs: leave it out")
-	}
-	who := v.assignee(req.Assignee, mustPrincipal(c))
-	if req.DeliverVia == "" {
-		req.DeliverVia = "none"
-	}
-	var spec offlinepin.Spec
-	if req.Mode == models.PINOffline && len(v.errs) == 0 {
-		spec = v.offlineSpec(typ, start, end, now)
-	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.checkDeliverVia(req.DeliverVia, notifications.KindPIN); err != nil {
-		a.fail(c, err)
-		return
-	}
-	ctx := c.Request.Context()
-	site := currentSite(c)
-	doorID := c.Param("door")
-	if _, err := a.store.GetDoor(ctx, site.ID, doorID); err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	p := &models.PIN{SiteID: site.ID, DoorID: doorID, Mode: req.Mode, Type: typ.String(), Source: models.PINSourceManual,
-		StartsAt: start, CreatedBy: actor(c)}
-	if typ == offlinepin.TimeBound {
-		p.EndsAt = &end
-	}
-	var next models.PINCandidate
-	exhausted := error(models.ErrPINTaken)
-	if req.Mode == models.PINOffline {
-		p.StartsAt = spec.Start
-		if typ == offlinepin.TimeBound {
-			p.EndsAt = &spec.End
-		}
-		next, exhausted = a.offlineCandidates(spec, now, &digits), models.ErrPINSpace
-	} else {
-		live, err := a.store.DoorHasLiveReader(ctx, site.ID, doorID, now.Add(-bridgeFreshness))
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		if !live {
-			a.fail(c, errConflict("bridge_offline", fmt.Sprintf("no reader of this door has synced in the last %s: a custom PIN needs a connected reader to reach the lock; use an offline PIN", bridgeFreshness)))
-			return
-		}
-		next = a.customCandidate(site.ID, digits)
-	}
-	var deliveryID string
-	// The message sending the PIN commits with it or not at all.
-	err = a.store.Tx(ctx, func(tx *models.Store) error {
-		if err := tx.CreatePIN(ctx, p, who, next, exhausted); err != nil {
-			return err
-		}
-		var err error
-		if deliveryID, err = a.enqueuePIN(ctx, tx, site, p, digits, req.DeliverVia); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, site.ID, actor(c), "pin.created", p.ID, deref(p.AssigneeUserID), "mode="+p.Mode+" type="+p.Type+" deliver_via="+req.DeliverVia)
-	})
+	res, err := a.CreatePIN(c.Request.Context(), mustPrincipal(c), CreatePINInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), pinRequest: req})
 	if err != nil {
-		var ua models.UnknownAssigneeError
-		if errors.As(err, &ua) {
-			err = errValidation(FieldError{Field: "assignee.user_id", Message: "is not an active user of this site"})
-		}
-		a.fail(c, notFoundAs(err, "door"))
+		a.fail(c, err)
 		return
-	}
-	if deliveryID != "" {
-		a.wakeDeliveries()
 	}
 	c.Header("Cache-Control", "no-store")
-	r := toPIN(p, digits, true, now)
-	r.DeliveryID = deliveryID
-	c.JSON(http.StatusCreated, r)
+	c.JSON(http.StatusCreated, res)
 }
 
 func deref(s *string) string {
@@ -409,7 +313,7 @@ func (v *validator) offlineSpec(typ offlinepin.Type, start, end, now time.Time) 
 // offlineCandidates tries the nonces of spec in order: the first whose
 // PIN id is new on the door wins (the unique index decides). *pin receives
 // the PIN of the latest candidate, so the winner's after insertion.
-func (a *API) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string) models.PINCandidate {
+func (s *Service) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string) models.PINCandidate {
 	n := spec.Type.Nonces()
 	first := 0
 	if spec.Type == offlinepin.Permanent {
@@ -422,37 +326,37 @@ func (a *API) offlineCandidates(spec offlinepin.Spec, now time.Time, pin *string
 		if attempt >= n {
 			return false, nil
 		}
-		s := spec
-		s.Nonce = uint16((first + attempt) % n)
+		sp := spec
+		sp.Nonce = uint16((first + attempt) % n)
 		for _, r := range rows {
-			digits, id, err := offlinepin.Generate(a.doorPINKey(r.DoorID, r.KeyGeneration), s, now)
+			digits, id, err := offlinepin.Generate(s.doorPINKey(r.DoorID, r.KeyGeneration), sp, now)
 			if err != nil {
 				return false, err
 			}
-			r.OfflineID, r.Nonce, *pin = &id, int(s.Nonce), digits
+			r.OfflineID, r.Nonce, *pin = &id, int(sp.Nonce), digits
 		}
 		return true, nil
 	}
 }
 
 // customCandidate offers the one PIN the admin chose.
-func (a *API) customCandidate(siteID, digits string) models.PINCandidate {
+func (s *Service) customCandidate(siteID, digits string) models.PINCandidate {
 	return func(attempt int, rows []*models.PIN) (bool, error) {
 		if attempt > 0 {
 			return false, nil
 		}
-		return true, a.fillCustom(siteID, digits, rows)
+		return true, s.fillCustom(siteID, digits, rows)
 	}
 }
 
 // fillCustom seals digits for each row and sets the hash readers match.
-func (a *API) fillCustom(siteID, digits string, rows []*models.PIN) error {
+func (s *Service) fillCustom(siteID, digits string, rows []*models.PIN) error {
 	for _, r := range rows {
-		enc, err := a.sealPIN(r.ID, digits)
+		enc, err := s.sealPIN(r.ID, digits)
 		if err != nil {
 			return err
 		}
-		h := credential.CustomPINHash(a.cardKey(siteID, r.DoorID, r.KeyGeneration), r.DoorID, digits)
+		h := credential.CustomPINHash(s.cardKey(siteID, r.DoorID, r.KeyGeneration), r.DoorID, digits)
 		r.PINEnc, r.PINHash = enc, &h
 	}
 	return nil
@@ -483,41 +387,18 @@ func (a *API) listPINs(c *gin.Context) {
 }
 
 func (a *API) revealPIN(c *gin.Context) {
-	site := currentSite(c)
-	p, err := a.store.GetPIN(c.Request.Context(), site.ID, c.Param("door"), c.Param("pin"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "PIN"))
-		return
-	}
-	if p.Status == models.PINDeleted {
-		a.fail(c, errConflict("already_deleted", "the PIN is deleted"))
-		return
-	}
-	digits, err := a.pinDigits(p)
+	res, err := a.RevealPIN(c.Request.Context(), mustPrincipal(c), PINRef{SiteID: currentSite(c).ID, DoorID: c.Param("door"), PINID: c.Param("pin")})
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	// Who, when (the event's time) and which PIN; never the PIN itself.
-	a.audit(c, site.ID, "pin.revealed", p.ID, deref(p.AssigneeUserID), "door="+p.DoorID)
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, toPIN(p, digits, true, a.now().UTC()))
+	c.JSON(http.StatusOK, res)
 }
 
 func (a *API) deletePIN(c *gin.Context) {
-	site := currentSite(c)
-	p, err := a.store.DeletePIN(c.Request.Context(), site.ID, c.Param("door"), c.Param("pin"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "PIN"))
-		return
-	}
-	digits, err := a.pinDigits(p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	a.audit(c, site.ID, "pin.deleted", p.ID, deref(p.AssigneeUserID), "mode="+p.Mode)
-	c.JSON(http.StatusOK, toPIN(p, digits, false, a.now().UTC()))
+	res, err := a.DeletePIN(c.Request.Context(), mustPrincipal(c), PINRef{SiteID: currentSite(c).ID, DoorID: c.Param("door"), PINID: c.Param("pin")})
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // addKeypadAndPasses puts the door's offline-PIN key, custom PINs (by

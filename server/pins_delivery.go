@@ -17,7 +17,7 @@ import (
 // An assignee who can't receive it that way is a 422 naming assignee. The
 // message carries the digits until it is finished; then the outbox empties
 // its payload, as for every message.
-func (a *API) enqueuePIN(ctx context.Context, tx *models.Store, site *models.Site, p *models.PIN, digits, via string) (string, error) {
+func (s *Service) enqueuePIN(ctx context.Context, tx *models.Store, site *models.Site, p *models.PIN, digits, via string) (string, error) {
 	if via != "sms" && via != "push" {
 		return "", nil
 	}
@@ -34,7 +34,7 @@ func (a *API) enqueuePIN(ctx context.Context, tx *models.Store, site *models.Sit
 	}
 	m := notifications.Message{
 		SiteID: site.ID, Kind: notifications.KindPIN,
-		Payload: notifications.Payload{PIN: digits, PINID: p.ID, DoorName: door.Name, Validity: pinValidity(p, siteLocation(site), a.now()),
+		Payload: notifications.Payload{PIN: digits, PINID: p.ID, DoorName: door.Name, Validity: pinValidity(p, siteLocation(site), s.now()),
 			SiteName: site.Name, RecipientName: u.Name},
 	}
 	if via == "sms" {
@@ -42,11 +42,11 @@ func (a *API) enqueuePIN(ctx context.Context, tx *models.Store, site *models.Sit
 			return "", errValidation(FieldError{Field: "assignee", Message: "sms needs the assignee's phone number, and " + u.Name + " has none; set it first, or use push or none"})
 		}
 		m.Channel, m.Recipient = notifications.ChannelSMS, u.Phone
-	} else if m.Channel, m.Recipient, err = a.pushTarget(ctx, tx, site.ID, u.ID, "PIN", notifications.KindPIN); err != nil {
+	} else if m.Channel, m.Recipient, err = s.pushTarget(ctx, tx, site.ID, u.ID, "PIN", notifications.KindPIN); err != nil {
 		return "", err
 	}
 	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, p.ID, m.Recipient)
-	id, err := a.enqueue(ctx, tx, m)
+	id, err := s.enqueue(ctx, tx, m)
 	if err != nil {
 		return "", recipientError(err, via)
 	}

@@ -23,7 +23,7 @@ import (
 // cardKey is the key for card-number and custom-PIN hashes in a door's
 // bundle: at generation 0 the site's original key (shared by its doors),
 // after a rotation of the door's keys one of the door's own.
-func (a *API) cardKey(siteID, doorID string, gen int) []byte {
+func (a *Service) cardKey(siteID, doorID string, gen int) []byte {
 	if gen == 0 {
 		return a.keys.Derive("card-hash:" + siteID)
 	}
@@ -194,7 +194,9 @@ const heartbeat = 15 * time.Second
 // readerStream pushes the reader's site changes as Server-Sent Events. It
 // opens with the current version (so a reader that missed changes while
 // disconnected resyncs at once), then relays every change; revocations carry
-// the credential id so the reader can deny it before refetching.
+// the credential id so the reader can deny it before refetching. Commands
+// to this reader (unlock, decommissioned) come through the reader hub; the
+// stream's opening and closing are recorded (reader.online/offline).
 func (a *API) readerStream(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := mustPrincipal(c)
@@ -210,23 +212,55 @@ func (a *API) readerStream(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	_ = a.store.TouchReader(ctx, r.ID)
+	conn := a.readers.add(r.ID, r.DoorID)
+	a.setPresence(c, r, true)
+	defer func() {
+		a.readers.remove(conn)
+		a.setPresence(c, r, false)
+	}()
+	s := openEventStream(c)
+	if !s.send(wire.BundleEvent(version, wire.KindHello)) {
+		return
+	}
+	a.pumpStream(c, r, s, conn, changes)
+}
+
+// setPresence records the stream's opening or closing; a failure is
+// logged, not fatal (the stream itself works without it).
+func (a *API) setPresence(c *gin.Context, r *models.Reader, connected bool) {
+	ctx := context.WithoutCancel(c.Request.Context())
+	if err := a.store.SetReaderConnected(ctx, r, connected); err != nil {
+		a.log.ErrorContext(ctx, "reader presence not recorded", "reader", r.ID, "connected", connected, "error", err)
+	}
+}
+
+// eventStream writes Server-Sent Events to the response.
+type eventStream struct{ w gin.ResponseWriter }
+
+func openEventStream(c *gin.Context) eventStream {
 	w := c.Writer
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(ev wire.StreamEvent) bool {
-		if _, err := w.Write(ev.Frame()); err != nil {
-			return false
-		}
-		w.Flush()
-		return true
+	return eventStream{w}
+}
+
+func (s eventStream) send(ev wire.StreamEvent) bool { return s.write(ev.Frame()) }
+
+func (s eventStream) write(b []byte) bool {
+	if _, err := s.w.Write(b); err != nil {
+		return false
 	}
-	if !send(wire.BundleEvent(version, wire.KindHello)) {
-		return
-	}
+	s.w.Flush()
+	return true
+}
+
+// pumpStream relays changes, commands and heartbeats until the client, the
+// broker or a decommission ends the stream.
+func (a *API) pumpStream(c *gin.Context, r *models.Reader, s eventStream, conn *readerConn, changes <-chan models.Change) {
+	ctx := c.Request.Context()
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	touch := time.Now()
@@ -236,32 +270,44 @@ func (a *API) readerStream(c *gin.Context) {
 			return
 		case <-a.broker.Done():
 			return
-		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+		case <-conn.closed:
+			return
+		case ev := <-conn.cmds:
+			if !s.send(ev) || ev.Type == wire.TypeDecommissioned {
 				return
 			}
-			w.Flush()
+		case <-tick.C:
+			if !s.write([]byte(": ping\n\n")) {
+				return
+			}
 			if time.Since(touch) > time.Minute {
 				_ = a.store.TouchReader(ctx, r.ID)
 				touch = time.Now()
 			}
 		case ch := <-changes:
-			if ch.SiteID == "" { // the listener reconnected: re-announce the version
-				v, err := a.store.SiteVersion(ctx, r.SiteID)
-				if err != nil {
-					return
-				}
-				ch = models.Change{SiteID: r.SiteID, Version: v, Kind: models.ChangeAccess}
-			}
-			ev := wire.BundleEvent(ch.Version, ch.Kind)
-			if ch.Kind == models.ChangeRevocation {
-				ev = wire.RevokedEvent(ch.Version, ch.CredentialID, ch.Until)
-			}
-			if !send(ev) {
+			ev, ok := a.changeEvent(ctx, r, ch)
+			if !ok || !s.send(ev) {
 				return
 			}
 		}
 	}
+}
+
+// changeEvent turns a broker change into the stream event for it; a
+// change without a site means the listener reconnected, and the current
+// version is re-announced.
+func (a *API) changeEvent(ctx context.Context, r *models.Reader, ch models.Change) (wire.StreamEvent, bool) {
+	if ch.SiteID == "" {
+		v, err := a.store.SiteVersion(ctx, r.SiteID)
+		if err != nil {
+			return wire.StreamEvent{}, false
+		}
+		ch = models.Change{SiteID: r.SiteID, Version: v, Kind: models.ChangeAccess}
+	}
+	if ch.Kind == models.ChangeRevocation {
+		return wire.RevokedEvent(ch.Version, ch.CredentialID, ch.Until), true
+	}
+	return wire.BundleEvent(ch.Version, ch.Kind), true
 }
 
 // methodList names the methods for a validation message: "ble, nfc, card,
@@ -291,11 +337,36 @@ func (a *API) readerEvents(c *gin.Context) {
 		a.fail(c, notFoundAs(err, "reader"))
 		return
 	}
+	evs, srcs := a.batchEvents(&v, r, req.Events)
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	uses, err := a.screenUses(ctx, r, evs, srcs)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	n, err := a.store.InsertEvents(ctx, evs)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.recordUses(ctx, r, uses); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, wire.UploadResult{Accepted: n, Duplicates: int64(len(req.Events)) - n})
+}
+
+// batchEvents checks an uploaded batch into v and turns it into the events
+// to store (the same event id twice counts once); evs[i] came from srcs[i].
+func (a *API) batchEvents(v *validator, r *models.Reader, in []wire.Event) ([]models.Event, []wire.Event) {
 	now := a.now()
-	evs := make([]models.Event, 0, len(req.Events))
-	srcs := make([]wire.Event, 0, len(req.Events)) // evs[i] came from srcs[i]
+	evs := make([]models.Event, 0, len(in))
+	srcs := make([]wire.Event, 0, len(in)) // evs[i] came from srcs[i]
 	seen := map[string]bool{}
-	for i, e := range req.Events {
+	for i, e := range in {
 		f := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
 		v.check(wire.ValidEventID(e.EventID), f("event_id"), "must be 8-64 characters of letters, digits, - and _")
 		at, err := time.Parse(time.RFC3339Nano, e.OccurredAt)
@@ -326,25 +397,7 @@ func (a *API) readerEvents(c *gin.Context) {
 			UserID: e.UserID, CredentialID: e.CredentialID, PassID: e.PassID, Detail: detail, OccurredAt: at})
 		srcs = append(srcs, e)
 	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	uses, err := a.screenUses(ctx, r, evs, srcs)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	n, err := a.store.InsertEvents(ctx, evs)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.recordUses(ctx, r, uses); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, wire.UploadResult{Accepted: n, Duplicates: int64(len(req.Events)) - n})
+	return evs, srcs
 }
 
 type eventResponse struct {

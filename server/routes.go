@@ -40,10 +40,11 @@ func (a *API) routes() http.Handler {
 
 	v1 := r.Group("/v1", a.authenticate, a.idempotency())
 
-	rd := v1.Group("/reader", a.authorize(needReader))
+	rd := v1.Group("/reader", a.authorize(needReader), a.readerReport)
 	rd.GET("/bundle", a.readerBundle)
 	rd.GET("/stream", a.readerStream)
 	rd.POST("/events", a.readerEvents)
+	rd.POST("/commands/:command/ack", a.ackCommand)
 
 	ops := v1.Group("/sites", a.authorize(needOperator))
 	ops.POST("", a.createSite)
@@ -61,6 +62,12 @@ func (a *API) routes() http.Handler {
 	admin.PATCH("/doors/:door", a.updateDoor)
 	admin.DELETE("/doors/:door", a.deleteDoor)
 	admin.POST("/doors/:door/readers", a.provisionReader)
+	// Readers an admin can see and command (readers.go, unlock.go,
+	// doorkeys.go).
+	admin.GET("/readers", a.listReaders)
+	admin.DELETE("/readers/:reader", a.decommissionReader)
+	admin.POST("/doors/:door/unlock", a.unlockDoor)
+	admin.POST("/doors/:door/rotate-keys", a.rotateDoorKeys)
 
 	admin.POST("/groups", a.createGroup)
 	admin.GET("/groups", a.listGroups)

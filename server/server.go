@@ -58,6 +58,8 @@ type Deps struct {
 
 // API holds the handlers' dependencies.
 type API struct {
+	// Service holds the use cases (usecase.go) the handlers call.
+	*Service
 	store    *models.Store
 	log      *slog.Logger
 	cfg      Config
@@ -72,6 +74,7 @@ type API struct {
 	wake     func()
 	wallet   *walletParts
 	limits   *throttles
+	readers  *readerHub // open reader streams (readerhub.go)
 	// issuer is the iss of the credentials this installation signs
 	// (models.Store.Issuer): not the public URL, which may change.
 	issuerID string
@@ -128,9 +131,12 @@ func New(d Deps) (*API, http.Handler, error) {
 	a.metrics = newMetrics(d.Registry)
 	a.bundles = newBundleCache(bundleCacheBytes, d.Now)
 	a.limits = newThrottles(d.Config.Throttle, d.Now)
+	a.readers = newReaderHub()
 	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}
+	a.Service = &Service{store: a.store, log: a.log, cfg: a.cfg, now: a.now, keys: a.keys, sites: a.sites,
+		notify: a.notify, wake: a.wake, issuerID: a.issuerID, walletChanged: a.walletPassChanged, wakeWallet: a.wakeWalletSync}
 	return a, a.routes(), nil
 }
 

@@ -30,17 +30,8 @@ func (a *API) createSite(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	site := &models.Site{Name: v.name("name", req.Name, 200), Timezone: v.timezone("timezone", req.Timezone)}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.CreateSite(c.Request.Context(), site); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toSite(site))
+	res, err := a.CreateSite(c.Request.Context(), mustPrincipal(c), req.Name, req.Timezone)
+	a.respond(c, http.StatusCreated, res, err)
 }
 
 func (a *API) listSites(c *gin.Context) {

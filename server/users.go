@@ -58,23 +58,8 @@ func (a *API) createUser(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	var v validator
-	u := &models.User{
-		SiteID:  currentSite(c).ID,
-		Name:    v.name("name", req.Name, 200),
-		Email:   v.email("email", req.Email),
-		Phone:   v.phone("phone", req.Phone),
-		GroupID: v.optionalID("group_id", req.GroupID),
-	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.CreateUser(c.Request.Context(), u); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toUser(u))
+	res, err := a.CreateUser(c.Request.Context(), mustPrincipal(c), CreateUserInput{SiteID: currentSite(c).ID, userRequest: req})
+	a.respond(c, http.StatusCreated, res, err)
 }
 
 func (a *API) listUsers(c *gin.Context) {
@@ -140,75 +125,15 @@ func (a *API) updateUser(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	u, err := a.store.GetUser(ctx, currentSite(c).ID, c.Param("user"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	if u.Status != models.UserActive {
-		a.fail(c, errConflict("user_deactivated", "a deactivated user cannot be changed"))
-		return
-	}
-	var v validator
-	if req.Name.Set {
-		u.Name = v.name("name", req.Name.Value, 200)
-	}
-	if req.Email.Set {
-		u.Email = v.email("email", req.Email.Value)
-	}
-	if req.Phone.Set {
-		u.Phone = v.phone("phone", req.Phone.Value)
-	}
-	if req.GroupID.Set {
-		u.GroupID = v.optionalID("group_id", &req.GroupID.Value)
-	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if err := a.store.UpdateUser(ctx, u); err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	c.JSON(http.StatusOK, toUser(u))
+	res, err := a.UpdateUser(c.Request.Context(), mustPrincipal(c), UpdateUserInput{SiteID: currentSite(c).ID, UserID: c.Param("user"), userPatch: req})
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // deactivateUser deactivates the user, revokes everything they hold, and
 // queues a silent push to each of their phones, in one transaction.
 func (a *API) deactivateUser(c *gin.Context) {
-	ctx := c.Request.Context()
-	site := currentSite(c)
-	var u *models.User
-	pushes := 0
-	err := a.store.Tx(ctx, func(tx *models.Store) error {
-		phones, _, err := tx.ListCredentials(ctx, site.ID, models.CredentialFilter{UserID: c.Param("user"), Kind: models.KindMobile, Status: models.CredActive}, models.Page{Limit: 10000})
-		if err != nil {
-			return err
-		}
-		if u, err = tx.DeactivateUser(ctx, site.ID, c.Param("user")); err != nil {
-			return err
-		}
-		for i := range phones {
-			id, err := a.enqueueRevocation(ctx, tx, &phones[i])
-			if err != nil {
-				return err
-			}
-			if id != "" {
-				pushes++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	if pushes > 0 {
-		a.wakeDeliveries()
-	}
-	a.audit(c, site.ID, "user.deactivated", "", u.ID, "")
-	c.JSON(http.StatusOK, toUser(u))
+	res, err := a.DeactivateUser(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 type memberKeyResponse struct {
@@ -218,12 +143,11 @@ type memberKeyResponse struct {
 }
 
 func (a *API) createMemberKey(c *gin.Context) {
-	userID := c.Param("user")
-	key, err := a.store.CreateMemberKey(c.Request.Context(), currentSite(c).ID, userID)
+	res, err := a.CreateMemberKey(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
 	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
+		a.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, memberKeyResponse{Key: key, Kind: models.KeyMember, UserID: userID})
+	c.JSON(http.StatusCreated, res)
 }

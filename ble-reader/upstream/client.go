@@ -85,6 +85,9 @@ type Client struct {
 	base  *url.URL
 	token string
 	http  *http.Client
+	// report is what the reader says about itself on every request
+	// (report.go); nil: nothing.
+	report *Report
 }
 
 // NewClient checks baseURL (http or https, no query) and returns a client.
@@ -122,6 +125,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.report.set(req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -219,15 +223,7 @@ func (c *Client) PostEvents(ctx context.Context, evs []wire.Event) (*wire.Upload
 // it was used before), another error when the server could not be asked
 // or answered nothing definite (the caller then decides offline).
 func (c *Client) Redeem(ctx context.Context, passID string) error {
-	body, err := json.Marshal(map[string]string{"pass_id": passID})
-	if err != nil {
-		return err
-	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/v1/reader/redeem", nil, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.postJSON(ctx, "/v1/reader/redeem", map[string]string{"pass_id": passID})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,12 @@ type Syncer struct {
 	// MinBackoff, MaxBackoff bound reconnect and retry waits; default
 	// 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// OnUnlock carries out a remote unlock from the stream (commands.go);
+	// nil refuses them.
+	OnUnlock func(wire.Unlock) error
+	// OnRetired is told once that the server retired this reader (a
+	// decommissioned event, or its token refused); syncing stops then.
+	OnRetired func(reason string)
 
 	// applyMu serializes changes of the document (fetches and streamed
 	// revocations), so Apply never sees an older document after a newer.
@@ -57,6 +63,8 @@ type Syncer struct {
 	persisted time.Time // last SaveSyncedAt
 	fetch     chan struct{}
 	lastErr   string
+	retired   chan struct{} // closed when the server retired the reader
+	retiredAs string
 }
 
 // Status is a snapshot for the status endpoint.
@@ -65,6 +73,9 @@ type Status struct {
 	SyncedAt  time.Time `json:"synced_at"`
 	Connected bool      `json:"stream_connected"`
 	LastError string    `json:"last_sync_error,omitempty"`
+	// Retired says why the server retired this reader (decommissioned,
+	// token_refused); empty while in service.
+	Retired string `json:"retired,omitempty"`
 }
 
 func (s *Syncer) defaults() {
@@ -95,7 +106,7 @@ func (s *Syncer) defaults() {
 func (s *Syncer) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{SyncedAt: s.confirmed, Connected: s.connected, LastError: s.lastErr}
+	st := Status{SyncedAt: s.confirmed, Connected: s.connected, LastError: s.lastErr, Retired: s.retiredAs}
 	if s.doc != nil {
 		st.Version = s.doc.Version
 	}
@@ -150,9 +161,14 @@ func (s *Syncer) Run(ctx context.Context) error {
 			return nil
 		case <-s.fetch:
 		case <-poll.C:
+		case <-s.retiredCh():
+			return nil
 		}
 		for {
 			err := s.Sync(ctx)
+			if s.checkRetired(err) {
+				return nil
+			}
 			if err == nil || ctx.Err() != nil {
 				bo.Reset()
 				break
@@ -334,7 +350,7 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 		s.mu.Lock()
 		s.connected = false
 		s.mu.Unlock()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || s.checkRetired(err) {
 			return
 		}
 		if time.Since(start) > s.StreamIdle {
@@ -375,6 +391,10 @@ func (s *Syncer) onEvent(ev wire.StreamEvent) {
 		}
 	case wire.TypeRevoked:
 		s.applyRevoked(ev, have)
+	case wire.TypeUnlock:
+		go s.unlock(*ev.Unlock)
+	case wire.TypeDecommissioned:
+		s.retire("decommissioned")
 	}
 }
 

@@ -7,10 +7,13 @@ const (
 	MethodCard = "card" // a card or fob number (NFC UID, Wiegand, keyboard wedge)
 	MethodQR   = "qr"   // a visitor pass's QR code
 	MethodPIN  = "pin"  // a PIN on the keypad
+	// MethodRemote: an admin's remote unlock over the reader's stream (the
+	// event's detail names the actor and the reason).
+	MethodRemote = "remote"
 )
 
 // Methods lists every method, in the order the documentation names them.
-var Methods = []string{MethodBLE, MethodNFC, MethodCard, MethodQR, MethodPIN}
+var Methods = []string{MethodBLE, MethodNFC, MethodCard, MethodQR, MethodPIN, MethodRemote}
 
 // ValidMethod reports whether m is one of Methods.
 func ValidMethod(m string) bool {

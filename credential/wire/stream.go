@@ -38,6 +38,8 @@ type StreamEvent struct {
 	Bundle *BundleChanged
 	// Revocation is the payload of TypeRevoked.
 	Revocation *Revocation
+	// Unlock is the payload of TypeUnlock (command.go).
+	Unlock *Unlock
 }
 
 // BundleChanged says the site's data moved to the event's version.
@@ -97,6 +99,9 @@ func (e StreamEvent) Data() []byte {
 // Frame returns the event as Server-Sent Events text: id (the version),
 // event (the type), data, and the blank line that dispatches it.
 func (e StreamEvent) Frame() []byte {
+	if isCommand(e.Type) {
+		return e.commandFrame()
+	}
 	return fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", e.Version, e.Type, e.Data())
 }
 
@@ -107,6 +112,9 @@ func (e StreamEvent) Frame() []byte {
 // caller to ignore.
 func DecodeStreamEvent(event, id, data string) (StreamEvent, error) {
 	ev := StreamEvent{Type: event, ID: id}
+	if isCommand(event) {
+		return decodeCommand(ev, data)
+	}
 	switch event {
 	case TypeBundle, TypeRevoked:
 	default:

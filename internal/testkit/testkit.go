@@ -6,6 +6,7 @@
 package testkit
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
@@ -189,4 +190,23 @@ func Binary(t testing.TB, pkg string, names ...string) string {
 	}
 	Require(t, false, names[0], "install the Debian package "+pkg)
 	return ""
+}
+
+// Throughput runs a worker (run, until its context ends) from a reset
+// benchmark timer until done closes, then stops it and reports b.N per
+// second of that time as unit ("msgs/s").
+func Throughput(b *testing.B, unit string, run func(context.Context) error, done <-chan struct{}) {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ResetTimer()
+	start := time.Now()
+	stopped := make(chan struct{})
+	go func() { _ = run(ctx); close(stopped) }()
+	<-done
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-stopped
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit)
 }

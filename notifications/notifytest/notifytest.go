@@ -126,3 +126,21 @@ func (l *log[T]) count() int {
 	defer l.mu.Unlock()
 	return len(l.reqs)
 }
+
+// Delivered counts the messages each server accepted, by recipient (the
+// device token for APNs, the phone number for SMS): what a test compares
+// with what it enqueued to prove nothing was lost or sent twice.
+func Delivered(apns *APNsServer, twilio *TwilioServer) map[string]int {
+	got := map[string]int{}
+	for _, q := range apns.Requests() {
+		if q.Status == 200 {
+			got[q.Token]++
+		}
+	}
+	for _, q := range twilio.Requests() {
+		if q.Status == 201 {
+			got[q.To]++
+		}
+	}
+	return got
+}

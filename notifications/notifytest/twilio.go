@@ -2,6 +2,7 @@ package notifytest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -149,3 +150,9 @@ func twilioError(w http.ResponseWriter, status, code int, msg string) {
 // Received counts requests as they arrive, before any scripted delay (so a
 // test can tell a send is in flight).
 func (s *TwilioServer) Received() int { return int(s.received.Load()) }
+
+// CertificatePEM is the server's TLS certificate in PEM, for a process
+// that must trust it (SSL_CERT_FILE of a `lintel serve` under test).
+func (s *TwilioServer) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/models"
+)
+
+// unlockWait bounds how long a remote unlock waits for a connected reader
+// to take the command and ack it.
+const unlockWait = 2 * time.Second
+
+type unlockRequest struct {
+	Seconds *int   `json:"seconds"`
+	Reason  string `json:"reason"`
+}
+
+// unlockDoor opens a door now through a reader connected to this
+// instance: 202 once a reader acked the command, 409 reader_offline when
+// none did within unlockWait, 409 no_reader for a door without readers.
+func (a *API) unlockDoor(c *gin.Context) {
+	var req unlockRequest
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	var v validator
+	v.check(req.Seconds == nil || (*req.Seconds >= 1 && *req.Seconds <= wire.MaxUnlockSeconds), "seconds", "must be 1 to "+strconv.Itoa(wire.MaxUnlockSeconds))
+	v.check(len(req.Reason) <= 200 && printableUTF8(req.Reason), "reason", "is at most 200 characters, no control characters")
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return
+	}
+	ctx, site := c.Request.Context(), currentSite(c).ID
+	door, err := a.store.GetDoor(ctx, site, c.Param("door"))
+	if err != nil {
+		a.fail(c, notFoundAs(err, "door"))
+		return
+	}
+	if rs, err := a.store.ListReaders(ctx, site, door.ID); err != nil || len(rs) == 0 {
+		a.fail(c, orErr(err, errConflict("no_reader", "the door has no reader")))
+		return
+	}
+	cmd := wire.Unlock{CommandID: models.NewID("cmd"), Reason: req.Reason, Actor: actor(c)}
+	if req.Seconds != nil {
+		cmd.Seconds = *req.Seconds
+	}
+	readerID, ack := a.sendUnlock(ctx, door.ID, cmd)
+	if readerID == "" || !ack.OK {
+		a.fail(c, errConflict("reader_offline", "no reader of the door took the unlock within 2 s"))
+		return
+	}
+	a.audit(c, site, "door.unlocked", "", "", strings.TrimSpace("door "+door.ID+" reader "+readerID+" seconds "+strconv.Itoa(cmd.Seconds)+" "+req.Reason))
+	c.JSON(http.StatusAccepted, gin.H{"command_id": cmd.CommandID, "reader_id": readerID})
+}
+
+// sendUnlock offers the command to the door's connected readers, one
+// after another, until one acks it or unlockWait passes; it returns the
+// reader that acked.
+func (a *API) sendUnlock(ctx context.Context, doorID string, cmd wire.Unlock) (string, wire.CommandAck) {
+	deadline := time.NewTimer(unlockWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	tried := map[*readerConn]bool{}
+	for {
+		for _, conn := range a.readers.doorConns(doorID) {
+			if tried[conn] {
+				continue
+			}
+			tried[conn] = true
+			acks, done := a.readers.expect(cmd.CommandID, conn.readerID)
+			if a.readers.send(conn, wire.UnlockEvent(cmd)) {
+				select {
+				case ack := <-acks:
+					done()
+					return conn.readerID, ack
+				case <-deadline.C:
+					done()
+					return "", wire.CommandAck{}
+				case <-ctx.Done():
+					done()
+					return "", wire.CommandAck{}
+				}
+			}
+			done()
+		}
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			return "", wire.CommandAck{}
+		case <-ctx.Done():
+			return "", wire.CommandAck{}
+		}
+	}
+}
+
+func orErr(err error, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+func printableUTF8(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
