@@ -61,52 +61,11 @@ func (a *API) readerBundle(c *gin.Context) {
 			a.fail(c, errValidation(FieldError{Field: "since", Message: "must be a bundle version this server issued"}))
 			return
 		}
-		if since < version {
-			d, err := a.bundles.getDelta(r.SiteID, r.DoorID, since, version, func() (*bundle.Bundle, error) {
-				d, err := a.store.DeltaFor(context.WithoutCancel(ctx), p.ReaderID, since)
-				if err != nil || d == nil {
-					return nil, err
-				}
-				return a.buildDelta(d), nil
-			})
-			if err != nil {
-				a.fail(c, err)
-				return
-			}
-			if d != nil {
-				b := *d
-				b.Reader.ID = r.ID
-				c.Header("ETag", etag(b.Version))
-				writeJSONMaybeGzip(c, &b)
-				return
-			}
+		if since < version && a.serveDelta(c, r, since, version) {
+			return
 		}
 	}
-	e, err := a.bundles.get(r.SiteID, r.DoorID, version, func() (*bundle.Bundle, error) {
-		// Shared by every reader waiting on this build: not cut short by
-		// the first one hanging up.
-		data, err := a.store.BundleFor(context.WithoutCancel(ctx), p.ReaderID)
-		if err != nil {
-			return nil, err
-		}
-		return a.buildBundle(data)
-	})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	gz := strings.Contains(c.GetHeader("Accept-Encoding"), "gzip")
-	body, err := e.body(r.ID, gz)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("ETag", etag(e.head.Version))
-	c.Header("Vary", "Accept-Encoding")
-	if gz {
-		c.Header("Content-Encoding", "gzip")
-	}
-	c.Data(http.StatusOK, "application/json", body)
+	a.serveFull(c, r, version)
 }
 
 // writeJSONMaybeGzip compresses large bodies for clients that accept gzip
