@@ -35,7 +35,9 @@ func TestMergeDeltaSections(t *testing.T) {
 		{"door sections replaced", bundle.Bundle{Version: 6, Since: 5, Door: true, Reader: bundle.Reader{ID: "r1", DoorName: "Hall"}},
 			func(b *bundle.Bundle) bool { return b.Reader.DoorName == "Hall" && b.PINs == nil && b.Groups == nil }},
 		{"door sections kept without door", bundle.Bundle{Version: 6, Since: 5},
-			func(b *bundle.Bundle) bool { return b.Reader.DoorName == "Lobby" && len(b.PINs) == 1 && len(b.Groups) == 1 }},
+			func(b *bundle.Bundle) bool {
+				return b.Reader.DoorName == "Lobby" && len(b.PINs) == 1 && len(b.Groups) == 1
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
