@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin
 
-.PHONY: run test bench lint build fuzz demo clean
+.PHONY: run test bench lint build fuzz demo clean loadtest
 
 ## run: serve on 127.0.0.1:8080 with SQLite under ./data (nothing else needed)
 run:
@@ -21,6 +21,11 @@ test: lint
 ## bench: every benchmark (figures go to docs/benchmarks.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+## loadtest: the heavy fleet scenarios (issue 16), not part of make test;
+## figures go to docs/benchmarks.md
+loadtest:
+	ulimit -n 20000 2>/dev/null || true; LINTEL_LOADTEST=1 $(GO) test -count=1 -timeout 30m -run 'TestLoad' -v ./server
 
 ## lint: go vet and a gofmt check
 lint:

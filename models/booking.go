@@ -68,7 +68,7 @@ func (s *Store) PutBookingSchedule(ctx context.Context, bs *BookingSchedule) err
 		if err := tx.q(ctx).Save(bs).Error; err != nil {
 			return err
 		}
-		_, err = tx.bump(ctx, bs.SiteID, Change{Kind: ChangeAccess})
+		_, err = tx.bump(ctx, bs.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, bs.DoorID}}})
 		return err
 	})
 }
@@ -164,7 +164,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (*Booking
 				return err
 			}
 		}
-		_, err := tx.bump(ctx, b.SiteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, b.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, b.ID}}})
 		return err
 	})
 	if err != nil {
@@ -243,7 +243,7 @@ func (s *Store) CancelBooking(ctx context.Context, siteID, doorID, id string, ex
 				return err
 			}
 		}
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, id}}})
 		return err
 	})
 	return b, err

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 )
@@ -54,10 +53,6 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 		return nil, err
 	}
 	b.Door = *door
-	if err := s.q(ctx).Where("site_id = ? AND id IN (SELECT group_id FROM group_doors WHERE door_id = ?)", r.SiteID, r.DoorID).
-		Order("id").Find(&b.Groups).Error; err != nil {
-		return nil, err
-	}
 	if err := s.q(ctx).Select("id", "group_id", "credential_epoch").Where("site_id = ? AND status = ?", r.SiteID, UserActive).
 		Order("id").Find(&b.Users).Error; err != nil {
 		return nil, err
@@ -68,6 +63,22 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 	if err := cards.Where("status IN ?", []string{CredActive, CredLost}).Order("id").Find(&all).Error; err != nil {
 		return nil, err
 	}
+	b.sortCards(all)
+	if b.Revoked, err = s.RevokedSince(ctx, r.SiteID, 0); err != nil {
+		return nil, err
+	}
+	if err := s.doorSections(ctx, &b); err != nil {
+		return nil, err
+	}
+	if _, err := s.withdrawNoAccess(ctx, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// sortCards files cards and fobs by status: active ones open, lost ones
+// are denied with their reason.
+func (b *BundleData) sortCards(all []Credential) {
 	for _, c := range all {
 		if c.Status == CredLost {
 			b.Lost = append(b.Lost, c)
@@ -75,27 +86,30 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 			b.Cards = append(b.Cards, c)
 		}
 	}
-	if b.Revoked, err = s.RevokedSince(ctx, r.SiteID, 0); err != nil {
-		return nil, err
+}
+
+// doorSections reads the parts of the bundle that belong to the reader's
+// door alone: the groups that open it, its bookings, its keypad and its
+// visitor passes. They are small next to the site's users and cards, so a
+// delta carries them whole.
+func (s *Store) doorSections(ctx context.Context, b *BundleData) error {
+	if err := s.q(ctx).Where("site_id = ? AND id IN (SELECT group_id FROM group_doors WHERE door_id = ?)", b.Site.ID, b.Door.ID).
+		Order("id").Find(&b.Groups).Error; err != nil {
+		return err
 	}
-	if door.ScheduleBased {
+	if b.Door.ScheduleBased {
 		var bs BookingSchedule
-		if err := s.q(ctx).Where("door_id = ?", door.ID).Limit(1).Find(&bs).Error; err != nil {
-			return nil, err
+		if err := s.q(ctx).Where("door_id = ?", b.Door.ID).Limit(1).Find(&bs).Error; err != nil {
+			return err
 		}
 		b.GraceMinutes = bs.GraceMinutes
 		grace := time.Duration(bs.GraceMinutes) * time.Minute
-		if b.Bookings, err = s.ActiveBookings(ctx, door.ID, s.Now().Add(-grace)); err != nil {
-			return nil, err
+		var err error
+		if b.Bookings, err = s.ActiveBookings(ctx, b.Door.ID, s.Now().Add(-grace)); err != nil {
+			return err
 		}
 	}
-	if err := s.bundlePINsAndPasses(ctx, &b); err != nil {
-		return nil, err
-	}
-	if err := s.withdrawNoAccess(ctx, &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
+	return s.bundlePINsAndPasses(ctx, b)
 }
 
 // withdrawNoAccess takes out of b every credential of the users whose group
@@ -106,32 +120,44 @@ func (s *Store) BundleFor(ctx context.Context, readerID string) (*BundleData, er
 // visitor passes they hold are listed as revoked. Moving a user into or out
 // of such a group bumps the site's version (UpdateUser, UpdateGroup), so
 // the next bundle applies it.
-func (s *Store) withdrawNoAccess(ctx context.Context, b *BundleData) error {
+func (s *Store) withdrawNoAccess(ctx context.Context, b *BundleData) ([]string, error) {
 	var ids []string
 	if err := s.q(ctx).Model(&Group{}).Where("site_id = ? AND role = ?", b.Site.ID, RoleNone).Pluck("id", &ids).Error; err != nil {
-		return err
+		return nil, err
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	noneGroup := setOf(ids)
 	b.Groups = slices.DeleteFunc(b.Groups, func(g Group) bool { return noneGroup[g.ID] })
-	users := map[string]bool{}
+	// The held users are read, not taken from b.Users: a delta carries only
+	// the users that changed, and the door's sections depend on all of them.
+	var held []string
+	if err := s.q(ctx).Model(&User{}).Where("site_id = ? AND status = ? AND group_id IN ?", b.Site.ID, UserActive, ids).
+		Order("id").Pluck("id", &held).Error; err != nil {
+		return nil, err
+	}
+	users := setOf(held)
 	for i := range b.Users {
-		if u := &b.Users[i]; u.GroupID != nil && noneGroup[*u.GroupID] {
-			users[u.ID], u.GroupID = true, nil
+		if u := &b.Users[i]; users[u.ID] {
+			u.GroupID = nil
 		}
 	}
 	if len(users) == 0 {
-		return nil
+		return nil, nil
 	}
-	held := slices.Collect(maps.Keys(users))
-	b.Cards = slices.DeleteFunc(b.Cards, func(c Credential) bool { return users[c.UserID] })
+	var withdrawnCards []string
+	b.Cards = slices.DeleteFunc(b.Cards, func(c Credential) bool {
+		if users[c.UserID] {
+			withdrawnCards = append(withdrawnCards, c.ID)
+		}
+		return users[c.UserID]
+	})
 	now := s.Now()
 	var passes []string
 	if err := s.q(ctx).Model(&Pass{}).Where("site_id = ? AND status IN ? AND ends_at > ? AND visitor_id IN ?", b.Site.ID,
 		[]string{PassActive, PassUsed}, now, held).Where(doorPasses, b.Door.ID).Order("id").Pluck("id", &passes).Error; err != nil {
-		return err
+		return nil, err
 	}
 	withdrawn := setOf(passes)
 	b.PassesRevoked = append(b.PassesRevoked, passes...)
@@ -146,10 +172,10 @@ func (s *Store) withdrawNoAccess(ctx context.Context, b *BundleData) error {
 		q = q.Where("assignee_user_id IN ?", held)
 	}
 	if err := q.Order("id").Pluck("offline_id", &offline).Error; err != nil {
-		return err
+		return nil, err
 	}
 	b.PINDeny = append(b.PINDeny, offline...)
-	return nil
+	return withdrawnCards, nil
 }
 
 func setOf(ids []string) map[string]bool {

@@ -23,7 +23,39 @@ type Change struct {
 	Kind         string    `json:"kind"`
 	CredentialID string    `json:"credential_id,omitempty"`
 	Until        time.Time `json:"until,omitzero"`
+	// Refs name the objects the change touched; they go to the change log
+	// (site_change_refs), not into notifications. A change without refs
+	// makes readers take a full bundle, so a forgotten ref costs time,
+	// never correctness.
+	Refs []Ref `json:"-"`
 }
+
+// Ref is an object a change touched.
+type Ref struct{ Kind, ID string }
+
+// Kinds of Ref. Users and credentials are site-wide bundle entries that a
+// delta re-reads one by one; a group stands for itself and its members
+// (a role change moves all of them); RefDoor, RefPass, RefPIN and RefBooking mark a change confined to a
+// door's own sections (its name, groups, bookings, PINs, passes), which a
+// delta always carries whole.
+const (
+	RefUser       = "user"
+	RefCredential = "credential"
+	RefGroup      = "group"
+	RefDoor       = "door"
+	RefPass       = "pass"
+	RefPIN        = "pin"
+	RefBooking    = "booking"
+)
+
+type changeRef struct {
+	SiteID   string
+	Version  int64
+	Kind     string
+	ObjectID string
+}
+
+func (changeRef) TableName() string { return "site_change_refs" }
 
 type siteChange struct {
 	SiteID    string
@@ -57,6 +89,11 @@ func (s *Store) bump(ctx context.Context, siteID string, c Change) (int64, error
 	if err := s.q(ctx).Create(&siteChange{SiteID: siteID, Version: v, Kind: c.Kind, CreatedAt: s.Now()}).Error; err != nil {
 		return 0, err
 	}
+	if refs := refRows(siteID, v, c.Refs); len(refs) > 0 {
+		if err := s.q(ctx).Create(&refs).Error; err != nil {
+			return 0, err
+		}
+	}
 	c.SiteID, c.Version = siteID, v
 	if s.dialect == migrations.Postgres {
 		payload, _ := json.Marshal(c)
@@ -66,6 +103,19 @@ func (s *Store) bump(ctx context.Context, siteID string, c Change) (int64, error
 	}
 	s.pending.add(c)
 	return v, nil
+}
+
+func refRows(siteID string, v int64, refs []Ref) []changeRef {
+	seen := map[Ref]bool{}
+	var out []changeRef
+	for _, r := range refs {
+		if r.ID == "" || seen[r] {
+			continue
+		}
+		seen[r] = true
+		out = append(out, changeRef{SiteID: siteID, Version: v, Kind: r.Kind, ObjectID: r.ID})
+	}
+	return out
 }
 
 // bumpAll records a change for every site (a signing-key rotation).

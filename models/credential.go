@@ -132,7 +132,7 @@ func (s *Store) AssignCard(ctx context.Context, c *Credential) error {
 			}
 			return err
 		}
-		_, err := tx.bump(ctx, c.SiteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, c.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, c.ID}}})
 		return err
 	})
 }
@@ -233,12 +233,12 @@ func (s *Store) revokeLocked(ctx context.Context, c *Credential, status, reason 
 	// Invitations of a pending credential die with it: accepting one needs
 	// its credential pending. The row stays, so the invitee's page can say
 	// the invitation was revoked rather than not found.
-	ch := Change{Kind: ChangeRevocation, CredentialID: c.ID}
+	ch := Change{Kind: ChangeRevocation, CredentialID: c.ID, Refs: []Ref{{RefCredential, c.ID}}}
 	var until *time.Time
 	if c.Kind == KindMobile {
 		if c.TokenExpiresAt == nil || !c.TokenExpiresAt.After(now) {
 			// No live token: nothing for readers to deny.
-			_, err := s.bump(ctx, c.SiteID, Change{Kind: ChangeAccess})
+			_, err := s.bump(ctx, c.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, c.ID}}})
 			return err
 		}
 		until = c.TokenExpiresAt
@@ -312,7 +312,7 @@ func (s *Store) setEpoch(ctx context.Context, u *User, at time.Time) error {
 	if err := s.q(ctx).Model(&User{}).Where("id = ?", u.ID).Update("credential_epoch", at).Error; err != nil {
 		return err
 	}
-	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess})
+	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
 	return err
 }
 
@@ -673,6 +673,10 @@ func (s *Store) ReassignCard(ctx context.Context, siteID, cardID, userID, actor 
 		cred = &Credential{ID: NewID("cred"), SiteID: siteID, UserID: userID, Kind: old.Kind, Number: old.Number,
 			Label: old.Label, Status: CredActive, CreatedAt: now, UpdatedAt: now}
 		if err := tx.q(ctx).Create(cred).Error; err != nil {
+			return err
+		}
+		// The new holder's card is a change of its own, so deltas name it.
+		if _, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, cred.ID}}}); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, siteID, actor, "card.reassigned", cred.ID, userID,

@@ -74,7 +74,7 @@ func (s *Store) updateDoor(ctx context.Context, d *Door) error {
 	if res.RowsAffected == 0 {
 		return ErrNotFound
 	}
-	_, err := s.bump(ctx, d.SiteID, Change{Kind: ChangeAccess})
+	_, err := s.bump(ctx, d.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefDoor, d.ID}}})
 	return err
 }
 

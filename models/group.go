@@ -86,7 +86,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 		if err := tx.setGroupDoors(ctx, g); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, g.ID}}})
 		return err
 	})
 }
@@ -202,7 +202,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
 		if err := tx.setGroupDoors(ctx, g); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, g.ID}}})
 		return err
 	})
 }
@@ -226,7 +226,7 @@ func (s *Store) DeleteGroup(ctx context.Context, siteID, id string) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, id}}})
 		return err
 	})
 }

@@ -229,7 +229,7 @@ func (s *Store) CreatePass(ctx context.Context, p *Pass, v Visitor, pins PassPIN
 				return err
 			}
 		}
-		_, err = tx.bump(ctx, p.SiteID, Change{Kind: ChangeAccess})
+		_, err = tx.bump(ctx, p.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, p.ID}, {RefUser, p.VisitorID}}})
 		return err
 	})
 }
@@ -375,7 +375,7 @@ func (s *Store) RevokePass(ctx context.Context, siteID, id string) (*Pass, error
 		if err := tx.loadPassDoors(ctx, []*Pass{p}); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
 		return err
 	})
 	return p, err
@@ -417,7 +417,7 @@ func (s *Store) RedeemPass(ctx context.Context, siteID, id, doorID, readerID str
 			Method: "qr", DoorID: doorID, ReaderID: readerID, UserID: p.VisitorID, Detail: passDetail(p.ID), OccurredAt: now}}); err != nil {
 			return err
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
 		return err
 	})
 	return p, err
@@ -476,7 +476,7 @@ func (s *Store) MarkPassUsed(ctx context.Context, siteID, id, doorID, readerID s
 		if changed, err = tx.markPassUsed(ctx, siteID, id, doorID, readerID, at); err != nil || !changed {
 			return err
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
 		return err
 	})
 	return changed, err
@@ -524,7 +524,7 @@ func (s *Store) onUserDeactivatedPasses(ctx context.Context, u *User, now time.T
 	if res.RowsAffected+pins.RowsAffected == 0 {
 		return nil
 	}
-	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess})
+	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
 	return err
 }
 

@@ -241,7 +241,7 @@ func (s *Store) CreatePIN(ctx context.Context, p *PIN, who Assignee, next PINCan
 		if err := tx.createPINs(ctx, []*PIN{p}, next, exhausted); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, p.SiteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, p.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, p.ID}}})
 		return err
 	})
 }
@@ -361,7 +361,7 @@ func (s *Store) DeletePIN(ctx context.Context, siteID, doorID, id string) (*PIN,
 		}
 		now := tx.Now()
 		p.Status, p.DeletedAt, p.UpdatedAt = PINDeleted, &now, now
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, id}}})
 		return err
 	})
 	return p, err
@@ -417,7 +417,7 @@ func (s *Store) MarkPINUsed(ctx context.Context, siteID, doorID, readerID, crede
 		if !changed {
 			return nil
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess})
+		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, p.ID}}})
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {

@@ -67,7 +67,10 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 			}
 			return err
 		}
-		return nil
+		// Readers list every active user (for their phones' group and
+		// epoch), so a new one is a change a delta must name.
+		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
+		return err
 	})
 }
 
@@ -144,7 +147,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess})
+		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
 		return err
 	})
 }

@@ -361,10 +361,10 @@ func TestBundleSync(t *testing.T) {
 		if d.Full || d.Since != v1 || len(d.Revoked) != 1 || d.Revoked[0].CredentialID != p.credID || d.Version <= v1 {
 			t.Fatalf("delta: %+v", d)
 		}
-		// A group change since: the full bundle.
+		// A group change since: a delta too, carrying the door's groups whole.
 		e.must(200, "PATCH", "/v1/sites/"+f.site+"/groups/"+f.group, f.admin, map[string]any{
 			"schedule": map[string]any{"days": []string{"sat"}, "start": "10:00", "end": "12:00"}})
-		if d := e.bundle(f.reader, jsonNum(v1)); !d.Full || d.Groups[0].Schedule == nil || d.Groups[0].Schedule.Start != "10:00" {
+		if d := e.bundle(f.reader, jsonNum(v1)); d.Full || !d.Door || d.Groups[0].Schedule == nil || d.Groups[0].Schedule.Start != "10:00" {
 			t.Fatalf("after group change: %+v", d)
 		}
 		e.must(422, "GET", "/v1/reader/bundle?since=banana", f.reader, nil)

@@ -33,8 +33,8 @@ func (a *Service) cardKey(siteID, doorID string, gen int) []byte {
 func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
 
 // readerBundle serves the reader's offline data: 304 when its ETag is
-// current, a delta of revocations when only those changed since ?since=,
-// otherwise the full bundle.
+// current, a delta of what changed since ?since= when the change log
+// covers it (models.DeltaFor), otherwise the full bundle.
 func (a *API) readerBundle(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := mustPrincipal(c)
@@ -61,42 +61,11 @@ func (a *API) readerBundle(c *gin.Context) {
 			a.fail(c, errValidation(FieldError{Field: "since", Message: "must be a bundle version this server issued"}))
 			return
 		}
-		kinds, err := a.store.ChangesSince(ctx, r.SiteID, since)
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		onlyRevocations := len(kinds) > 0
-		for _, k := range kinds {
-			onlyRevocations = onlyRevocations && k == models.ChangeRevocation
-		}
-		if onlyRevocations {
-			revs, err := a.store.RevokedSince(ctx, r.SiteID, since)
-			if err != nil {
-				a.fail(c, err)
-				return
-			}
-			// The delta brings the reader to the current version, even when
-			// every revocation since has expired (then it is empty).
-			v := version
-			c.Header("ETag", etag(v))
-			c.JSON(http.StatusOK, bundle.Bundle{Version: v, Since: since, GeneratedAt: a.now().UTC(),
-				Issuer: a.issuerID, Revoked: toRevoked(revs)})
+		if since < version && a.serveDelta(c, r, since, version) {
 			return
 		}
 	}
-	data, err := a.store.BundleFor(ctx, p.ReaderID)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	b, err := a.buildBundle(data)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("ETag", etag(b.Version))
-	writeJSONMaybeGzip(c, b)
+	a.serveFull(c, r, version)
 }
 
 // writeJSONMaybeGzip compresses large bodies for clients that accept gzip
@@ -132,12 +101,20 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := a.buildBundleData(d)
+	b.Full, b.Keys = true, keys
+	return b, nil
+}
+
+// buildBundleData renders d without the signing keys (a full bundle adds
+// them; a delta never carries them).
+func (a *API) buildBundleData(d *models.BundleData) *bundle.Bundle {
 	ck := a.cardKey(d.Site.ID, d.Door.ID, d.Door.KeyGeneration)
 	b := &bundle.Bundle{
-		Version: d.Version, Full: true, GeneratedAt: a.now().UTC(), Issuer: a.issuerID,
-		Site:   bundle.Site{ID: d.Site.ID, Timezone: d.Site.Timezone},
-		Reader: bundle.Reader{ID: d.Reader.ID, DoorID: d.Door.ID, DoorName: d.Door.Name, ScheduleBased: d.Door.ScheduleBased},
-		Keys:   keys, CardKey: base64.RawURLEncoding.EncodeToString(ck),
+		Version: d.Version, GeneratedAt: a.now().UTC(), Issuer: a.issuerID,
+		Site:    bundle.Site{ID: d.Site.ID, Timezone: d.Site.Timezone},
+		Reader:  bundle.Reader{ID: d.Reader.ID, DoorID: d.Door.ID, DoorName: d.Door.Name, ScheduleBased: d.Door.ScheduleBased},
+		CardKey: base64.RawURLEncoding.EncodeToString(ck),
 		Groups:  make([]bundle.Group, len(d.Groups)),
 		Users:   make([]bundle.User, len(d.Users)),
 		Revoked: toRevoked(d.Revoked),
@@ -166,7 +143,7 @@ func (a *API) buildBundle(d *models.BundleData) (*bundle.Bundle, error) {
 		b.LostCards = append(b.LostCards, bundle.Card{Hash: bundle.CardHash(ck, c.Number), CredentialID: c.ID, UserID: c.UserID})
 	}
 	a.addKeypadAndPasses(b, d)
-	return b, nil
+	return b
 }
 
 // heartbeat is how often an idle stream sends a comment line, so proxies

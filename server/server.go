@@ -69,6 +69,7 @@ type API struct {
 	keys     *Keyring
 	broker   *Broker
 	sites    *siteCache
+	bundles  *bundleCache
 	notify   *notifications.Registry
 	wake     func()
 	wallet   *walletParts
@@ -128,6 +129,7 @@ func New(d Deps) (*API, http.Handler, error) {
 	a := &API{store: d.Store, log: d.Logger, cfg: d.Config, now: d.Now, registry: d.Registry, keys: keys, broker: d.Broker, sites: &siteCache{now: d.Now},
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
+	a.bundles = newBundleCache(bundleCacheBytes, d.Now)
 	a.limits = newThrottles(d.Config.Throttle, d.Now)
 	a.readers = newReaderHub()
 	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {

@@ -348,10 +348,10 @@ func TestSyncerPollsWithETagAndDeltas(t *testing.T) {
 	if ns.count("200 delta") == 0 || !last().Full || len(last().Users) != 1 {
 		t.Fatalf("delta not merged into the full bundle: seen %v, doc %+v", ns.seen, last())
 	}
-	fulls := ns.count("200 full")
+	fulls, deltas := ns.count("200 full"), ns.count("200 delta")
 	rs.call("POST", "/v1/sites/"+rs.site+"/users/"+user+"/cards", map[string]any{"number": "1234", "kind": "card"})
-	wait("card by full bundle", func() bool { d := last(); return len(d.Cards) == 1 })
-	if ns.count("200 full") <= fulls || len(last().Revoked) != 1 {
+	wait("card by delta", func() bool { d := last(); return len(d.Cards) == 1 })
+	if ns.count("200 full") != fulls || ns.count("200 delta") <= deltas || len(last().Revoked) != 1 {
 		t.Fatalf("seen %v, revoked %v", ns.seen, last().Revoked)
 	}
 	if st := s.Status(); st.Version != last().Version || st.Connected {

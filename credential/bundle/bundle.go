@@ -19,8 +19,12 @@ import (
 )
 
 // Bundle is a reader's offline data for its door. A delta (Full false)
-// carries only Version, Since and the Revoked entries added after Since;
-// the reader merges them into the full bundle it holds.
+// carries what changed after Since: Users, Cards and LostCards are
+// upserts (by user id, by credential id), Removed the entries to drop,
+// Revoked the deny-list entries added; when Door is set, the door's own
+// sections (Reader, Groups, Bookings and the keypad and pass lists) come
+// whole and replace the held ones. Keys, CardKey and PINKey never change by
+// delta: a change of them is sent as a full bundle.
 type Bundle struct {
 	Version     int64           `json:"version"`
 	Full        bool            `json:"full"`
@@ -59,6 +63,18 @@ type Bundle struct {
 	// pass's end.
 	PassesRevoked []string `json:"passes_revoked,omitempty"`
 	PassesUsed    []string `json:"passes_used,omitempty"`
+
+	// Door (deltas only): the door's sections are carried whole.
+	Door bool `json:"door,omitempty"`
+	// Removed (deltas only): entries of the held bundle that no longer hold.
+	Removed *Removed `json:"removed,omitempty"`
+}
+
+// Removed names what a delta takes out of the held bundle.
+type Removed struct {
+	Users []string `json:"users,omitempty"`
+	// Cards are credential ids, dropped from Cards and LostCards alike.
+	Cards []string `json:"cards,omitempty"`
 }
 
 // CustomPIN is a door's PIN of 4-6 digits pushed through sync. Hash is

@@ -1,0 +1,222 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	clist "container/list"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/lintel/lintel/credential/bundle"
+)
+
+// bundleCache shares full bundles between the readers of a door: one
+// build per (site, door, version), kept as gzip bytes in an LRU bounded by
+// size, and a burst of readers asking for the same one waits for a single
+// build (singleflight). Only the reader's own id differs between the
+// bundles of one door, so the cache holds everything after the "reader"
+// member compressed once, and each answer is a small gzip member with the
+// head (version … reader) followed by that cached member: a gzip stream of
+// two members, which every gzip reader decodes as one body (RFC 1952 §2.2).
+type bundleCache struct {
+	max    int // bytes
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu    sync.Mutex
+	size  int
+	lru   *clist.List // of *cachedBundle, most recent first
+	items map[string]*clist.Element
+	group singleflight.Group
+
+	builds, hits int64 // for tests and /metrics-less benchmarks
+}
+
+type cachedBundle struct {
+	key   string
+	size  int            // bytes counted against the cache's bound
+	delta *bundle.Bundle // a delta entry (then head and tail are unused)
+	head  bundle.Bundle  // Version, Full, GeneratedAt, Issuer, Site, Reader of the builder
+	tail  []byte         // gzip member: from `,"keys":` to the closing brace
+	built time.Time
+}
+
+func newBundleCache(maxBytes int, now func() time.Time) *bundleCache {
+	return &bundleCache{max: maxBytes, maxAge: 5 * time.Minute, now: now, lru: clist.New(), items: map[string]*clist.Element{}}
+}
+
+func cacheKey(siteID, doorID string, version int64) string {
+	return siteID + "/" + doorID + "/" + strconv.FormatInt(version, 10)
+}
+
+// get returns the door's bundle at version, building it with build on a
+// miss. Entries older than maxAge are rebuilt: a bundle also depends on the
+// clock (expired PINs, ended bookings), not only on the version.
+func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*bundle.Bundle, error)) (*cachedBundle, error) {
+	key := cacheKey(siteID, doorID, version)
+	if e := c.lookup(key); e != nil {
+		return e, nil
+	}
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		if e := c.lookup(key); e != nil {
+			return e, nil
+		}
+		b, err := build()
+		if err != nil {
+			return nil, err
+		}
+		e, err := split(b)
+		if err != nil {
+			return nil, err
+		}
+		e.built = c.now()
+		// Stored under the version it was built at: the data may be newer
+		// than the version the caller read.
+		e.key = cacheKey(siteID, doorID, b.Version)
+		c.put(e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*cachedBundle), nil
+}
+
+// getDelta returns the door's delta from since to version, building it
+// with build on a miss: every reader of a door that held the same version
+// gets the same delta, so a change costs one delta build per door, not one
+// per reader. The caller sets its reader's id on a copy.
+func (c *bundleCache) getDelta(siteID, doorID string, since, version int64, build func() (*bundle.Bundle, error)) (*bundle.Bundle, error) {
+	key := "delta/" + cacheKey(siteID, doorID, version) + "/" + strconv.FormatInt(since, 10)
+	if e := c.lookup(key); e != nil {
+		return e.delta, nil
+	}
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		if e := c.lookup(key); e != nil {
+			return e.delta, nil
+		}
+		d, err := build()
+		if err != nil || d == nil {
+			return d, err
+		}
+		js, _ := json.Marshal(d)
+		c.put(&cachedBundle{key: "delta/" + cacheKey(siteID, doorID, d.Version) + "/" + strconv.FormatInt(since, 10),
+			size: len(js), delta: d, built: c.now()})
+		return d, nil
+	})
+	if err != nil || v == nil {
+		return nil, err
+	}
+	return v.(*bundle.Bundle), nil
+}
+
+func (c *bundleCache) lookup(key string) *cachedBundle {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return nil
+	}
+	e := el.Value.(*cachedBundle)
+	if c.now().Sub(e.built) > c.maxAge {
+		c.remove(el)
+		return nil
+	}
+	c.lru.MoveToFront(el)
+	c.hits++
+	return e
+}
+
+func (c *bundleCache) put(e *cachedBundle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.builds++
+	if el, ok := c.items[e.key]; ok {
+		c.remove(el)
+	}
+	if e.size > c.max {
+		return // larger than the whole cache: served, not kept
+	}
+	c.items[e.key] = c.lru.PushFront(e)
+	c.size += e.size
+	for c.size > c.max {
+		c.remove(c.lru.Back())
+	}
+}
+
+func (c *bundleCache) remove(el *clist.Element) {
+	e := c.lru.Remove(el).(*cachedBundle)
+	delete(c.items, e.key)
+	c.size -= e.size
+}
+
+func (c *bundleCache) stats() (builds, hits int64, size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.builds, c.hits, c.size
+}
+
+// tailMark starts the first member after "reader" in a full bundle's JSON
+// (Bundle's field order). Inside a JSON string a quote is escaped, so the
+// mark cannot occur there.
+var tailMark = []byte(`,"keys":`)
+
+func split(b *bundle.Bundle) (*cachedBundle, error) {
+	js, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(js, tailMark)
+	if i < 0 || !b.Full {
+		return nil, errors.New("bundle cache: a full bundle with keys is required")
+	}
+	e := &cachedBundle{head: bundle.Bundle{Version: b.Version, Full: true, GeneratedAt: b.GeneratedAt, Issuer: b.Issuer, Site: b.Site, Reader: b.Reader}}
+	e.tail = gzipBytes(js[i:])
+	e.size = len(e.tail)
+	return e, nil
+}
+
+func gzipBytes(p []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	_, _ = zw.Write(p)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// headFor is the JSON of the bundle up to and including the reader's
+// member, without the closing brace: the builder's, with readerID.
+func (e *cachedBundle) headFor(readerID string) []byte {
+	h := e.head
+	h.Reader.ID = readerID
+	js, _ := json.Marshal(h) // plain fields: cannot fail
+	return js[:len(js)-1]
+}
+
+// body returns the reader's bundle, gzip-encoded (two members) or plain.
+func (e *cachedBundle) body(readerID string, gz bool) ([]byte, error) {
+	head := e.headFor(readerID)
+	if gz {
+		return append(gzipBytes(head), e.tail...), nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(e.tail))
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	return append(head, rest...), nil
+}
+
+// bundleCacheBytes bounds the shared bundles' gzip bytes: a 10,000-user
+// door bundle compresses to about 0.5 MB, so this holds a version of some
+// 120 such doors.
+const bundleCacheBytes = 64 << 20
