@@ -84,7 +84,7 @@ func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, 
 	if _, err := st.Bootstrap(context.Background(), op); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	d.env = &env{t: t, store: st, handler: h, op: op}
+	d.env = &env{t: t, store: st, handler: checkContract(t, h), op: op}
 	return d
 }
 

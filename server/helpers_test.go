@@ -57,7 +57,7 @@ func newEnvURLConfig(t testing.TB, dbURL string, kek []byte, cfg server.Config) 
 		t.Fatal(err)
 	}
 	_ = key
-	return &env{t: t, store: st, handler: h, op: strings.Repeat("o", 40)}
+	return &env{t: t, store: st, handler: checkContract(t, h), op: strings.Repeat("o", 40)}
 }
 
 type env struct {
@@ -86,7 +86,7 @@ func newEnvConfig(t testing.TB, st *models.Store, cfg server.Config, now func() 
 	if err != nil || key == "" {
 		t.Fatalf("bootstrap: %q %v", key, err)
 	}
-	return &env{t: t, store: st, handler: h, op: key}
+	return &env{t: t, store: st, handler: checkContract(t, h), op: key}
 }
 
 type resp struct {

@@ -49,7 +49,7 @@ func newIntegEnv(t testing.TB, st *models.Store, clk *testClock) *integEnv {
 	if err != nil || key == "" {
 		t.Fatalf("bootstrap: %q %v", key, err)
 	}
-	return &integEnv{env: &env{t: t, store: st, handler: h, op: key}, api: api, clk: clk}
+	return &integEnv{env: &env{t: t, store: st, handler: checkContract(t, h), op: key}, api: api, clk: clk}
 }
 
 // send is do with a raw body and extra headers (nil values are not sent).

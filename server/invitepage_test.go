@@ -31,7 +31,7 @@ func newInviteEnv(t testing.TB, st *models.Store, clk *testClock, app server.App
 	if _, err := st.Bootstrap(t.Context(), op); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, store: st, handler: h, op: op}
+	return &env{t: t, store: st, handler: checkContract(t, h), op: op}
 }
 
 // eachInviteEnv runs fn on both databases with a test clock.

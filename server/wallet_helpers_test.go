@@ -318,7 +318,7 @@ func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) 
 	if err != nil || key == "" {
 		t.Fatalf("bootstrap: %q %v", key, err)
 	}
-	w.env = &env{t: t, store: st, handler: h, op: key}
+	w.env = &env{t: t, store: st, handler: checkContract(t, h), op: key}
 	w.api = api
 	return w
 }
