@@ -1273,13 +1273,14 @@ type BookingScheduleRequest struct {
 
 // Bundle the reader's offline data; every field is described in docs/protocol.md and credential/bundle
 type Bundle struct {
-	Full        bool                   `json:"full"`
-	GeneratedAt time.Time              `json:"generated_at"`
-	Issuer      string                 `json:"issuer"`
-	Reader      map[string]interface{} `json:"reader"`
-	Since       *int64                 `json:"since,omitempty"`
-	Site        map[string]interface{} `json:"site"`
-	Version     int64                  `json:"version"`
+	Full                 bool                   `json:"full"`
+	GeneratedAt          time.Time              `json:"generated_at"`
+	Issuer               string                 `json:"issuer"`
+	Reader               map[string]interface{} `json:"reader"`
+	Since                *int64                 `json:"since,omitempty"`
+	Site                 map[string]interface{} `json:"site"`
+	Version              int64                  `json:"version"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // CardAssignment defines model for CardAssignment.
@@ -2382,6 +2383,156 @@ type WalletRegisterJSONRequestBody = WalletRegistration
 
 // WalletLogJSONRequestBody defines body for WalletLog for application/json ContentType.
 type WalletLogJSONRequestBody = WalletLog
+
+// Getter for additional properties for Bundle. Returns the specified
+// element and whether it was found
+func (a Bundle) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for Bundle
+func (a *Bundle) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for Bundle to handle AdditionalProperties
+func (a *Bundle) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["full"]; found {
+		err = json.Unmarshal(raw, &a.Full)
+		if err != nil {
+			return fmt.Errorf("error reading 'full': %w", err)
+		}
+		delete(object, "full")
+	}
+
+	if raw, found := object["generated_at"]; found {
+		err = json.Unmarshal(raw, &a.GeneratedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'generated_at': %w", err)
+		}
+		delete(object, "generated_at")
+	}
+
+	if raw, found := object["issuer"]; found {
+		err = json.Unmarshal(raw, &a.Issuer)
+		if err != nil {
+			return fmt.Errorf("error reading 'issuer': %w", err)
+		}
+		delete(object, "issuer")
+	}
+
+	if raw, found := object["reader"]; found {
+		err = json.Unmarshal(raw, &a.Reader)
+		if err != nil {
+			return fmt.Errorf("error reading 'reader': %w", err)
+		}
+		delete(object, "reader")
+	}
+
+	if raw, found := object["since"]; found {
+		err = json.Unmarshal(raw, &a.Since)
+		if err != nil {
+			return fmt.Errorf("error reading 'since': %w", err)
+		}
+		delete(object, "since")
+	}
+
+	if raw, found := object["site"]; found {
+		err = json.Unmarshal(raw, &a.Site)
+		if err != nil {
+			return fmt.Errorf("error reading 'site': %w", err)
+		}
+		delete(object, "site")
+	}
+
+	if raw, found := object["version"]; found {
+		err = json.Unmarshal(raw, &a.Version)
+		if err != nil {
+			return fmt.Errorf("error reading 'version': %w", err)
+		}
+		delete(object, "version")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for Bundle to handle AdditionalProperties
+func (a Bundle) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["full"], err = json.Marshal(a.Full)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'full': %w", err)
+	}
+
+	object["generated_at"], err = json.Marshal(a.GeneratedAt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'generated_at': %w", err)
+	}
+
+	object["issuer"], err = json.Marshal(a.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'issuer': %w", err)
+	}
+
+	if a.Reader != nil {
+		object["reader"], err = json.Marshal(a.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'reader': %w", err)
+		}
+	}
+
+	if a.Since != nil {
+		object["since"], err = json.Marshal(a.Since)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'since': %w", err)
+		}
+	}
+
+	if a.Site != nil {
+		object["site"], err = json.Marshal(a.Site)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'site': %w", err)
+		}
+	}
+
+	object["version"], err = json.Marshal(a.Version)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'version': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error

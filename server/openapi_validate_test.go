@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -41,11 +42,17 @@ func loadContract() (*openapi3.T, routers.Router, error) {
 			contract.err = fmt.Errorf("openapi.yaml is not valid OpenAPI: %w", err)
 			return
 		}
-		// Tests call the handler as http://example.com/...; the router
-		// matches paths only, not the document's server URL.
-		routed := *doc
-		routed.Servers = nil
-		r, err := legacy.NewRouter(&routed)
+		// Answers are checked against a second, stricter copy: a field the
+		// document does not name is a mismatch too. Tests call the handler
+		// as http://example.com/...; its router matches paths only.
+		strict, err := openapi3.NewLoader().LoadFromData(lintel.OpenAPI)
+		if err != nil {
+			contract.err = err
+			return
+		}
+		closeSchemas(strict)
+		strict.Servers = nil
+		r, err := legacy.NewRouter(strict)
 		if err != nil {
 			contract.err = err
 			return
@@ -58,6 +65,55 @@ func loadContract() (*openapi3.T, routers.Router, error) {
 		contract.doc, contract.router = doc, r
 	})
 	return contract.doc, contract.router, contract.err
+}
+
+// closeSchemas forbids properties the document does not list in every
+// object schema of doc that lists properties, except those an allOf
+// combines (each branch of an allOf sees the other branches' fields).
+func closeSchemas(doc *openapi3.T) {
+	combined := map[*openapi3.Schema]bool{}
+	for _, ref := range doc.Components.Schemas {
+		for _, part := range ref.Value.AllOf {
+			combined[part.Value] = true
+		}
+	}
+	no := false
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(s *openapi3.Schema)
+	walk = func(s *openapi3.Schema) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		if len(s.Properties) > 0 && !combined[s] && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
+			s.AdditionalProperties.Has = &no
+		}
+		for _, p := range s.Properties {
+			walk(p.Value)
+		}
+		if s.Items != nil {
+			walk(s.Items.Value)
+		}
+		for _, part := range s.AllOf {
+			for _, p := range part.Value.Properties {
+				walk(p.Value)
+			}
+		}
+	}
+	for _, ref := range doc.Components.Schemas {
+		walk(ref.Value)
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				for _, mt := range resp.Value.Content {
+					if mt.Schema != nil {
+						walk(mt.Schema.Value)
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestOpenAPIValid: the document passes kin-openapi's validator (an
@@ -218,4 +274,49 @@ func unchecked(h http.Handler) http.Handler {
 		return c.next
 	}
 	return h
+}
+
+// TestContractCheckFails: the check reports answers that break the
+// document, and only those.
+func TestContractCheckFails(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path, ctype, body string
+		status                          int
+		fails                           bool
+	}{
+		{"as documented", "GET", "/healthz", "application/json; charset=utf-8", `{"status":"ok"}`, 200, false},
+		{"wrong type", "GET", "/healthz", "application/json", `{"status":1}`, 200, true},
+		{"undocumented field", "GET", "/healthz", "application/json", `{"status":"ok","uptime":3}`, 200, true},
+		{"missing field", "GET", "/v1/sites/s1", "application/json", `{"id":"s1","name":"A","timezone":"UTC"}`, 200, true},
+		{"undocumented content type", "GET", "/healthz", "text/plain", `ok`, 200, true},
+		{"problem as documented", "GET", "/v1/sites/s1", "application/problem+json",
+			`{"type":"about:blank","title":"Not Found","status":404,"code":"not_found","detail":"no such site"}`, 404, false},
+		{"problem without code", "GET", "/v1/sites/s1", "application/problem+json",
+			`{"type":"about:blank","title":"Not Found","status":404,"detail":"no such site"}`, 404, true},
+		{"body where none is promised", "DELETE", "/v1/sites/s1/doors/d1", "application/json", `{}`, 204, true},
+		{"undocumented path", "GET", "/nowhere", "text/plain", `x`, 200, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := &recordingTB{TB: t}
+			h := checkContract(rt, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.ctype)
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tc.method, tc.path, nil))
+			if (len(rt.errs) > 0) != tc.fails {
+				t.Errorf("reported %q, want a report: %v", rt.errs, tc.fails)
+			}
+		})
+	}
+}
+
+// recordingTB keeps the errors checkContract reports instead of failing.
+type recordingTB struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
