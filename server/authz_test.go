@@ -173,7 +173,7 @@ func TestAuthorizationTable(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, st *models.Store) {
 		e := newEnv(t, st)
 		rk := e.roleKeys()
-		routes := e.handler.(*gin.Engine).Routes()
+		routes := unchecked(e.handler).(*gin.Engine).Routes()
 		seen := map[string]bool{}
 		for _, r := range routes {
 			op := r.Method + " " + r.Path

@@ -68,7 +68,7 @@ func newEnvWith(t testing.TB, st *models.Store, edit func(*envSpec)) *env {
 	if spec.op != "" {
 		key = spec.op
 	}
-	return &env{t: t, store: st, handler: h, api: api, op: key}
+	return &env{t: t, store: st, handler: checkContract(t, h), api: api, op: key}
 }
 
 // newEnvURL opens its own store on dbURL (which may be shared with other
