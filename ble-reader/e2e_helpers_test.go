@@ -48,7 +48,12 @@ func newWorld(t testing.TB) *world { return newWorldAt(t, nil) }
 // newWorldAt runs the server on the clock now (nil: the wall clock).
 func newWorldAt(t testing.TB, now func() time.Time) *world {
 	t.Helper()
-	st := modelstest.SQLite(t, modelstest.Options{Now: now})
+	return newWorldOn(t, modelstest.SQLite(t, modelstest.Options{Now: now}), now)
+}
+
+// newWorldOn provisions the world on the store st (already migrated).
+func newWorldOn(t testing.TB, st *models.Store, now func() time.Time) *world {
+	t.Helper()
 	b := server.NewBroker()
 	st.OnChange(b.Publish)
 	_, h, err := server.New(server.Deps{Store: st, Broker: b, Now: now, Config: server.Config{PublicURL: "https://lintel.test"}})
