@@ -400,3 +400,18 @@ func (s *Store) ClaimFormNonce(ctx context.Context, nonce string) (bool, error) 
 func (s *Store) ReleaseFormNonce(ctx context.Context, nonce string) error {
 	return s.q(ctx).Where("nonce = ?", nonce).Delete(&consoleFormNonce{}).Error
 }
+
+// ConsoleReader is a reader as the console's list shows it.
+type ConsoleReader struct {
+	Reader
+	DoorName string
+}
+
+// ConsoleReaders lists the site's readers with their doors' names.
+func (s *Store) ConsoleReaders(ctx context.Context, siteID string) ([]ConsoleReader, error) {
+	var out []ConsoleReader
+	err := s.q(ctx).Table("readers").Select("readers.*, doors.name AS door_name").
+		Joins("JOIN doors ON doors.id = readers.door_id").
+		Where("readers.site_id = ?", siteID).Order("doors.name, readers.id").Find(&out).Error
+	return out, err
+}

@@ -71,6 +71,7 @@ type API struct {
 	wake     func()
 	wallet   *walletParts
 	limits   *throttles
+	console  *console
 	// issuer is the iss of the credentials this installation signs
 	// (models.Store.Issuer): not the public URL, which may change.
 	issuerID string
@@ -126,6 +127,9 @@ func New(d Deps) (*API, http.Handler, error) {
 		notify: d.Notifications, wake: d.WakeDeliveries, wallet: newWalletParts(d.WalletSigner, d.WalletGoogle, d.Config.DataDir)}
 	a.metrics = newMetrics(d.Registry)
 	a.limits = newThrottles(d.Config.Throttle, d.Now)
+	if a.console, err = newConsole(d.Config); err != nil {
+		return nil, nil, err
+	}
 	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}
