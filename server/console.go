@@ -61,9 +61,10 @@ func ConsoleOrigin(publicURL string) string {
 		return publicURL
 	}
 	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() {
+		port := u.Port()
 		u.Host = "localhost"
-		if p := u.Port(); p != "" {
-			u.Host += ":" + p
+		if port != "" {
+			u.Host += ":" + port
 		}
 	}
 	return u.Scheme + "://" + u.Host
