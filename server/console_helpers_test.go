@@ -64,7 +64,7 @@ func (ce *consoleEnv) site(name string) consoleSite {
 	s.site = ce.must(201, "POST", "/v1/sites", ce.op, map[string]any{"name": name, "timezone": "Europe/Paris"}).str("id")
 	s.door = ce.must(201, "POST", "/v1/sites/"+s.site+"/doors", ce.op, map[string]any{"name": "Lobby"}).str("id")
 	rd := ce.must(201, "POST", "/v1/sites/"+s.site+"/doors/"+s.door+"/readers", ce.op, nil)
-	s.reader, s.readerID = rd.str("token"), rd.str("id")
+	s.reader, s.readerID = rd.str("token"), rd.str("reader_id")
 	phones := map[string]string{"admin": "+33611111111", "member": "+33622222222", "visitor": "+33633333333", "none": "+33644444444"}
 	for _, role := range []string{"admin", "member", "visitor", "none"} {
 		g := map[string]any{"name": role + "s", "role": role}

@@ -138,7 +138,7 @@ func (a *API) newView(c *gin.Context, title string) *view {
 		}
 	}
 	v.Manages = v.Role == roleOperator || v.Role == models.RoleAdmin
-	v.Member = p.UserID != ""
+	v.Member = p.UserID != "" && v.Role != models.RoleNone
 	v.Nonce, _ = models.ConsoleToken()
 	v.Flash = flashes[c.Query("done")]
 	return v
@@ -175,7 +175,6 @@ func (a *API) show(c *gin.Context, name string, v *view) {
 // shows its detail.
 var problemMessages = map[string]string{
 	"not_found":          "This page does not exist, or it is not yours to see.",
-	"forbidden":          "Your role does not allow this.",
 	"csrf":               "The form is stale or came from another site: reload the page and try again.",
 	"unauthorized":       "Please sign in again.",
 	"validation_failed":  "Some fields need a look: see the messages next to them.",
@@ -188,6 +187,9 @@ var problemMessages = map[string]string{
 }
 
 func problemMessage(e *Error) string {
+	if e.Code == "forbidden" && strings.HasPrefix(e.Detail, "this endpoint is not open") {
+		return "Your role does not allow this."
+	}
 	if m, ok := problemMessages[e.Code]; ok {
 		return m
 	}
@@ -216,7 +218,7 @@ func (a *API) consoleFail(c *gin.Context, err error) {
 // to their fields, the values as posted.
 func (a *API) formFail(c *gin.Context, err error, v *view, page string) {
 	e := toError(err)
-	if e.Status >= 500 || e.Status == http.StatusNotFound || e.Status == http.StatusForbidden {
+	if e.Status >= 500 || e.Status == http.StatusNotFound || e.Code == "csrf" {
 		a.consoleFail(c, err)
 		return
 	}
