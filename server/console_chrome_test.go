@@ -94,7 +94,7 @@ func (cb *consoleBrowser) status() string {
 
 func (cb *consoleBrowser) shot(name string) {
 	cb.t.Helper()
-	saveArtifact(cb.t, name, cb.run("screenshot "+name, chromedp.FullScreenshot(90)))
+	saveArtifact(cb.t, name, cb.run("screenshot "+name, chromedp.FullScreenshot(100)))
 }
 
 func (cb *consoleBrowser) site() string { return "/console/sites/" + cb.s.site }
