@@ -58,46 +58,53 @@ func (p Principal) manages() bool {
 // can't probe which sites exist), 403 for a role the route is not open to.
 func (a *API) authorize(need access) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, err := a.withRole(c, mustPrincipal(c))
-		if err != nil {
+		if err := a.decide(c, need); err != nil {
 			render(c, a.log, err)
 			return
 		}
-		var allowed bool
-		siteID := c.Param("site")
-		switch need {
-		case needOperator:
-			allowed = p.Role == roleOperator
-		case needReader:
-			allowed = p.Role == roleReader
-		case needSiteAdmin, needSiteMember:
-			if p.Role != roleOperator && p.SiteID != siteID {
-				render(c, a.log, errNotFound("site"))
-				return
-			}
-			allowed = p.manages() || need == needSiteMember && p.Role == models.RoleMember
-		case needSelf:
-			allowed, siteID = p.UserID != "", p.SiteID
-			p.Self = true
-		}
-		c.Set(ctxPrincipal, p)
-		if !allowed {
-			render(c, a.log, errForbidden("this endpoint is not open to "+roleName(p)))
-			return
-		}
-		if siteID != "" {
-			site, err := a.sites.get(c.Request.Context(), a.store, siteID)
-			if err != nil {
-				if errors.Is(err, models.ErrNotFound) {
-					err = errNotFound("site")
-				}
-				render(c, a.log, err)
-				return
-			}
-			c.Set(ctxSite, site)
-		}
 		c.Next()
 	}
+}
+
+// decide is authorize's decision, shared with the console (console.go),
+// which renders its refusals as pages: on success the caller's Principal
+// (with its role) and the path's site are in c.
+func (a *API) decide(c *gin.Context, need access) error {
+	p, err := a.withRole(c, mustPrincipal(c))
+	if err != nil {
+		return err
+	}
+	var allowed bool
+	siteID := c.Param("site")
+	switch need {
+	case needOperator:
+		allowed = p.Role == roleOperator
+	case needReader:
+		allowed = p.Role == roleReader
+	case needSiteAdmin, needSiteMember:
+		if p.Role != roleOperator && p.SiteID != siteID {
+			return errNotFound("site")
+		}
+		allowed = p.manages() || need == needSiteMember && p.Role == models.RoleMember
+	case needSelf:
+		allowed, siteID = p.UserID != "", p.SiteID
+		p.Self = true
+	}
+	c.Set(ctxPrincipal, p)
+	if !allowed {
+		return errForbidden("this endpoint is not open to " + roleName(p))
+	}
+	if siteID != "" {
+		site, err := a.sites.get(c.Request.Context(), a.store, siteID)
+		if err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				err = errNotFound("site")
+			}
+			return err
+		}
+		c.Set(ctxSite, site)
+	}
+	return nil
 }
 
 // withRole sets p.Role: a person's group role, or the kind of the key.

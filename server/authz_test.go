@@ -179,6 +179,12 @@ func TestAuthorizationTable(t *testing.T) {
 			op := r.Method + " " + r.Path
 			seen[op] = true
 			class, listed := authzRoutes[op]
+			if strings.HasPrefix(r.Path, "/console") {
+				// Console pages read a session cookie, never a bearer
+				// key: every key gets what no key gets (their own
+				// role × page table is TestConsoleAuthorization).
+				class, listed = "public", true
+			}
 			if !listed {
 				t.Errorf("%s has no row in authzRoutes: say who may call it (and in docs/roles.md)", op)
 				continue

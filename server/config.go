@@ -69,6 +69,11 @@ type Config struct {
 	// universal-link files (LINTEL_APP_*; see docs/passes-and-pins.md).
 	App AppConfig
 
+	// ConsoleIdle and ConsoleAbsolute end console sessions unused for so
+	// long, or begun so long ago (LINTEL_CONSOLE_IDLE, default 30m;
+	// LINTEL_CONSOLE_ABSOLUTE, default 12h; docs/console.md).
+	ConsoleIdle, ConsoleAbsolute time.Duration
+
 	// Wallet configures Apple Wallet passes and Google Wallet links
 	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
 	// wallet.ConfigFromEnv). A wallet whose variables are all unset is off.
@@ -145,6 +150,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"LINTEL_PASS_MAX_TEMPORARY", &c.PassLimits.MaxTemporary, time.Hour, 366 * 24 * time.Hour},
 		{"LINTEL_PASS_MAX_RECURRING", &c.PassLimits.MaxRecurring, 24 * time.Hour, 5 * 366 * 24 * time.Hour},
 		{"LINTEL_PASS_MAX_SINGLE_USE", &c.PassLimits.MaxSingleUse, time.Hour, 366 * 24 * time.Hour},
+		{"LINTEL_CONSOLE_IDLE", &c.ConsoleIdle, time.Minute, 24 * time.Hour},
+		{"LINTEL_CONSOLE_ABSOLUTE", &c.ConsoleAbsolute, time.Minute, 7 * 24 * time.Hour},
 	} {
 		v := getenv(d.name)
 		if v == "" {

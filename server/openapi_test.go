@@ -41,6 +41,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	routed := map[string]bool{}
 	for _, r := range h.(*gin.Engine).Routes() {
+		if strings.HasPrefix(r.Path, "/console") {
+			continue // the console's pages are not API (docs/console.md)
+		}
 		parts := strings.Split(r.Path, "/")
 		for i, p := range parts {
 			if strings.HasPrefix(p, ":") || strings.HasPrefix(p, "*") {

@@ -173,5 +173,8 @@ func (a *API) routes() http.Handler {
 	apple.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", a.walletSerials)
 	apple.GET("/passes/:passTypeIdentifier/:serialNumber", a.walletLatest)
 
+	// The console: its pages and passkey ceremonies (console.go).
+	a.consoleRoutes(r)
+
 	return r
 }

@@ -75,6 +75,7 @@ type API struct {
 	wallet   *walletParts
 	limits   *throttles
 	readers  *readerHub // open reader streams (readerhub.go)
+	console  *console
 	// issuer is the iss of the credentials this installation signs
 	// (models.Store.Issuer): not the public URL, which may change.
 	issuerID string
@@ -132,6 +133,9 @@ func New(d Deps) (*API, http.Handler, error) {
 	a.bundles = newBundleCache(bundleCacheBytes, d.Now)
 	a.limits = newThrottles(d.Config.Throttle, d.Now)
 	a.readers = newReaderHub()
+	if a.console, err = newConsole(d.Config); err != nil {
+		return nil, nil, err
+	}
 	if a.issuerID, err = d.Store.Issuer(context.Background(), d.Config.PublicURL); err != nil {
 		return nil, nil, fmt.Errorf("issuer: %w", err)
 	}

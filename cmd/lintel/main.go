@@ -23,6 +23,8 @@ const usage = `usage:
   lintel migrate status                      list migrations and their state
   lintel admin create-key --operator         mint an operator key (all sites)
   lintel admin create-key --site SITE_ID     mint an admin key for one site
+  lintel admin invite --operator|--site SITE --name NAME [--user USER]
+                                             print a one-time console set-up link (24 h)
   lintel keys rotate                         new signing key (old ones stay published while needed)
 Configuration comes from LINTEL_* environment variables (see README).
 `
@@ -103,8 +105,11 @@ func migrate(ctx context.Context, cfg server.Config, args []string, stdout io.Wr
 }
 
 func admin(ctx context.Context, cfg server.Config, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "invite" {
+		return invite(ctx, cfg, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "create-key" {
-		return errors.New("usage: lintel admin create-key --operator | --site SITE_ID")
+		return errors.New("usage: lintel admin create-key --operator | --site SITE_ID, or lintel admin invite --operator|--site SITE --name NAME [--user USER]")
 	}
 	fs := flag.NewFlagSet("create-key", flag.ContinueOnError)
 	operator := fs.Bool("operator", false, "an operator key (all sites)")
@@ -136,5 +141,32 @@ func admin(ctx context.Context, cfg server.Config, args []string, stdout io.Writ
 		return err
 	}
 	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// invite prints a console set-up link (server.InvitePerson).
+func invite(ctx context.Context, cfg server.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("invite", flag.ContinueOnError)
+	var in server.Invite
+	fs.BoolVar(&in.Operator, "operator", false, "an operator (all sites)")
+	fs.StringVar(&in.SiteID, "site", "", "a person of this site")
+	fs.StringVar(&in.Name, "name", "", "the person's name")
+	fs.StringVar(&in.UserID, "user", "", "the site's user this person is (their group decides their role)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if pending, err := st.MigrationsPending(ctx); err != nil || pending {
+		return errors.New("the database schema is not current: run `lintel migrate up` first")
+	}
+	link, err := server.InvitePerson(ctx, st, cfg.PublicURL, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, link)
 	return nil
 }

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
+)
+
+// The admin's pages: each reads through the JSON API's own handler
+// (callAPI), so a page shows what the API answers, masked PINs included.
+
+type param = gin.Param
+
+func (a *API) sitesPage(c *gin.Context) {
+	var out listResponse[siteResponse]
+	if err := a.callAPI(c, a.listSites, "GET", nil, "limit=200", nil, &out); err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, "Sites")
+	v.Data = out.Items
+	a.show(c, "sites", v)
+}
+
+// siteHome: admins get the dashboard, residents their own page, other
+// roles a page that says there is nothing to manage.
+func (a *API) siteHome(c *gin.Context) {
+	v := a.newView(c, currentSite(c).Name)
+	if !v.Manages {
+		if v.Role == models.RoleMember {
+			c.Redirect(http.StatusSeeOther, sitePath(c, "/me"))
+			return
+		}
+		a.show(c, "nothing", v)
+		return
+	}
+	var doors listResponse[doorResponse]
+	if err := a.callAPI(c, a.listDoors, "GET", nil, "limit=200", nil, &doors); err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v.Data = doors.Items
+	a.show(c, "dashboard", v)
+}
+
+type groupsData struct {
+	Groups []groupResponse
+	Doors  []doorResponse
+	Group  *groupResponse
+	Days   []string
+	Roles  []string
+}
+
+func (a *API) loadGroups(c *gin.Context) (*groupsData, error) {
+	var gs listResponse[groupResponse]
+	var ds listResponse[doorResponse]
+	if err := a.callAPI(c, a.listGroups, "GET", nil, "limit=200", nil, &gs); err != nil {
+		return nil, err
+	}
+	if err := a.callAPI(c, a.listDoors, "GET", nil, "limit=200", nil, &ds); err != nil {
+		return nil, err
+	}
+	d := &groupsData{Groups: gs.Items, Doors: ds.Items, Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"},
+		Roles: []string{models.RoleAdmin, models.RoleMember, models.RoleVisitor, models.RoleNone}}
+	for i := range d.Groups {
+		if d.Groups[i].ID == c.Param("group") {
+			d.Group = &d.Groups[i]
+		}
+	}
+	return d, nil
+}
+
+func (a *API) groupsPage(c *gin.Context) {
+	d, err := a.loadGroups(c)
+	if err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, "Groups")
+	v.Data = d
+	a.show(c, "groups", v)
+}
+
+func (a *API) groupPage(c *gin.Context) {
+	d, err := a.loadGroups(c)
+	if err == nil && d.Group == nil {
+		err = errNotFound("group")
+	}
+	if err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, "Group "+d.Group.Name)
+	v.Data = d
+	a.show(c, "group", v)
+}
+
+// groupForm is the group form as the PATCH body: role, doors, weekly
+// schedule (no days: always) and the visitor-pass policy of seed 000.
+func groupForm(c *gin.Context) map[string]any {
+	body := map[string]any{
+		"name": strings.TrimSpace(c.PostForm("name")), "role": c.PostForm("role"),
+		"door_ids": append([]string{}, c.PostFormArray("door_ids")...),
+		"visitor_passes": visitorPassPolicy{Enabled: c.PostForm("vp_enabled") == "on", Recurring: c.PostForm("vp_recurring") == "on",
+			Temporary: c.PostForm("vp_temporary") == "on", SingleUse: c.PostForm("vp_single_use") == "on"},
+		"schedule": nil,
+	}
+	if days := c.PostFormArray("days"); len(days) > 0 {
+		body["schedule"] = scheduleJSON{Days: days, Start: c.PostForm("start"), End: c.PostForm("end")}
+	}
+	return body
+}
+
+func (a *API) groupSave(c *gin.Context) {
+	if !a.claimNonce(c, sitePath(c, "/groups/"+c.Param("group"))) {
+		return
+	}
+	if err := a.callAPI(c, a.updateGroup, "PATCH", nil, "", groupForm(c), nil); err != nil {
+		a.releaseNonce(c)
+		d, lerr := a.loadGroups(c)
+		if lerr != nil || d.Group == nil {
+			a.consoleFail(c, err)
+			return
+		}
+		v := a.newView(c, "Group "+d.Group.Name)
+		v.Data = d
+		a.formFail(c, err, v, "group")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, sitePath(c, "/groups?done=group"))
+}
+
+func (a *API) usersPage(c *gin.Context) {
+	q := strings.TrimSpace(c.Query("q"))
+	var out listResponse[userResponse]
+	if err := a.callAPI(c, a.listUsers, "GET", nil, "limit=100&q="+url.QueryEscape(q), nil, &out); err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, "Users")
+	v.Form["q"] = q
+	v.Data = out.Items
+	a.show(c, "users", v)
+}
+
+// profile is a user's page: who, their cards and mobile credentials, the
+// passes they issued, their PINs, bookings and recent access.
+type profile struct {
+	User     userDetailResponse
+	Passes   []passResponse
+	PINs     []pinResponse
+	Bookings []bookingResponse
+	Events   []eventResponse
+	Users    []userResponse // reassign targets
+}
+
+func (a *API) loadProfile(c *gin.Context) (*profile, error) {
+	var p profile
+	uid := c.Param("user")
+	steps := []struct {
+		h     gin.HandlerFunc
+		query string
+		out   any
+	}{
+		{a.getUser, "", &p.User},
+		{a.listPasses, "status=all&limit=50&issuer=" + url.QueryEscape(uid), &listInto[passResponse]{&p.Passes}},
+		{a.listEvents, "limit=20&user_id=" + url.QueryEscape(uid), &listInto[eventResponse]{&p.Events}},
+		{a.listUsers, "limit=200&status=active", &listInto[userResponse]{&p.Users}},
+	}
+	for _, s := range steps {
+		if err := a.callAPI(c, s.h, "GET", nil, s.query, nil, s.out); err != nil {
+			return nil, notFoundAs(err, "user")
+		}
+	}
+	pins, _, err := a.store.ListPINs(c.Request.Context(), currentSite(c).ID, "", models.PINFilter{UserID: uid, Now: a.now()}, models.Page{Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	for i := range pins {
+		p.PINs = append(p.PINs, toPIN(&pins[i], "", false, a.now().UTC()))
+	}
+	bks, _, err := a.store.ListBookings(c.Request.Context(), currentSite(c).ID, "", models.BookingFilter{UserID: uid}, models.Page{Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	for i := range bks {
+		p.Bookings = append(p.Bookings, toBooking(&bks[i]))
+	}
+	return &p, nil
+}
+
+// listInto decodes a list answer's items into a slice.
+type listInto[T any] struct{ dst *[]T }
+
+func (l *listInto[T]) UnmarshalJSON(b []byte) error {
+	var out listResponse[T]
+	if err := json.Unmarshal(b, &out); err != nil {
+		return err
+	}
+	*l.dst = out.Items
+	return nil
+}
+
+func (a *API) userPage(c *gin.Context) {
+	p, err := a.loadProfile(c)
+	if err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, p.User.Name)
+	v.Data = p
+	a.show(c, "user", v)
+}
+
+// userAction runs one POST of the profile page and returns to it; a
+// refusal shows the profile with the problem next to the form's fields.
+func (a *API) userAction(c *gin.Context, h gin.HandlerFunc, method string, params gin.Params, body any, done string) {
+	back := sitePath(c, "/users/"+c.Param("user"))
+	if !a.claimNonce(c, back) {
+		return
+	}
+	if err := a.callAPI(c, h, method, params, "", body, nil); err != nil {
+		a.releaseNonce(c)
+		p, perr := a.loadProfile(c)
+		if perr != nil {
+			a.consoleFail(c, err)
+			return
+		}
+		v := a.newView(c, p.User.Name)
+		v.Data = p
+		a.formFail(c, err, v, "user")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, back+"?done="+done)
+}
+
+func (a *API) userDeactivate(c *gin.Context) {
+	a.userAction(c, a.deactivateUser, "DELETE", nil, nil, "deactivated")
+}
+
+func (a *API) cardAssign(c *gin.Context) {
+	body := cardRequest{Number: strings.TrimSpace(c.PostForm("number")), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}
+	a.userAction(c, a.assignCard, "POST", nil, body, "assigned")
+}
+
+// cardLostConfirm asks before marking a card lost: it cannot be undone.
+func (a *API) cardLostConfirm(c *gin.Context) {
+	cr, err := a.store.GetCredential(c.Request.Context(), currentSite(c).ID, c.Param("card"))
+	if err != nil || cr.Kind == models.KindMobile {
+		a.consoleFail(c, notFoundAs(orNotFound(err), "card"))
+		return
+	}
+	v := a.newView(c, "Mark card lost")
+	v.Data = toCredential(cr)
+	a.show(c, "cardlost", v)
+}
+
+func orNotFound(err error) error {
+	if err == nil {
+		return models.ErrNotFound
+	}
+	return err
+}
+
+func (a *API) cardLost(c *gin.Context) {
+	cr, err := a.store.GetCredential(c.Request.Context(), currentSite(c).ID, c.Param("card"))
+	if err != nil {
+		a.consoleFail(c, notFoundAs(err, "card"))
+		return
+	}
+	c.Params = append(c.Params, param{Key: "user", Value: cr.UserID})
+	a.userAction(c, a.markCardLost, "POST", nil, nil, "lost")
+}
+
+func (a *API) cardReassign(c *gin.Context) {
+	cr, err := a.store.GetCredential(c.Request.Context(), currentSite(c).ID, c.Param("card"))
+	if err != nil {
+		a.consoleFail(c, notFoundAs(err, "card"))
+		return
+	}
+	to := c.PostForm("user_id")
+	c.Params = append(c.Params, param{Key: "user", Value: cr.UserID})
+	a.userAction(c, a.reassignCard, "POST", nil, reassignRequest{UserID: to}, "reassigned")
+}
+
+func (a *API) readersPage(c *gin.Context) {
+	rs, err := a.store.ConsoleReaders(c.Request.Context(), currentSite(c).ID)
+	if err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, "Readers")
+	v.Data = rs
+	a.show(c, "readers", v)
+}
+
+func (a *API) eventsPage(c *gin.Context) {
+	q := url.Values{"limit": {"100"}}
+	for _, k := range []string{"type", "door_id", "user_id"} {
+		if s := c.Query(k); s != "" {
+			q.Set(k, s)
+		}
+	}
+	var out listResponse[eventResponse]
+	if err := a.callAPI(c, a.listEvents, "GET", nil, q.Encode(), nil, &out); err != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, "Events")
+	v.Form["type"], v.Form["door_id"], v.Form["user_id"] = c.Query("type"), c.Query("door_id"), c.Query("user_id")
+	v.Data = out.Items
+	a.show(c, "events", v)
+}
