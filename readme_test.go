@@ -3,13 +3,17 @@ package lintel_test
 import (
 	"bufio"
 	"context"
+	"encoding/pem"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,14 +49,28 @@ func TestReadmeWalkthrough(t *testing.T) {
 	// SMS goes to a local Twilio test server, whose certificate the
 	// server trusts through SSL_CERT_FILE (the README says so).
 	tw := notifytest.NewTwilio(t)
-	ca := filepath.Join(t.TempDir(), "twilio-ca.pem")
-	if err := os.WriteFile(ca, tw.CertificatePEM(), 0o600); err != nil {
+	// Webhooks go to a local receiver (LINTEL_WEBHOOKS_ALLOW_PRIVATE), whose
+	// certificate joins Twilio's in the bundle SSL_CERT_FILE names.
+	var hookMu sync.Mutex
+	var hooks []*http.Request
+	var hookBodies []string
+	receiver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hookMu.Lock()
+		hooks, hookBodies = append(hooks, r), append(hookBodies, string(b))
+		hookMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	ca := filepath.Join(t.TempDir(), "test-ca.pem")
+	bundle := append(tw.CertificatePEM(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: receiver.Certificate().Raw})...)
+	if err := os.WriteFile(ca, bundle, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv := exec.CommandContext(ctx, filepath.Join(bin, "lintel"), "serve")
 	srv.Env = append(os.Environ(), "LINTEL_ADDR="+addr, "LINTEL_DATA_DIR="+data, "LINTEL_DATABASE_URL=sqlite://"+data+"/l.db",
 		"SSL_CERT_FILE="+ca, "LINTEL_TWILIO_BASE_URL="+tw.URL, "LINTEL_TWILIO_ACCOUNT_SID="+tw.AccountSID,
-		"LINTEL_TWILIO_AUTH_TOKEN="+tw.AuthToken, "LINTEL_TWILIO_FROM=+15005550006")
+		"LINTEL_TWILIO_AUTH_TOKEN="+tw.AuthToken, "LINTEL_TWILIO_FROM=+15005550006", "LINTEL_WEBHOOKS_ALLOW_PRIVATE=true")
 	stdout, _ := srv.StdoutPipe()
 	srv.Stderr = nil
 	if err := srv.Start(); err != nil {
@@ -84,6 +102,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	script = strings.ReplaceAll(script, "/tmp/", t.TempDir()+"/")
 	script = strings.ReplaceAll(script, "http://127.0.0.1:8080", "http://"+addr)
+	script = strings.ReplaceAll(script, "https://hooks.example.test/lintel", receiver.URL+"/lintel")
 	script = strings.ReplaceAll(script, "go run ./cmd/phonesim", filepath.Join(bin, "phonesim"))
 	sh := exec.Command("bash", "-c", "set -u\nexport KEY="+opKey+"\n"+
 		`api() { curl -s -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"; echo; }`+"\n"+script)
@@ -101,13 +120,23 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if !sms {
 		t.Fatalf("no SMS naming the Lobby reached Ada at the Twilio test server: %+v", tw.Requests())
 	}
+	hookMu.Lock()
+	var signed bool
+	for i, r := range hooks {
+		signed = signed || (strings.HasPrefix(r.Header.Get("webhook-signature"), "v1,") && r.Header.Get("webhook-id") != "" &&
+			strings.Contains(hookBodies[i], `"type":"user.deactivated"`))
+	}
+	hookMu.Unlock()
+	if !signed {
+		t.Fatalf("no signed user.deactivated webhook reached the receiver: %d requests %q", len(hooks), hookBodies)
+	}
 	problems := strings.Count(string(out), `"type":"https://lintel.dev/problems/`)
 	expected := strings.Count(script, "# Bad input")
 	if problems != expected {
 		t.Fatalf("%d problem documents, want %d (one per 'Bad input' step):\n%s", problems, expected, out)
 	}
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
-		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`,
+		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`, `"secret":"whsec_`, `"status":"delivered"`,
 		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`, "Accept before ",
 		`"command_id":"cmd_`, `"name":"lobby-keypad","last_seen_at":"`, `"connected":true,"bundle_version"`, `"version":"lintel-reader/demo"`, `"generation":1,"reader_id":"rdr_`, `"reissue":["pin_`,
 
