@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -116,11 +117,27 @@ func groupForm(c *gin.Context) map[string]any {
 	return body
 }
 
+// saveGroup applies the group form through the UpdateGroup use case. The
+// form is put in the API's PATCH shape first, so that a field left out
+// stays as it is, exactly as in the JSON API.
+func (a *API) saveGroup(c *gin.Context) error {
+	raw, err := json.Marshal(groupForm(c))
+	if err != nil {
+		return err
+	}
+	var patch groupPatch
+	if err := json.Unmarshal(raw, &patch); err != nil {
+		return errBadRequest("the group form could not be read")
+	}
+	_, err = a.UpdateGroup(c.Request.Context(), mustPrincipal(c), UpdateGroupInput{SiteID: currentSite(c).ID, GroupID: c.Param("group"), groupPatch: patch})
+	return err
+}
+
 func (a *API) groupSave(c *gin.Context) {
 	if !a.claimNonce(c, sitePath(c, "/groups/"+c.Param("group"))) {
 		return
 	}
-	if err := a.callAPI(c, a.updateGroup, "PATCH", nil, "", groupForm(c), nil); err != nil {
+	if err := a.saveGroup(c); err != nil {
 		a.releaseNonce(c)
 		d, lerr := a.loadGroups(c)
 		if lerr != nil || d.Group == nil {
@@ -219,12 +236,12 @@ func (a *API) userPage(c *gin.Context) {
 
 // userAction runs one POST of the profile page and returns to it; a
 // refusal shows the profile with the problem next to the form's fields.
-func (a *API) userAction(c *gin.Context, h gin.HandlerFunc, method string, params gin.Params, body any, done string) {
+func (a *API) userAction(c *gin.Context, do func(ctx context.Context, who Principal, siteID string) error, done string) {
 	back := sitePath(c, "/users/"+c.Param("user"))
 	if !a.claimNonce(c, back) {
 		return
 	}
-	if err := a.callAPI(c, h, method, params, "", body, nil); err != nil {
+	if err := do(c.Request.Context(), mustPrincipal(c), currentSite(c).ID); err != nil {
 		a.releaseNonce(c)
 		p, perr := a.loadProfile(c)
 		if perr != nil {
@@ -240,12 +257,19 @@ func (a *API) userAction(c *gin.Context, h gin.HandlerFunc, method string, param
 }
 
 func (a *API) userDeactivate(c *gin.Context) {
-	a.userAction(c, a.deactivateUser, "DELETE", nil, nil, "deactivated")
+	a.userAction(c, func(ctx context.Context, who Principal, site string) error {
+		_, err := a.DeactivateUser(ctx, who, site, c.Param("user"))
+		return err
+	}, "deactivated")
 }
 
 func (a *API) cardAssign(c *gin.Context) {
-	body := cardRequest{Number: strings.TrimSpace(c.PostForm("number")), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}
-	a.userAction(c, a.assignCard, "POST", nil, body, "assigned")
+	in := AssignCardInput{UserID: c.Param("user"), Number: strings.TrimSpace(c.PostForm("number")), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}
+	a.userAction(c, func(ctx context.Context, who Principal, site string) error {
+		in.SiteID = site
+		_, err := a.AssignCard(ctx, who, in)
+		return err
+	}, "assigned")
 }
 
 // cardLostConfirm asks before marking a card lost: it cannot be undone.
@@ -274,7 +298,10 @@ func (a *API) cardLost(c *gin.Context) {
 		return
 	}
 	c.Params = append(c.Params, param{Key: "user", Value: cr.UserID})
-	a.userAction(c, a.markCardLost, "POST", nil, nil, "lost")
+	a.userAction(c, func(ctx context.Context, who Principal, site string) error {
+		_, err := a.MarkCardLost(ctx, who, site, cr.ID)
+		return err
+	}, "lost")
 }
 
 func (a *API) cardReassign(c *gin.Context) {
@@ -285,7 +312,10 @@ func (a *API) cardReassign(c *gin.Context) {
 	}
 	to := c.PostForm("user_id")
 	c.Params = append(c.Params, param{Key: "user", Value: cr.UserID})
-	a.userAction(c, a.reassignCard, "POST", nil, reassignRequest{UserID: to}, "reassigned")
+	a.userAction(c, func(ctx context.Context, who Principal, site string) error {
+		_, err := a.ReassignCard(ctx, who, ReassignCardInput{SiteID: site, CardID: cr.ID, UserID: to})
+		return err
+	}, "reassigned")
 }
 
 func (a *API) readersPage(c *gin.Context) {

@@ -9,7 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// callAPI runs one JSON API handler for a console action, as the signed-in
+// callAPI runs one JSON API list or read handler for a console page (every
+// action calls its use case, usecase*.go, directly), as the signed-in
 // person (the Principal and site decide put in c), with body as its JSON
 // request (query its URL query), and decodes its answer into out. A problem answer comes back as
 // the *Error it was, field errors included, so the page can show them next

@@ -123,7 +123,7 @@ func (a *API) passCreate(c *gin.Context) {
 		return
 	}
 	var out passResponse
-	err := a.callAPI(c, a.createPass, "POST", nil, "", passForm(c, currentSite(c)), &out)
+	out, err := a.CreatePass(c.Request.Context(), mustPrincipal(c), CreatePassInput{SiteID: currentSite(c).ID, passRequest: passForm(c, currentSite(c))})
 	if e, ok := err.(*Error); ok {
 		for i, f := range e.Errors {
 			if to, ok := passFields[f.Field]; ok {
@@ -173,7 +173,7 @@ func (a *API) passCancel(c *gin.Context) {
 	if !a.claimNonce(c, back) {
 		return
 	}
-	if err := a.callAPI(c, a.revokePass, "DELETE", nil, "", nil, nil); err != nil {
+	if _, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("pass")); err != nil {
 		a.releaseNonce(c)
 		a.consoleFail(c, err)
 		return
@@ -256,7 +256,7 @@ func (a *API) pinCreate(c *gin.Context) {
 		return
 	}
 	var out pinResponse
-	err := a.callAPI(c, a.createPIN, "POST", nil, "", pinForm(c, currentSite(c)), &out)
+	out, err := a.CreatePIN(c.Request.Context(), mustPrincipal(c), CreatePINInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), pinRequest: pinForm(c, currentSite(c))})
 	if err != nil {
 		a.releaseNonce(c)
 	}
@@ -266,7 +266,7 @@ func (a *API) pinCreate(c *gin.Context) {
 // pinReveal shows one PIN's digits; the API's handler audits the reveal.
 func (a *API) pinReveal(c *gin.Context) {
 	var out pinResponse
-	err := a.callAPI(c, a.revealPIN, "POST", nil, "", nil, &out)
+	out, err := a.RevealPIN(c.Request.Context(), mustPrincipal(c), PINRef{SiteID: currentSite(c).ID, DoorID: c.Param("door"), PINID: c.Param("pin")})
 	a.pinResult(c, err, func(d *pinsData) { d.Revealed = &out }, "")
 }
 
@@ -275,7 +275,7 @@ func (a *API) pinDelete(c *gin.Context) {
 	if !a.claimNonce(c, back) {
 		return
 	}
-	if err := a.callAPI(c, a.deletePIN, "DELETE", nil, "", nil, nil); err != nil {
+	if _, err := a.DeletePIN(c.Request.Context(), mustPrincipal(c), PINRef{SiteID: currentSite(c).ID, DoorID: c.Param("door"), PINID: c.Param("pin")}); err != nil {
 		a.releaseNonce(c)
 		a.consoleFail(c, err)
 		return
