@@ -231,6 +231,20 @@ func (k *Keyring) Public() credential.KeySet {
 // hash keys per site, door keys), so no extra secret has to be stored.
 func (k *Keyring) Derive(purpose string) []byte { return deriveFromKEK(k.kek, purpose) }
 
+// AEAD is AES-256-GCM under the key derived for purpose: what seals the
+// secrets the server must read back (PIN digits, webhook secrets).
+func (k *Keyring) AEAD(purpose string) cipher.AEAD {
+	block, err := aes.NewCipher(k.Derive(purpose))
+	if err != nil {
+		panic(purpose + " key: " + err.Error()) // 32 bytes: cannot fail
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(purpose + " key: " + err.Error())
+	}
+	return aead
+}
+
 func deriveFromKEK(kek []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, kek)
 	m.Write([]byte("lintel-derive-v1\x00" + purpose))

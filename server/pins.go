@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
@@ -41,17 +40,7 @@ func (s *Service) doorPINKey(doorID string, gen int) []byte {
 
 // pinAEAD seals custom PINs at rest (AES-256-GCM, key derived from the
 // key-encryption key).
-func (s *Service) pinAEAD() cipher.AEAD {
-	block, err := aes.NewCipher(s.keys.Derive("pin-encryption"))
-	if err != nil {
-		panic("pin key: " + err.Error()) // 32 bytes: cannot fail
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		panic("pin key: " + err.Error())
-	}
-	return aead
-}
+func (s *Service) pinAEAD() cipher.AEAD { return s.keys.AEAD("pin-encryption") }
 
 // pinAAD binds a sealed PIN to its row, so a ciphertext copied onto another
 // PIN does not open.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"errors"
 	"log/slog"
@@ -14,17 +13,7 @@ import (
 
 // webhookAEAD seals webhook secrets at rest (AES-256-GCM, a key derived
 // from the key-encryption key), like custom PINs.
-func webhookAEAD(keys *Keyring) cipher.AEAD {
-	block, err := aes.NewCipher(keys.Derive("webhook-secrets"))
-	if err != nil {
-		panic("webhook key: " + err.Error()) // 32 bytes: cannot fail
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		panic("webhook key: " + err.Error())
-	}
-	return aead
-}
+func webhookAEAD(keys *Keyring) cipher.AEAD { return keys.AEAD("webhook-secrets") }
 
 // webhookAAD binds a sealed secret to its endpoint, so a ciphertext copied
 // onto another endpoint does not open.

@@ -120,14 +120,11 @@ func admin(ctx context.Context, cfg server.Config, args []string, stdout io.Writ
 	if *operator == (*site != "") {
 		return errors.New("give exactly one of --operator or --site SITE_ID")
 	}
-	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	st, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if pending, err := st.MigrationsPending(ctx); err != nil || pending {
-		return errors.New("the database schema is not current: run `lintel migrate up` first")
-	}
 	var key string
 	if *operator {
 		key, err = st.CreateOperatorKey(ctx)
@@ -155,18 +152,29 @@ func invite(ctx context.Context, cfg server.Config, args []string, stdout io.Wri
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	st, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if pending, err := st.MigrationsPending(ctx); err != nil || pending {
-		return errors.New("the database schema is not current: run `lintel migrate up` first")
-	}
 	link, err := server.InvitePerson(ctx, st, cfg.PublicURL, in)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, link)
 	return nil
+}
+
+// openCurrent opens the configured store for an admin command, refusing a
+// schema that is behind this binary.
+func openCurrent(ctx context.Context, cfg server.Config) (*models.Store, error) {
+	st, err := models.Open(ctx, cfg.DatabaseURL, models.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if pending, err := st.MigrationsPending(ctx); err != nil || pending {
+		st.Close()
+		return nil, errors.New("the database schema is not current: run `lintel migrate up` first")
+	}
+	return st, nil
 }
