@@ -49,7 +49,18 @@ func (s *Store) ImportBatch(ctx context.Context, siteID, actor string, rows []Im
 			if _, err := tx.InsertEvents(ctx, audits); err != nil {
 				return err
 			}
-			if _, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess}); err != nil {
+			// Name what the batch touched, so that readers take it as a
+			// delta rather than a full bundle.
+			refs := make([]Ref, 0, 2*len(audits))
+			for _, ev := range audits {
+				if ev.UserID != "" {
+					refs = append(refs, Ref{RefUser, ev.UserID})
+				}
+				if ev.CredentialID != "" {
+					refs = append(refs, Ref{RefCredential, ev.CredentialID})
+				}
+			}
+			if _, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: refs}); err != nil {
 				return err
 			}
 		}
