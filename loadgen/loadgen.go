@@ -136,7 +136,8 @@ func (r *runner) logf(format string, args ...any) {
 
 func (r *runner) row(res Result) {
 	if res.RSS == 0 {
-		res.RSS = ReadProc(r.t.PID).RSS
+		p := ReadProc(r.t.PID)
+		res.RSS, res.PeakRSS = p.RSS, p.PeakRSS
 	}
 	r.rows = append(r.rows, res)
 	r.logf("%s %s: n=%d p50 %s p99 %s max %s errors %s %s", res.Scenario, res.What, len(res.Lat), ms(Pct(res.Lat, .5)),

@@ -24,7 +24,7 @@ type Result struct {
 	Lat            []time.Duration // sorted
 	Elapsed        time.Duration   // wall time of the measured part (throughput)
 	Errors         map[string]int  // by status and problem code, or by network error kind
-	RSS            int64
+	RSS, PeakRSS   int64           // the server's, after the row
 	Note           string
 }
 
@@ -56,7 +56,7 @@ func Print(w io.Writer, rows []Result) {
 			tput = fmt.Sprintf("%.0f/s", float64(len(r.Lat))/r.Elapsed.Seconds())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.What, len(r.Lat), tput,
-			ms(Pct(r.Lat, .5)), ms(Pct(r.Lat, .95)), ms(Pct(r.Lat, .99)), ms(Pct(r.Lat, 1)), errText(r.Errors), mb(r.RSS), r.Note)
+			ms(Pct(r.Lat, .5)), ms(Pct(r.Lat, .95)), ms(Pct(r.Lat, .99)), ms(Pct(r.Lat, 1)), errText(r.Errors), rssText(r.RSS, r.PeakRSS), r.Note)
 	}
 	tw.Flush()
 }
@@ -78,6 +78,13 @@ func mb(b int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%d MB", b>>20)
+}
+
+func rssText(rss, peak int64) string {
+	if peak <= rss {
+		return mb(rss)
+	}
+	return fmt.Sprintf("%s (peak %d)", mb(rss), peak>>20)
 }
 
 func errText(m map[string]int) string {

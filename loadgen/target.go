@@ -58,6 +58,11 @@ type SpawnOptions struct {
 // admin command, as an operator would.
 func Spawn(ctx context.Context, o SpawnOptions) (*Target, error) {
 	c := &child{bin: o.Lintel, dir: o.Dir}
+	// The server refuses a data directory others can read (its keys live
+	// there).
+	if err := os.Chmod(o.Dir, 0o700); err != nil {
+		return nil, err
+	}
 	if c.bin == "" {
 		c.bin = filepath.Join(o.Dir, "lintel")
 		build := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "github.com/lintel/lintel/cmd/lintel")
@@ -131,7 +136,11 @@ func (t *Target) start(ctx context.Context) error {
 		close(done)
 	}(c.cmd, c.done)
 	t.PID = c.cmd.Process.Pid
-	return waitHealthy(ctx, t.URL, c.done, 60*time.Second)
+	if err := waitHealthy(ctx, t.URL, c.done, 60*time.Second); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
+		return fmt.Errorf("%w\n%s", err, log[max(0, len(log)-2000):])
+	}
+	return nil
 }
 
 func waitHealthy(ctx context.Context, base string, exited <-chan struct{}, within time.Duration) error {
