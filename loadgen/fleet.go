@@ -121,7 +121,7 @@ func (r *reader) run(ctx context.Context) {
 				bo.Reset()
 				break
 			}
-			r.f.errs.add("fetch " + errCode(err))
+			r.f.errs.addErr("fetch ", err)
 			if !upstream.Sleep(ctx, bo.Next()) {
 				return
 			}
@@ -150,7 +150,7 @@ func (r *reader) streamLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.f.errs.add("stream " + errCode(err))
+		r.f.errs.addErr("stream ", err)
 		if time.Since(start) > streamIdle {
 			bo.Reset()
 		}

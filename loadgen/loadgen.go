@@ -140,6 +140,9 @@ func (r *runner) row(res Result) {
 		res.RSS, res.PeakRSS = p.RSS, p.PeakRSS
 	}
 	r.rows = append(r.rows, res)
+	for k, v := range r.f.errs.samples() {
+		r.logf("%s: an error counted as %sother: %s", res.Scenario, k, v)
+	}
 	r.logf("%s %s: n=%d p50 %s p99 %s max %s errors %s %s", res.Scenario, res.What, len(res.Lat), ms(Pct(res.Lat, .5)),
 		ms(Pct(res.Lat, .99)), ms(Pct(res.Lat, 1)), errText(res.Errors), res.Note)
 }

@@ -102,6 +102,33 @@ func errText(m map[string]int) string {
 type tally struct {
 	mu sync.Mutex
 	m  map[string]int
+	// sample keeps one message of each unnamed ("other") error, for the log.
+	sample map[string]string
+}
+
+// addErr counts err under prefix and its code.
+func (t *tally) addErr(prefix string, err error) {
+	code := errCode(err)
+	t.add(prefix + code)
+	if code == "other" {
+		t.mu.Lock()
+		if t.sample == nil {
+			t.sample = map[string]string{}
+		}
+		if _, ok := t.sample[prefix]; !ok {
+			t.sample[prefix] = err.Error()
+		}
+		t.mu.Unlock()
+	}
+}
+
+// samples returns the kept messages and forgets them.
+func (t *tally) samples() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sample
+	t.sample = nil
+	return s
 }
 
 func (t *tally) add(code string) {
