@@ -31,6 +31,8 @@ type Config struct {
 	// Hold is how many streams the hold scenario opens (its own readers,
 	// stream only), on top of the Readers.
 	Hold int
+	// HoldRate is how many of those streams open per second.
+	HoldRate int
 	// Rounds is how many changes the change, lostcard and revoke scenarios
 	// make (one latency per reader per round).
 	Rounds int
@@ -58,6 +60,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Doors, 50)
 	def(&c.Readers, 200)
 	def(&c.Rounds, 3)
+	def(&c.HoldRate, 1000)
 	def(&c.Admins, 4)
 	def(&c.AdminOps, 50)
 	if c.Within <= 0 {

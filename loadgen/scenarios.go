@@ -152,12 +152,13 @@ func (r *runner) hold(ctx context.Context) error {
 	t0 := time.Now()
 	streamOnly := func(rd *reader) bool { return rd.streamOnly }
 	lat, missing, err := r.f.await(ctx, streamOnly, connectedSince(t0), r.cfg.Within*3, func() error {
-		// 500 connects at a time, as a fleet powering up would not all
-		// dial in the same millisecond.
+		// Paced (HoldRate streams a second, by tens): a fleet powering up
+		// does not dial in one millisecond, and this measures holding,
+		// not an open storm (storm does that).
 		for i, rd := range held {
 			wg.Go(func() { rd.run(hctx) })
-			if i%500 == 499 {
-				time.Sleep(50 * time.Millisecond)
+			if i%10 == 9 {
+				time.Sleep(10 * time.Second / time.Duration(r.cfg.HoldRate))
 			}
 		}
 		return nil

@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Doors, "doors", 50, "doors (one group opens all)")
 	fs.IntVar(&cfg.Readers, "readers", 200, "readers with bundles, spread over the doors")
 	fs.IntVar(&cfg.Hold, "hold", 0, "extra stream-only readers for the hold scenario")
+	fs.IntVar(&cfg.HoldRate, "hold-rate", 1000, "streams opened per second by the hold scenario")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "changes per change/lostcard/revoke scenario")
 	fs.IntVar(&cfg.Admins, "admins", 4, "concurrent admins (admins scenario)")
 	fs.IntVar(&cfg.AdminOps, "admin-ops", 50, "calls per admin")
