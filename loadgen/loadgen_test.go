@@ -21,13 +21,17 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	tg, err := Spawn(ctx, SpawnOptions{Dir: t.TempDir()})
+	// Building lintel may wait for a busy machine's compiler; the run
+	// itself is bounded on its own.
+	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer bcancel()
+	tg, err := Spawn(bctx, SpawnOptions{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	var log strings.Builder
 	rows, err := Run(ctx, tg, Config{Users: 50, Doors: 2, Readers: 6, Hold: 10, Rounds: 2, Admins: 2, AdminOps: 4,
 		UploadEvery: 100 * time.Millisecond, Within: 20 * time.Second, Log: &log})
