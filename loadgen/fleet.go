@@ -76,7 +76,6 @@ type reader struct {
 	lastID    string
 	revoked   map[string]bool // credential ids revoked by a stream event
 	helloAt   time.Time       // the last stream (re)connection's first event
-	inline    int             // changes applied from the stream without a fetch
 	connected bool
 }
 
