@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // PrivatePostgres is a PostgreSQL server of one test's own, in t.TempDir()
@@ -110,4 +111,15 @@ func (p *PrivatePostgres) run(name string, args ...string) {
 		log, _ := os.ReadFile(p.logFile)
 		p.t.Fatalf("%s: %v\n%s\n%s", name, err, out, log)
 	}
+}
+
+// Restart crashes the server (-m immediate: no checkpoint, every
+// connection dropped, recovery on start) and starts it again; it returns
+// how long it was down.
+func (p *PrivatePostgres) Restart() time.Duration {
+	p.t.Helper()
+	start := time.Now()
+	p.run("pg_ctl", "-D", p.data, "-m", "immediate", "-w", "stop")
+	p.Start()
+	return time.Since(start)
 }
