@@ -180,66 +180,44 @@ func TestKillDashNineUnderLoad(t *testing.T) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for w := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					fw := &faultWrite{idem: fmt.Sprintf("w%d-%d", w, i), name: fmt.Sprintf("Ada %d-%d", w, i)}
-					if i%2 == 0 {
-						fw.path, fw.body = base+"/users", map[string]any{"name": fw.name}
-					} else {
-						pb := passBody("temporary", time.Now(), door)
-						pb["visitor"] = map[string]any{"name": fw.name, "phone": fmt.Sprintf("+1415556%d%03d", w, i)}
-						pb["deliver_via"] = "sms"
-						fw.path, fw.body = base+"/visitor-passes", pb
-					}
-					code, out, err := callHTTP(p.base, "POST", fw.path, op, fw.idem, fw.body)
-					if err == nil && code != 201 && code != 503 {
-						t.Errorf("%s: %d %v", fw.path, code, out)
-					}
-					if err == nil && code == 201 {
-						fw.id, _ = out["id"].(string)
-					}
-					mu.Lock()
-					writes = append(writes, fw)
-					mu.Unlock()
-					if err != nil {
-						return // the server is gone
-					}
-				}
-			}()
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := 0; ; b++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ids := make([]string, 20)
-				for i := range ids {
-					ids[i] = fmt.Sprintf("evt-%04d-%02d", b, i)
-				}
-				ok := uploadEvents(p.base, reader, ids)
-				mu.Lock()
-				if ok {
-					acked = append(acked, ids)
+			testkit.UntilClosed(&wg, stop, func(i int) bool {
+				fw := &faultWrite{idem: fmt.Sprintf("w%d-%d", w, i), name: fmt.Sprintf("Ada %d-%d", w, i)}
+				if i%2 == 0 {
+					fw.path, fw.body = base+"/users", map[string]any{"name": fw.name}
 				} else {
-					pending = append(pending, ids)
+					pb := passBody("temporary", time.Now(), door)
+					pb["visitor"] = map[string]any{"name": fw.name, "phone": fmt.Sprintf("+1415556%d%03d", w, i)}
+					pb["deliver_via"] = "sms"
+					fw.path, fw.body = base+"/visitor-passes", pb
 				}
+				code, out, err := callHTTP(p.base, "POST", fw.path, op, fw.idem, fw.body)
+				if err == nil && code != 201 && code != 503 {
+					t.Errorf("%s: %d %v", fw.path, code, out)
+				}
+				if err == nil && code == 201 {
+					fw.id, _ = out["id"].(string)
+				}
+				mu.Lock()
+				writes = append(writes, fw)
 				mu.Unlock()
-				if !ok {
-					return
-				}
+				return err == nil // else the server is gone
+			})
+		}
+		testkit.UntilClosed(&wg, stop, func(b int) bool {
+			ids := make([]string, 20)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("evt-%04d-%02d", b, i)
 			}
-		}()
+			ok := uploadEvents(p.base, reader, ids)
+			mu.Lock()
+			if ok {
+				acked = append(acked, ids)
+			} else {
+				pending = append(pending, ids)
+			}
+			mu.Unlock()
+			return ok
+		})
 		testkit.WaitFor(t, 30*time.Second, "load under way", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
@@ -335,16 +313,11 @@ func TestKillDashNineUnderLoad(t *testing.T) {
 		// Every SMS of a pass is delivered, the dead process's claims too.
 		want := len(outbox)
 		took := testkit.WaitFor(t, 30*time.Second, "every pass SMS sent", func() bool { return outboxCount(t, st, models.OutboxSent) == int64(want) })
-		got := notifytest.Delivered(notifytest.NewAPNs(t), tw)
-		dups := 0
+		wantSMS := map[string]string{}
 		for rcpt := range outbox {
-			switch {
-			case got[rcpt] == 0:
-				t.Errorf("the SMS to %s was never delivered", rcpt)
-			case got[rcpt] > 1:
-				dups++
-			}
+			wantSMS[rcpt] = "the SMS"
 		}
+		dups := lostAndDups(t, wantSMS, notifytest.Delivered(notifytest.NewAPNs(t), tw))
 		t.Logf("%d writes (%d accepted before the kill, %d in doubt and retried), %d events in %d batches (%d re-sent), "+
 			"%d SMS (%d claimed by the dead process) all sent %v after the retries, %d sent twice (the at-least-once window)",
 			len(writes), accepted, inDoubt, sent, len(acked)+len(pending), len(pending), want, orphans, took, dups)

@@ -20,14 +20,7 @@ func TestWalletSyncLeasesAcrossFaults(t *testing.T) {
 	pg := modelstest.StartPrivatePostgres(t)
 	ctx := context.Background()
 	clk := newTestClock()
-	st, err := models.Open(ctx, pg.URL(), models.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := pg.Store(modelstest.Options{Now: clk.Now})
 	w := newWalletEnv(t, st, clk, walletOpts{google: true})
 	f := w.fixture("A")
 	const n = 4

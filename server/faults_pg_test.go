@@ -45,22 +45,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	want := outboxFill(t, a.store, f.site, n)
 	d.twilio.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 20 * time.Millisecond})...)
 	d.apns.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 20 * time.Millisecond})...)
-	var omu sync.Mutex
-	sentBy := map[string]string{}
-	var twice []string
-	record := func(owner string) func(notifications.Outcome) {
-		return func(o notifications.Outcome) {
-			if o.Result != notifications.ResultSent {
-				return
-			}
-			omu.Lock()
-			defer omu.Unlock()
-			if prev, ok := sentBy[o.Message.ID]; ok {
-				twice = append(twice, fmt.Sprintf("%s by %s and %s", o.Message.ID, prev, owner))
-			}
-			sentBy[o.Message.ID] = owner
-		}
-	}
+	sent := newSentLog(t, false)
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	var wwg sync.WaitGroup
 	for i, st := range []*models.Store{a.store, b.store} {
@@ -68,7 +53,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		w, err := notifications.NewWorker(server.NewOutboxQueue(st), d.reg, notifications.WorkerConfig{
 			Owner: owner, Concurrency: 2, BatchSize: 4, PollInterval: 20 * time.Millisecond,
 			Lease: 10 * time.Second, SendTimeout: 2 * time.Second, BackoffBase: 10 * time.Millisecond,
-			BackoffCap: 100 * time.Millisecond, OnOutcome: record(owner), Logger: slog.New(slog.DiscardHandler),
+			BackoffCap: 100 * time.Millisecond, OnOutcome: sent.record(owner), Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -86,48 +71,38 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, e := range []*env{a, b, a} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; ; j++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := fmt.Sprintf("U %d-%d", i, j)
-				var r resp
-				switch j % 3 {
-				case 0:
-					r = e.send("POST", "/v1/sites/"+f.site+"/users", f.admin, "application/json", `{"name":"`+name+`"}`,
-						map[string]string{"Idempotency-Key": name})
-				case 1:
-					r = e.do("GET", "/v1/sites/"+f.site+"/users?limit=5", f.admin, nil)
-				default:
-					r = e.do("GET", "/v1/reader/bundle", f.reader, nil)
-				}
-				mu.Lock()
-				status[r.status]++
-				switch {
-				case r.status == 503 && (r.str("code") != "unavailable" || r.header.Get("Retry-After") == ""):
-					bad = append(bad, fmt.Sprintf("503 without unavailable/Retry-After: %s", r.body))
-				case r.status >= 500 && r.status != 503:
-					bad = append(bad, fmt.Sprintf("%d: %s", r.status, r.body))
-				case r.status < 300:
-					lastOK[i] = time.Now()
-					if j%3 == 0 {
-						accepted = append(accepted, name)
-					}
-				}
-				mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
+		testkit.UntilClosed(&wg, stop, func(j int) bool {
+			name := fmt.Sprintf("U %d-%d", i, j)
+			var r resp
+			switch j % 3 {
+			case 0:
+				r = e.send("POST", "/v1/sites/"+f.site+"/users", f.admin, "application/json", `{"name":"`+name+`"}`,
+					map[string]string{"Idempotency-Key": name})
+			case 1:
+				r = e.do("GET", "/v1/sites/"+f.site+"/users?limit=5", f.admin, nil)
+			default:
+				r = e.do("GET", "/v1/reader/bundle", f.reader, nil)
 			}
-		}()
+			mu.Lock()
+			status[r.status]++
+			switch {
+			case r.status == 503 && (r.str("code") != "unavailable" || r.header.Get("Retry-After") == ""):
+				bad = append(bad, fmt.Sprintf("503 without unavailable/Retry-After: %s", r.body))
+			case r.status >= 500 && r.status != 503:
+				bad = append(bad, fmt.Sprintf("%d: %s", r.status, r.body))
+			case r.status < 300:
+				lastOK[i] = time.Now()
+				if j%3 == 0 {
+					accepted = append(accepted, name)
+				}
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			return true
+		})
 	}
 	testkit.WaitFor(t, 20*time.Second, "load and deliveries under way", func() bool {
-		omu.Lock()
-		defer omu.Unlock()
-		return len(sentBy) >= 5
+		return sent.sent() >= 5
 	})
 	down := pg.Restart()
 	back := time.Now()
@@ -209,18 +184,9 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	testkit.WaitFor(t, 30*time.Second, "every message sent", func() bool { return outboxCount(t, a.store, models.OutboxSent) == n })
 	stopWorkers()
 	wwg.Wait()
-	got := d.delivered()
-	dups := 0
-	for rcpt, id := range want {
-		switch c := got[rcpt]; {
-		case c == 0:
-			t.Errorf("message %s was lost", id)
-		case c > 1:
-			dups++
-		}
-	}
-	if len(twice) > 0 {
-		t.Errorf("%d messages sent by both live workers, first: %s", len(twice), twice[0])
+	dups := lostAndDups(t, want, d.delivered())
+	if len(sent.twice) > 0 {
+		t.Errorf("%d messages sent twice by the live workers, first: %s", len(sent.twice), sent.twice[0])
 	}
 	t.Logf("%d users accepted, %d messages delivered, %d delivered more than once (the at-least-once window)", len(accepted), n, dups)
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/lintel/lintel/models"
 )
 
 // PrivatePostgres is a PostgreSQL server of one test's own, in t.TempDir()
@@ -80,6 +82,13 @@ func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 // URL is the server's database "postgres".
 func (p *PrivatePostgres) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+}
+
+// Store is a migrated store on the server's database, closed when the
+// test ends.
+func (p *PrivatePostgres) Store(o Options) *models.Store {
+	p.t.Helper()
+	return open(p.t, p.URL(), o)
 }
 
 // Start starts the (stopped) server and waits until it accepts connections.
