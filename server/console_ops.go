@@ -293,7 +293,7 @@ func (a *API) mobileInvite(c *gin.Context) {
 	}
 	a.profileResult(c, err, "", func(p *profile, v *view) error {
 		d := &invitation{User: p.User, Invited: res}
-		v.Data, v.Title = d, "Mobile credential for "+p.User.Name
+		v.Data, v.Title, v.Status = d, "Mobile credential for "+p.User.Name, http.StatusCreated
 		if res.DeliverVia != "none" {
 			v.Flash = "The invitation was sent by " + res.DeliverVia + "."
 			return nil
