@@ -12,12 +12,19 @@ import (
 	"github.com/lintel/lintel/server"
 )
 
-// opsSite is a console site with a schedule-based door (one place per
-// one-hour slot, 08:00–22:00) that the member's group opens, and the day
-// after tomorrow at midnight, site time.
+// opsSite is a console site with a schedule-based door (opsRoom).
 func opsSite(ce *consoleEnv) (consoleSite, string, time.Time) {
 	ce.t.Helper()
 	s := ce.site("Maple Court")
+	room, day := opsRoom(ce, s)
+	return s, room, day
+}
+
+// opsRoom adds a schedule-based door to s (one place per one-hour slot,
+// 08:00–22:00) that the member's group opens, and returns it with the day
+// after tomorrow at midnight, site time.
+func opsRoom(ce *consoleEnv, s consoleSite) (string, time.Time) {
+	ce.t.Helper()
 	base := "/v1/sites/" + s.site
 	room := ce.must(201, "POST", base+"/doors", ce.op, map[string]any{"name": "Party room", "schedule_based": true}).str("id")
 	ce.must(200, "PATCH", base+"/groups/"+s.groups["member"], ce.op, map[string]any{"door_ids": []string{s.door, room}})
@@ -27,7 +34,7 @@ func opsSite(ce *consoleEnv) (consoleSite, string, time.Time) {
 	})
 	paris, _ := time.LoadLocation("Europe/Paris")
 	d := ce.clk.Now().In(paris).AddDate(0, 0, 2)
-	return s, room, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, paris)
+	return room, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, paris)
 }
 
 func slot(day time.Time, h int) string {
