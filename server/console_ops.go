@@ -67,6 +67,7 @@ type weekView struct {
 	Rows         []weekRow // one per time of day
 	Bookings     []bookingResponse
 	Users        []userResponse // admins book on someone's behalf
+	Names        map[string]string
 	Manages      bool
 	TimezoneName string
 }
@@ -212,8 +213,15 @@ func (a *API) loadWeekBookings(c *gin.Context, w *weekView, bs *models.BookingSc
 	for i := range rows {
 		w.Bookings = append(w.Bookings, toBooking(&rows[i]))
 	}
-	if p.manages() {
-		return a.callAPI(c, a.listUsers, "GET", nil, "limit=200&status=active", nil, &listInto[userResponse]{&w.Users})
+	if !p.manages() {
+		return nil
+	}
+	if err := a.callAPI(c, a.listUsers, "GET", nil, "limit=200&status=active", nil, &listInto[userResponse]{&w.Users}); err != nil {
+		return err
+	}
+	w.Names = map[string]string{}
+	for _, u := range w.Users {
+		w.Names[u.ID] = u.Name
 	}
 	return nil
 }
