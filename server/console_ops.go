@@ -144,11 +144,7 @@ func (a *API) loadWeek(c *gin.Context, week string) (*weekView, error) {
 		return nil, notFoundAs(err, "door")
 	}
 	loc := siteLocation(site)
-	day, perr := time.ParseInLocation("2006-01-02", week, loc)
-	if perr != nil {
-		day = a.now()
-	}
-	start := booking.WeekStart(day, loc)
+	start := weekOf(week, a.now(), loc)
 	end := start.AddDate(0, 0, 7)
 	slots, err := a.slotsLeft(ctx, bs, start, end, loc)
 	if err != nil {
@@ -157,6 +153,16 @@ func (a *API) loadWeek(c *gin.Context, week string) (*weekView, error) {
 	w.Week, w.Prev, w.Next = start.Format("2006-01-02"), start.AddDate(0, 0, -7).Format("2006-01-02"), end.Format("2006-01-02")
 	w.grid(slots, start, loc, a.now())
 	return w, a.loadWeekBookings(c, w, bs, start, end)
+}
+
+// weekOf is the Monday 00:00 (loc) of the week holding the ?week= date,
+// or of now's week when the parameter is missing or not a date.
+func weekOf(param string, now time.Time, loc *time.Location) time.Time {
+	day, err := time.ParseInLocation("2006-01-02", param, loc)
+	if err != nil || len(param) != len("2006-01-02") {
+		day = now
+	}
+	return booking.WeekStart(day, loc)
 }
 
 // grid lays the week's slots out as rows (times of day) × days.
