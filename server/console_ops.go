@@ -354,13 +354,22 @@ func (a *API) mobileCredential(c *gin.Context) (*models.Credential, error) {
 // mobileRevokeConfirm asks for the reason before revoking.
 func (a *API) mobileRevokeConfirm(c *gin.Context) {
 	cr, err := a.mobileCredential(c)
+	var d any
+	if err == nil {
+		d = toCredential(cr)
+	}
+	a.showLoaded(c, "Revoke mobile credential", "credrevoke", d, err)
+}
+
+// showLoaded shows a page of loaded data, or the load's error as a page.
+func (a *API) showLoaded(c *gin.Context, title, page string, data any, err error) {
 	if err != nil {
 		a.consoleFail(c, err)
 		return
 	}
-	v := a.newView(c, "Revoke mobile credential")
-	v.Data = toCredential(cr)
-	a.show(c, "credrevoke", v)
+	v := a.newView(c, title)
+	v.Data = data
+	a.show(c, page, v)
 }
 
 func (a *API) mobileRevoke(c *gin.Context) {
@@ -435,13 +444,10 @@ func (a *API) readerUnlock(c *gin.Context) {
 
 func (a *API) readerDecommissionConfirm(c *gin.Context) {
 	r, err := a.store.GetReader(c.Request.Context(), c.Param("reader"))
-	if err != nil || r.SiteID != currentSite(c).ID {
-		a.consoleFail(c, notFoundAs(orNotFound(err), "reader"))
-		return
+	if err == nil && r.SiteID != currentSite(c).ID {
+		err = models.ErrNotFound
 	}
-	v := a.newView(c, "Decommission reader")
-	v.Data = r
-	a.show(c, "decommission", v)
+	a.showLoaded(c, "Decommission reader", "decommission", r, notFoundAs(err, "reader"))
 }
 
 func (a *API) readerDecommission(c *gin.Context) {
