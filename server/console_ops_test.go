@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -146,7 +147,7 @@ func TestConsoleOpsMobileBadInput(t *testing.T) {
 }
 
 // TestConsoleOpsReadersBadInput: an unlock no reader takes says "reader
-// offline" (409); decommission asks first, then retires the reader, which
+// offline" (409), one a connected reader acks says "sent"; decommission asks first, then retires the reader, which
 // is gone from the actions and not found a second time.
 func TestConsoleOpsReadersBadInput(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, st *models.Store) {
@@ -160,6 +161,15 @@ func TestConsoleOpsReadersBadInput(t *testing.T) {
 		door := ce.must(201, "POST", "/v1/sites/"+s.site+"/doors", ce.op, map[string]any{"name": "Shed"}).str("id")
 		f = adm.get(rp).form(nil)
 		want(t, "unlock a door without a reader", adm.post("/console/sites/"+s.site+"/doors/"+door+"/unlock", f, ce.url), 409, "no reader")
+		// With the reader connected and acking, the unlock is sent.
+		ch, _ := openReporting(t, ce.server.URL, s.reader)
+		got := make(chan wire.Unlock, 1)
+		ackUnlocks(t, ce.server.URL, s.reader, ch, got)
+		f = adm.get(rp).form(map[string]string{"reason": "courier"})
+		want(t, "unlock, reader online", adm.post("/console/sites/"+s.site+"/doors/"+s.door+"/unlock", f, ce.url), 200, "Unlock sent", s.readerID)
+		if u := <-got; u.Reason != "courier" || !strings.HasPrefix(u.Actor, "admin:console:") {
+			t.Errorf("the unlock command: %+v", u)
+		}
 		dp := rp + "/" + s.readerID + "/decommission"
 		want(t, "decommission confirmation", adm.get(dp), 200, "cannot be undone")
 		f = adm.get(dp).form(nil)
