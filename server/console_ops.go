@@ -90,9 +90,11 @@ type weekCell struct {
 func (a *API) bookingDoors(c *gin.Context) ([]bookingDoor, error) {
 	var ds []doorResponse
 	if mustPrincipal(c).manages() {
-		if err := a.callAPI(c, a.listDoors, "GET", nil, "limit=200", nil, &listInto[doorResponse]{&ds}); err != nil {
+		out, err := a.ListDoors(c.Request.Context(), currentSite(c).ID, models.Page{Limit: 200})
+		if err != nil {
 			return nil, err
 		}
+		ds = out.Items
 	} else {
 		var err error
 		if ds, _, err = a.memberDoors(c); err != nil {
@@ -222,9 +224,11 @@ func (a *API) loadWeekBookings(c *gin.Context, w *weekView, bs *models.BookingSc
 	if !p.manages() {
 		return nil
 	}
-	if err := a.callAPI(c, a.listUsers, "GET", nil, "limit=200&status=active", nil, &listInto[userResponse]{&w.Users}); err != nil {
+	users, err := a.ListUsers(c.Request.Context(), currentSite(c).ID, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
+	if err != nil {
 		return err
 	}
+	w.Users = users.Items
 	w.Names = map[string]string{}
 	for _, u := range w.Users {
 		w.Names[u.ID] = u.Name
