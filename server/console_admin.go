@@ -310,16 +310,7 @@ func (a *API) cardReassign(c *gin.Context) {
 	}, "reassigned")
 }
 
-func (a *API) readersPage(c *gin.Context) {
-	rs, err := a.store.ConsoleReaders(c.Request.Context(), currentSite(c).ID)
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, "Readers")
-	v.Data = rs
-	a.show(c, "readers", v)
-}
+func (a *API) readersPage(c *gin.Context) { a.readersResult(c, nil, "") }
 
 func (a *API) eventsPage(c *gin.Context) {
 	q := EventQuery{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id")}
