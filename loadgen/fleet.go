@@ -180,7 +180,10 @@ func (r *reader) onEvent(ev wire.StreamEvent) {
 	case wire.TypeRevoked:
 		r.applyRevoked(ev, have)
 	default:
-		if !r.applyInline(ev) {
+		// A change event of a type this build does not decode (an inline
+		// delta, say): its id is the version, so fetch up to it, as the
+		// daemon would for a bundle event. Commands carry no id.
+		if v, err := strconv.ParseInt(ev.ID, 10, 64); err == nil && v > have && !r.streamOnly {
 			r.requestFetch()
 		}
 	}
@@ -211,13 +214,6 @@ func (r *reader) applyRevoked(ev wire.StreamEvent, have int64) {
 	if gap && !r.streamOnly {
 		r.requestFetch()
 	}
-}
-
-// applyInline takes a change the stream carried whole (an event type this
-// tool knows to merge); false: the reader fetches instead.
-func (r *reader) applyInline(ev wire.StreamEvent) bool {
-	_ = ev
-	return false
 }
 
 // sync fetches once, as the daemon's Syncer does: a delta from the held
