@@ -139,21 +139,13 @@ func (s *Store) AssignCard(ctx context.Context, c *Credential) error {
 
 // GetCredential loads a credential of the site.
 func (s *Store) GetCredential(ctx context.Context, siteID, id string) (*Credential, error) {
-	var c Credential
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return take[Credential](s.q(ctx).Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // CredentialByID loads a credential whatever its site (the phone's own
 // endpoints, which are not site-scoped).
 func (s *Store) CredentialByID(ctx context.Context, id string) (*Credential, error) {
-	var c Credential
-	if err := s.q(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return take[Credential](s.q(ctx).Where("id = ?", id))
 }
 
 // CredentialFilter narrows ListCredentials.
@@ -177,13 +169,7 @@ func (s *Store) ListCredentials(ctx context.Context, siteID string, f Credential
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	q, trim := paginate(q, p, func(x *Credential) string { return x.ID })
-	var rows []Credential
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(q, p, func(x *Credential) string { return x.ID })
 }
 
 // ErrNotCard means a card endpoint was used on a mobile credential.
@@ -215,11 +201,7 @@ func (s *Store) Revoke(ctx context.Context, siteID, id, status, reason string) (
 }
 
 func (s *Store) lockCredential(ctx context.Context, siteID, id string) (*Credential, error) {
-	var c Credential
-	if err := s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return take[Credential](s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)))
 }
 
 func (s *Store) revokeLocked(ctx context.Context, c *Credential, status, reason string) error {
@@ -529,11 +511,7 @@ func groupsOf(groupID *string) []string {
 
 // DeviceFor loads the phone bound to a credential.
 func (s *Store) DeviceFor(ctx context.Context, credentialID string) (*Device, error) {
-	var d Device
-	if err := s.q(ctx).Where("credential_id = ?", credentialID).Take(&d).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &d, nil
+	return take[Device](s.q(ctx).Where("credential_id = ?", credentialID))
 }
 
 // ErrChallengeReplayed means a challenge request was not newer than the
