@@ -4,17 +4,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/notifications/notifytest"
 )
 
@@ -22,31 +21,9 @@ const testTopic = "com.example.lintel"
 
 func cryptoRand() io.Reader { return rand.Reader }
 
-func testP8(t testing.TB) []byte {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func testP8(t testing.TB) []byte { return testkit.KeyPEM(t, testkit.FreshKey(t)) }
 
-func testRSAPEM(t testing.TB) []byte {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func testRSAPEM(t testing.TB) []byte { return testkit.KeyPEM(t, testkit.RSAKey(0)) }
 
 func newTestAPNs(t testing.TB, srv *notifytest.APNsServer) *APNs {
 	t.Helper()
