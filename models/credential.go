@@ -245,19 +245,28 @@ func (s *Store) Unassign(ctx context.Context, siteID, id string) (*Credential, e
 	var c *Credential
 	err := s.Tx(ctx, func(tx *Store) error {
 		var err error
-		c, err = tx.lockCredential(ctx, siteID, id)
-		if err != nil {
+		if c, err = tx.lockActiveCard(ctx, siteID, id); err != nil {
 			return err
-		}
-		if c.Kind == KindMobile {
-			return ErrNotCard
-		}
-		if c.Status != CredActive {
-			return ErrNotRevocable
 		}
 		return tx.revokeLocked(ctx, c, CredRevoked, "unassigned")
 	})
 	return c, err
+}
+
+// lockActiveCard locks a credential that must be an active card or fob,
+// the one a holder can give back or hand on.
+func (s *Store) lockActiveCard(ctx context.Context, siteID, id string) (*Credential, error) {
+	c, err := s.lockCredential(ctx, siteID, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Kind == KindMobile {
+		return nil, ErrNotCard
+	}
+	if c.Status != CredActive {
+		return nil, ErrNotRevocable
+	}
+	return c, nil
 }
 
 // onUserDeactivated revokes every live credential of the user and cuts off
@@ -625,15 +634,8 @@ var ErrSameHolder = &ConflictError{Code: "already_holder", Message: "the card is
 // (as for a lost card). It returns the old and the new credential.
 func (s *Store) ReassignCard(ctx context.Context, siteID, cardID, userID, actor string) (old, cred *Credential, err error) {
 	err = s.Tx(ctx, func(tx *Store) error {
-		old, err = tx.lockCredential(ctx, siteID, cardID)
-		if err != nil {
+		if old, err = tx.lockActiveCard(ctx, siteID, cardID); err != nil {
 			return err
-		}
-		if old.Kind == KindMobile {
-			return ErrNotCard
-		}
-		if old.Status != CredActive {
-			return ErrNotRevocable
 		}
 		if old.UserID == userID {
 			return ErrSameHolder

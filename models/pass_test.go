@@ -73,9 +73,7 @@ func TestPassVisitorsConcurrently(t *testing.T) {
 func TestPassRules(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "A")
-		other := mustSite(t, s, "B")
-		lobby := mustDoor(t, s, site.ID, "Lobby")
+		site, other, lobby := twoSites(t, s)
 		garage := mustDoor(t, s, site.ID, "Garage")
 		foreign := mustDoor(t, s, other.ID, "Lobby")
 		now := s.Now()

@@ -22,6 +22,14 @@ func mustSite(t *testing.T, s *models.Store, name string) *models.Site {
 	return site
 }
 
+// twoSites makes site A with its door Lobby, and site B: the fixture of
+// the tests that show one site cannot reach another's rows.
+func twoSites(t *testing.T, s *models.Store) (site, other *models.Site, lobby *models.Door) {
+	t.Helper()
+	site, other = mustSite(t, s, "A"), mustSite(t, s, "B")
+	return site, other, mustDoor(t, s, site.ID, "Lobby")
+}
+
 // mustUser creates an active user of the site, in group when it is set.
 func mustUser(t *testing.T, s *models.Store, siteID string, group *string) *models.User {
 	t.Helper()
