@@ -115,3 +115,24 @@ func newWalletAPNs(t testing.TB, srv *notifytest.APNsServer, cert tls.Certificat
 	}
 	return p
 }
+
+// configEdit is one change that turns a good configuration into one its
+// constructor must refuse.
+type configEdit[C any] struct {
+	name string
+	edit func(*C)
+}
+
+// wantRefused checks build refuses good under each edit, one subtest each.
+func wantRefused[C any](t *testing.T, good C, edits []configEdit[C], build func(C) error) {
+	t.Helper()
+	for _, tt := range edits {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.edit(&c)
+			if err := build(c); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
