@@ -50,6 +50,7 @@ type console struct {
 	origin string
 	pages  map[string]*template.Template
 	limits models.SessionLimits
+	tail   tailTiming
 }
 
 // ConsoleOrigin is the console's origin: LINTEL_PUBLIC_URL, except that a
@@ -91,7 +92,9 @@ func newConsole(cfg Config) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &console{wa: wa, origin: origin, pages: pages, limits: lim}, nil
+	cs := &console{wa: wa, origin: origin, pages: pages, limits: lim}
+	cs.tail.poll, cs.tail.heartbeat = tailPoll, tailHeartbeat
+	return cs, nil
 }
 
 // parseConsolePages parses every page with the layout it fills.

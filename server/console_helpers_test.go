@@ -26,12 +26,20 @@ type consoleEnv struct {
 
 func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock) *consoleEnv {
 	t.Helper()
+	return newConsoleEnvConfig(t, st, clk, server.Config{Throttle: noThrottle})
+}
+
+// newConsoleEnvConfig is newConsoleEnv with a configuration (its
+// PublicURL is the loopback port's).
+func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg server.Config) *consoleEnv {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := "http://" + ln.Addr().String()
-	e := newEnvConfig(t, st, server.Config{PublicURL: pub, Throttle: noThrottle}, clk.Now)
+	cfg.PublicURL = pub
+	e := newEnvConfig(t, st, cfg, clk.Now)
 	srv := httptest.NewUnstartedServer(e.handler)
 	srv.Listener.Close()
 	srv.Listener = ln

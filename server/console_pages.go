@@ -89,6 +89,8 @@ func (a *API) consolePageRoutes(s *gin.RouterGroup) {
 
 	site.GET("/readers", a.page(needSiteAdmin, a.readersPage))
 	site.GET("/events", a.page(needSiteAdmin, a.eventsPage))
+	site.GET("/events/stream", a.page(needSiteAdmin, a.eventsStream))
+	site.GET("/events/export", a.page(needSiteAdmin, a.eventsExport))
 
 	site.GET("/me", a.page(needSite, a.mePage))
 }
