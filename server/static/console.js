@@ -72,3 +72,34 @@ document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
   if (live && window.EventSource) liveTail(live);
 });
+
+// An import's page: the <progress> follows the job by polling its counts;
+// when the job has finished the page is loaded again, with its summary
+// and the refused rows next to their errors.
+function importProgress(box) {
+  const bar = document.getElementById("import-progress");
+  const count = document.getElementById("import-count");
+  const state = document.getElementById("import-state");
+  const tick = async () => {
+    try {
+      const r = await fetch(box.dataset.progress, { headers: { Accept: "application/json" } });
+      if (!r.ok) { state.textContent = "progress unavailable: reload the page"; return; }
+      const p = await r.json();
+      bar.max = p.total;
+      bar.value = p.done + p.failed;
+      bar.textContent = count.textContent = (p.done + p.failed) + " of " + p.total;
+      state.textContent = p.status;
+      if (p.finished) { window.location.reload(); return; }
+    } catch (e) {
+      state.textContent = "progress unavailable: reload the page";
+      return;
+    }
+    setTimeout(tick, 1000);
+  };
+  tick();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("import");
+  if (box && !box.dataset.finished) importProgress(box);
+});
