@@ -44,7 +44,9 @@ func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg ser
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
-	t.Cleanup(srv.Close)
+	// A page's live tail holds its connection open: close the clients'
+	// connections first, or Close waits for the stream to end.
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	return &consoleEnv{env: e, clk: clk, url: server.ConsoleOrigin(pub), server: srv}
 }
 
