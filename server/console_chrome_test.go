@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -499,4 +501,46 @@ func forgedSignIn(t *testing.T, ce *consoleEnv, addr string, cred webauthn.Crede
 			"signature": b64(bytes.Repeat([]byte{1}, 70)), "userHandle": b64(cred.UserHandle)}})
 	st, hdr, _ := ceremonyPost(t, ce, addr, "/console/sign-in/finish", begin["ceremony"].(string), string(body))
 	return st, hdr
+}
+
+// TestConsoleLiveTailAndImport: on the events page new events appear by
+// themselves (console.js and the live tail), and an uploaded CSV's page
+// moves its progress bar to the end and shows the refused row; both pages
+// are kept as screenshots at both sizes.
+func TestConsoleLiveTailAndImport(t *testing.T) {
+	cb := newConsoleBrowser(t)
+	server.SetConsoleTail(cb.ce.api, 100*time.Millisecond, time.Second)
+	cb.person(server.Invite{SiteID: cb.s.site, Name: "Sam Admin"})
+	cb.open(cb.site()+"/events", "events")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasPrefix(cb.text("live"), "Live") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cb.ce.store.Audit(context.Background(), cb.s.site, "test", "door.renamed", "", "", "Lobby → Hall"); err != nil {
+		t.Fatal(err)
+	}
+	cb.do("the new event appears", chromedp.WaitVisible(chromedp.CSS(`#events tr.live`)))
+	if got := cb.eval(`document.querySelector('#events tbody tr').innerText`); !strings.Contains(got, "door.renamed") || !strings.Contains(got, "Lobby → Hall") {
+		t.Fatalf("the first row: %q", got)
+	}
+	cb.shotBoth("events-live", cb.site()+"/events", "events")
+
+	file := filepath.Join(t.TempDir(), "people.csv")
+	csv := importHeader + "Ada Lovelace,ada@example.com,+33611112222,members,,,\nBad Phone,,12,members,,,\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cb.shotBoth("imports", cb.site()+"/imports", "import-form")
+	cb.do("upload", chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}), chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitVisible(chromedp.ID("import-summary")))
+	if got := cb.eval(`String(document.getElementById('import-progress').value)+'/'+document.getElementById('import-progress').max`); got != "2/2" {
+		t.Errorf("progress %s, want 2/2", got)
+	}
+	if got := cb.text("line-3"); !strings.Contains(got, "phone") {
+		t.Errorf("the refused row: %q", got)
+	}
+	cb.shotBoth("import", strings.TrimPrefix(cb.eval(`location.href`), cb.ce.url), "import-summary")
+	cb.do("submit no file", chromedp.Navigate(cb.ce.url+cb.site()+"/imports"), chromedp.WaitVisible(chromedp.ID("upload")),
+		chromedp.Click(chromedp.ID("upload")), chromedp.WaitVisible(chromedp.ID("file-error")))
+	cb.shot("console-import-error-1280x800.png")
 }
