@@ -161,11 +161,17 @@ func (cc *consoleClient) send(method, path string, form url.Values, origin strin
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if cc.token != "" {
-		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
-	}
 	if origin != "" && method != "GET" {
 		req.Header.Set("Origin", origin)
+	}
+	return cc.do(req)
+}
+
+// do sends req with the client's session cookie and reads the answer.
+func (cc *consoleClient) do(req *http.Request) page {
+	cc.t.Helper()
+	if cc.token != "" {
+		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
 	}
 	res, err := cc.c.Do(req)
 	if err != nil {

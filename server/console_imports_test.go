@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"regexp"
@@ -34,16 +33,7 @@ func (cc *consoleClient) postFile(path string, form map[string]string, name stri
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Origin", cc.ce.url)
-	if cc.token != "" {
-		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
-	}
-	res, err := cc.c.Do(req)
-	if err != nil {
-		cc.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return page{status: res.StatusCode, location: res.Header.Get("Location"), body: string(b)}
+	return cc.do(req)
 }
 
 // hidden is the csrf and nonce of a page's forms.

@@ -56,38 +56,35 @@ func (cc *consoleClient) tail(path string, hdr map[string]string) *tail {
 // or after a few seconds.
 func (tl *tail) until(t *testing.T, want string) []string {
 	t.Helper()
-	var seen []string
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case l, ok := <-tl.lines:
-			if !ok {
-				t.Fatalf("the stream ended before %q; it sent %q", want, seen)
-			}
-			seen = append(seen, l)
-			if strings.Contains(l, want) {
-				return seen
-			}
-		case <-deadline:
-			t.Fatalf("no %q in the stream after 10 s; it sent %q", want, seen)
-		}
-	}
+	return tl.read(t, want)
 }
 
 // ends waits for the stream to end and returns the lines it sent last.
 func (tl *tail) ends(t *testing.T) []string {
+	t.Helper()
+	return tl.read(t, "")
+}
+
+// read reads lines until one contains want (want "": until the end).
+func (tl *tail) read(t *testing.T, want string) []string {
 	t.Helper()
 	var seen []string
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case l, ok := <-tl.lines:
-			if !ok {
+			switch {
+			case !ok && want == "":
 				return seen
+			case !ok:
+				t.Fatalf("the stream ended before %q; it sent %q", want, seen)
 			}
 			seen = append(seen, l)
+			if want != "" && strings.Contains(l, want) {
+				return seen
+			}
 		case <-deadline:
-			t.Fatalf("the stream did not end; it sent %q", seen)
+			t.Fatalf("no %q in the stream after 10 s (\"\": its end); it sent %q", want, seen)
 		}
 	}
 }
