@@ -64,26 +64,11 @@ func TestEventsAfter(t *testing.T) {
 // TestSessionOpen: open until ended, deactivated or the role changes, and
 // asking is no activity (the session still expires when idle).
 func TestSessionOpen(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := sessionClock()
 	lim := models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "Maple Court")
-		g := &models.Group{SiteID: site.ID, Name: "Admins", Role: models.RoleAdmin}
-		if err := s.CreateGroup(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-		u := &models.User{SiteID: site.ID, Name: "Ada", GroupID: &g.ID}
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		p := &models.ConsolePerson{Kind: models.PersonSite, SiteID: &site.ID, UserID: &u.ID, Name: "Ada"}
-		if _, err := s.InvitePerson(ctx, p, time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		g, p := adminPerson(t, s)
 		start := func() (string, *models.ConsoleSession) {
 			tok, _, err := s.StartSession(ctx, p, models.RoleAdmin)
 			if err != nil {
@@ -129,4 +114,33 @@ func TestSessionOpen(t *testing.T) {
 			t.Error("a session whose role changed is open")
 		}
 	})
+}
+
+// sessionClock is a settable clock for the session tests.
+func sessionClock() (func() time.Time, func(time.Duration)) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	return func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+}
+
+// adminPerson is a console person whose user is in an admin-role group,
+// invited.
+func adminPerson(t *testing.T, s *models.Store) (*models.Group, *models.ConsolePerson) {
+	t.Helper()
+	ctx := context.Background()
+	site := mustSite(t, s, "Maple Court")
+	g := &models.Group{SiteID: site.ID, Name: "Admins", Role: models.RoleAdmin}
+	if err := s.CreateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	u := &models.User{SiteID: site.ID, Name: "Ada", GroupID: &g.ID}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	p := &models.ConsolePerson{Kind: models.PersonSite, SiteID: &site.ID, UserID: &u.ID, Name: "Ada"}
+	if _, err := s.InvitePerson(ctx, p, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return g, p
 }
