@@ -51,8 +51,8 @@ type cachedBundle struct {
 	// tail is gzip members from `,"keys":` to the closing brace; the
 	// site-wide one is shared with the siteMembers, and counted in size too,
 	// so the bound holds even after that entry is dropped.
-	tail [][]byte
-	site *siteMembers // a site entry (then head and tail are unused)
+	tail  [][]byte
+	site  *siteMembers // a site entry (then head and tail are unused)
 	built time.Time
 }
 
