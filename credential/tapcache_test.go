@@ -73,10 +73,7 @@ func TestTapCacheRepeat(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, testNow)
-			cache := NewTapCache(0)
-			d := f.decider()
-			d.Verified = cache
+			f, d, cache := cachedDecider(t)
 			ch := f.challenge(t)
 			if dec := d.Decide(ch, f.present(t, ch, f.token), f.now); !dec.Granted {
 				t.Fatalf("first tap: denied %s", dec.Reason)
@@ -124,10 +121,7 @@ func TestTapCacheNotFilledByDenials(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, testNow)
-			cache := NewTapCache(0)
-			d := f.decider()
-			d.Verified = cache
+			f, d, cache := cachedDecider(t)
 			ch := f.challenge(t)
 			if dec := d.Decide(ch, f.present(t, ch, tc.token(t, f)), tc.at(f)); dec.Granted {
 				t.Fatal("granted")
@@ -268,4 +262,12 @@ func TestTapCacheLeeway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cachedDecider is the fixture's decider with an empty TapCache.
+func cachedDecider(t *testing.T) (*fixture, Decider, *TapCache) {
+	f := newFixture(t, testNow)
+	d := f.decider()
+	d.Verified = NewTapCache(0)
+	return f, d, d.Verified
 }
