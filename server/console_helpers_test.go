@@ -26,17 +26,27 @@ type consoleEnv struct {
 
 func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock) *consoleEnv {
 	t.Helper()
+	return newConsoleEnvConfig(t, st, clk, server.Config{Throttle: noThrottle})
+}
+
+// newConsoleEnvConfig is newConsoleEnv with a configuration (its
+// PublicURL is the loopback port's).
+func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg server.Config) *consoleEnv {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := "http://" + ln.Addr().String()
-	e := newEnvConfig(t, st, server.Config{PublicURL: pub, Throttle: noThrottle}, clk.Now)
+	cfg.PublicURL = pub
+	e := newEnvConfig(t, st, cfg, clk.Now)
 	srv := httptest.NewUnstartedServer(e.handler)
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
-	t.Cleanup(srv.Close)
+	// A page's live tail holds its connection open: close the clients'
+	// connections first, or Close waits for the stream to end.
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	return &consoleEnv{env: e, clk: clk, url: server.ConsoleOrigin(pub), server: srv}
 }
 
@@ -151,11 +161,17 @@ func (cc *consoleClient) send(method, path string, form url.Values, origin strin
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if cc.token != "" {
-		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
-	}
 	if origin != "" && method != "GET" {
 		req.Header.Set("Origin", origin)
+	}
+	return cc.do(req)
+}
+
+// do sends req with the client's session cookie and reads the answer.
+func (cc *consoleClient) do(req *http.Request) page {
+	cc.t.Helper()
+	if cc.token != "" {
+		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
 	}
 	res, err := cc.c.Do(req)
 	if err != nil {

@@ -45,7 +45,7 @@ func actor(c *gin.Context) string { return mustPrincipal(c).actor() }
 
 // audit writes an audit record after the change has committed, so a
 // failure only logs. Use cases write theirs in the change's transaction
-// (Service.audited); only the CSV import (imports.go) still uses this.
+// (Service.audited); only remote unlock (unlock.go) still uses this.
 func (a *API) audit(c *gin.Context, siteID, action, credentialID, userID, detail string) {
 	if err := a.store.Audit(c.Request.Context(), siteID, actor(c), action, credentialID, userID, detail); err != nil {
 		a.log.ErrorContext(c.Request.Context(), "audit event not written", "request_id", requestID(c), "action", action, "error", err)

@@ -55,14 +55,10 @@ func (a *API) serveDelta(c *gin.Context, r *models.Reader, since, version int64)
 // (bundleCache), the reader's own id spliced in.
 func (a *API) serveFull(c *gin.Context, r *models.Reader, version int64) {
 	ctx := c.Request.Context()
-	e, err := a.bundles.get(r.SiteID, r.DoorID, version, func() (*bundle.Bundle, error) {
+	e, err := a.bundles.get(r.SiteID, r.DoorID, version, func() (*cachedBundle, error) {
 		// Shared by every reader waiting on this build: not cut short by
 		// the first one hanging up.
-		data, err := a.store.BundleFor(context.WithoutCancel(ctx), r.ID)
-		if err != nil {
-			return nil, err
-		}
-		return a.buildBundle(data)
+		return a.buildFull(context.WithoutCancel(ctx), r, version)
 	})
 	if err != nil {
 		a.fail(c, err)
