@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
@@ -33,9 +32,7 @@ func at(day time.Time, h int) string {
 }
 
 func TestBookingRules(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		g := e.fixture("B")
 		base := "/v1/sites/" + f.site
 		door, day := partyRoom(e, f, 1, 2)
@@ -182,9 +179,7 @@ func TestBookingScheduleValidation(t *testing.T) {
 // TestLastPlaceUnderContention: 20 residents ask at once for the last place
 // of a slot; exactly one gets it.
 func TestLastPlaceUnderContention(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		door, day := partyRoom(e, f, 1, 5)
 		var users []string
 		for i := 0; i < 20; i++ {
@@ -211,9 +206,7 @@ func TestLastPlaceUnderContention(t *testing.T) {
 }
 
 func TestBookingPINAndBundle(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		door, day := partyRoom(e, f, 1, 3)
 		reader := e.must(201, "POST", base+"/doors/"+door+"/readers", f.admin, nil).str("token")
