@@ -23,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
@@ -246,6 +247,15 @@ func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) 
 func eachWallet(t *testing.T, o walletOpts, fn func(t *testing.T, w *walletEnv)) {
 	t.Helper()
 	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newWalletEnv(t, st, clk, o)) })
+}
+
+// sqliteWallet is a wallet env on one SQLite store with its own clock, for
+// the benchmarks, fuzz targets and browser tests that need no second
+// database.
+func sqliteWallet(t testing.TB, o walletOpts) *walletEnv {
+	t.Helper()
+	clk := newTestClock()
+	return newWalletEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, o)
 }
 
 // deliver runs the outbox worker until nothing is due.
