@@ -29,14 +29,7 @@ func TestWalletPushesWithoutAppAPNsKey(t *testing.T) {
 		if r := w.withHeader("POST", regPath, appleAuth(auth), `{"pushToken":"`+pushTokenA+`"}`); r.status != 201 {
 			t.Fatalf("register = %d %s", r.status, r.body)
 		}
-		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
-		if n := w.deliver(t); n != 1 {
-			t.Fatalf("delivered %d messages, want the one wallet push", n)
-		}
-		reqs := w.apns.Requests()
-		if len(reqs) != 1 {
-			t.Fatalf("APNs received %d requests", len(reqs))
-		}
+		reqs := w.revokeAndPush(t, f, p)
 		if got := reqs[0]; got.Status != 200 || got.Topic != walletPassType || string(got.Body) != "{}" || got.Token != pushTokenA ||
 			got.ClientCert != notifytest.CertFingerprint(w.pki.leaf) || got.Authorization != "" {
 			t.Fatalf("APNs request: %+v", got)

@@ -258,6 +258,21 @@ func sqliteWallet(t testing.TB, o walletOpts) *walletEnv {
 	return newWalletEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, o)
 }
 
+// revokeAndPush revokes p through the admin API and delivers the outbox,
+// which must send the one wallet push: the APNs requests, exactly one.
+func (w *walletEnv) revokeAndPush(t testing.TB, f fixture, p issuedPass) []notifytest.APNsRequest {
+	t.Helper()
+	w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+	if n := w.deliver(t); n != 1 {
+		t.Fatalf("delivered %d messages, want the one wallet push", n)
+	}
+	reqs := w.apns.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("APNs received %d requests", len(reqs))
+	}
+	return reqs
+}
+
 // deliver runs the outbox worker until nothing is due.
 func (w *walletEnv) deliver(t testing.TB) int {
 	t.Helper()
