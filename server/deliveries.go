@@ -380,9 +380,8 @@ func toDelivery(m *models.OutboxMessage) deliveryResponse {
 }
 
 func (a *API) listDeliveries(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	f := models.DeliveryFilter{Status: c.Query("status"), Kind: c.Query("kind")}
