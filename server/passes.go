@@ -570,9 +570,8 @@ func (a *API) passEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	pg, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	pg, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	rows, next, err := a.store.PassEvents(c.Request.Context(), p.SiteID, p.ID, pg)
