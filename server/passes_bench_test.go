@@ -3,8 +3,6 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,11 +42,7 @@ func BenchmarkCreatePass(b *testing.B) {
 					from := start.Add(time.Duration(k%8000) * time.Hour)
 					body := fmt.Sprintf(`{"type":"temporary","visitor":{"name":"Vera","phone":%q},"door_ids":[%q],"starts_at":%q,"ends_at":%q,"methods":%s}`,
 						phone, f.door, from.Format(time.RFC3339), from.Add(48*time.Hour).Format(time.RFC3339), tt.methods)
-					req := httptest.NewRequest("POST", "/v1/sites/"+f.site+"/visitor-passes", strings.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+f.admin)
-					req.Header.Set("Content-Type", "application/json")
-					w := httptest.NewRecorder()
-					e.handler.ServeHTTP(w, req)
+					w := benchPost(e.handler, "/v1/sites/"+f.site+"/visitor-passes", f.admin, body)
 					if w.Code != 201 {
 						b.Fatalf("create: %d %s", w.Code, w.Body)
 					}
