@@ -74,6 +74,12 @@ type Config struct {
 	// LINTEL_CONSOLE_ABSOLUTE, default 12h; docs/console.md).
 	ConsoleIdle, ConsoleAbsolute time.Duration
 
+	// StreamHeartbeat is how often an idle reader stream is pinged
+	// (LINTEL_STREAM_HEARTBEAT, default 15s); StreamWriteTimeout bounds one
+	// write to it, after which a stalled reader is cut off
+	// (LINTEL_STREAM_WRITE_TIMEOUT, default 10s).
+	StreamHeartbeat, StreamWriteTimeout time.Duration
+
 	// Wallet configures Apple Wallet passes and Google Wallet links
 	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
 	// wallet.ConfigFromEnv). A wallet whose variables are all unset is off.
@@ -152,6 +158,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"LINTEL_PASS_MAX_SINGLE_USE", &c.PassLimits.MaxSingleUse, time.Hour, 366 * 24 * time.Hour},
 		{"LINTEL_CONSOLE_IDLE", &c.ConsoleIdle, time.Minute, 24 * time.Hour},
 		{"LINTEL_CONSOLE_ABSOLUTE", &c.ConsoleAbsolute, time.Minute, 7 * 24 * time.Hour},
+		{"LINTEL_STREAM_HEARTBEAT", &c.StreamHeartbeat, time.Second, 5 * time.Minute},
+		{"LINTEL_STREAM_WRITE_TIMEOUT", &c.StreamWriteTimeout, time.Second, 5 * time.Minute},
 	} {
 		v := getenv(d.name)
 		if v == "" {
