@@ -138,6 +138,20 @@ func (s eventStream) write(b []byte) bool {
 
 var pingFrame = []byte(": ping\n\n")
 
+// abort closes the connection under a stream that was cut off or whose
+// write failed, rather than leaving an idle keep-alive connection to a
+// peer that is not reading. Gin refuses a hijack once the body started, so
+// it asks the writer gin wraps. (Under HTTP/2 ending the stream suffices.)
+func (s eventStream) abort() {
+	var w http.ResponseWriter = s.w
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		w = u.Unwrap()
+	}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+	}
+}
+
 // pumpStream relays changes, commands and heartbeats until the client, the
 // broker or a decommission ends the stream. h is what the stream knows of
 // its reader; each event sent moves its version.
@@ -162,6 +176,7 @@ func (a *API) pumpStream(c *gin.Context, r *models.Reader, s eventStream, conn *
 			}
 		case <-tick.C:
 			if !s.write(pingFrame) {
+				s.abort()
 				return
 			}
 			if time.Since(touch) > time.Minute {
@@ -171,10 +186,15 @@ func (a *API) pumpStream(c *gin.Context, r *models.Reader, s eventStream, conn *
 		case ch, ok := <-changes:
 			if !ok {
 				a.log.WarnContext(ctx, "reader stream cut off: it fell behind", "reader", r.ID)
+				s.abort()
 				return
 			}
 			frame, ok := a.changeFrame(ctx, r, ch, &h)
-			if !ok || (frame != nil && !s.write(frame)) {
+			if !ok {
+				return
+			}
+			if frame != nil && !s.write(frame) {
+				s.abort()
 				return
 			}
 		}

@@ -2,16 +2,24 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/testkit"
+	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
+	"github.com/lintel/lintel/server"
 )
 
 // countBundleGETs wraps h, counting GET /v1/reader/bundle.
@@ -138,5 +146,88 @@ func TestStreamInlineDelta(t *testing.T) {
 		if fetched.Version != cur.Version || len(fetched.LostCards) != 1 || fetched.LostCards[0] != cur.LostCards[0] || len(fetched.Users) != len(cur.Users) {
 			t.Fatalf("merged %+v, fetched %+v", cur, fetched)
 		}
+	})
+}
+
+// dialStalled sends a stream request over a connection with a tiny
+// receive buffer and never reads the answer: a reader whose TCP window
+// stays shut.
+func dialStalled(t *testing.T, addr, key string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /v1/reader/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", addr, key)
+	return conn
+}
+
+// TestStalledStreamCutOff: a reader that stops reading while thousands of
+// changes go out is cut off (its connection closed) and meanwhile a
+// healthy stream gets every change, each batch as soon as it is published;
+// Publish never waits for the stalled one.
+func TestStalledStreamCutOff(t *testing.T) {
+	eachDB(t, func(t *testing.T, st *models.Store, _ *testClock) {
+		b := server.NewBroker()
+		e := newEnvWith(t, st, func(s *envSpec) {
+			s.deps.Broker = b
+			s.deps.Config.StreamWriteTimeout = 200 * time.Millisecond
+		})
+		f := e.fixture("A")
+		stalledKey := e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/readers", e.op, nil).str("token")
+		srv := httptest.NewServer(e.handler)
+		t.Cleanup(srv.Close)
+		healthy := openStream(t, srv.URL, f.reader)
+		stalled := dialStalled(t, srv.Listener.Addr().String(), stalledKey)
+		testkit.WaitFor(t, 5*time.Second, "both streams open", func() bool {
+			rs := e.readers(f, "")
+			return len(rs) == 2 && rs[0]["connected"] == true && rs[1]["connected"] == true
+		})
+
+		pad := strings.Repeat("c", 1000) // ~1 KB frames fill the stalled socket sooner
+		v := int64(1000)
+		for batch := range 300 {
+			published := make(chan struct{})
+			go func() {
+				defer close(published)
+				for range 16 {
+					v++
+					b.Publish(models.Change{SiteID: f.site, Version: v, Kind: models.ChangeRevocation, CredentialID: fmt.Sprintf("%s%d", pad, v)})
+				}
+			}()
+			select {
+			case <-published:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("batch %d: Publish blocked", batch)
+			}
+			waitEvent(t, healthy, "revoked", fmt.Sprintf(`"version":%d`, v))
+		}
+		// Cut off: the server closed the stalled connection, so reading
+		// what it had buffered ends in EOF.
+		_ = stalled.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, stalled)
+		if err != nil {
+			t.Fatalf("stalled stream still open after %d bytes: %v", n, err)
+		}
+		if n >= int64(v-1000)*1000 {
+			t.Fatalf("the stalled reader got all %d bytes: it was not cut off", n)
+		}
+		testkit.WaitFor(t, 5*time.Second, "stalled reader offline", func() bool {
+			c := 0
+			for _, r := range e.readers(f, "") {
+				if r["connected"] == true {
+					c++
+				}
+			}
+			return c == 1
+		})
+		e.must(200, "PATCH", "/v1/sites/"+f.site+"/doors/"+f.door, f.admin, map[string]any{"name": "still healthy"})
+		// e's store does not feed b: publish the door change as the feed would.
+		b.Publish(models.Change{SiteID: f.site, Version: v + 1, Kind: models.ChangeAccess})
+		waitEvent(t, healthy, "bundle", `"kind":"access"`)
 	})
 }
