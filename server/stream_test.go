@@ -32,23 +32,19 @@ func countBundleGETs(h http.Handler, n *atomic.Int64) http.Handler {
 	})
 }
 
-// openHolding opens the reader stream as the daemon does: taking inline
-// deltas from the version it holds (0: no version header), or, with
-// events "", as a reader that does not know delta events.
-func openHolding(t *testing.T, base, key, events string, held int64) <-chan [2]string {
+// openStreamWith opens the reader stream with the request headers h and
+// checks that it opens with a bundle event; cancel closes it.
+func openStreamWith(t testing.TB, base, key string, h map[string]string) (<-chan [2]string, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/reader/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
-	if events != "" {
-		req.Header.Set(wire.HeaderStreamEvents, events)
-	}
-	if held > 0 {
-		req.Header.Set(wire.HeaderBundleVersion, strconv.FormatInt(held, 10))
+	for k, v := range h {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("stream: %v %v", resp, err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
@@ -56,6 +52,22 @@ func openHolding(t *testing.T, base, key, events string, held int64) <-chan [2]s
 	if first := <-ch; first[0] != "bundle" {
 		t.Fatalf("stream opens with %v", first)
 	}
+	return ch, cancel
+}
+
+// openHolding opens the reader stream as the daemon does: taking inline
+// deltas from the version it holds (0: no version header), or, with
+// events "", as a reader that does not know delta events.
+func openHolding(t *testing.T, base, key, events string, held int64) <-chan [2]string {
+	t.Helper()
+	h := map[string]string{}
+	if events != "" {
+		h[wire.HeaderStreamEvents] = events
+	}
+	if held > 0 {
+		h[wire.HeaderBundleVersion] = strconv.FormatInt(held, 10)
+	}
+	ch, _ := openStreamWith(t, base, key, h)
 	return ch
 }
 
