@@ -71,6 +71,8 @@ func (a *API) readerStream(c *gin.Context) {
 		a.setPresence(c, r, false)
 	}()
 	s := openEventStream(c, a.streamWriteTimeout())
+	// The connection may serve further requests: no deadline left behind.
+	defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
 	if !s.send(wire.BundleEvent(version, wire.KindHello)) {
 		return
 	}
