@@ -1,14 +1,12 @@
 package reader_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/internal/testkit"
-	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
@@ -17,15 +15,7 @@ import (
 // events reach the server exactly once, without restarting the server.
 func TestDatabaseGoesAwayReaderKeepsDeciding(t *testing.T) {
 	pg := modelstest.StartPrivatePostgres(t)
-	ctx := context.Background()
-	st, err := models.Open(ctx, pg.URL(), models.Options{MaxOpenConns: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := pg.Store(modelstest.Options{})
 	w := newWorldOn(t, st, nil)
 	p := w.enroll()
 	r := w.startReader(readerOpts{})

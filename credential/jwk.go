@@ -15,13 +15,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // only to detect their presence: a public key that arrives with "d" was
 // leaked from the device and must be refused.
 type jwkFields struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
+	jwksKey // the public members, as we publish them
 
 	D   json.RawMessage `json:"d"`
 	P   json.RawMessage `json:"p"`

@@ -61,16 +61,7 @@ func SignRefresh(device crypto.Signer, rand io.Reader, challenge []byte, credent
 // unused: this function only checks the signature.
 func VerifyRefresh(device *ecdsa.PublicKey, challenge []byte, credentialID string, sig []byte) error {
 	msg, err := refreshMessage(challenge, credentialID)
-	if err != nil {
-		return deny(ReasonBadProof, err.Error())
-	}
-	if len(sig) != sigSize {
-		return deny(ReasonBadProof, "signature must be 64 bytes")
-	}
-	if !verifyRaw(device, msg, sig) {
-		return deny(ReasonBadProof, "device signature does not verify")
-	}
-	return nil
+	return verifyDeviceProof(device, msg, err, sig)
 }
 
 // ChallengeRequestSkew is how far a challenge request's timestamp may be
@@ -115,17 +106,27 @@ func SignChallengeRequest(device crypto.Signer, rand io.Reader, credentialID str
 // credential (replay).
 func VerifyChallengeRequest(device *ecdsa.PublicKey, credentialID string, atMillis int64, sig []byte, now time.Time) error {
 	msg, err := challengeRequestMessage(credentialID, atMillis)
-	if err != nil {
-		return deny(ReasonBadProof, err.Error())
+	if err := verifyDeviceProof(device, msg, err, sig); err != nil {
+		return err
+	}
+	if d := time.UnixMilli(atMillis).Sub(now); d > ChallengeRequestSkew || d < -ChallengeRequestSkew {
+		return deny(ReasonExpired, "the request time is too far from the server's clock")
+	}
+	return nil
+}
+
+// verifyDeviceProof is the check both device proofs share: the message
+// could be built (msgErr nil) and sig is the device key's raw ES256
+// signature over it; any failure is a Denial with ReasonBadProof.
+func verifyDeviceProof(device *ecdsa.PublicKey, msg []byte, msgErr error, sig []byte) error {
+	if msgErr != nil {
+		return deny(ReasonBadProof, msgErr.Error())
 	}
 	if len(sig) != sigSize {
 		return deny(ReasonBadProof, "signature must be 64 bytes")
 	}
 	if !verifyRaw(device, msg, sig) {
 		return deny(ReasonBadProof, "device signature does not verify")
-	}
-	if d := time.UnixMilli(atMillis).Sub(now); d > ChallengeRequestSkew || d < -ChallengeRequestSkew {
-		return deny(ReasonExpired, "the request time is too far from the server's clock")
 	}
 	return nil
 }

@@ -199,22 +199,12 @@ func (s *Store) ListBookings(ctx context.Context, siteID, doorID string, f Booki
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	q, trim := paginate(q, p, func(x *Booking) string { return x.ID })
-	var rows []Booking
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(q, p, func(x *Booking) string { return x.ID })
 }
 
 // GetBooking loads a booking of the door.
 func (s *Store) GetBooking(ctx context.Context, siteID, doorID, id string) (*Booking, error) {
-	var b Booking
-	if err := s.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id).Take(&b).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &b, nil
+	return take[Booking](s.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id))
 }
 
 // ErrBookingCancelled means the booking was already cancelled.

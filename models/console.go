@@ -211,20 +211,12 @@ func deref(s *string) string {
 
 // GetPerson reads a console person.
 func (s *Store) GetPerson(ctx context.Context, id string) (*ConsolePerson, error) {
-	var p ConsolePerson
-	if err := s.q(ctx).Where("id = ?", id).Take(&p).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &p, nil
+	return take[ConsolePerson](s.q(ctx).Where("id = ?", id))
 }
 
 // PersonByHandle finds the person of a WebAuthn user handle.
 func (s *Store) PersonByHandle(ctx context.Context, handle []byte) (*ConsolePerson, error) {
-	var p ConsolePerson
-	if err := s.q(ctx).Where("handle = ?", handle).Take(&p).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &p, nil
+	return take[ConsolePerson](s.q(ctx).Where("handle = ?", handle))
 }
 
 // PasskeysOf lists a person's passkeys.

@@ -139,21 +139,13 @@ func (s *Store) AssignCard(ctx context.Context, c *Credential) error {
 
 // GetCredential loads a credential of the site.
 func (s *Store) GetCredential(ctx context.Context, siteID, id string) (*Credential, error) {
-	var c Credential
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return take[Credential](s.q(ctx).Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // CredentialByID loads a credential whatever its site (the phone's own
 // endpoints, which are not site-scoped).
 func (s *Store) CredentialByID(ctx context.Context, id string) (*Credential, error) {
-	var c Credential
-	if err := s.q(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return take[Credential](s.q(ctx).Where("id = ?", id))
 }
 
 // CredentialFilter narrows ListCredentials.
@@ -177,13 +169,7 @@ func (s *Store) ListCredentials(ctx context.Context, siteID string, f Credential
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	q, trim := paginate(q, p, func(x *Credential) string { return x.ID })
-	var rows []Credential
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(q, p, func(x *Credential) string { return x.ID })
 }
 
 // ErrNotCard means a card endpoint was used on a mobile credential.
@@ -215,11 +201,7 @@ func (s *Store) Revoke(ctx context.Context, siteID, id, status, reason string) (
 }
 
 func (s *Store) lockCredential(ctx context.Context, siteID, id string) (*Credential, error) {
-	var c Credential
-	if err := s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return take[Credential](s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)))
 }
 
 func (s *Store) revokeLocked(ctx context.Context, c *Credential, status, reason string) error {
@@ -263,19 +245,28 @@ func (s *Store) Unassign(ctx context.Context, siteID, id string) (*Credential, e
 	var c *Credential
 	err := s.Tx(ctx, func(tx *Store) error {
 		var err error
-		c, err = tx.lockCredential(ctx, siteID, id)
-		if err != nil {
+		if c, err = tx.lockActiveCard(ctx, siteID, id); err != nil {
 			return err
-		}
-		if c.Kind == KindMobile {
-			return ErrNotCard
-		}
-		if c.Status != CredActive {
-			return ErrNotRevocable
 		}
 		return tx.revokeLocked(ctx, c, CredRevoked, "unassigned")
 	})
 	return c, err
+}
+
+// lockActiveCard locks a credential that must be an active card or fob,
+// the one a holder can give back or hand on.
+func (s *Store) lockActiveCard(ctx context.Context, siteID, id string) (*Credential, error) {
+	c, err := s.lockCredential(ctx, siteID, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Kind == KindMobile {
+		return nil, ErrNotCard
+	}
+	if c.Status != CredActive {
+		return nil, ErrNotRevocable
+	}
+	return c, nil
 }
 
 // onUserDeactivated revokes every live credential of the user and cuts off
@@ -529,11 +520,7 @@ func groupsOf(groupID *string) []string {
 
 // DeviceFor loads the phone bound to a credential.
 func (s *Store) DeviceFor(ctx context.Context, credentialID string) (*Device, error) {
-	var d Device
-	if err := s.q(ctx).Where("credential_id = ?", credentialID).Take(&d).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &d, nil
+	return take[Device](s.q(ctx).Where("credential_id = ?", credentialID))
 }
 
 // ErrChallengeReplayed means a challenge request was not newer than the
@@ -647,15 +634,8 @@ var ErrSameHolder = &ConflictError{Code: "already_holder", Message: "the card is
 // (as for a lost card). It returns the old and the new credential.
 func (s *Store) ReassignCard(ctx context.Context, siteID, cardID, userID, actor string) (old, cred *Credential, err error) {
 	err = s.Tx(ctx, func(tx *Store) error {
-		old, err = tx.lockCredential(ctx, siteID, cardID)
-		if err != nil {
+		if old, err = tx.lockActiveCard(ctx, siteID, cardID); err != nil {
 			return err
-		}
-		if old.Kind == KindMobile {
-			return ErrNotCard
-		}
-		if old.Status != CredActive {
-			return ErrNotRevocable
 		}
 		if old.UserID == userID {
 			return ErrSameHolder

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 )
@@ -189,27 +190,19 @@ func TestDeactivationRacesIssueAndAccept(t *testing.T) {
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for w := range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
+			testkit.UntilClosed(&wg, stop, func(i int) bool {
+				code := models.NewID("code")
+				if _, _, err := s.IssueMobile(ctx, models.MobileIssue{SiteID: site.ID, UserID: u.ID, Code: code, TTL: time.Hour}); err != nil {
+					if conflictCode(err) != "user_deactivated" {
+						t.Errorf("worker %d issue %d: %v", w, i, err)
 					}
-					code := models.NewID("code")
-					if _, _, err := s.IssueMobile(ctx, models.MobileIssue{SiteID: site.ID, UserID: u.ID, Code: code, TTL: time.Hour}); err != nil {
-						if conflictCode(err) != "user_deactivated" {
-							t.Errorf("worker %d issue %d: %v", w, i, err)
-						}
-						continue
-					}
-					if _, err := s.AcceptInvitation(ctx, code, models.Device{PublicJWK: "{}", Platform: "android"}, time.Now().Add(time.Hour)); err != nil && !errors.Is(err, models.ErrInvitation) {
-						t.Errorf("worker %d accept %d: %v", w, i, err)
-					}
+					return true
 				}
-			}()
+				if _, err := s.AcceptInvitation(ctx, code, models.Device{PublicJWK: "{}", Platform: "android"}, time.Now().Add(time.Hour)); err != nil && !errors.Is(err, models.ErrInvitation) {
+					t.Errorf("worker %d accept %d: %v", w, i, err)
+				}
+				return true
+			})
 		}
 		time.Sleep(150 * time.Millisecond)
 		if _, err := s.DeactivateUser(ctx, site.ID, u.ID); err != nil {

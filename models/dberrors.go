@@ -3,6 +3,7 @@ package models
 import (
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -116,7 +117,12 @@ func IsUnavailable(err error) bool {
 		c := sq.Code() & 0xff
 		return c == 5 || c == 6 // SQLITE_BUSY, SQLITE_LOCKED
 	}
-	// pgx reports a connection the server closed mid-query this way.
+	// pgx reports a connection the server closed mid-query this way; a
+	// crash (pg_ctl -m immediate) mid-query can surface as the bare
+	// io.ErrUnexpectedEOF.
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
 	msg := err.Error()
 	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") && strings.Contains(msg, "failed to receive message")
 }

@@ -38,22 +38,12 @@ func (s *Store) CreateDoor(ctx context.Context, d *Door) error {
 
 // GetDoor loads a door of the site.
 func (s *Store) GetDoor(ctx context.Context, siteID, id string) (*Door, error) {
-	var d Door
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&d).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &d, nil
+	return take[Door](s.q(ctx).Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // ListDoors lists the site's doors.
 func (s *Store) ListDoors(ctx context.Context, siteID string, p Page) ([]Door, string, error) {
-	q, trim := paginate(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Door) string { return x.ID })
-	var rows []Door
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Door) string { return x.ID })
 }
 
 // UpdateDoor saves a door's name and schedule_based flag.

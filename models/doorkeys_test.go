@@ -17,9 +17,7 @@ import (
 func TestRotateDoorKeys(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "A")
-		other := mustSite(t, s, "B")
-		lobby := mustDoor(t, s, site.ID, "Lobby")
+		site, other, lobby := twoSites(t, s)
 		now := s.Now().Truncate(time.Hour)
 		me := models.Assignee{KeyID: "key_admin"}
 

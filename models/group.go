@@ -4,8 +4,6 @@ import (
 	"context"
 	"sort"
 	"time"
-
-	"github.com/lintel/lintel/credential/schedule"
 )
 
 // Roles a group can have.
@@ -19,42 +17,24 @@ const (
 // Group gives its users a role, a set of doors, an optional weekly schedule
 // for those doors, and a visitor-pass policy.
 type Group struct {
-	ID            string
-	SiteID        string
-	Name          string
-	Role          string
-	ScheduleDays  int // 0 means no schedule: the doors open at any time
-	ScheduleStart int
-	ScheduleEnd   int
-	VPEnabled     bool `gorm:"column:vp_enabled"`
-	VPRecurring   bool `gorm:"column:vp_recurring"`
-	VPTemporary   bool `gorm:"column:vp_temporary"`
-	VPSingleUse   bool `gorm:"column:vp_single_use"`
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID     string
+	SiteID string
+	Name   string
+	Role   string
+	// WeeklyColumns: days 0 means no schedule, the doors open at any time.
+	WeeklyColumns
+	VPEnabled   bool `gorm:"column:vp_enabled"`
+	VPRecurring bool `gorm:"column:vp_recurring"`
+	VPTemporary bool `gorm:"column:vp_temporary"`
+	VPSingleUse bool `gorm:"column:vp_single_use"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 
 	DoorIDs []string `gorm:"-"`
 }
 
 // TableName implements gorm's Tabler.
 func (Group) TableName() string { return "access_groups" }
-
-// Schedule returns the group's weekly window, nil meaning always.
-func (g *Group) Schedule() *schedule.Weekly {
-	if g.ScheduleDays == 0 {
-		return nil
-	}
-	return &schedule.Weekly{Days: schedule.Days(g.ScheduleDays), Start: schedule.Clock(g.ScheduleStart), End: schedule.Clock(g.ScheduleEnd)}
-}
-
-// SetSchedule stores w (nil = always).
-func (g *Group) SetSchedule(w *schedule.Weekly) {
-	if w == nil {
-		g.ScheduleDays, g.ScheduleStart, g.ScheduleEnd = 0, 0, 0
-		return
-	}
-	g.ScheduleDays, g.ScheduleStart, g.ScheduleEnd = int(w.Days), int(w.Start), int(w.End)
-}
 
 type groupDoor struct {
 	GroupID string
@@ -164,12 +144,10 @@ func (s *Store) loadGroupDoors(ctx context.Context, groups []*Group) error {
 
 // ListGroups lists the site's groups with their doors.
 func (s *Store) ListGroups(ctx context.Context, siteID string, p Page) ([]Group, string, error) {
-	q, trim := paginate(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID })
-	var rows []Group
-	if err := q.Find(&rows).Error; err != nil {
+	rows, next, err := listPage(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID })
+	if err != nil {
 		return nil, "", err
 	}
-	rows, next := trim(rows)
 	ptrs := make([]*Group, len(rows))
 	for i := range rows {
 		ptrs[i] = &rows[i]

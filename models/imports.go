@@ -61,11 +61,7 @@ func (s *Store) CreateImport(ctx context.Context, im *Import) error {
 
 // GetImport loads a job of the site, without its file.
 func (s *Store) GetImport(ctx context.Context, siteID, id string) (*Import, error) {
-	var im Import
-	if err := s.q(ctx).Omit("body").Where("site_id = ? AND id = ?", siteID, id).Take(&im).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &im, nil
+	return take[Import](s.q(ctx).Omit("body").Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // ImportErrors lists the first limit refused rows of a job, by line.
@@ -100,11 +96,7 @@ func (s *Store) ClaimImport(ctx context.Context, id, owner string, lease time.Du
 	if res.RowsAffected == 0 {
 		return nil, ErrNotFound
 	}
-	var im Import
-	if err := s.q(ctx).Where("id = ?", id).Take(&im).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &im, nil
+	return take[Import](s.q(ctx).Where("id = ?", id))
 }
 
 // SaveImportProgress records the rows processed so far and the newly
@@ -143,13 +135,8 @@ func (s *Store) FinishImport(ctx context.Context, im *Import, status, reason str
 // FindUserByEmail returns the active user of the site with that email
 // (compared case-insensitively).
 func (s *Store) FindUserByEmail(ctx context.Context, siteID, email string) (*User, error) {
-	var u User
-	err := s.q(ctx).Where("site_id = ? AND LOWER(email) = ? AND status = ?", siteID, strings.ToLower(email), UserActive).
-		Order("id").Take(&u).Error
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return &u, nil
+	return take[User](s.q(ctx).Where("site_id = ? AND LOWER(email) = ? AND status = ?", siteID, strings.ToLower(email), UserActive).
+		Order("id"))
 }
 
 // FindCardByNumber returns the card or fob of the site that holds the

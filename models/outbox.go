@@ -236,15 +236,10 @@ func (s *Store) DropPushToken(ctx context.Context, platform, token string) (int6
 // a push token and belongs to an active mobile credential. A phone of a
 // revoked credential is never chosen: it may be the stolen one.
 func (s *Store) LatestPushDevice(ctx context.Context, siteID, userID string) (*Device, error) {
-	var d Device
-	err := s.q(ctx).Table("devices").Select("devices.*").
+	return take[Device](s.q(ctx).Table("devices").Select("devices.*").
 		Joins("JOIN credentials ON credentials.id = devices.credential_id").
 		Where("devices.site_id = ? AND devices.user_id = ? AND devices.push_token <> '' AND credentials.status = ?", siteID, userID, CredActive).
-		Order("devices.created_at DESC, devices.id DESC").Take(&d).Error
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return &d, nil
+		Order("devices.created_at DESC, devices.id DESC"))
 }
 
 // DeliveryFilter narrows ListDeliveries.
@@ -261,22 +256,12 @@ func (s *Store) ListDeliveries(ctx context.Context, siteID string, f DeliveryFil
 	if f.Kind != "" {
 		q = q.Where("kind = ?", f.Kind)
 	}
-	q, trim := paginate(q, p, func(m *OutboxMessage) string { return m.ID })
-	var rows []OutboxMessage
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(q, p, func(m *OutboxMessage) string { return m.ID })
 }
 
 // GetDelivery loads one outbox message of the site.
 func (s *Store) GetDelivery(ctx context.Context, siteID, id string) (*OutboxMessage, error) {
-	var m OutboxMessage
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&m).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &m, nil
+	return take[OutboxMessage](s.q(ctx).Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // OutboxCounts counts the outbox's messages by status (all sites).

@@ -27,3 +27,23 @@ func paginate[T any](q *gorm.DB, p Page, id func(*T) string) (*gorm.DB, func([]T
 		return rows, id(&rows[len(rows)-1])
 	}
 }
+
+// take loads the one row q finds, ErrNotFound when there is none.
+func take[T any](q *gorm.DB) (*T, error) {
+	var v T
+	if err := q.Take(&v).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &v, nil
+}
+
+// listPage fetches one page of q's rows and the cursor of the next page.
+func listPage[T any](q *gorm.DB, p Page, id func(*T) string) ([]T, string, error) {
+	q, trim := paginate(q, p, id)
+	var rows []T
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	rows, next := trim(rows)
+	return rows, next, nil
+}

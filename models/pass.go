@@ -8,8 +8,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/lintel/lintel/credential/schedule"
-
 	"github.com/lintel/lintel/credential"
 )
 
@@ -35,22 +33,20 @@ const VisitorsGroupName = "Visitors"
 // doors it opens and when, and how (QR, PIN). The QR token is not stored:
 // the server signs it again from these fields when needed.
 type Pass struct {
-	ID            string
-	SiteID        string
-	Type          string
-	Status        string
-	VisitorID     string
-	IssuerKind    string
-	IssuerKeyID   string
-	IssuerUserID  *string
-	StartsAt      time.Time
-	EndsAt        time.Time
-	ScheduleDays  int
-	ScheduleStart int
-	ScheduleEnd   int
-	MethodQR      bool `gorm:"column:method_qr"`
-	MethodPIN     bool `gorm:"column:method_pin"`
-	DeliverVia    string
+	ID           string
+	SiteID       string
+	Type         string
+	Status       string
+	VisitorID    string
+	IssuerKind   string
+	IssuerKeyID  string
+	IssuerUserID *string
+	StartsAt     time.Time
+	EndsAt       time.Time
+	WeeklyColumns
+	MethodQR   bool `gorm:"column:method_qr"`
+	MethodPIN  bool `gorm:"column:method_pin"`
+	DeliverVia string
 	// LinkHash is HashSecret of the token in the pass's link.
 	LinkHash     string
 	UsedAt       *time.Time
@@ -65,23 +61,6 @@ type Pass struct {
 
 // TableName implements gorm's Tabler.
 func (Pass) TableName() string { return "visitor_passes" }
-
-// Schedule returns the pass's weekly window, nil meaning any time.
-func (p *Pass) Schedule() *schedule.Weekly {
-	if p.ScheduleDays == 0 {
-		return nil
-	}
-	return &schedule.Weekly{Days: schedule.Days(p.ScheduleDays), Start: schedule.Clock(p.ScheduleStart), End: schedule.Clock(p.ScheduleEnd)}
-}
-
-// SetSchedule stores w (nil = any time).
-func (p *Pass) SetSchedule(w *schedule.Weekly) {
-	if w == nil {
-		p.ScheduleDays, p.ScheduleStart, p.ScheduleEnd = 0, 0, 0
-		return
-	}
-	p.ScheduleDays, p.ScheduleStart, p.ScheduleEnd = int(w.Days), int(w.Start), int(w.End)
-}
 
 // State is the status a client sees at now: expired for an active pass past
 // its end.
@@ -333,12 +312,10 @@ func (s *Store) ListPasses(ctx context.Context, siteID string, f PassFilter, p P
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)
 	}
-	q, trim := paginate(q, p, func(x *Pass) string { return x.ID })
-	var rows []Pass
-	if err := q.Find(&rows).Error; err != nil {
+	rows, next, err := listPage(q, p, func(x *Pass) string { return x.ID })
+	if err != nil {
 		return nil, "", err
 	}
-	rows, next := trim(rows)
 	ptrs := make([]*Pass, len(rows))
 	for i := range rows {
 		ptrs[i] = &rows[i]

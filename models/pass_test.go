@@ -3,7 +3,6 @@ package models_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,18 +35,12 @@ func TestPassVisitorsConcurrently(t *testing.T) {
 		door := mustDoor(t, s, site.ID, "Lobby")
 		now := s.Now()
 		const n = 8
-		var wg sync.WaitGroup
 		passes := make([]*models.Pass, n)
 		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				passes[i] = newPass(site.ID, models.PassTemporary, now, door.ID)
-				errs[i] = s.CreatePass(ctx, passes[i], models.Visitor{Name: "Vera", Phone: "+14155550199"}, nil)
-			}()
-		}
-		wg.Wait()
+		atOnce(n, func(i int) {
+			passes[i] = newPass(site.ID, models.PassTemporary, now, door.ID)
+			errs[i] = s.CreatePass(ctx, passes[i], models.Visitor{Name: "Vera", Phone: "+14155550199"}, nil)
+		})
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("pass %d: %v", i, err)
@@ -73,9 +66,7 @@ func TestPassVisitorsConcurrently(t *testing.T) {
 func TestPassRules(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "A")
-		other := mustSite(t, s, "B")
-		lobby := mustDoor(t, s, site.ID, "Lobby")
+		site, other, lobby := twoSites(t, s)
 		garage := mustDoor(t, s, site.ID, "Garage")
 		foreign := mustDoor(t, s, other.ID, "Lobby")
 		now := s.Now()

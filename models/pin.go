@@ -85,10 +85,8 @@ func (PIN) TableName() string { return "pins" }
 // Schedule returns the PIN's weekly window (visitor-pass PINs), nil meaning
 // always.
 func (p *PIN) Schedule() *schedule.Weekly {
-	if p.ScheduleDays == 0 {
-		return nil
-	}
-	return &schedule.Weekly{Days: schedule.Days(p.ScheduleDays), Start: schedule.Clock(p.ScheduleStart), End: schedule.Clock(p.ScheduleEnd)}
+	w := WeeklyColumns{p.ScheduleDays, p.ScheduleStart, p.ScheduleEnd}
+	return w.Schedule()
 }
 
 // UsableUntil is when the PIN stops opening for good, zero meaning never:
@@ -253,11 +251,7 @@ func isConflict(err error, code string) bool {
 
 // GetPIN loads a PIN of a door of the site.
 func (s *Store) GetPIN(ctx context.Context, siteID, doorID, id string) (*PIN, error) {
-	var p PIN
-	if err := s.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id).Take(&p).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &p, nil
+	return take[PIN](s.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id))
 }
 
 // PINFilter narrows ListPINs.
@@ -304,12 +298,10 @@ func (s *Store) ListPINs(ctx context.Context, siteID, doorID string, f PINFilter
 		q = q.Where(`assignee_user_id IN (SELECT id FROM users WHERE site_id = ? AND (LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR phone LIKE ? ESCAPE '\'))`,
 			siteID, pat, pat, pat)
 	}
-	q, trim := paginate(q, p, func(x *PIN) string { return x.ID })
-	var rows []PIN
-	if err := q.Find(&rows).Error; err != nil {
+	rows, next, err := listPage(q, p, func(x *PIN) string { return x.ID })
+	if err != nil {
 		return nil, "", err
 	}
-	rows, next := trim(rows)
 	if err := s.fillAssigneeNames(ctx, rows); err != nil {
 		return nil, "", err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -127,16 +126,10 @@ func TestCustomPINConcurrent(t *testing.T) {
 		door := mustDoor(t, s, site.ID, "Lobby")
 		now := s.Now()
 		const n = 10
-		var wg sync.WaitGroup
 		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = s.CreatePIN(ctx, customPIN(site.ID, door.ID, models.PINPermanent, now), models.Assignee{KeyID: "k"}, customValue("2468"), models.ErrPINTaken)
-			}()
-		}
-		wg.Wait()
+		atOnce(n, func(i int) {
+			errs[i] = s.CreatePIN(ctx, customPIN(site.ID, door.ID, models.PINPermanent, now), models.Assignee{KeyID: "k"}, customValue("2468"), models.ErrPINTaken)
+		})
 		ok := 0
 		for _, err := range errs {
 			switch {

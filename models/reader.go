@@ -51,11 +51,7 @@ func (s *Store) ProvisionReader(ctx context.Context, siteID, doorID, name string
 
 // GetReader loads a reader by id; a decommissioned one is not found.
 func (s *Store) GetReader(ctx context.Context, id string) (*Reader, error) {
-	var r Reader
-	if err := s.q(ctx).Where("id = ? AND decommissioned_at IS NULL", id).Take(&r).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &r, nil
+	return take[Reader](s.q(ctx).Where("id = ? AND decommissioned_at IS NULL", id))
 }
 
 // TouchReader records that the reader was seen now.

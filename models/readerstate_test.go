@@ -17,9 +17,7 @@ import (
 func TestReaderState(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "A")
-		other := mustSite(t, s, "B")
-		lobby := mustDoor(t, s, site.ID, "Lobby")
+		site, other, lobby := twoSites(t, s)
 		r, token, err := s.ProvisionReader(ctx, site.ID, lobby.ID, "left")
 		if err != nil {
 			t.Fatal(err)

@@ -13,9 +13,7 @@ import (
 func TestReportedUse(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "A")
-		other := mustSite(t, s, "B")
-		lobby := mustDoor(t, s, site.ID, "Lobby")
+		site, other, lobby := twoSites(t, s)
 		garage := mustDoor(t, s, site.ID, "Garage")
 		now := s.Now()
 		single := newPass(site.ID, models.PassSingleUse, now, lobby.ID)

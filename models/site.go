@@ -27,22 +27,12 @@ func (s *Store) CreateSite(ctx context.Context, site *Site) error {
 
 // GetSite loads one site.
 func (s *Store) GetSite(ctx context.Context, id string) (*Site, error) {
-	var site Site
-	if err := s.q(ctx).Where("id = ?", id).Take(&site).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &site, nil
+	return take[Site](s.q(ctx).Where("id = ?", id))
 }
 
 // ListSites lists sites, optionally only those in ids (nil = all).
 func (s *Store) ListSites(ctx context.Context, p Page) ([]Site, string, error) {
-	q, trim := paginate(s.q(ctx).Model(&Site{}), p, func(x *Site) string { return x.ID })
-	var rows []Site
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(s.q(ctx).Model(&Site{}), p, func(x *Site) string { return x.ID })
 }
 
 // Issuer is the installation's credential issuer (the iss of every token

@@ -22,6 +22,28 @@ func mustSite(t *testing.T, s *models.Store, name string) *models.Site {
 	return site
 }
 
+// atOnce runs f(0) to f(n-1) concurrently and waits for all: the races
+// that a unique index or a row lock must settle.
+func atOnce(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// twoSites makes site A with its door Lobby, and site B: the fixture of
+// the tests that show one site cannot reach another's rows.
+func twoSites(t *testing.T, s *models.Store) (site, other *models.Site, lobby *models.Door) {
+	t.Helper()
+	site, other = mustSite(t, s, "A"), mustSite(t, s, "B")
+	return site, other, mustDoor(t, s, site.ID, "Lobby")
+}
+
 // mustUser creates an active user of the site, in group when it is set.
 func mustUser(t *testing.T, s *models.Store, siteID string, group *string) *models.User {
 	t.Helper()
@@ -197,17 +219,11 @@ func TestUsers(t *testing.T) {
 func TestBootstrapOnce(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		var wg sync.WaitGroup
 		keys := make([]string, 8)
 		errs := make([]error, 8)
-		for i := range keys {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				keys[i], errs[i] = s.Bootstrap(ctx, "")
-			}()
-		}
-		wg.Wait()
+		atOnce(len(keys), func(i int) {
+			keys[i], errs[i] = s.Bootstrap(ctx, "")
+		})
 		n := 0
 		for i, k := range keys {
 			if errs[i] != nil {

@@ -76,21 +76,12 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 
 // GetUser loads a user of the site.
 func (s *Store) GetUser(ctx context.Context, siteID, id string) (*User, error) {
-	var u User
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&u).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &u, nil
+	return take[User](s.q(ctx).Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // FindUserByPhone returns the active user of the site with that phone.
 func (s *Store) FindUserByPhone(ctx context.Context, siteID, phone string) (*User, error) {
-	var u User
-	err := s.q(ctx).Where("site_id = ? AND phone = ? AND status = ?", siteID, phone, UserActive).Take(&u).Error
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return &u, nil
+	return take[User](s.q(ctx).Where("site_id = ? AND phone = ? AND status = ?", siteID, phone, UserActive))
 }
 
 // UserFilter narrows ListUsers.
@@ -119,13 +110,7 @@ func (s *Store) ListUsers(ctx context.Context, siteID string, f UserFilter, p Pa
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
-	q, trim := paginate(q, p, func(x *User) string { return x.ID })
-	var rows []User
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(q, p, func(x *User) string { return x.ID })
 }
 
 // UpdateUser saves name, email, phone and group of an active user.
@@ -182,11 +167,7 @@ func (s *Store) DeactivateUser(ctx context.Context, siteID, id string) (*User, e
 }
 
 func (s *Store) lockUser(ctx context.Context, siteID, id string) (*User, error) {
-	var u User
-	if err := s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)).Take(&u).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &u, nil
+	return take[User](s.forUpdate(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id)))
 }
 
 // onUserDeactivated is where deactivation reaches other features; it runs

@@ -107,11 +107,7 @@ func (s *Store) EnsureWalletPass(ctx context.Context, p *Pass, authHash string, 
 // WalletPassFor loads the wallet row of a pass (ErrNotFound if the visitor
 // never took it to a wallet).
 func (s *Store) WalletPassFor(ctx context.Context, passID string) (*WalletPass, error) {
-	var w WalletPass
-	if err := s.q(ctx).Where("pass_id = ?", passID).Take(&w).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &w, nil
+	return take[WalletPass](s.q(ctx).Where("pass_id = ?", passID))
 }
 
 // RegisterWalletDevice records that a device wants a pass's updates, or

@@ -317,20 +317,14 @@ func TestGoogleUpdateQueue(t *testing.T) {
 		}
 		now := s.Now().Add(time.Second)
 		// Two claimers at once: one wins.
-		var wg sync.WaitGroup
 		claimed := make([][]models.GoogleUpdate, 2)
-		for i := range claimed {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				u, err := s.ClaimGoogleUpdates(ctx, now, time.Minute, 10)
-				if err != nil {
-					t.Error(err)
-				}
-				claimed[i] = u
-			}()
-		}
-		wg.Wait()
+		atOnce(len(claimed), func(i int) {
+			u, err := s.ClaimGoogleUpdates(ctx, now, time.Minute, 10)
+			if err != nil {
+				t.Error(err)
+			}
+			claimed[i] = u
+		})
 		if n := len(claimed[0]) + len(claimed[1]); n != 1 {
 			t.Fatalf("claimed %d times: %+v", n, claimed)
 		}

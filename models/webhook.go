@@ -93,11 +93,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *Webhook) error {
 
 // GetWebhook loads an endpoint of the site.
 func (s *Store) GetWebhook(ctx context.Context, siteID, id string) (*Webhook, error) {
-	var w Webhook
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&w).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &w, nil
+	return take[Webhook](s.q(ctx).Where("site_id = ? AND id = ?", siteID, id))
 }
 
 // DisableWebhook turns an endpoint off with a reason (a 410 from it).
@@ -271,24 +267,12 @@ func (s *Store) WebhookAttempts(ctx context.Context, deliveryID string) ([]Webho
 
 // ListWebhookDeliveries lists an endpoint's deliveries, oldest first.
 func (s *Store) ListWebhookDeliveries(ctx context.Context, siteID, webhookID string, p Page) ([]WebhookDelivery, string, error) {
-	q, trim := paginate(s.q(ctx).Where("site_id = ? AND webhook_id = ?", siteID, webhookID), p, func(d *WebhookDelivery) string { return d.ID })
-	var rows []WebhookDelivery
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(s.q(ctx).Where("site_id = ? AND webhook_id = ?", siteID, webhookID), p, func(d *WebhookDelivery) string { return d.ID })
 }
 
 // ListWebhooks lists the site's endpoints by id.
 func (s *Store) ListWebhooks(ctx context.Context, siteID string, p Page) ([]Webhook, string, error) {
-	q, trim := paginate(s.q(ctx).Where("site_id = ?", siteID), p, func(w *Webhook) string { return w.ID })
-	var rows []Webhook
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, "", err
-	}
-	rows, next := trim(rows)
-	return rows, next, nil
+	return listPage(s.q(ctx).Where("site_id = ?", siteID), p, func(w *Webhook) string { return w.ID })
 }
 
 // UpdateWebhook saves an endpoint's url, events and enabled; enabling it
@@ -326,11 +310,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, w *Webhook, secretEnc, 
 
 // GetWebhookDelivery loads one delivery of an endpoint of the site.
 func (s *Store) GetWebhookDelivery(ctx context.Context, siteID, webhookID, id string) (*WebhookDelivery, error) {
-	var d WebhookDelivery
-	if err := s.q(ctx).Where("site_id = ? AND webhook_id = ? AND id = ?", siteID, webhookID, id).Take(&d).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &d, nil
+	return take[WebhookDelivery](s.q(ctx).Where("site_id = ? AND webhook_id = ? AND id = ?", siteID, webhookID, id))
 }
 
 // RedeliverWebhook makes a delivery due now, whatever its state, unless a

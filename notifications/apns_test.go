@@ -227,10 +227,7 @@ func TestNewAPNsRejects(t *testing.T) {
 	der, _ := x509.MarshalPKCS8PrivateKey(p384)
 	p384PEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	good := APNsConfig{AuthKey: testP8(t), KeyID: "ABCDE12345", TeamID: "TEAM123456", Topic: testTopic}
-	tests := []struct {
-		name string
-		edit func(*APNsConfig)
-	}{
+	wantRefused(t, good, []configEdit[APNsConfig]{
 		{"not pem", func(c *APNsConfig) { c.AuthKey = []byte("hello") }},
 		{"rsa key", func(c *APNsConfig) { c.AuthKey = testRSAPEM(t) }},
 		{"p-384 key", func(c *APNsConfig) { c.AuthKey = p384PEM }},
@@ -239,16 +236,7 @@ func TestNewAPNsRejects(t *testing.T) {
 		{"no topic", func(c *APNsConfig) { c.Topic = "" }},
 		{"plain http host", func(c *APNsConfig) { c.Host = "http://127.0.0.1:1" }},
 		{"host with query", func(c *APNsConfig) { c.Host = "https://h.example/?x=1" }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := good
-			tt.edit(&c)
-			if _, err := NewAPNs(c, nil); err == nil {
-				t.Fatal("accepted")
-			}
-		})
-	}
+	}, func(c APNsConfig) error { _, err := NewAPNs(c, nil); return err })
 	for host, want := range map[string]string{"": "production", "production": "production", "sandbox": "sandbox", "https://apns.staging.example": "https://apns.staging.example"} {
 		c := good
 		c.Host = host

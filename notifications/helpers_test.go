@@ -4,17 +4,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/notifications/notifytest"
 )
 
@@ -22,31 +21,9 @@ const testTopic = "com.example.lintel"
 
 func cryptoRand() io.Reader { return rand.Reader }
 
-func testP8(t testing.TB) []byte {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func testP8(t testing.TB) []byte { return testkit.KeyPEM(t, testkit.FreshKey(t)) }
 
-func testRSAPEM(t testing.TB) []byte {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func testRSAPEM(t testing.TB) []byte { return testkit.KeyPEM(t, testkit.RSAKey(0)) }
 
 func newTestAPNs(t testing.TB, srv *notifytest.APNsServer) *APNs {
 	t.Helper()
@@ -137,4 +114,25 @@ func newWalletAPNs(t testing.TB, srv *notifytest.APNsServer, cert tls.Certificat
 		t.Fatal(err)
 	}
 	return p
+}
+
+// configEdit is one change that turns a good configuration into one its
+// constructor must refuse.
+type configEdit[C any] struct {
+	name string
+	edit func(*C)
+}
+
+// wantRefused checks build refuses good under each edit, one subtest each.
+func wantRefused[C any](t *testing.T, good C, edits []configEdit[C], build func(C) error) {
+	t.Helper()
+	for _, tt := range edits {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.edit(&c)
+			if err := build(c); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
 }

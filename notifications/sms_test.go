@@ -123,10 +123,7 @@ func TestSMSErrors(t *testing.T) {
 
 func TestNewSMSRejects(t *testing.T) {
 	good := SMSConfig{AccountSID: "AC" + strings.Repeat("ab", 16), AuthToken: "0123456789abcdef0123", From: "+14155550100"}
-	tests := []struct {
-		name string
-		edit func(*SMSConfig)
-	}{
+	wantRefused(t, good, []configEdit[SMSConfig]{
 		{"no account", func(c *SMSConfig) { c.AccountSID = "" }},
 		{"account sid of the wrong kind", func(c *SMSConfig) { c.AccountSID = "SK" + strings.Repeat("ab", 16) }},
 		{"short token", func(c *SMSConfig) { c.AuthToken = "abc" }},
@@ -135,16 +132,7 @@ func TestNewSMSRejects(t *testing.T) {
 		{"bad from", func(c *SMSConfig) { c.From = "0044 20 7946 0000 ext 5" }},
 		{"bad messaging service", func(c *SMSConfig) { c.MessagingServiceSID = "MGxyz" }},
 		{"bad base url", func(c *SMSConfig) { c.BaseURL = "api.twilio.com" }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := good
-			tt.edit(&c)
-			if _, err := NewSMS(c, nil); err == nil {
-				t.Fatal("accepted")
-			}
-		})
-	}
+	}, func(c SMSConfig) error { _, err := NewSMS(c, nil); return err })
 	c := good
 	c.From = "Lintel"
 	if _, err := NewSMS(c, nil); err != nil {

@@ -342,7 +342,7 @@ func (w *Worker) process(ctx context.Context, j job) {
 	out := Outcome{Message: m, Attempt: attempt, Duration: end.Sub(start)}
 
 	if err == nil {
-		if e := w.q.MarkSent(bk, m.ID, w.cfg.Owner, end); e != nil {
+		if e := w.markSent(ctx, bk, j, end); e != nil {
 			w.markFailed(log, "sent", e)
 		}
 		log.Debug("notifications: sent")
@@ -399,6 +399,28 @@ func (w *Worker) process(ctx context.Context, j job) {
 	log.Info("notifications: will retry", "next", next, "err", lastErr)
 	out.Result, out.NextAttemptAt = ResultRetry, next
 	w.observe(out)
+}
+
+// markSent records a delivery, trying again while the store is away (a
+// database restart) and the lease holds: an unrecorded delivery is sent
+// again once the lease runs out, so each retry that lands here saves a
+// duplicate. It gives up when the worker stops.
+func (w *Worker) markSent(ctx, bk context.Context, j job, at time.Time) error {
+	delay := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		err := w.q.MarkSent(bk, j.msg.ID, w.cfg.Owner, at)
+		if err == nil || errors.Is(err, ErrLeaseLost) || try == 10 || !w.cfg.Now().Add(delay).Before(j.leaseUntil) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-bk.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
 }
 
 // send calls the provider under the send timeout; a missing provider or a

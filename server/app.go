@@ -146,8 +146,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lease, sendTimeout := cfg.workLease()
 	worker, err := notifications.NewWorker(NewOutboxQueue(st), notify, notifications.WorkerConfig{
-		Logger: log, OnOutcome: DeliveryMetrics(promReg),
+		Logger: log, OnOutcome: DeliveryMetrics(promReg), Lease: lease, SendTimeout: sendTimeout,
 	})
 	if err != nil {
 		return err

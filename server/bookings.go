@@ -185,27 +185,37 @@ func (a *API) availability(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	rules, _ := rulesOf(bs)
-	loc := a.siteLocation(c)
-	slots := rules.Slots(from, to, loc)
-	items := make([]slotJSON, 0, len(slots))
-	if len(slots) > 0 {
-		used, err := a.store.SlotUse(ctx, doorID, slots[0].Start, slots[len(slots)-1].End)
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		for _, s := range slots {
-			n := 0
-			for _, b := range used {
-				if b.StartsAt.Before(s.End) && b.EndsAt.After(s.Start) {
-					n++
-				}
-			}
-			items = append(items, slotJSON{StartsAt: s.Start.Format(time.RFC3339), EndsAt: s.End.Format(time.RFC3339), PlacesLeft: max(0, bs.Capacity-n)})
-		}
+	items, err := a.slotsLeft(ctx, bs, from, to, a.siteLocation(c))
+	if err != nil {
+		a.fail(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
+}
+
+// slotsLeft is a door's slots from from to to, each with its places
+// left (the availability answer, and the console's week view).
+func (a *API) slotsLeft(ctx context.Context, bs *models.BookingSchedule, from, to time.Time, loc *time.Location) ([]slotJSON, error) {
+	rules, _ := rulesOf(bs)
+	slots := rules.Slots(from, to, loc)
+	items := make([]slotJSON, 0, len(slots))
+	if len(slots) == 0 {
+		return items, nil
+	}
+	used, err := a.store.SlotUse(ctx, bs.DoorID, slots[0].Start, slots[len(slots)-1].End)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range slots {
+		n := 0
+		for _, b := range used {
+			if b.StartsAt.Before(s.End) && b.EndsAt.After(s.Start) {
+				n++
+			}
+		}
+		items = append(items, slotJSON{StartsAt: s.Start.Format(time.RFC3339), EndsAt: s.End.Format(time.RFC3339), PlacesLeft: max(0, bs.Capacity-n)})
+	}
+	return items, nil
 }
 
 type bookingRequest struct {

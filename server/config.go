@@ -80,10 +80,28 @@ type Config struct {
 	// (LINTEL_STREAM_WRITE_TIMEOUT, default 10s).
 	StreamHeartbeat, StreamWriteTimeout time.Duration
 
+	// WorkLease is how long the outbox worker and the wallet sync hold
+	// what they claim, and a running request its Idempotency-Key
+	// (LINTEL_WORK_LEASE, default 2m): work claimed by an instance that
+	// died is taken over once it runs out, so it bounds the delay a kill -9
+	// adds. A send is cut off at half of it (at most 30 s),
+	// so a live worker's lease never runs out mid-send.
+	WorkLease time.Duration
+
 	// Wallet configures Apple Wallet passes and Google Wallet links
 	// (LINTEL_APPLE_PASS_*, LINTEL_GOOGLE_WALLET_*; see
 	// wallet.ConfigFromEnv). A wallet whose variables are all unset is off.
 	Wallet wallet.Config
+}
+
+// workLease is WorkLease with its default, and the send timeout that
+// goes with it.
+func (c Config) workLease() (lease, send time.Duration) {
+	lease = c.WorkLease
+	if lease <= 0 {
+		lease = 2 * time.Minute
+	}
+	return lease, min(30*time.Second, lease/2)
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in main, a
@@ -160,6 +178,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"LINTEL_CONSOLE_ABSOLUTE", &c.ConsoleAbsolute, time.Minute, 7 * 24 * time.Hour},
 		{"LINTEL_STREAM_HEARTBEAT", &c.StreamHeartbeat, time.Second, 5 * time.Minute},
 		{"LINTEL_STREAM_WRITE_TIMEOUT", &c.StreamWriteTimeout, time.Second, 5 * time.Minute},
+		{"LINTEL_WORK_LEASE", &c.WorkLease, 2 * time.Second, time.Hour},
 	} {
 		v := getenv(d.name)
 		if v == "" {

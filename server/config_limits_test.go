@@ -29,3 +29,24 @@ func TestPassLimitsAndKeyRetention(t *testing.T) {
 		}
 	}
 }
+
+// LINTEL_WORK_LEASE: the hold on claimed work (outbox, wallet sync,
+// Idempotency-Keys) after a dead instance; bounded so that a send (cut at
+// half the lease) always fits.
+func TestWorkLeaseConfig(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		ok    bool
+		want  time.Duration
+	}{{"", true, 0}, {"3s", true, 3 * time.Second}, {"1s", false, 0}, {"2h", false, 0}, {"soon", false, 0}} {
+		c, err := server.LoadConfig(func(k string) string {
+			if k == "LINTEL_WORK_LEASE" {
+				return tc.value
+			}
+			return ""
+		})
+		if tc.ok != (err == nil) || (err == nil && c.WorkLease != tc.want) || (err != nil && !strings.Contains(err.Error(), "LINTEL_WORK_LEASE")) {
+			t.Errorf("LINTEL_WORK_LEASE=%q: %v %v", tc.value, c.WorkLease, err)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -12,14 +11,15 @@ import (
 	"github.com/lintel/lintel/models"
 )
 
-// The admin's pages: each reads through the JSON API's own handler
-// (callAPI), so a page shows what the API answers, masked PINs included.
+// The admin's pages: each reads through the read use case its JSON API
+// handler calls (usecase_reads.go), so a page shows what the API answers,
+// masked PINs included.
 
 type param = gin.Param
 
 func (a *API) sitesPage(c *gin.Context) {
-	var out listResponse[siteResponse]
-	if err := a.callAPI(c, a.listSites, "GET", nil, "limit=200", nil, &out); err != nil {
+	out, err := a.ListSites(c.Request.Context(), models.Page{Limit: 200})
+	if err != nil {
 		a.consoleFail(c, err)
 		return
 	}
@@ -40,8 +40,8 @@ func (a *API) siteHome(c *gin.Context) {
 		a.show(c, "nothing", v)
 		return
 	}
-	var doors listResponse[doorResponse]
-	if err := a.callAPI(c, a.listDoors, "GET", nil, "limit=200", nil, &doors); err != nil {
+	doors, err := a.ListDoors(c.Request.Context(), currentSite(c).ID, models.Page{Limit: 200})
+	if err != nil {
 		a.consoleFail(c, err)
 		return
 	}
@@ -58,12 +58,13 @@ type groupsData struct {
 }
 
 func (a *API) loadGroups(c *gin.Context) (*groupsData, error) {
-	var gs listResponse[groupResponse]
-	var ds listResponse[doorResponse]
-	if err := a.callAPI(c, a.listGroups, "GET", nil, "limit=200", nil, &gs); err != nil {
+	ctx, site := c.Request.Context(), currentSite(c).ID
+	gs, err := a.ListGroups(ctx, site, models.Page{Limit: 200})
+	if err != nil {
 		return nil, err
 	}
-	if err := a.callAPI(c, a.listDoors, "GET", nil, "limit=200", nil, &ds); err != nil {
+	ds, err := a.ListDoors(ctx, site, models.Page{Limit: 200})
+	if err != nil {
 		return nil, err
 	}
 	d := &groupsData{Groups: gs.Items, Doors: ds.Items, Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"},
@@ -154,8 +155,8 @@ func (a *API) groupSave(c *gin.Context) {
 
 func (a *API) usersPage(c *gin.Context) {
 	q := strings.TrimSpace(c.Query("q"))
-	var out listResponse[userResponse]
-	if err := a.callAPI(c, a.listUsers, "GET", nil, "limit=100&q="+url.QueryEscape(q), nil, &out); err != nil {
+	out, err := a.ListUsers(c.Request.Context(), currentSite(c).ID, UserQuery{Query: q}, models.Page{Limit: 100})
+	if err != nil {
 		a.consoleFail(c, err)
 		return
 	}
@@ -178,30 +179,33 @@ type profile struct {
 
 func (a *API) loadProfile(c *gin.Context) (*profile, error) {
 	var p profile
+	var err error
 	uid := c.Param("user")
-	steps := []struct {
-		h     gin.HandlerFunc
-		query string
-		out   any
-	}{
-		{a.getUser, "", &p.User},
-		{a.listPasses, "status=all&limit=50&issuer=" + url.QueryEscape(uid), &listInto[passResponse]{&p.Passes}},
-		{a.listEvents, "limit=20&user_id=" + url.QueryEscape(uid), &listInto[eventResponse]{&p.Events}},
-		{a.listUsers, "limit=200&status=active", &listInto[userResponse]{&p.Users}},
+	ctx, site := c.Request.Context(), currentSite(c).ID
+	if p.User, err = a.GetUser(ctx, site, uid); err != nil {
+		return nil, err
 	}
-	for _, s := range steps {
-		if err := a.callAPI(c, s.h, "GET", nil, s.query, nil, s.out); err != nil {
-			return nil, notFoundAs(err, "user")
-		}
+	passes, err := a.ListPasses(ctx, mustPrincipal(c), site, PassQuery{Status: "all", Issuer: uid}, models.Page{Limit: 50})
+	if err != nil {
+		return nil, err
 	}
-	pins, _, err := a.store.ListPINs(c.Request.Context(), currentSite(c).ID, "", models.PINFilter{UserID: uid, Now: a.now()}, models.Page{Limit: 50})
+	events, err := a.ListEvents(ctx, site, EventQuery{UserID: uid}, models.Page{Limit: 20})
+	if err != nil {
+		return nil, err
+	}
+	users, err := a.ListUsers(ctx, site, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	p.Passes, p.Events, p.Users = passes.Items, events.Items, users.Items
+	pins, _, err := a.store.ListPINs(ctx, site, "", models.PINFilter{UserID: uid, Now: a.now()}, models.Page{Limit: 50})
 	if err != nil {
 		return nil, err
 	}
 	for i := range pins {
 		p.PINs = append(p.PINs, toPIN(&pins[i], "", false, a.now().UTC()))
 	}
-	bks, _, err := a.store.ListBookings(c.Request.Context(), currentSite(c).ID, "", models.BookingFilter{UserID: uid}, models.Page{Limit: 50})
+	bks, _, err := a.store.ListBookings(ctx, site, "", models.BookingFilter{UserID: uid}, models.Page{Limit: 50})
 	if err != nil {
 		return nil, err
 	}
@@ -209,18 +213,6 @@ func (a *API) loadProfile(c *gin.Context) (*profile, error) {
 		p.Bookings = append(p.Bookings, toBooking(&bks[i]))
 	}
 	return &p, nil
-}
-
-// listInto decodes a list answer's items into a slice.
-type listInto[T any] struct{ dst *[]T }
-
-func (l *listInto[T]) UnmarshalJSON(b []byte) error {
-	var out listResponse[T]
-	if err := json.Unmarshal(b, &out); err != nil {
-		return err
-	}
-	*l.dst = out.Items
-	return nil
 }
 
 func (a *API) userPage(c *gin.Context) {
@@ -318,26 +310,12 @@ func (a *API) cardReassign(c *gin.Context) {
 	}, "reassigned")
 }
 
-func (a *API) readersPage(c *gin.Context) {
-	rs, err := a.store.ConsoleReaders(c.Request.Context(), currentSite(c).ID)
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, "Readers")
-	v.Data = rs
-	a.show(c, "readers", v)
-}
+func (a *API) readersPage(c *gin.Context) { a.readersResult(c, nil, "") }
 
 func (a *API) eventsPage(c *gin.Context) {
-	q := url.Values{"limit": {"100"}}
-	for _, k := range []string{"type", "door_id", "user_id"} {
-		if s := c.Query(k); s != "" {
-			q.Set(k, s)
-		}
-	}
-	var out listResponse[eventResponse]
-	if err := a.callAPI(c, a.listEvents, "GET", nil, q.Encode(), nil, &out); err != nil {
+	q := EventQuery{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id")}
+	out, err := a.ListEvents(c.Request.Context(), currentSite(c).ID, q, models.Page{Limit: 100})
+	if err != nil {
 		a.consoleFail(c, err)
 		return
 	}

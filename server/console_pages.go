@@ -91,6 +91,7 @@ func (a *API) consolePageRoutes(s *gin.RouterGroup) {
 	site.GET("/events", a.page(needSiteAdmin, a.eventsPage))
 
 	site.GET("/me", a.page(needSite, a.mePage))
+	a.consoleOpsRoutes(site)
 }
 
 // needSite: any person of the site (or an operator); the page itself

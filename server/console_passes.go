@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -24,22 +23,26 @@ type passesData struct {
 
 func (a *API) loadPasses(c *gin.Context, mine bool) (*passesData, error) {
 	d := &passesData{Types: []string{models.PassTemporary, models.PassRecurring, models.PassSingleUse}}
-	q := "status=all&limit=100"
-	h := a.listPasses
+	ctx, site := c.Request.Context(), currentSite(c).ID
+	q := PassQuery{Status: "all"}
 	if mine {
-		q += "&issuer=" + url.QueryEscape(mustPrincipal(c).UserID)
+		q.Issuer = mustPrincipal(c).UserID
 	}
-	if err := a.callAPI(c, h, "GET", nil, q, nil, &listInto[passResponse]{&d.Passes}); err != nil {
+	passes, err := a.ListPasses(ctx, mustPrincipal(c), site, q, models.Page{Limit: 100})
+	if err != nil {
 		return nil, err
 	}
+	d.Passes = passes.Items
 	if mine {
 		ds, _, err := a.memberDoors(c)
 		d.Doors = ds
 		return d, err
 	}
-	if err := a.callAPI(c, a.listDoors, "GET", nil, "limit=200", nil, &listInto[doorResponse]{&d.Doors}); err != nil {
+	doors, err := a.ListDoors(ctx, site, models.Page{Limit: 200})
+	if err != nil {
 		return nil, err
 	}
+	d.Doors = doors.Items
 	return d, nil
 }
 
@@ -192,27 +195,24 @@ type pinsData struct {
 
 func (a *API) loadPINs(c *gin.Context) (*pinsData, error) {
 	d := &pinsData{}
-	q := url.Values{"limit": {"100"}}
-	for _, k := range []string{"q", "type", "mode"} {
-		if s := c.Query(k); s != "" {
-			q.Set(k, s)
-		}
+	var err error
+	ctx, site, door := c.Request.Context(), currentSite(c).ID, c.Param("door")
+	if d.Door, err = a.GetDoor(ctx, site, door); err != nil {
+		return nil, err
 	}
-	steps := []struct {
-		h     gin.HandlerFunc
-		query string
-		out   any
-	}{
-		{a.getDoor, "", &d.Door},
-		{a.listDoors, "limit=200", &listInto[doorResponse]{&d.Doors}},
-		{a.listPINs, q.Encode(), &listInto[pinResponse]{&d.PINs}},
-		{a.listUsers, "limit=200&status=active", &listInto[userResponse]{&d.Users}},
+	doors, err := a.ListDoors(ctx, site, models.Page{Limit: 200})
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range steps {
-		if err := a.callAPI(c, s.h, "GET", nil, s.query, nil, s.out); err != nil {
-			return nil, notFoundAs(err, "door")
-		}
+	pins, err := a.ListPINs(ctx, site, door, PINQuery{Query: c.Query("q"), Type: c.Query("type"), Mode: c.Query("mode")}, models.Page{Limit: 100})
+	if err != nil {
+		return nil, err
 	}
+	users, err := a.ListUsers(ctx, site, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	d.Doors, d.PINs, d.Users = doors.Items, pins.Items, users.Items
 	return d, nil
 }
 
@@ -317,26 +317,31 @@ type meData struct {
 
 func (a *API) loadMe(c *gin.Context) (*meData, error) {
 	d := &meData{Types: []string{models.PassTemporary, models.PassRecurring, models.PassSingleUse}}
+	// Self: on their own page an admin too sees only what is theirs.
 	p := mustPrincipal(c)
 	p.Self = true
-	c.Set(ctxPrincipal, p)
-	defer func() { p.Self = false; c.Set(ctxPrincipal, p) }()
-	steps := []struct {
-		h     gin.HandlerFunc
-		query string
-		out   any
-	}{
-		{a.getMe, "", &d.Me},
-		{a.myCredentials, "", &listInto[credentialResponse]{&d.Creds}},
-		{a.listPasses, "status=all&limit=50", &listInto[passResponse]{&d.Passes}},
-		{a.myPINs, "", &listInto[pinResponse]{&d.PINs}},
-		{a.myEvents, "limit=20", &listInto[eventResponse]{&d.Events}},
+	ctx, all := c.Request.Context(), models.Page{Limit: 50}
+	var err error
+	if d.Me, err = a.GetMe(ctx, p); err != nil {
+		return nil, err
 	}
-	for _, s := range steps {
-		if err := a.callAPI(c, s.h, "GET", nil, s.query, nil, s.out); err != nil {
-			return nil, err
-		}
+	creds, err := a.MyCredentials(ctx, p, all)
+	if err != nil {
+		return nil, err
 	}
+	passes, err := a.ListPasses(ctx, p, currentSite(c).ID, PassQuery{Status: "all"}, all)
+	if err != nil {
+		return nil, err
+	}
+	pins, err := a.MyPINs(ctx, p, all)
+	if err != nil {
+		return nil, err
+	}
+	events, err := a.MyEvents(ctx, p, models.Page{Limit: 20})
+	if err != nil {
+		return nil, err
+	}
+	d.Creds, d.Passes, d.PINs, d.Events = creds.Items, passes.Items, pins.Items, events.Items
 	ds, g, err := a.memberDoors(c)
 	if err != nil {
 		return nil, err

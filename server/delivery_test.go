@@ -465,15 +465,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		}
 
 		got := d.delivered()
-		dups := 0
-		for rcpt, id := range want {
-			switch c := got[rcpt]; {
-			case c == 0:
-				t.Errorf("message %s was lost", id)
-			case c > 1:
-				dups++
-			}
-		}
+		dups := lostAndDups(t, want, got)
 		for _, m := range crashed {
 			if got[m.Recipient] == 0 {
 				t.Errorf("crashed worker's message %s never delivered", m.ID)
@@ -496,25 +488,7 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 		f := d.fixture("A")
 		const n = 200
 		want := outboxFill(t, st, f.site, n)
-		var mu sync.Mutex
-		by := map[string]string{} // message id -> owner
-		perOwner := map[string]int{}
-		var dup []string
-		record := func(owner string) func(notifications.Outcome) {
-			return func(o notifications.Outcome) {
-				if o.Result != notifications.ResultSent {
-					t.Errorf("message %s: %s %v", o.Message.ID, o.Result, o.Err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if prev, ok := by[o.Message.ID]; ok {
-					dup = append(dup, fmt.Sprintf("%s by %s and %s", o.Message.ID, prev, owner))
-				}
-				by[o.Message.ID] = owner
-				perOwner[owner]++
-			}
-		}
+		log := newSentLog(t, true)
 		// Slow answers keep both workers busy at once.
 		d.twilio.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 2 * time.Millisecond})...)
 		d.apns.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 2 * time.Millisecond})...)
@@ -522,7 +496,7 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 		var wg sync.WaitGroup
 		for _, owner := range []string{"wa", "wb"} {
 			w := d.worker(t, owner, func(c *notifications.WorkerConfig) {
-				c.Concurrency, c.BatchSize, c.PollInterval, c.OnOutcome = 8, 16, 5*time.Millisecond, record(owner)
+				c.Concurrency, c.BatchSize, c.PollInterval, c.OnOutcome = 8, 16, 5*time.Millisecond, log.record(owner)
 			})
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = w.Run(ctx) }()
@@ -530,13 +504,13 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) == n })
 		cancel()
 		wg.Wait()
-		if len(dup) > 0 {
-			t.Fatalf("%d messages handled by both workers, first: %s", len(dup), dup[0])
+		if len(log.twice) > 0 {
+			t.Fatalf("%d messages handled by both workers, first: %s", len(log.twice), log.twice[0])
 		}
-		if perOwner["wa"] == 0 || perOwner["wb"] == 0 {
-			t.Fatalf("one worker did everything (%v): the claims never overlapped", perOwner)
+		if log.perOwner["wa"] == 0 || log.perOwner["wb"] == 0 {
+			t.Fatalf("one worker did everything (%v): the claims never overlapped", log.perOwner)
 		}
-		t.Logf("sent per worker: %v", perOwner)
+		t.Logf("sent per worker: %v", log.perOwner)
 		got := d.delivered()
 		for rcpt, id := range want {
 			if got[rcpt] != 1 {

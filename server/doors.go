@@ -57,21 +57,13 @@ func (a *API) listDoors(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	rows, next, err := a.store.ListDoors(c.Request.Context(), currentSite(c).ID, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toDoor))
+	res, err := a.ListDoors(c.Request.Context(), currentSite(c).ID, p)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) getDoor(c *gin.Context) {
-	d, err := a.store.GetDoor(c.Request.Context(), currentSite(c).ID, c.Param("door"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	c.JSON(http.StatusOK, toDoor(d))
+	res, err := a.GetDoor(c.Request.Context(), currentSite(c).ID, c.Param("door"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) updateDoor(c *gin.Context) {

@@ -158,12 +158,8 @@ func (a *API) listGroups(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	rows, next, err := a.store.ListGroups(c.Request.Context(), currentSite(c).ID, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toGroup))
+	res, err := a.ListGroups(c.Request.Context(), currentSite(c).ID, p)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) getGroup(c *gin.Context) {

@@ -26,9 +26,9 @@ const (
 	idemHeader = "Idempotency-Key"
 	idemMaxLen = 255
 	idemTTL    = 24 * time.Hour
-	// idemLock is how long a running request holds its key; a request that
-	// outlives it (its instance died) can be taken over by a retry.
-	idemLock = 2 * time.Minute
+	// A running request holds its key for Config.WorkLease (2m): a retry
+	// takes over the key of a request whose instance died (kill -9) once
+	// that runs out, and until then gets 409 idempotency_in_progress.
 	idemWait = 10 * time.Second
 	// idemPoll is how often a waiting duplicate looks again.
 	idemPoll = 20 * time.Millisecond
@@ -98,8 +98,9 @@ func (a *API) idempotency() gin.HandlerFunc {
 		hash := requestHash(c.Request, body)
 		aad := []byte(p.KeyID + "\x00" + key)
 		deadline := time.Now().Add(idemWait)
+		lock, _ := a.cfg.workLease()
 		for {
-			claimed, rec, err := a.store.ClaimIdempotencyKey(ctx, p.KeyID, key, hash, idemLock, idemTTL)
+			claimed, rec, err := a.store.ClaimIdempotencyKey(ctx, p.KeyID, key, hash, lock, idemTTL)
 			if err != nil {
 				a.fail(c, err)
 				return

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -12,8 +13,9 @@ import (
 )
 
 // Two and three instances on one PostgreSQL with 30 reader streams spread
-// over them: a revocation through the first reaches every stream on all
-// within a second (the slowest of 30 stands for the p99).
+// over them: revocations made through each instance in turn reach every
+// stream on all; the p99 over every (revocation, stream) pair is within a
+// second. LINTEL_LOADTEST=1 makes more revocations.
 func TestRevocationReachesStreamsOnAllInstances(t *testing.T) {
 	for _, n := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d instances", n), func(t *testing.T) {
@@ -30,23 +32,34 @@ func TestRevocationReachesStreamsOnAllInstances(t *testing.T) {
 			}
 			a := envs[0]
 			f := a.fixture("A")
-			p := newPhone(t)
-			a.enroll(f, p)
+			revocations := 10
+			if os.Getenv("LINTEL_LOADTEST") == "1" {
+				revocations = 100
+			}
+			phones := make([]*phone, revocations)
+			for i := range phones {
+				phones[i] = newPhone(t)
+				a.enroll(f, phones[i])
+			}
 			const streams = 30
 			chs := make([]<-chan [2]string, streams)
 			for i := range chs {
 				chs[i] = openStream(t, urls[i%n], f.reader)
 			}
-			start := time.Now()
-			a.must(200, "POST", "/v1/sites/"+f.site+"/credentials/"+p.credID+"/revoke", f.admin, map[string]any{"reason": "lost"})
-			lat := make([]time.Duration, streams)
-			for i, ch := range chs {
-				lat[i] = waitEvent(t, ch, "revoked", p.credID).Sub(start)
+			var lat []time.Duration
+			for r, p := range phones {
+				start := time.Now()
+				envs[r%n].must(200, "POST", "/v1/sites/"+f.site+"/credentials/"+p.credID+"/revoke", f.admin, map[string]any{"reason": "lost"})
+				for _, ch := range chs {
+					lat = append(lat, waitEvent(t, ch, "revoked", p.credID).Sub(start))
+				}
 			}
 			slices.Sort(lat)
-			t.Logf("%d instances, %d streams: revocation p50 %s, max %s", n, streams, lat[streams/2], lat[streams-1])
-			if lat[streams-1] > time.Second {
-				t.Errorf("slowest stream got the revocation after %s, want ≤ 1s", lat[streams-1])
+			p99 := lat[len(lat)*99/100]
+			t.Logf("%d instances, %d streams, %d revocations: p50 %s, p99 %s, max %s",
+				n, streams, revocations, lat[len(lat)/2], p99, lat[len(lat)-1])
+			if p99 > time.Second {
+				t.Errorf("p99 of a revocation reaching a stream %s, want ≤ 1s", p99)
 			}
 		})
 	}

@@ -20,13 +20,8 @@ type meResponse struct {
 }
 
 func (a *API) getMe(c *gin.Context) {
-	p := mustPrincipal(c)
-	u, err := a.store.GetUser(c.Request.Context(), p.SiteID, p.UserID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	c.JSON(http.StatusOK, meResponse{userResponse: toUser(u), Role: p.Role})
+	res, err := a.GetMe(c.Request.Context(), mustPrincipal(c))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // myCredentials lists the caller's cards, fobs and mobile credentials.
@@ -36,13 +31,8 @@ func (a *API) myCredentials(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	p := mustPrincipal(c)
-	rows, next, err := a.store.ListCredentials(c.Request.Context(), p.SiteID, models.CredentialFilter{UserID: p.UserID}, pg)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "cursor"))
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toCredential))
+	res, err := a.MyCredentials(c.Request.Context(), mustPrincipal(c), pg)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) myCredential(c *gin.Context) {
@@ -62,14 +52,8 @@ func (a *API) myPINs(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	p := mustPrincipal(c)
-	now := a.now().UTC()
-	rows, next, err := a.store.ListPINs(c.Request.Context(), p.SiteID, "", models.PINFilter{UserID: p.UserID, Now: now}, pg)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "cursor"))
-		return
-	}
-	a.renderPINs(c, rows, next, now)
+	res, err := a.MyPINs(c.Request.Context(), mustPrincipal(c), pg)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // myBookings lists the caller's bookings of every door.
@@ -95,11 +79,6 @@ func (a *API) myEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	p := mustPrincipal(c)
-	rows, next, err := a.store.ListEvents(c.Request.Context(), p.SiteID, models.EventFilter{Type: models.EventAccess, UserID: p.UserID}, pg)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "cursor"))
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toEvent))
+	res, err := a.MyEvents(c.Request.Context(), mustPrincipal(c), pg)
+	a.respond(c, http.StatusOK, res, err)
 }

@@ -507,52 +507,14 @@ func guessable(pin string) bool {
 }
 
 func (a *API) listPasses(c *gin.Context) {
-	is, err := a.issuerForRead(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
 	p, err := page(c)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	now := a.now().UTC()
-	f := models.PassFilter{Issuer: c.Query("issuer"), Type: c.Query("type"), Status: c.Query("status"), Now: now}
-	var v validator
-	if f.Type != "" {
-		_, err := credential.ParsePassType(f.Type)
-		v.check(err == nil, "type", "must be recurring, temporary or single_use")
-	}
-	switch f.Status {
-	case "", "all", models.PassActive, models.PassExpired, models.PassUsed, models.PassRevoked:
-	default:
-		v.add("status", "must be active, expired, used, revoked or all")
-	}
-	v.check(len(f.Issuer) <= 64, "issuer", "is not an id from this API")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if !is.p.manages() {
-		f.IssuerUserID = is.p.UserID
-	}
-	ctx := c.Request.Context()
-	rows, next, err := a.store.ListPasses(ctx, currentSite(c).ID, f, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	ids := make([]string, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].VisitorID
-	}
-	users, err := a.store.UsersByID(ctx, currentSite(c).ID, ids)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, func(p *models.Pass) passResponse { return toPass(p, users[p.VisitorID], nil, now) }))
+	q := PassQuery{Issuer: c.Query("issuer"), Type: c.Query("type"), Status: c.Query("status")}
+	res, err := a.ListPasses(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, q, p)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // issuerForRead is the caller for reading passes: admins and operators see

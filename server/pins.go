@@ -357,22 +357,9 @@ func (a *API) listPINs(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	now := a.now().UTC()
-	f := models.PINFilter{Query: strings.TrimSpace(c.Query("q")), Type: c.Query("type"), Mode: c.Query("mode"), Now: now}
-	var v validator
-	v.check(len(f.Query) <= 200, "q", "is too long")
-	v.check(f.Type == "" || f.Type == models.PINOneTime || f.Type == models.PINTimeBound || f.Type == models.PINPermanent, "type", "must be one_time, time_bound or permanent")
-	v.check(f.Mode == "" || f.Mode == models.PINOffline || f.Mode == models.PINCustom, "mode", "must be offline or custom")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	rows, next, err := a.store.ListPINs(c.Request.Context(), currentSite(c).ID, c.Param("door"), f, p)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	a.renderPINs(c, rows, next, now)
+	q := PINQuery{Query: c.Query("q"), Type: c.Query("type"), Mode: c.Query("mode")}
+	res, err := a.ListPINs(c.Request.Context(), currentSite(c).ID, c.Param("door"), q, p)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) revealPIN(c *gin.Context) {
@@ -406,19 +393,4 @@ func (a *API) addKeypadAndPasses(b *bundle.Bundle, d *models.BundleData) {
 	}
 	b.PINDeny, b.PINsSpent, b.PINsActivated = d.PINDeny, d.PINsSpent, d.PINsActivated
 	b.PassesRevoked, b.PassesUsed = d.PassesRevoked, d.PassesUsed
-}
-
-// renderPINs writes one page of PINs, masked, as the admin list and the
-// holder's own list show them.
-func (a *API) renderPINs(c *gin.Context, rows []models.PIN, next string, now time.Time) {
-	out := listResponse[pinResponse]{Items: make([]pinResponse, len(rows)), NextCursor: next}
-	for i := range rows {
-		digits, err := a.pinDigits(&rows[i])
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		out.Items[i] = toPIN(&rows[i], digits, false, now)
-	}
-	c.JSON(http.StatusOK, out)
 }

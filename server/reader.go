@@ -265,26 +265,16 @@ func (a *API) listEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	f := models.EventFilter{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id")}
-	var v validator
-	v.check(f.Type == "" || f.Type == models.EventAccess || f.Type == models.EventAudit, "type", "must be access or audit")
-	if s := c.Query("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		v.check(err == nil, "since", "must be an RFC 3339 time")
-		f.Since = t
-	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
+	q := EventQuery{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id"), Since: c.Query("since")}
 	if wantsCSV(c) {
+		f, err := q.filter()
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
 		a.eventsCSV(c, f)
 		return
 	}
-	rows, next, err := a.store.ListEvents(c.Request.Context(), currentSite(c).ID, f, p)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "cursor"))
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toEvent))
+	res, err := a.ListEvents(c.Request.Context(), currentSite(c).ID, q, p)
+	a.respond(c, http.StatusOK, res, err)
 }

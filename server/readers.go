@@ -52,14 +52,8 @@ func (a *API) listReaders(c *gin.Context) {
 // door's keys rotate in the same transaction, and its open streams get
 // the decommissioned event and close.
 func (a *API) decommissionReader(c *gin.Context) {
-	site := currentSite(c).ID
-	r, rot, err := a.store.DecommissionReader(c.Request.Context(), site, c.Param("reader"), actor(c), a.rehashPIN(site))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "reader"))
-		return
-	}
-	a.readers.decommission(r.ID)
-	c.JSON(http.StatusOK, gin.H{"reader_id": r.ID, "door_id": r.DoorID, "generation": rot.Door.KeyGeneration, "reissue": pinIDs(rot.Reissue)})
+	res, err := a.DecommissionReader(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("reader"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // readerReport stores what the daemon reports in its request headers

@@ -40,12 +40,8 @@ func (a *API) listSites(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	rows, next, err := a.store.ListSites(c.Request.Context(), p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toSite))
+	res, err := a.ListSites(c.Request.Context(), p)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) getSite(c *gin.Context) {

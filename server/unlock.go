@@ -3,14 +3,11 @@ package server
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/lintel/lintel/credential/wire"
-	"github.com/lintel/lintel/models"
 )
 
 // unlockWait bounds how long a remote unlock waits for a connected reader
@@ -33,34 +30,8 @@ func (a *API) unlockDoor(c *gin.Context) {
 			return
 		}
 	}
-	var v validator
-	v.check(req.Seconds == nil || (*req.Seconds >= 1 && *req.Seconds <= wire.MaxUnlockSeconds), "seconds", "must be 1 to "+strconv.Itoa(wire.MaxUnlockSeconds))
-	v.check(len(req.Reason) <= 200 && printableUTF8(req.Reason), "reason", "is at most 200 characters, no control characters")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
-	ctx, site := c.Request.Context(), currentSite(c).ID
-	door, err := a.store.GetDoor(ctx, site, c.Param("door"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "door"))
-		return
-	}
-	if rs, err := a.store.ListReaders(ctx, site, door.ID); err != nil || len(rs) == 0 {
-		a.fail(c, orErr(err, errConflict("no_reader", "the door has no reader")))
-		return
-	}
-	cmd := wire.Unlock{CommandID: models.NewID("cmd"), Reason: req.Reason, Actor: actor(c)}
-	if req.Seconds != nil {
-		cmd.Seconds = *req.Seconds
-	}
-	readerID, ack := a.sendUnlock(ctx, door.ID, cmd)
-	if readerID == "" || !ack.OK {
-		a.fail(c, errConflict("reader_offline", "no reader of the door took the unlock within 2 s"))
-		return
-	}
-	a.audit(c, site, "door.unlocked", "", "", strings.TrimSpace("door "+door.ID+" reader "+readerID+" seconds "+strconv.Itoa(cmd.Seconds)+" "+req.Reason))
-	c.JSON(http.StatusAccepted, gin.H{"command_id": cmd.CommandID, "reader_id": readerID})
+	res, err := a.UnlockDoor(c.Request.Context(), mustPrincipal(c), UnlockInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), Seconds: req.Seconds, Reason: req.Reason})
+	a.respond(c, http.StatusAccepted, res, err)
 }
 
 // sendUnlock offers the command to the door's connected readers, one

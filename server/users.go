@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -68,24 +67,18 @@ func (a *API) listUsers(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	f := models.UserFilter{Query: strings.TrimSpace(c.Query("q")), GroupID: c.Query("group_id"), Status: c.Query("status")}
-	var v validator
-	v.check(len(f.Query) <= 200, "q", "is too long")
-	v.check(f.Status == "" || f.Status == models.UserActive || f.Status == models.UserDeactivated, "status", "must be active or deactivated")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
-		return
-	}
+	q := UserQuery{Query: c.Query("q"), GroupID: c.Query("group_id"), Status: c.Query("status")}
 	if wantsCSV(c) {
+		f, err := q.filter()
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
 		a.usersCSV(c, f)
 		return
 	}
-	rows, next, err := a.store.ListUsers(c.Request.Context(), currentSite(c).ID, f, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toUser))
+	res, err := a.ListUsers(c.Request.Context(), currentSite(c).ID, q, p)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // userDetailResponse is one user with the credentials they hold (pending,
@@ -97,26 +90,8 @@ type userDetailResponse struct {
 }
 
 func (a *API) getUser(c *gin.Context) {
-	ctx := c.Request.Context()
-	u, err := a.store.GetUser(ctx, currentSite(c).ID, c.Param("user"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "user"))
-		return
-	}
-	creds, err := a.store.UserCredentials(ctx, u.SiteID, u.ID)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	out := userDetailResponse{userResponse: toUser(u), Cards: []credentialResponse{}, MobileCredentials: []credentialResponse{}}
-	for i := range creds {
-		if creds[i].Kind == models.KindMobile {
-			out.MobileCredentials = append(out.MobileCredentials, toCredential(&creds[i]))
-		} else {
-			out.Cards = append(out.Cards, toCredential(&creds[i]))
-		}
-	}
-	c.JSON(http.StatusOK, out)
+	res, err := a.GetUser(c.Request.Context(), currentSite(c).ID, c.Param("user"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) updateUser(c *gin.Context) {

@@ -39,7 +39,6 @@ const (
 	googleMaxAttempts = 10
 	googleBackoffBase = 30 * time.Second
 	googleBackoffCap  = time.Hour
-	googleLease       = 2 * time.Minute
 )
 
 // googleStateFor is the Google object state for a pass state ("" for
@@ -145,7 +144,8 @@ func (a *API) SyncWallets(ctx context.Context) (WalletSyncResult, error) {
 	if a.wallet.google == nil {
 		return res, nil
 	}
-	ups, err := a.store.ClaimGoogleUpdates(ctx, now, googleLease, 50)
+	lease, _ := a.cfg.workLease()
+	ups, err := a.store.ClaimGoogleUpdates(ctx, now, lease, 50)
 	if err != nil {
 		return res, err
 	}

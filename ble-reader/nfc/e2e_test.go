@@ -44,6 +44,17 @@ func (r *results) last() []byte {
 
 // tapOnce puts a card in the field until the reader has decided on it and
 // finished the tap, and takes it out again.
+// wantDenied checks a tap was denied for reason and the phone was told so.
+func wantDenied(t *testing.T, d decision, told []byte, reason credential.Reason) {
+	t.Helper()
+	if d.Granted || d.Reason != reason {
+		t.Fatalf("decision %+v", d)
+	}
+	if !bytes.Equal(told, resultBytes(false, reason)) {
+		t.Fatalf("phone was told % X", told)
+	}
+}
+
 func tapOnce(t *testing.T, e *engine, ts *taps, env *nfctest.Env, r nfctest.Reader, card hce.Card) (decision, nfc.TapResult) {
 	t.Helper()
 	remove := insert(t, env, r, card)
@@ -100,12 +111,7 @@ func TestPhoneTap(t *testing.T) {
 		recorded := e.lastPresentation(t)
 		replayer := hce.NewPhone(func([]byte) ([]byte, error) { return recorded, nil }, hce.PhoneOptions{OnResult: told.on})
 		d, _ := tapOnce(t, e, ts, env, rd, replayer)
-		if d.Granted || d.Reason != credential.ReasonBadProof {
-			t.Fatalf("decision %+v", d)
-		}
-		if got := told.last(); !bytes.Equal(got, resultBytes(false, credential.ReasonBadProof)) {
-			t.Fatalf("replayer was told % X", got)
-		}
+		wantDenied(t, d, told.last(), credential.ReasonBadProof)
 	})
 
 	t.Run("revoked denied", func(t *testing.T) {
@@ -114,12 +120,7 @@ func TestPhoneTap(t *testing.T) {
 		e.policy.Store(pol)
 		defer e.policy.Store(f.policy())
 		d, _ := tapOnce(t, e, ts, env, rd, phone)
-		if d.Granted || d.Reason != credential.ReasonRevoked {
-			t.Fatalf("decision %+v", d)
-		}
-		if got := told.last(); !bytes.Equal(got, resultBytes(false, credential.ReasonRevoked)) {
-			t.Fatalf("phone was told % X", got)
-		}
+		wantDenied(t, d, told.last(), credential.ReasonRevoked)
 	})
 
 	t.Run("phone stays in the field: one decision", func(t *testing.T) {

@@ -150,6 +150,25 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	return time.Since(start)
 }
 
+// UntilClosed runs body(0), body(1), … in a goroutine of wg until stop
+// closes or body returns false: one client of a load or race test.
+func UntilClosed(wg *sync.WaitGroup, stop <-chan struct{}, body func(i int) bool) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !body(i) {
+				return
+			}
+		}
+	}()
+}
+
 // Key derives a P-256 private key from a label, so that a test's keys (and
 // the vectors made from them) are the same on every run.
 func Key(t testing.TB, label string) *ecdsa.PrivateKey {

@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/lintel/lintel/models"
 )
 
 // PrivatePostgres is a PostgreSQL server of one test's own, in t.TempDir()
@@ -81,6 +84,13 @@ func (p *PrivatePostgres) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
 }
 
+// Store is a migrated store on the server's database, closed when the
+// test ends.
+func (p *PrivatePostgres) Store(o Options) *models.Store {
+	p.t.Helper()
+	return open(p.t, p.URL(), o)
+}
+
 // Start starts the (stopped) server and waits until it accepts connections.
 func (p *PrivatePostgres) Start() {
 	p.t.Helper()
@@ -110,4 +120,15 @@ func (p *PrivatePostgres) run(name string, args ...string) {
 		log, _ := os.ReadFile(p.logFile)
 		p.t.Fatalf("%s: %v\n%s\n%s", name, err, out, log)
 	}
+}
+
+// Restart crashes the server (-m immediate: no checkpoint, every
+// connection dropped, recovery on start) and starts it again; it returns
+// how long it was down.
+func (p *PrivatePostgres) Restart() time.Duration {
+	p.t.Helper()
+	start := time.Now()
+	p.run("pg_ctl", "-D", p.data, "-m", "immediate", "-w", "stop")
+	p.Start()
+	return time.Since(start)
 }

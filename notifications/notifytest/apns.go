@@ -2,14 +2,11 @@ package notifytest
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/lintel/lintel/internal/testkit"
 	"golang.org/x/net/http2"
 )
 
@@ -67,16 +65,9 @@ type APNsRequest struct {
 // NewAPNs starts an APNs server with a fresh key; it stops with the test.
 func NewAPNs(tb testing.TB) *APNsServer {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	key := testkit.FreshKey(tb)
 	s := &APNsServer{
-		AuthKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		AuthKey:  testkit.KeyPEM(tb, key),
 		KeyID:    "KEYID12345",
 		TeamID:   "TEAMID6789",
 		pub:      &key.PublicKey,
