@@ -26,6 +26,7 @@ func TestLostCardInlineAtReader(t *testing.T) {
 		inner.ServeHTTP(rw, r)
 	})
 	w.start()
+	http.DefaultClient.CloseIdleConnections() // kept-alive to the stopped server
 	card := w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "C0FFEE", "kind": "card"})["id"].(string)
 	front := w.startReader(readerOpts{cfg: func(c *reader.Config) { c.Poll = reader.Duration(time.Hour) }})
 	testkit.WaitFor(t, 5*time.Second, "card granted", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
