@@ -35,7 +35,15 @@ func TestLostCardInlineAtReader(t *testing.T) {
 	v := front.version()
 	w.call(200, "PATCH", w.path("/doors/"+w.front), map[string]any{"name": "Front door"})
 	testkit.WaitFor(t, 5*time.Second, "the door change", func() bool { return front.version() > v })
+	// Fetches asked for at start (the first poll and the hello event) may
+	// still be queued: let them settle before counting.
 	before := fetches.Load()
+	testkit.WaitFor(t, 5*time.Second, "start-up fetches settled", func() bool {
+		time.Sleep(300 * time.Millisecond) // a quiet period with no fetch
+		n := fetches.Load()
+		defer func() { before = n }()
+		return n == before
+	})
 
 	w.call(200, "POST", w.path("/cards/"+card+"/lost"), nil)
 	took := testkit.WaitFor(t, 5*time.Second, "lost card denied", func() bool {
