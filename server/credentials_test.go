@@ -450,19 +450,7 @@ func readSSE(t testing.TB, resp *http.Response) <-chan [2]string {
 
 func openStream(t testing.TB, base, readerKey string) <-chan [2]string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/reader/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+readerKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	ch := readSSE(t, resp)
-	if first := <-ch; first[0] != "bundle" {
-		t.Fatalf("stream opens with %v", first)
-	}
+	ch, _ := openStreamWith(t, base, readerKey, nil)
 	return ch
 }
 

@@ -29,14 +29,7 @@ func (a *API) buildDelta(d *models.DeltaData) *bundle.Bundle {
 // the door's readers; false when only a full bundle will do (nothing was
 // written then), true when it answered (or failed).
 func (a *API) serveDelta(c *gin.Context, r *models.Reader, since, version int64) bool {
-	ctx := c.Request.Context()
-	d, err := a.bundles.getDelta(r.SiteID, r.DoorID, since, version, func() (*bundle.Bundle, error) {
-		d, err := a.store.DeltaFor(context.WithoutCancel(ctx), r.ID, since)
-		if err != nil || d == nil {
-			return nil, err
-		}
-		return a.buildDelta(d), nil
-	})
+	d, err := a.doorDelta(c.Request.Context(), r, since, version)
 	if err != nil {
 		a.fail(c, err)
 		return true
