@@ -40,6 +40,8 @@ type fleet struct {
 	// fetches counts GET /v1/reader/bundle, so a scenario can say whether
 	// the readers needed to fetch at all.
 	fetches atomic.Int64
+	// inline counts deltas applied from the stream, without a fetch.
+	inline atomic.Int64
 
 	watch atomic.Pointer[watch]
 
@@ -142,7 +144,7 @@ func (r *reader) streamLoop(ctx context.Context) {
 		last := r.lastID
 		r.mu.Unlock()
 		start := time.Now()
-		err := r.c.Stream(ctx, last, streamIdle, r.onEvent, nil)
+		err := r.c.Stream(ctx, last, r.version(), streamIdle, r.onEvent, nil)
 		r.mu.Lock()
 		r.connected = false
 		r.mu.Unlock()
@@ -179,6 +181,8 @@ func (r *reader) onEvent(ev wire.StreamEvent) {
 		}
 	case wire.TypeRevoked:
 		r.applyRevoked(ev, have)
+	case wire.TypeDelta:
+		r.applyInline(ev)
 	default:
 		// A change event of a type this build does not decode (an inline
 		// delta, say): its id is the version, so fetch up to it, as the
@@ -214,6 +218,35 @@ func (r *reader) applyRevoked(ev wire.StreamEvent, have int64) {
 	if gap && !r.streamOnly {
 		r.requestFetch()
 	}
+}
+
+// applyInline merges a delta the stream carried (wire.TypeDelta) as the
+// daemon does: only onto a bundle at exactly its Since, else it fetches.
+func (r *reader) applyInline(ev wire.StreamEvent) {
+	if r.streamOnly || ev.Delta == nil {
+		return
+	}
+	r.mu.Lock()
+	cur := r.doc
+	r.mu.Unlock()
+	if cur == nil || cur.Version != ev.Delta.Since {
+		if cur == nil || ev.Version > cur.Version {
+			r.requestFetch()
+		}
+		return
+	}
+	d := *ev.Delta
+	if d.Reader.ID == "" {
+		d.Reader.ID = cur.Reader.ID // one frame serves the door's readers
+	}
+	next, err := wire.Merge(cur, &d, time.Now())
+	if err != nil {
+		r.f.errs.add("inline_delta_refused")
+		r.requestFetch()
+		return
+	}
+	r.f.inline.Add(1)
+	r.install(next, "")
 }
 
 // sync fetches once, as the daemon's Syncer does: a delta from the held

@@ -26,6 +26,7 @@ var scenarios = map[string]func(*runner, context.Context) error{
 func (r *runner) rounds(ctx context.Context, name, what string, of func(*reader) bool, pred func(string) func(*reader) bool, act func(ctx context.Context, i int) (string, error)) error {
 	r.f.errs.take()
 	r.f.fetches.Store(0)
+	r.f.inline.Store(0)
 	res := Result{Scenario: name, What: what}
 	for i := range r.cfg.Rounds {
 		var id atomic.Pointer[string]
@@ -54,7 +55,7 @@ func (r *runner) rounds(ctx context.Context, name, what string, of func(*reader)
 		res.Errors = addErr(res.Errors, k, v)
 	}
 	res.Elapsed = 0 // latencies, not a throughput
-	res.Note = fmt.Sprintf("%d rounds, %d bundle fetches", r.cfg.Rounds, r.f.fetches.Load())
+	res.Note = fmt.Sprintf("%d rounds, %d bundle fetches, %d inline deltas", r.cfg.Rounds, r.f.fetches.Load(), r.f.inline.Load())
 	r.row(res)
 	return nil
 }
