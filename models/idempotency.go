@@ -61,9 +61,9 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, principal, key, hash st
 			}
 			continue
 		}
-		if old.State == IdemRunning && old.RequestHash == hash && old.LockedUntil.Before(now) {
+		if old.State == IdemRunning && !old.Applied() && old.RequestHash == hash && old.LockedUntil.Before(now) {
 			res := s.q(ctx).Model(&IdempotencyRecord{}).
-				Where("principal = ? AND idem_key = ? AND state = ? AND locked_until < ?", principal, key, IdemRunning, now).
+				Where("principal = ? AND idem_key = ? AND state = ? AND response_status = 0 AND locked_until < ?", principal, key, IdemRunning, now).
 				Update("locked_until", now.Add(lock))
 			if res.Error != nil {
 				return false, nil, res.Error
@@ -87,8 +87,42 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, principal, key strin
 // ReleaseIdempotencyKey forgets a key whose request did not produce an
 // answer worth replaying (a server error), so the client may retry it.
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, principal, key string) error {
-	return s.q(ctx).Where("principal = ? AND idem_key = ? AND state = ?", principal, key, IdemRunning).
+	return s.q(ctx).Where("principal = ? AND idem_key = ? AND state = ? AND response_status = 0", principal, key, IdemRunning).
 		Delete(&IdempotencyRecord{}).Error
+}
+
+// idemApplied, in the response_status of a running record, says that its
+// request's transaction committed: the change happened even if the
+// instance dies before the answer is stored (kill -9 between the commit
+// and CompleteIdempotencyKey). Such a key is never taken over nor released,
+// so a retry can't apply the request a second time.
+const idemApplied = 1
+
+// Applied reports whether the record's request committed its change but
+// its answer was never stored.
+func (r *IdempotencyRecord) Applied() bool {
+	return r.State == IdemRunning && r.ResponseStatus == idemApplied
+}
+
+type idemClaimKey struct{}
+
+type idemClaim struct{ principal, key string }
+
+// WithIdempotencyClaim marks ctx as the work of the request holding
+// (principal, key): every transaction (Tx) run under it marks the key
+// applied as it commits, in the same transaction.
+func WithIdempotencyClaim(ctx context.Context, principal, key string) context.Context {
+	return context.WithValue(ctx, idemClaimKey{}, idemClaim{principal, key})
+}
+
+func (s *Store) markApplied(ctx context.Context) error {
+	c, ok := ctx.Value(idemClaimKey{}).(idemClaim)
+	if !ok {
+		return nil
+	}
+	return s.q(ctx).Model(&IdempotencyRecord{}).
+		Where("principal = ? AND idem_key = ? AND state = ? AND response_status = 0", c.principal, c.key, IdemRunning).
+		Update("response_status", idemApplied).Error
 }
 
 // PurgeIdempotencyKeys deletes the records created before cutoff.

@@ -242,7 +242,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	pending := &changeList{}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, now: s.now, pending: pending, keyHash: s.keyHash})
+		st := &Store{db: tx, dialect: s.dialect, now: s.now, pending: pending, keyHash: s.keyHash}
+		if err := fn(st); err != nil {
+			return err
+		}
+		return st.markApplied(ctx)
 	})
 	if err == nil && s.onChange != nil {
 		for _, c := range pending.list {

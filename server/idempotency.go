@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/lintel/lintel/models"
 )
 
 // Idempotency keys (docs/integrations.md): the same key with the same
@@ -113,6 +115,13 @@ func (a *API) idempotency() gin.HandlerFunc {
 					Detail: "this Idempotency-Key was used with another request in the last 24 hours; use a new key"})
 				return
 			}
+			if rec.Applied() && rec.LockedUntil.Before(a.now()) {
+				// Its request committed, then its instance died before
+				// keeping the answer: running it again would apply it twice.
+				a.fail(c, &Error{Status: http.StatusConflict, Code: "idempotency_applied",
+					Detail: "the request with this Idempotency-Key was applied, but the server stopped before its answer was kept; look the object up instead of retrying"})
+				return
+			}
 			if rec.State == "done" {
 				plain, err := openSealed(aead, rec.ResponseBody, aad)
 				if err != nil {
@@ -138,6 +147,7 @@ func (a *API) idempotency() gin.HandlerFunc {
 			case <-time.After(idemPoll):
 			}
 		}
+		c.Request = c.Request.WithContext(models.WithIdempotencyClaim(c.Request.Context(), p.KeyID, key))
 		w := &teeWriter{ResponseWriter: c.Writer}
 		c.Writer = w
 		defer func() {
