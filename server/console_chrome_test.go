@@ -26,11 +26,11 @@ type consoleBrowser struct {
 	auth webauthn.AuthenticatorID
 }
 
-func newConsoleBrowser(t *testing.T) *consoleBrowser {
+func newConsoleBrowser(t *testing.T, edits ...func(*envSpec)) *consoleBrowser {
 	t.Helper()
 	ctx := browser(t)
 	clk := newTestClock()
-	ce := newConsoleEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk)
+	ce := newConsoleEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, edits...)
 	cb := &consoleBrowser{tab: tab{t, ctx}, ce: ce, s: ce.site("Maple Court")}
 	cb.do("add a virtual authenticator", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {

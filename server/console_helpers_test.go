@@ -24,14 +24,20 @@ type consoleEnv struct {
 	server *httptest.Server
 }
 
-func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock) *consoleEnv {
+// edits change the API's dependencies (a notification provider, say).
+func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock, edits ...func(*envSpec)) *consoleEnv {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := "http://" + ln.Addr().String()
-	e := newEnvConfig(t, st, server.Config{PublicURL: pub, Throttle: noThrottle}, clk.Now)
+	e := newEnvWith(t, st, func(s *envSpec) {
+		s.deps.Config, s.deps.Now = server.Config{PublicURL: pub, Throttle: noThrottle}, clk.Now
+		for _, edit := range edits {
+			edit(s)
+		}
+	})
 	srv := httptest.NewUnstartedServer(e.handler)
 	srv.Listener.Close()
 	srv.Listener = ln
