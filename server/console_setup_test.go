@@ -41,7 +41,9 @@ func TestConsoleSendSetupLink(t *testing.T) {
 		ctx := context.Background()
 		d, sms := withSMS(t, st)
 		// Two APIs share the store (the second has no SMS): fixed keys.
-		shared := func(s *envSpec) { s.deps.KEK, s.op = []byte("console-setup-key-encryption-k!!"), strings.Repeat("c", 40) }
+		shared := func(s *envSpec) {
+			s.deps.KEK, s.op = []byte("console-setup-key-encryption-k!!"), strings.Repeat("c", 40)
+		}
 		ce := newConsoleEnv(t, st, clk, shared, sms)
 		s, other := ce.site("Maple Court"), ce.site("Oak House")
 		adm := ce.session(server.Invite{SiteID: s.site, Name: "Sam"})
