@@ -22,10 +22,13 @@ test: lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
-## loadtest: the heavy fleet scenarios (issue 16), not part of make test;
-## figures go to docs/benchmarks.md
+## loadtest: the fleet scenarios of issue 16 with cmd/lintel-load (a few
+## minutes; not part of make test): a server of its own on a fresh
+## PostgreSQL database (LOADDB= for SQLite); figures go to docs/benchmarks.md
+LOADDB   ?= -pg postgres://postgres@127.0.0.1:5432/test
+LOADARGS ?= -users 10000 -doors 50 -readers 200 -hold 1000 -rounds 3
 loadtest:
-	ulimit -n 20000 2>/dev/null || true; LINTEL_LOADTEST=1 $(GO) test -count=1 -timeout 30m -run 'TestLoad' -v ./server
+	ulimit -n 20000 2>/dev/null || true; $(GO) run ./cmd/lintel-load $(LOADDB) $(LOADARGS) -timeout 10m
 
 ## lint: go vet and a gofmt check
 lint:

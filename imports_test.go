@@ -122,6 +122,8 @@ var importRules = []struct {
 		anyOf(under("cmd/phonesim"), under("cmd/vcard"), under("ble-reader/phone")),
 		anyOf(under("ble-reader"), under("ble-reader/store"), extern("go.etcd.io/bbolt"),
 			extern("github.com/warthog618/go-gpiocdev"), extern("github.com/gballet/go-libpcsclite"))},
+	{"the load tool measures the server over HTTP: it imports neither server nor models",
+		anyOf(under("loadgen/..."), under("cmd/lintel-load")), anyOf(under("server/..."), under("models/..."))},
 }
 
 // TestImportGraph holds the package arrows of docs/architecture.md: it

@@ -79,6 +79,10 @@ type Engine struct {
 	nonceMu sync.Mutex
 	nonces  *credential.NonceBook
 
+	// verified lets a repeat tap skip the issuer signature; every Apply
+	// empties it (credential.TapCache).
+	verified *credential.TapCache
+
 	chMu       sync.Mutex
 	challenges map[blelink.ConnID]credential.Challenge
 
@@ -127,7 +131,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{cfg: cfg, log: cfg.Log, challenges: map[blelink.ConnID]credential.Challenge{}, keypads: kp,
-		cardLine: cardLine, qrLine: qrLine}, nil
+		cardLine: cardLine, qrLine: qrLine, verified: credential.NewTapCache(0)}, nil
 }
 
 // Apply installs a new bundle document (the Syncer's Apply).
@@ -142,6 +146,10 @@ func (e *Engine) Apply(doc *bundle.Bundle, syncedAt time.Time) error {
 	}
 	e.nonceMu.Unlock()
 	e.snap.Store(s)
+	// After the swap, so no tap of the new bundle sees an entry from the
+	// old; a tap still deciding on the old one can only refill the cache
+	// bound to the old key set, which the next tap of the new one empties.
+	e.verified.Reset()
 	return nil
 }
 
@@ -188,7 +196,7 @@ func (e *Engine) decider(s *snapshot) credential.Decider {
 	e.nonceMu.Lock()
 	nb := e.nonces
 	e.nonceMu.Unlock()
-	return credential.Decider{Verifier: s.verifier, Policy: s.policy, Nonces: nb}
+	return credential.Decider{Verifier: s.verifier, Policy: s.policy, Nonces: nb, Verified: e.verified}
 }
 
 // ErrNoBundle: the reader has no bundle yet and cannot issue challenges.

@@ -2903,7 +2903,9 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/reader/redeem (the `RedeemPass` operationId).
 	RedeemPass(ctx context.Context, body RedeemPassJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ReaderStream Server-Sent Events of changes (bundle) and revocations (revoked)
+	// ReaderStream Server-Sent Events of changes (bundle, delta) and revocations (revoked)
+	//
+	// A reader that sends Lintel-Reader-Stream-Events: delta and its Lintel-Reader-Bundle-Version gets small changes inline as delta events (the delta GET /v1/reader/bundle?since= would answer, at most 48 KB); others get bundle events and fetch (docs/protocol.md).
 	//
 	// Corresponds with GET /v1/reader/stream (the `ReaderStream` operationId).
 	ReaderStream(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3959,7 +3961,9 @@ func (c *Client) RedeemPass(ctx context.Context, body RedeemPassJSONRequestBody,
 	return c.Client.Do(req)
 }
 
-// ReaderStream Server-Sent Events of changes (bundle) and revocations (revoked)
+// ReaderStream Server-Sent Events of changes (bundle, delta) and revocations (revoked)
+//
+// A reader that sends Lintel-Reader-Stream-Events: delta and its Lintel-Reader-Bundle-Version gets small changes inline as delta events (the delta GET /v1/reader/bundle?since= would answer, at most 48 KB); others get bundle events and fetch (docs/protocol.md).
 //
 // Corresponds with GET /v1/reader/stream (the `ReaderStream` operationId).
 func (c *Client) ReaderStream(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10780,7 +10784,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/reader/redeem (the `RedeemPass` operationId).
 	RedeemPassWithResponse(ctx context.Context, body RedeemPassJSONRequestBody, reqEditors ...RequestEditorFn) (*RedeemPassResponse, error)
 
-	// ReaderStreamWithResponse Server-Sent Events of changes (bundle) and revocations (revoked)
+	// ReaderStreamWithResponse Server-Sent Events of changes (bundle, delta) and revocations (revoked)
+	//
+	// A reader that sends Lintel-Reader-Stream-Events: delta and its Lintel-Reader-Bundle-Version gets small changes inline as delta events (the delta GET /v1/reader/bundle?since= would answer, at most 48 KB); others get bundle events and fetch (docs/protocol.md).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16570,7 +16576,9 @@ func (c *ClientWithResponses) RedeemPassWithResponse(ctx context.Context, body R
 	return ParseRedeemPassResponse(rsp)
 }
 
-// ReaderStreamWithResponse Server-Sent Events of changes (bundle) and revocations (revoked)
+// ReaderStreamWithResponse Server-Sent Events of changes (bundle, delta) and revocations (revoked)
+//
+// A reader that sends Lintel-Reader-Stream-Events: delta and its Lintel-Reader-Bundle-Version gets small changes inline as delta events (the delta GET /v1/reader/bundle?since= would answer, at most 48 KB); others get bundle events and fetch (docs/protocol.md).
 //
 // Returns a wrapper object for the known response body format(s).
 //

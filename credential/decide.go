@@ -76,6 +76,9 @@ type Decider struct {
 	Verifier Verifier // Site is taken from the Policy
 	Policy   *DoorPolicy
 	Nonces   *NonceBook
+	// Verified, when set, lets a repeat tap skip the issuer signature
+	// (TapCache); nil verifies it on every tap.
+	Verified *TapCache
 }
 
 // Decision is the outcome of one tap. Claims is set whenever the credential
@@ -111,7 +114,7 @@ func (d Decider) Decide(ch Challenge, presentation []byte, now time.Time) Decisi
 	}
 	v := d.Verifier
 	v.Site = pol.Site
-	c, den := v.verify(p.Credential, now)
+	c, den := d.verifyCached(v, p.Credential, now)
 	if den != nil {
 		return denied(den.Reason, c)
 	}

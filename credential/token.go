@@ -218,20 +218,27 @@ func (v Verifier) verify(token string, now time.Time) (*Claims, *Denial) {
 	if d != nil {
 		return nil, d
 	}
+	return c, v.checkClaims(c, now)
+}
+
+// checkClaims is what verify checks after the signature: issuer, site, and
+// validity with leeway. A repeat tap answered from the TapCache runs it
+// again, since only the signature's result may be reused.
+func (v Verifier) checkClaims(c *Claims, now time.Time) *Denial {
 	if c.Issuer != v.Issuer {
-		return c, deny(ReasonWrongIssuer, "")
+		return deny(ReasonWrongIssuer, "")
 	}
 	if v.Site != "" && c.Site != v.Site {
-		return c, deny(ReasonWrongSite, "")
+		return deny(ReasonWrongSite, "")
 	}
 	leeway := v.leeway()
 	if !now.Before(c.Expiry.Add(leeway)) {
-		return c, deny(ReasonExpired, "")
+		return deny(ReasonExpired, "")
 	}
 	if now.Add(leeway).Before(c.NotBefore) {
-		return c, deny(ReasonNotYetValid, "")
+		return deny(ReasonNotYetValid, "")
 	}
-	return c, nil
+	return nil
 }
 
 // splitCompact splits header.payload.signature; none may be empty except

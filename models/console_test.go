@@ -65,26 +65,11 @@ func TestConsoleSetupLinks(t *testing.T) {
 // TestConsoleSessions: idle and absolute limits, sign out everywhere, and
 // a role change or deactivation ends a session.
 func TestConsoleSessions(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := sessionClock()
 	lim := models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		site := mustSite(t, s, "Maple Court")
-		g := &models.Group{SiteID: site.ID, Name: "Admins", Role: models.RoleAdmin}
-		if err := s.CreateGroup(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-		u := &models.User{SiteID: site.ID, Name: "Ada", GroupID: &g.ID}
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		p := &models.ConsolePerson{Kind: models.PersonSite, SiteID: &site.ID, UserID: &u.ID, Name: "Ada"}
-		if _, err := s.InvitePerson(ctx, p, time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		g, p := adminPerson(t, s)
 		start := func() string {
 			role, active, err := s.PersonRole(ctx, p)
 			if err != nil || !active || role != models.RoleAdmin {
@@ -147,7 +132,7 @@ func TestConsoleSessions(t *testing.T) {
 			}
 		}
 		tok := start()
-		if _, err := s.DeactivateUser(ctx, site.ID, u.ID); err != nil {
+		if _, err := s.DeactivateUser(ctx, g.SiteID, *p.UserID); err != nil {
 			t.Fatal(err)
 		}
 		if live(tok) {

@@ -102,20 +102,7 @@ type EventFilter struct {
 // event's id; ids grow with time of receipt, and ties on occurred_at are
 // broken by id.
 func (s *Store) ListEvents(ctx context.Context, siteID string, f EventFilter, p Page) ([]Event, string, error) {
-	q := s.q(ctx).Where("site_id = ?", siteID)
-	if f.Type != "" {
-		q = q.Where("type = ?", f.Type)
-	}
-	if f.DoorID != "" {
-		q = q.Where("door_id = ?", f.DoorID)
-	}
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("occurred_at >= ?", f.Since.UTC())
-	}
-	return s.eventsNewestFirst(ctx, siteID, q, p)
+	return s.eventsNewestFirst(ctx, siteID, filterEvents(s.q(ctx).Where("site_id = ?", siteID), f), p)
 }
 
 // eventsNewestFirst pages q (events of siteID) newest first. The cursor is

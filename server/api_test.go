@@ -6,14 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
 func TestCRUDFlow(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 
 		// Doors: patch, duplicate name, delete.

@@ -9,50 +9,49 @@ import (
 	"testing"
 
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // BenchmarkUserRequestPath measures the whole request path (router -> auth
 // -> validation -> store) for creating a user and reading it back, on both
 // databases.
 func BenchmarkUserRequestPath(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		b.Run(db.name, func(b *testing.B) {
-			st := db.open(b, modelstest.Options{})
-			e := newBenchEnv(b, st)
-			var n atomic.Int64
-			b.Run("create", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; i < b.N; i++ {
-					id := n.Add(1)
-					body := fmt.Sprintf(`{"name":"User %d","phone":"+1415%07d","email":"u%d@example.com"}`, id, id, id)
-					req := httptest.NewRequest("POST", "/v1/sites/"+e.site+"/users", strings.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+e.key)
-					req.Header.Set("Content-Type", "application/json")
-					w := httptest.NewRecorder()
-					e.h.ServeHTTP(w, req)
-					if w.Code != 201 {
-						b.Fatalf("create: %d %s", w.Code, w.Body)
-					}
+	eachStoreB(b, func(b *testing.B, st *models.Store) {
+		e := newBenchEnv(b, st)
+		var n atomic.Int64
+		b.Run("create", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				id := n.Add(1)
+				body := fmt.Sprintf(`{"name":"User %d","phone":"+1415%07d","email":"u%d@example.com"}`, id, id, id)
+				w := benchPost(e.h, "/v1/sites/"+e.site+"/users", e.key, body)
+				if w.Code != 201 {
+					b.Fatalf("create: %d %s", w.Code, w.Body)
 				}
-			})
-			b.Run("get", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; i < b.N; i++ {
-					req := httptest.NewRequest("GET", "/v1/sites/"+e.site+"/users/"+e.user, nil)
-					req.Header.Set("Authorization", "Bearer "+e.key)
-					w := httptest.NewRecorder()
-					e.h.ServeHTTP(w, req)
-					if w.Code != 200 {
-						b.Fatalf("get: %d %s", w.Code, w.Body)
-					}
-				}
-			})
+			}
 		})
-	}
+		b.Run("get", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest("GET", "/v1/sites/"+e.site+"/users/"+e.user, nil)
+				req.Header.Set("Authorization", "Bearer "+e.key)
+				w := httptest.NewRecorder()
+				e.h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("get: %d %s", w.Code, w.Body)
+				}
+			}
+		})
+	})
+}
+
+// benchPost sends one JSON POST as key straight to h.
+func benchPost(h http.Handler, path, key, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
 }
 
 type benchEnv struct {

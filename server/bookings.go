@@ -59,9 +59,8 @@ func toBookingSchedule(bs *models.BookingSchedule) bookingScheduleResponse {
 }
 
 func (a *API) putBookingSchedule(c *gin.Context) {
-	var req bookingScheduleJSON
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[bookingScheduleJSON](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.SetBookingSchedule(c.Request.Context(), mustPrincipal(c), SetBookingScheduleInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingScheduleJSON: req})
@@ -252,9 +251,8 @@ func toBooking(b *models.Booking) bookingResponse {
 }
 
 func (a *API) createBooking(c *gin.Context) {
-	var req bookingRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[bookingRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreateBooking(c.Request.Context(), mustPrincipal(c), CreateBookingInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingRequest: req})
@@ -267,9 +265,8 @@ func (a *API) createBooking(c *gin.Context) {
 }
 
 func (a *API) listBookings(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	doorID := c.Param("door")

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
@@ -16,16 +15,30 @@ import (
 // two days ahead (site time).
 func partyRoom(e *env, f fixture, capacity, quota int) (door string, day time.Time) {
 	e.t.Helper()
-	base := "/v1/sites/" + f.site
-	door = e.must(201, "POST", base+"/doors", f.admin, map[string]any{"name": "Party room", "schedule_based": true}).str("id")
-	e.must(200, "PATCH", base+"/groups/"+f.group, f.admin, map[string]any{"door_ids": []string{f.door, door}})
-	e.must(200, "PUT", base+"/doors/"+door+"/booking-schedule", f.admin, map[string]any{
-		"opening_hours": map[string]any{"days": []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, "start": "08:00", "end": "22:00"},
-		"slot_minutes":  60, "capacity": capacity, "max_booking_minutes": 180, "lead_days": 14, "weekly_quota": quota, "grace_minutes": 15,
+	door = bookableDoor(e, f, "Party room", map[string]any{"opening_hours": everyDay("08:00", "22:00"),
+		"slot_minutes": 60, "capacity": capacity, "max_booking_minutes": 180, "lead_days": 14, "weekly_quota": quota, "grace_minutes": 15,
 	})
+	e.must(200, "PATCH", "/v1/sites/"+f.site+"/groups/"+f.group, f.admin, map[string]any{"door_ids": []string{f.door, door}})
 	paris, _ := time.LoadLocation("Europe/Paris")
 	d := time.Now().In(paris).AddDate(0, 0, 2)
 	return door, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, paris)
+}
+
+// bookableDoor adds a schedule-based door to f's site, with schedule as its
+// booking schedule unless nil.
+func bookableDoor(e *env, f fixture, name string, schedule map[string]any) string {
+	e.t.Helper()
+	base := "/v1/sites/" + f.site
+	door := e.must(201, "POST", base+"/doors", f.admin, map[string]any{"name": name, "schedule_based": true}).str("id")
+	if schedule != nil {
+		e.must(200, "PUT", base+"/doors/"+door+"/booking-schedule", f.admin, schedule)
+	}
+	return door
+}
+
+// everyDay is opening hours from start to end on all seven days.
+func everyDay(start, end string) map[string]any {
+	return map[string]any{"days": []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, "start": start, "end": end}
 }
 
 func at(day time.Time, h int) string {
@@ -33,9 +46,7 @@ func at(day time.Time, h int) string {
 }
 
 func TestBookingRules(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		g := e.fixture("B")
 		base := "/v1/sites/" + f.site
 		door, day := partyRoom(e, f, 1, 2)
@@ -133,7 +144,7 @@ func TestBookingRules(t *testing.T) {
 func TestBookingScheduleValidation(t *testing.T) {
 	e := newEnv(t, modelstest.SQLite(t, modelstest.Options{}))
 	f := e.fixture("A")
-	door := e.must(201, "POST", "/v1/sites/"+f.site+"/doors", f.admin, map[string]any{"name": "Gym", "schedule_based": true}).str("id")
+	door := bookableDoor(e, f, "Gym", nil)
 	path := "/v1/sites/" + f.site + "/doors/" + door + "/booking-schedule"
 	e.must(409, "GET", path, f.admin, nil) // no schedule yet
 	ok := func() map[string]any {
@@ -182,9 +193,7 @@ func TestBookingScheduleValidation(t *testing.T) {
 // TestLastPlaceUnderContention: 20 residents ask at once for the last place
 // of a slot; exactly one gets it.
 func TestLastPlaceUnderContention(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		door, day := partyRoom(e, f, 1, 5)
 		var users []string
 		for i := 0; i < 20; i++ {
@@ -211,9 +220,7 @@ func TestLastPlaceUnderContention(t *testing.T) {
 }
 
 func TestBookingPINAndBundle(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		door, day := partyRoom(e, f, 1, 3)
 		reader := e.must(201, "POST", base+"/doors/"+door+"/readers", f.admin, nil).str("token")

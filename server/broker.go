@@ -36,11 +36,17 @@ func (b *Broker) Done() <-chan struct{} { return b.closed }
 // CloseAll ends every stream (graceful shutdown).
 func (b *Broker) CloseAll() { b.once.Do(func() { close(b.closed) }) }
 
+// subscriberQueue bounds the changes waiting for one subscriber (a reader
+// stream): small, since every held stream has one, and enough for a burst
+// of changes while its goroutine writes.
+const subscriberQueue = 32
+
 // Subscribe returns a channel of the site's changes and a cancel function.
-// A subscriber that falls behind loses changes rather than blocking others;
-// the version numbers tell it to resynchronize.
+// A subscriber that falls behind is cut off: its channel is closed (never
+// a change silently lost), and it resynchronizes from its version when it
+// comes back. Publish never waits for it.
 func (b *Broker) Subscribe(siteID string) (<-chan models.Change, func()) {
-	ch := make(chan models.Change, 64)
+	ch := make(chan models.Change, subscriberQueue)
 	b.mu.Lock()
 	if b.subs[siteID] == nil {
 		b.subs[siteID] = map[chan models.Change]struct{}{}
@@ -69,7 +75,9 @@ func (b *Broker) Publish(c models.Change) {
 		for ch := range subs {
 			select {
 			case ch <- c:
-			default: // the slow subscriber resyncs from the next version it sees
+			default: // full: cut it off (sends happen only under b.mu)
+				delete(subs, ch)
+				close(ch)
 			}
 		}
 	}

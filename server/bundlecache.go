@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lintel/lintel/credential/bundle"
+	"github.com/lintel/lintel/models"
 )
 
 // bundleCache shares full bundles between the readers of a door: one
@@ -22,8 +24,11 @@ import (
 // build (singleflight). Only the reader's own id differs between the
 // bundles of one door, so the cache holds everything after the "reader"
 // member compressed once, and each answer is a small gzip member with the
-// head (version … reader) followed by that cached member: a gzip stream of
-// two members, which every gzip reader decodes as one body (RFC 1952 §2.2).
+// head (version … reader) followed by the cached members: a gzip stream of
+// several members, which every gzip reader decodes as one body (RFC 1952
+// §2.2). The site-wide members (users, cards, revocations: all but the
+// door's own sections) are read, encoded and compressed once per site
+// version and card key (siteMembers) and shared by every door's entry.
 type bundleCache struct {
 	max    int // bytes
 	maxAge time.Duration
@@ -43,8 +48,21 @@ type cachedBundle struct {
 	size  int            // bytes counted against the cache's bound
 	delta *bundle.Bundle // a delta entry (then head and tail are unused)
 	head  bundle.Bundle  // Version, Full, GeneratedAt, Issuer, Site, Reader of the builder
-	tail  []byte         // gzip member: from `,"keys":` to the closing brace
+	// tail is gzip members from `,"keys":` to the closing brace; the
+	// site-wide one is shared with the siteMembers, and counted in size too,
+	// so the bound holds even after that entry is dropped.
+	tail  [][]byte
+	site  *siteMembers // a site entry (then head and tail are unused)
 	built time.Time
+}
+
+// siteMembers is the site-wide part of a version's full bundles for the
+// doors that hash cards with one key: the gzip member of the users, card
+// key, cards, lost cards and revocations, and what a door's build needs
+// besides (models.SiteBundle without its lists).
+type siteMembers struct {
+	data   *models.SiteBundle
+	member []byte
 }
 
 func newBundleCache(maxBytes int, now func() time.Time) *bundleCache {
@@ -58,7 +76,7 @@ func cacheKey(siteID, doorID string, version int64) string {
 // get returns the door's bundle at version, building it with build on a
 // miss. Entries older than maxAge are rebuilt: a bundle also depends on the
 // clock (expired PINs, ended bookings), not only on the version.
-func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*bundle.Bundle, error)) (*cachedBundle, error) {
+func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*cachedBundle, error)) (*cachedBundle, error) {
 	key := cacheKey(siteID, doorID, version)
 	if e := c.lookup(key); e != nil {
 		return e, nil
@@ -67,18 +85,14 @@ func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*b
 		if e := c.lookup(key); e != nil {
 			return e, nil
 		}
-		b, err := build()
-		if err != nil {
-			return nil, err
-		}
-		e, err := split(b)
+		e, err := build()
 		if err != nil {
 			return nil, err
 		}
 		e.built = c.now()
 		// Stored under the version it was built at: the data may be newer
 		// than the version the caller read.
-		e.key = cacheKey(siteID, doorID, b.Version)
+		e.key = cacheKey(siteID, doorID, e.head.Version)
 		c.put(e)
 		return e, nil
 	})
@@ -114,6 +128,31 @@ func (c *bundleCache) getDelta(siteID, doorID string, since, version int64, buil
 		return nil, err
 	}
 	return v.(*bundle.Bundle), nil
+}
+
+// getSite returns the site-wide part of the full bundles at version for
+// the doors whose card key is named cardKeyID, building it with build on
+// a miss: the doors of a site share one read and one encoding of it.
+func (c *bundleCache) getSite(siteID, cardKeyID string, version int64, build func() (*siteMembers, error)) (*siteMembers, error) {
+	key := "site/" + cacheKey(siteID, cardKeyID, version)
+	if e := c.lookup(key); e != nil {
+		return e.site, nil
+	}
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		if e := c.lookup(key); e != nil {
+			return e.site, nil
+		}
+		s, err := build()
+		if err != nil {
+			return nil, err
+		}
+		c.put(&cachedBundle{key: "site/" + cacheKey(siteID, cardKeyID, s.data.Version), size: len(s.member), site: s, built: c.now()})
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*siteMembers), nil
 }
 
 func (c *bundleCache) lookup(key string) *cachedBundle {
@@ -162,23 +201,36 @@ func (c *bundleCache) stats() (builds, hits int64, size int) {
 	return c.builds, c.hits, c.size
 }
 
-// tailMark starts the first member after "reader" in a full bundle's JSON
-// (Bundle's field order). Inside a JSON string a quote is escaped, so the
-// mark cannot occur there.
-var tailMark = []byte(`,"keys":`)
-
-func split(b *bundle.Bundle) (*cachedBundle, error) {
-	js, err := json.Marshal(b)
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.Index(js, tailMark)
-	if i < 0 || !b.Full {
+// split makes the cache entry of a full bundle: its head, and the rest in
+// gzip members, the site-wide ones (users … revoked) taken from site when
+// given (b leaves them empty then) or encoded from b.
+func split(b *bundle.Bundle, site *siteMembers) (*cachedBundle, error) {
+	if !b.Full || len(b.Keys) == 0 {
 		return nil, errors.New("bundle cache: a full bundle with keys is required")
 	}
 	e := &cachedBundle{head: bundle.Bundle{Version: b.Version, Full: true, GeneratedAt: b.GeneratedAt, Issuer: b.Issuer, Site: b.Site, Reader: b.Reader}}
-	e.tail = gzipBytes(js[i:])
-	e.size = len(e.tail)
+	door, err := bundleMembers(b, "keys", siteFirst)
+	if err != nil {
+		return nil, err
+	}
+	var mid []byte
+	if site != nil {
+		mid = site.member
+	} else {
+		js, err := bundleMembers(b, siteFirst, siteEnd)
+		if err != nil {
+			return nil, err
+		}
+		mid = gzipBytes(js)
+	}
+	rest, err := bundleMembers(b, siteEnd, "")
+	if err != nil {
+		return nil, err
+	}
+	e.tail = [][]byte{gzipBytes(door), mid, gzipBytes(append(rest, '}'))}
+	for _, m := range e.tail {
+		e.size += len(m)
+	}
 	return e, nil
 }
 
@@ -203,9 +255,9 @@ func (e *cachedBundle) headFor(readerID string) []byte {
 func (e *cachedBundle) body(readerID string, gz bool) ([]byte, error) {
 	head := e.headFor(readerID)
 	if gz {
-		return append(gzipBytes(head), e.tail...), nil
+		return slices.Concat(append([][]byte{gzipBytes(head)}, e.tail...)...), nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(e.tail))
+	zr, err := gzip.NewReader(bytes.NewReader(slices.Concat(e.tail...)))
 	if err != nil {
 		return nil, err
 	}

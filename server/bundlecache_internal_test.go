@@ -29,7 +29,7 @@ func testBundle(version int64, readerID string, users int) *bundle.Bundle {
 // the bundle the reader would have got built for itself.
 func TestBundleCacheBody(t *testing.T) {
 	c := newBundleCache(1<<20, time.Now)
-	e, err := c.get("site_1", "door_1", 7, func() (*bundle.Bundle, error) { return testBundle(7, "rdr_builder", 50), nil })
+	e, err := c.get("site_1", "door_1", 7, func() (*cachedBundle, error) { return split(testBundle(7, "rdr_builder", 50), nil) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,11 @@ func TestBundleCacheBurst(t *testing.T) {
 	c := newBundleCache(1<<20, time.Now)
 	var builds atomic.Int64
 	release := make(chan struct{})
-	build := func(v int64) func() (*bundle.Bundle, error) {
-		return func() (*bundle.Bundle, error) {
+	build := func(v int64) func() (*cachedBundle, error) {
+		return func() (*cachedBundle, error) {
 			builds.Add(1)
 			<-release
-			return testBundle(v, "rdr_1", 10), nil
+			return split(testBundle(v, "rdr_1", 10), nil)
 		}
 	}
 	var wg sync.WaitGroup
@@ -89,11 +89,11 @@ func TestBundleCacheBurst(t *testing.T) {
 // dropping the least recently used, and rebuilds entries past their age.
 func TestBundleCacheBounded(t *testing.T) {
 	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	one, _ := split(testBundle(1, "r", 2000))
-	limit := len(one.tail)*3 + len(one.tail)/2
+	one, _ := split(testBundle(1, "r", 2000), nil)
+	limit := one.size*3 + one.size/2
 	c := newBundleCache(limit, func() time.Time { return now })
 	for v := int64(1); v <= 10; v++ {
-		if _, err := c.get("s", "d", v, func() (*bundle.Bundle, error) { return testBundle(v, "r", 2000), nil }); err != nil {
+		if _, err := c.get("s", "d", v, func() (*cachedBundle, error) { return split(testBundle(v, "r", 2000), nil) }); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, size := c.stats(); size > limit {

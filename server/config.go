@@ -74,6 +74,12 @@ type Config struct {
 	// LINTEL_CONSOLE_ABSOLUTE, default 12h; docs/console.md).
 	ConsoleIdle, ConsoleAbsolute time.Duration
 
+	// StreamHeartbeat is how often an idle reader stream is pinged
+	// (LINTEL_STREAM_HEARTBEAT, default 15s); StreamWriteTimeout bounds one
+	// write to it, after which a stalled reader is cut off
+	// (LINTEL_STREAM_WRITE_TIMEOUT, default 10s).
+	StreamHeartbeat, StreamWriteTimeout time.Duration
+
 	// WorkLease is how long the outbox worker and the wallet sync hold
 	// what they claim, and a running request its Idempotency-Key
 	// (LINTEL_WORK_LEASE, default 2m): work claimed by an instance that
@@ -170,6 +176,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"LINTEL_PASS_MAX_SINGLE_USE", &c.PassLimits.MaxSingleUse, time.Hour, 366 * 24 * time.Hour},
 		{"LINTEL_CONSOLE_IDLE", &c.ConsoleIdle, time.Minute, 24 * time.Hour},
 		{"LINTEL_CONSOLE_ABSOLUTE", &c.ConsoleAbsolute, time.Minute, 7 * 24 * time.Hour},
+		{"LINTEL_STREAM_HEARTBEAT", &c.StreamHeartbeat, time.Second, 5 * time.Minute},
+		{"LINTEL_STREAM_WRITE_TIMEOUT", &c.StreamWriteTimeout, time.Second, 5 * time.Minute},
 		{"LINTEL_WORK_LEASE", &c.WorkLease, 2 * time.Second, time.Hour},
 	} {
 		v := getenv(d.name)

@@ -50,6 +50,7 @@ type console struct {
 	origin string
 	pages  map[string]*template.Template
 	limits models.SessionLimits
+	tail   tailTiming
 }
 
 // ConsoleOrigin is the console's origin: LINTEL_PUBLIC_URL, except that a
@@ -91,7 +92,9 @@ func newConsole(cfg Config) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &console{wa: wa, origin: origin, pages: pages, limits: lim}, nil
+	cs := &console{wa: wa, origin: origin, pages: pages, limits: lim}
+	cs.tail.poll, cs.tail.heartbeat = tailPoll, tailHeartbeat
+	return cs, nil
 }
 
 // parseConsolePages parses every page with the layout it fills.
@@ -247,6 +250,10 @@ func (a *API) consoleCSRF(c *gin.Context) {
 		c.Next()
 		return
 	}
+	if err := boundConsoleBody(c); err != nil {
+		a.consoleFail(c, err)
+		return
+	}
 	tok := c.GetHeader("X-CSRF-Token")
 	if tok == "" {
 		tok = c.PostForm("csrf")
@@ -257,6 +264,29 @@ func (a *API) consoleCSRF(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// boundConsoleBody reads a form post under a size limit: a CSV import's
+// (multipart) up to the import limit, any other form 1 MiB.
+func boundConsoleBody(c *gin.Context) error {
+	limit := int64(1 << 20)
+	multi := strings.HasPrefix(c.ContentType(), "multipart/form-data")
+	if multi {
+		limit = maxImportBytes + 64<<10
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	var err error
+	if multi {
+		err = c.Request.ParseMultipartForm(maxImportBytes)
+	} else {
+		err = c.Request.ParseForm()
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "import_too_large",
+			Detail: fmt.Sprintf("the file is larger than %d MiB, the limit of one import: split it", maxImportBytes>>20)}
+	}
+	return nil // a malformed form has no CSRF token: 403 follows
 }
 
 func setSessionCookie(c *gin.Context, token string, maxAge time.Duration) {

@@ -311,16 +311,3 @@ func (a *API) cardReassign(c *gin.Context) {
 }
 
 func (a *API) readersPage(c *gin.Context) { a.readersResult(c, nil, "") }
-
-func (a *API) eventsPage(c *gin.Context) {
-	q := EventQuery{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id")}
-	out, err := a.ListEvents(c.Request.Context(), currentSite(c).ID, q, models.Page{Limit: 100})
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, "Events")
-	v.Form["type"], v.Form["door_id"], v.Form["user_id"] = c.Query("type"), c.Query("door_id"), c.Query("user_id")
-	v.Data = out.Items
-	a.show(c, "events", v)
-}

@@ -1,8 +1,15 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
@@ -28,9 +36,16 @@ type consoleBrowser struct {
 
 func newConsoleBrowser(t *testing.T, edits ...func(*envSpec)) *consoleBrowser {
 	t.Helper()
+	return newConsoleBrowserOn(t, modelstest.SQLite, server.Config{Throttle: noThrottle}, edits...)
+}
+
+// newConsoleBrowserOn is newConsoleBrowser on a store that open opens,
+// with a configuration.
+func newConsoleBrowserOn(t *testing.T, open func(testing.TB, modelstest.Options) *models.Store, cfg server.Config, edits ...func(*envSpec)) *consoleBrowser {
+	t.Helper()
 	ctx := browser(t)
 	clk := newTestClock()
-	ce := newConsoleEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, edits...)
+	ce := newConsoleEnvConfig(t, open(t, modelstest.Options{Now: clk.Now}), clk, cfg, edits...)
 	cb := &consoleBrowser{tab: tab{t, ctx}, ce: ce, s: ce.site("Maple Court")}
 	cb.do("add a virtual authenticator", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
@@ -99,10 +114,25 @@ func (cb *consoleBrowser) shot(name string) {
 
 func (cb *consoleBrowser) site() string { return "/console/sites/" + cb.s.site }
 
+// onBothDBs runs a browser test on SQLite and on PostgreSQL: the few
+// flows that stand for the rest (set-up and sign-in, card lost, PIN
+// reveal, the resident's pass policy) run on both, the others on SQLite,
+// which keeps the browser tests' time within a minute of SQLite's alone.
+func onBothDBs(t *testing.T, fn func(t *testing.T, cb *consoleBrowser)) {
+	t.Helper()
+	for _, db := range []struct {
+		name string
+		open func(testing.TB, modelstest.Options) *models.Store
+	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+		t.Run(db.name, func(t *testing.T) { fn(t, newConsoleBrowserOn(t, db.open, server.Config{Throttle: noThrottle})) })
+	}
+}
+
 // TestConsoleSetupSignInSignOut: a set-up link registers a passkey, which
 // signs in; sign out ends the session; the link does not work twice.
-func TestConsoleSetupSignInSignOut(t *testing.T) {
-	cb := newConsoleBrowser(t)
+func TestConsoleSetupSignInSignOut(t *testing.T) { onBothDBs(t, testConsoleSetupSignInSignOut) }
+
+func testConsoleSetupSignInSignOut(t *testing.T, cb *consoleBrowser) {
 	link := cb.ce.invite(server.Invite{SiteID: cb.s.site, Name: "Sam Admin"})
 	cb.register(link)
 	cb.signIn()
@@ -121,8 +151,9 @@ func TestConsoleSetupSignInSignOut(t *testing.T) {
 // TestConsoleCardLostReaderDenies: an admin marks a card lost (after a
 // confirmation that says it cannot be undone) and the reader's bundle
 // lists it as lost, no longer as a card that opens.
-func TestConsoleCardLostReaderDenies(t *testing.T) {
-	cb := newConsoleBrowser(t)
+func TestConsoleCardLostReaderDenies(t *testing.T) { onBothDBs(t, testConsoleCardLostReaderDenies) }
+
+func testConsoleCardLostReaderDenies(t *testing.T, cb *consoleBrowser) {
 	card := cb.ce.must(201, "POST", "/v1/sites/"+cb.s.site+"/users/"+cb.s.users["member"]+"/cards", cb.s.admin, map[string]any{"number": "04A1B2C3"}).str("id")
 	cb.person(server.Invite{SiteID: cb.s.site, Name: "Ann Admin", UserID: cb.s.users["admin"]})
 	cb.open(cb.site()+"/users/"+cb.s.users["member"], "cards")
@@ -150,8 +181,9 @@ func TestConsoleCardLostReaderDenies(t *testing.T) {
 
 // TestConsoleRevealPINAudited: an admin creates a custom PIN, reveals it
 // with the eye button, and the audit log shows the reveal.
-func TestConsoleRevealPINAudited(t *testing.T) {
-	cb := newConsoleBrowser(t)
+func TestConsoleRevealPINAudited(t *testing.T) { onBothDBs(t, testConsoleRevealPINAudited) }
+
+func testConsoleRevealPINAudited(t *testing.T, cb *consoleBrowser) {
 	cb.person(server.Invite{SiteID: cb.s.site, Name: "Sam Admin"})
 	// A custom PIN needs a reader that synced lately.
 	if err := cb.ce.store.TouchReader(context.Background(), cb.s.readerID); err != nil {
@@ -213,8 +245,9 @@ func TestConsoleAdminCreatesPass(t *testing.T) {
 // TestConsoleResidentPassPolicy: a resident issues the pass their group
 // allows (temporary) and is refused one it does not (recurring), with the
 // reason shown.
-func TestConsoleResidentPassPolicy(t *testing.T) {
-	cb := newConsoleBrowser(t)
+func TestConsoleResidentPassPolicy(t *testing.T) { onBothDBs(t, testConsoleResidentPassPolicy) }
+
+func testConsoleResidentPassPolicy(t *testing.T, cb *consoleBrowser) {
 	cb.person(server.Invite{SiteID: cb.s.site, Name: "Mo Member", UserID: cb.s.users["member"]})
 	if !strings.HasSuffix(cb.eval(`location.pathname`), "/me") || !strings.Contains(cb.text("policy"), "temporary") {
 		t.Fatalf("resident's start page %s: %q", cb.eval(`location.pathname`), cb.text("policy"))
@@ -384,4 +417,130 @@ type plainCredential struct {
 	PrivateKey           []byte  `json:"privateKey"`
 	UserHandle           []byte  `json:"userHandle"`
 	SignCount            float64 `json:"signCount"`
+}
+
+// TestConsoleSignInThrottled: failed sign-ins from one address (behind a
+// trusted proxy, X-Forwarded-For names it) are audited on the person's
+// site, and once the address's budget is spent its ceremonies get 429
+// with Retry-After; an honest sign-in from another address still works.
+func TestConsoleSignInThrottled(t *testing.T) {
+	th := noThrottle
+	th.SignIn = server.Rate{PerMinute: 1, Burst: 3}
+	cb := newConsoleBrowserOn(t, modelstest.SQLite, server.Config{Throttle: th, TrustedProxies: []string{"127.0.0.1"}})
+	cb.register(cb.ce.invite(server.Invite{SiteID: cb.s.site, Name: "Ann Admin"}))
+	var cred webauthn.Credential
+	cb.do("read the passkey", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		res, err := cdp.Call(ctx, tg, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: cb.auth})
+		if err == nil && len(res.Credentials) == 1 {
+			cred = *res.Credentials[0]
+		}
+		return err
+	}))
+	attacker := "198.51.100.7"
+	for i := 0; i < 3; i++ {
+		if st, _ := forgedSignIn(t, cb.ce, attacker, cred); st != http.StatusUnauthorized {
+			t.Fatalf("forged sign-in %d: %d, want 401", i, st)
+		}
+	}
+	st, hdr := signInBegin(t, cb.ce, attacker)
+	if st != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Fatalf("after 3 failures: %d Retry-After %q, want 429 with Retry-After", st, hdr.Get("Retry-After"))
+	}
+	evs := string(cb.ce.must(200, "GET", "/v1/sites/"+cb.s.site+"/events?type=audit", cb.s.admin, nil).body)
+	if n := strings.Count(evs, `"console.sign_in_refused"`); n != 3 {
+		t.Errorf("%d sign_in_refused audit events, want 3: %s", n, evs)
+	}
+	cb.signIn() // the browser's address is another one
+	if !strings.Contains(cb.eval(`location.pathname`), cb.site()) {
+		t.Fatalf("the honest sign-in: %s", cb.eval(`location.href`))
+	}
+}
+
+// signInBegin starts a sign-in ceremony from addr (X-Forwarded-For).
+func signInBegin(t *testing.T, ce *consoleEnv, addr string) (int, http.Header) {
+	t.Helper()
+	st, hdr, _ := ceremonyPost(t, ce, addr, "/console/sign-in/begin", "", "{}")
+	return st, hdr
+}
+
+func ceremonyPost(t *testing.T, ce *consoleEnv, addr, path, ceremony, body string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ce.url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", ce.url)
+	req.Header.Set("X-Forwarded-For", addr)
+	if ceremony != "" {
+		req.Header.Set("X-Ceremony", ceremony)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, res.Header, out
+}
+
+// forgedSignIn answers a sign-in ceremony from addr with the person's
+// credential id and user handle but a signature of no key: the person is
+// known, the assertion fails.
+func forgedSignIn(t *testing.T, ce *consoleEnv, addr string, cred webauthn.Credential) (int, http.Header) {
+	t.Helper()
+	st, _, begin := ceremonyPost(t, ce, addr, "/console/sign-in/begin", "", "{}")
+	if st != http.StatusOK {
+		return st, nil
+	}
+	pk, _ := begin["options"].(map[string]any)["publicKey"].(map[string]any)
+	b64 := base64.RawURLEncoding.EncodeToString
+	cd, _ := json.Marshal(map[string]string{"type": "webauthn.get", "challenge": pk["challenge"].(string), "origin": ce.url})
+	rp := sha256.Sum256([]byte("localhost"))
+	auth := append(rp[:], 0x05, 0, 0, 0, 9)
+	body, _ := json.Marshal(map[string]any{"id": b64(cred.CredentialID), "rawId": b64(cred.CredentialID), "type": "public-key",
+		"response": map[string]string{"clientDataJSON": b64(cd), "authenticatorData": b64(auth),
+			"signature": b64(bytes.Repeat([]byte{1}, 70)), "userHandle": b64(cred.UserHandle)}})
+	st, hdr, _ := ceremonyPost(t, ce, addr, "/console/sign-in/finish", begin["ceremony"].(string), string(body))
+	return st, hdr
+}
+
+// TestConsoleLiveTailAndImport: on the events page new events appear by
+// themselves (console.js and the live tail), and an uploaded CSV's page
+// moves its progress bar to the end and shows the refused row; both pages
+// are kept as screenshots at both sizes.
+func TestConsoleLiveTailAndImport(t *testing.T) {
+	cb := newConsoleBrowser(t)
+	server.SetConsoleTail(cb.ce.api, 100*time.Millisecond, time.Second)
+	cb.person(server.Invite{SiteID: cb.s.site, Name: "Sam Admin"})
+	cb.open(cb.site()+"/events", "events")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasPrefix(cb.text("live"), "Live") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cb.ce.store.Audit(context.Background(), cb.s.site, "test", "door.renamed", "", "", "Lobby → Hall"); err != nil {
+		t.Fatal(err)
+	}
+	cb.do("the new event appears", chromedp.WaitVisible(chromedp.CSS(`#events tr.live`)))
+	if got := cb.eval(`document.querySelector('#events tbody tr').innerText`); !strings.Contains(got, "door.renamed") || !strings.Contains(got, "Lobby → Hall") {
+		t.Fatalf("the first row: %q", got)
+	}
+	cb.shotBoth("events-live", cb.site()+"/events", "events")
+
+	file := filepath.Join(t.TempDir(), "people.csv")
+	csv := importHeader + "Ada Lovelace,ada@example.com,+33611112222,members,,,\nBad Phone,,12,members,,,\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cb.shotBoth("imports", cb.site()+"/imports", "import-form")
+	cb.do("upload", chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}), chromedp.Click(chromedp.ID("upload")),
+		chromedp.WaitVisible(chromedp.ID("import-summary")))
+	if got := cb.eval(`String(document.getElementById('import-progress').value)+'/'+document.getElementById('import-progress').max`); got != "2/2" {
+		t.Errorf("progress %s, want 2/2", got)
+	}
+	if got := cb.text("line-3"); !strings.Contains(got, "phone") {
+		t.Errorf("the refused row: %q", got)
+	}
+	cb.shotBoth("import", strings.TrimPrefix(cb.eval(`location.href`), cb.ce.url), "import-summary")
+	cb.do("submit no file", chromedp.Navigate(cb.ce.url+cb.site()+"/imports"), chromedp.WaitVisible(chromedp.ID("upload")),
+		chromedp.Click(chromedp.ID("upload")), chromedp.WaitVisible(chromedp.ID("file-error")))
+	cb.shot("console-import-error-1280x800.png")
 }

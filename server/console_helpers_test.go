@@ -27,13 +27,21 @@ type consoleEnv struct {
 // edits change the API's dependencies (a notification provider, say).
 func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock, edits ...func(*envSpec)) *consoleEnv {
 	t.Helper()
+	return newConsoleEnvConfig(t, st, clk, server.Config{Throttle: noThrottle}, edits...)
+}
+
+// newConsoleEnvConfig is newConsoleEnv with a configuration (its
+// PublicURL is the loopback port's).
+func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg server.Config, edits ...func(*envSpec)) *consoleEnv {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := "http://" + ln.Addr().String()
+	cfg.PublicURL = pub
 	e := newEnvWith(t, st, func(s *envSpec) {
-		s.deps.Config, s.deps.Now = server.Config{PublicURL: pub, Throttle: noThrottle}, clk.Now
+		s.deps.Config, s.deps.Now = cfg, clk.Now
 		for _, edit := range edits {
 			edit(s)
 		}
@@ -42,7 +50,9 @@ func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock, edits ...func
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
-	t.Cleanup(srv.Close)
+	// A page's live tail holds its connection open: close the clients'
+	// connections first, or Close waits for the stream to end.
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	return &consoleEnv{env: e, clk: clk, url: server.ConsoleOrigin(pub), server: srv}
 }
 
@@ -157,11 +167,17 @@ func (cc *consoleClient) send(method, path string, form url.Values, origin strin
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if cc.token != "" {
-		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
-	}
 	if origin != "" && method != "GET" {
 		req.Header.Set("Origin", origin)
+	}
+	return cc.do(req)
+}
+
+// do sends req with the client's session cookie and reads the answer.
+func (cc *consoleClient) do(req *http.Request) page {
+	cc.t.Helper()
+	if cc.token != "" {
+		req.AddCookie(&http.Cookie{Name: "__Host-lintel_session", Value: cc.token})
 	}
 	res, err := cc.c.Do(req)
 	if err != nil {

@@ -48,6 +48,7 @@ var consoleFuncs = template.FuncMap{
 		return ""
 	},
 	"deref":    func(s *string) string { return deref(s) },
+	"add":      func(a, b int) int { return a + b },
 	"days":     func() []string { return []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} },
 	"pintypes": func() []string { return []string{models.PINOneTime, models.PINTimeBound, models.PINPermanent} },
 	"has": func(list []string, s string) bool {
@@ -89,7 +90,13 @@ func (a *API) consolePageRoutes(s *gin.RouterGroup) {
 	site.POST("/doors/:door/pins/:pin/delete", a.page(needSiteAdmin, a.pinDelete))
 
 	site.GET("/readers", a.page(needSiteAdmin, a.readersPage))
+	site.GET("/imports", a.page(needSiteAdmin, a.importsPage))
+	site.POST("/imports", a.page(needSiteAdmin, a.importUpload))
+	site.GET("/imports/:import", a.page(needSiteAdmin, a.importPage))
+	site.GET("/imports/:import/progress", a.page(needSiteAdmin, a.importProgress))
 	site.GET("/events", a.page(needSiteAdmin, a.eventsPage))
+	site.GET("/events/stream", a.page(needSiteAdmin, a.eventsStream))
+	site.GET("/events/export", a.page(needSiteAdmin, a.eventsExport))
 
 	site.GET("/me", a.page(needSite, a.mePage))
 	a.consoleOpsRoutes(site)
@@ -151,7 +158,7 @@ var flashes = map[string]string{
 	"group": "The group was saved.", "lost": "The card was marked lost. Readers refuse it from their next sync.",
 	"reassigned": "The card was reassigned.", "assigned": "The card was assigned.", "deactivated": "The user was deactivated.",
 	"pass": "The visitor pass was created.", "cancelled": "The pass was cancelled.", "pin": "The PIN was created.",
-	"deleted": "The PIN was deleted.", "dup": "That form was sent already; nothing new was made.",
+	"deleted": "The PIN was deleted.", "import": "The file was accepted: its rows are being imported.", "dup": "That form was sent already; nothing new was made.",
 }
 
 func (a *API) show(c *gin.Context, name string, v *view) {

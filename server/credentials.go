@@ -45,7 +45,7 @@ func actor(c *gin.Context) string { return mustPrincipal(c).actor() }
 
 // audit writes an audit record after the change has committed, so a
 // failure only logs. Use cases write theirs in the change's transaction
-// (Service.audited); only the CSV import (imports.go) still uses this.
+// (Service.audited); only remote unlock (unlock.go) still uses this.
 func (a *API) audit(c *gin.Context, siteID, action, credentialID, userID, detail string) {
 	if err := a.store.Audit(c.Request.Context(), siteID, actor(c), action, credentialID, userID, detail); err != nil {
 		a.log.ErrorContext(c.Request.Context(), "audit event not written", "request_id", requestID(c), "action", action, "error", err)
@@ -77,9 +77,8 @@ func (v *validator) card(req cardRequest) cardRequest {
 }
 
 func (a *API) assignCard(c *gin.Context) {
-	var req cardRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[cardRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.AssignCard(c.Request.Context(), mustPrincipal(c), AssignCardInput{SiteID: currentSite(c).ID, UserID: c.Param("user"),
@@ -92,9 +91,8 @@ func (a *API) assignCard(c *gin.Context) {
 }
 
 func (a *API) listUserCards(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	site := currentSite(c)
@@ -128,9 +126,8 @@ type reassignRequest struct {
 // (docs/roles.md): the old credential is revoked, a new one is created for
 // the new holder, audited, and readers drop the old holder at once.
 func (a *API) reassignCard(c *gin.Context) {
-	var req reassignRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[reassignRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.ReassignCard(c.Request.Context(), mustPrincipal(c), ReassignCardInput{SiteID: currentSite(c).ID, CardID: c.Param("card"), UserID: req.UserID})
@@ -142,9 +139,8 @@ type revokeRequest struct {
 }
 
 func (a *API) revokeCredential(c *gin.Context) {
-	var req revokeRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[revokeRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.RevokeCredential(c.Request.Context(), mustPrincipal(c),
@@ -153,9 +149,8 @@ func (a *API) revokeCredential(c *gin.Context) {
 }
 
 func (a *API) listCredentials(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	f := models.CredentialFilter{UserID: c.Query("user_id"), Kind: c.Query("kind"), Status: c.Query("status")}
@@ -260,9 +255,8 @@ func (a *API) tokenTimes() (now, exp time.Time) {
 }
 
 func (a *API) acceptInvitation(c *gin.Context) {
-	var req acceptRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[acceptRequest](a, c)
+	if !ok {
 		return
 	}
 	var v validator
@@ -335,9 +329,8 @@ type challengeRequest struct {
 // the server's clock and newer than the last one accepted. It reveals
 // nothing about the credential.
 func (a *API) refreshChallenge(c *gin.Context) {
-	var req challengeRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[challengeRequest](a, c)
+	if !ok {
 		return
 	}
 	var v validator
@@ -392,9 +385,8 @@ type refreshRequest struct {
 }
 
 func (a *API) refreshCredential(c *gin.Context) {
-	var req refreshRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[refreshRequest](a, c)
+	if !ok {
 		return
 	}
 	var v validator

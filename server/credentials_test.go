@@ -23,7 +23,6 @@ import (
 
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
-	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
@@ -79,9 +78,7 @@ func (e *env) enroll(f fixture, p *phone) resp {
 }
 
 func TestMobileCredentialLifecycle(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		p := newPhone(t)
 		acc := e.enroll(f, p)
@@ -175,9 +172,7 @@ func TestMobileCredentialLifecycle(t *testing.T) {
 func jwsRequireKid() jws.WithKeySetSuboption { return jws.WithRequireKid(true) }
 
 func TestInvitationRules(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		issue := func() string {
 			r := e.must(201, "POST", "/v1/sites/"+f.site+"/users/"+f.user+"/mobile-credentials", f.admin, nil)
 			return r.json()["invitation"].(map[string]any)["code"].(string)
@@ -257,9 +252,7 @@ func TestInvitationRules(t *testing.T) {
 }
 
 func TestCards(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		g := e.fixture("B")
 		base := "/v1/sites/" + f.site
 		bob := e.must(201, "POST", base+"/users", f.admin, map[string]any{"name": "Bob", "group_id": f.group}).str("id")
@@ -330,9 +323,7 @@ func (e *env) bundle(readerKey, since string) bundle.Bundle {
 }
 
 func TestBundleSync(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		full := e.must(200, "GET", "/v1/reader/bundle", f.reader, nil)
 		tag := full.header.Get("ETag")
 		var b bundle.Bundle
@@ -377,9 +368,7 @@ func TestBundleSync(t *testing.T) {
 func jsonNum(v int64) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestReaderEvents(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		g := e.fixture("B")
 		now := time.Now().UTC()
 		ev := func(id string, ago time.Duration, granted bool, reason string) map[string]any {
@@ -461,19 +450,7 @@ func readSSE(t testing.TB, resp *http.Response) <-chan [2]string {
 
 func openStream(t testing.TB, base, readerKey string) <-chan [2]string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/reader/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+readerKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	ch := readSSE(t, resp)
-	if first := <-ch; first[0] != "bundle" {
-		t.Fatalf("stream opens with %v", first)
-	}
+	ch, _ := openStreamWith(t, base, readerKey, nil)
 	return ch
 }
 

@@ -3,17 +3,12 @@ package server_test
 import (
 	"testing"
 	"time"
-
-	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // Deactivating a visitor revokes their passes and deletes their PINs, in
 // the same transaction as the rest of the deactivation.
 func TestDeactivationRevokesPassesAndPINs(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("A")
+	eachSite(t, "A", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		p := e.must(201, "POST", base+"/visitor-passes", f.admin, passBody("temporary", time.Now(), f.door))
 		visitor := p.json()["visitor"].(map[string]any)["user_id"].(string)

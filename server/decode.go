@@ -175,6 +175,27 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 }
 
 // page reads ?limit= and ?cursor= (bounded; 50 by default, 200 at most).
+// bind decodes the request's JSON body into a T for a handler; when it
+// cannot, it has answered with the problem and ok is false.
+func bind[T any](a *API, c *gin.Context) (req T, ok bool) {
+	if err := decodeJSON(c, &req); err != nil {
+		a.fail(c, err)
+		return req, false
+	}
+	return req, true
+}
+
+// pageOf is page for a handler: when the paging is bad, it has answered
+// with the problem and ok is false.
+func pageOf(a *API, c *gin.Context) (models.Page, bool) {
+	p, err := page(c)
+	if err != nil {
+		a.fail(c, err)
+		return p, false
+	}
+	return p, true
+}
+
 func page(c *gin.Context) (models.Page, error) {
 	p := models.Page{Limit: 50, After: c.Query("cursor")}
 	if v := c.Query("limit"); v != "" {

@@ -197,6 +197,18 @@ func (s *Service) pushTarget(ctx context.Context, tx *models.Store, siteID, user
 	return ch, d.PushToken, nil
 }
 
+// enqueueChosen queues m to the recipient the caller chose by via (sms or
+// push), keyed by what it delivers (subject) so it is queued once; a
+// recipient the provider can never reach is the caller's 422.
+func (s *Service) enqueueChosen(ctx context.Context, tx *models.Store, m notifications.Message, subject, via string) (string, error) {
+	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, subject, m.Recipient)
+	id, err := s.enqueue(ctx, tx, m)
+	if err != nil {
+		return "", recipientError(err, via)
+	}
+	return id, nil
+}
+
 // recipientError turns a recipient the provider could never reach into a
 // 422 naming deliver_via; anything else is a programming error (500).
 func recipientError(err error, via string) error {
@@ -234,12 +246,7 @@ func (s *Service) enqueueInvitation(ctx context.Context, tx *models.Store, site 
 	} else if m.Channel, m.Recipient, err = s.pushTarget(ctx, tx, site.ID, userID, "invitation", notifications.KindInvitation); err != nil {
 		return "", err
 	}
-	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, inv.ID, m.Recipient)
-	id, err := s.enqueue(ctx, tx, m)
-	if err != nil {
-		return "", recipientError(err, via)
-	}
-	return id, nil
+	return s.enqueueChosen(ctx, tx, m, inv.ID, via)
 }
 
 func (s *Service) invitationURL(code string) string { return s.cfg.PublicURL + "/invite/" + code }
@@ -340,12 +347,7 @@ func (s *Service) enqueueVisitorPass(ctx context.Context, tx *models.Store, d pa
 			return "", err
 		}
 	}
-	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, d.PassID, m.Recipient)
-	id, err := s.enqueue(ctx, tx, m)
-	if err != nil {
-		return "", recipientError(err, d.Via)
-	}
-	return id, nil
+	return s.enqueueChosen(ctx, tx, m, d.PassID, d.Via)
 }
 
 // --- the admin's view ---
@@ -380,9 +382,8 @@ func toDelivery(m *models.OutboxMessage) deliveryResponse {
 }
 
 func (a *API) listDeliveries(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	f := models.DeliveryFilter{Status: c.Query("status"), Kind: c.Query("kind")}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 )
 
@@ -17,30 +16,24 @@ import (
 // half) and one MarkSent per message, on each database. The messages are
 // enqueued before the timer starts.
 func BenchmarkOutboxThroughput(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		b.Run(db.name, func(b *testing.B) {
-			st := db.open(b, modelstest.Options{})
-			d := newDeliveryEnv(b, st)
-			f := d.fixture("Bench")
-			outboxFill(b, st, f.site, b.N)
-			var done atomic.Int64
-			all := make(chan struct{})
-			n := int64(b.N)
-			w := d.worker(b, "bench", func(c *notifications.WorkerConfig) {
-				c.Concurrency, c.BatchSize, c.PollInterval = 32, 256, 10*time.Millisecond
-				c.OnOutcome = func(o notifications.Outcome) {
-					if o.Result != notifications.ResultSent {
-						b.Errorf("message %s: %s %v", o.Message.ID, o.Result, o.Err)
-					}
-					if done.Add(1) == n {
-						close(all)
-					}
+	eachStoreB(b, func(b *testing.B, st *models.Store) {
+		d := newDeliveryEnv(b, st)
+		f := d.fixture("Bench")
+		outboxFill(b, st, f.site, b.N)
+		var done atomic.Int64
+		all := make(chan struct{})
+		n := int64(b.N)
+		w := d.worker(b, "bench", func(c *notifications.WorkerConfig) {
+			c.Concurrency, c.BatchSize, c.PollInterval = 32, 256, 10*time.Millisecond
+			c.OnOutcome = func(o notifications.Outcome) {
+				if o.Result != notifications.ResultSent {
+					b.Errorf("message %s: %s %v", o.Message.ID, o.Result, o.Err)
 				}
-			})
-			testkit.Throughput(b, "msgs/s", w.Run, all)
+				if done.Add(1) == n {
+					close(all)
+				}
+			}
 		})
-	}
+		testkit.Throughput(b, "msgs/s", w.Run, all)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
@@ -30,6 +31,16 @@ type deliveryEnv struct {
 	reg    *notifications.Registry
 	queue  notifications.Queue
 	woken  atomic.Int32
+}
+
+// eachDelivery runs fn on both databases with a delivery env of all three
+// channels and a fixture named name.
+func eachDelivery(t *testing.T, name string, fn func(t *testing.T, d *deliveryEnv, f fixture)) {
+	t.Helper()
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		d := newDeliveryEnv(t, st)
+		fn(t, d, d.fixture(name))
+	})
 }
 
 // newDeliveryEnv configures the given channels (all three if none).

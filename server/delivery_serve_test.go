@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/lintel/lintel/internal/testkit"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -83,30 +84,8 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 			From: testSender, BaseURL: tw.URL, HTTPClient: tw.Client()}
 	})
 	call := func(method, path string, body any, want int) map[string]any {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+op)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s = %d, want %d: %v", method, path, resp.StatusCode, want, out)
-		}
-		return out
+		return serveCall(t, base, op, method, path, nil, body, want).json()
 	}
-	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
 	for _, want := range []string{"sms configured", "apns NOT configured (LINTEL_APNS_KEY_FILE not set)", "fcm NOT configured (LINTEL_FCM_CREDENTIALS_FILE not set)"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
@@ -172,5 +151,42 @@ func runServe(t *testing.T, op string, env map[string]string, edit func(*server.
 			t.Error("serve did not stop")
 		}
 	})
-	return "http://" + addr, logs
+	base = "http://" + addr
+	testkit.WaitFor(t, 10*time.Second, "serve to be ready", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	return base, logs
+}
+
+// serveCall sends one request to a server runServe started, as the
+// operator op, and fails t unless it answers want.
+func serveCall(t *testing.T, base, op, method, path string, hdr map[string]string, body any, want int) resp {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+op)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("%s %s = %d, want %d: %s", method, path, res.StatusCode, want, out)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: out}
 }

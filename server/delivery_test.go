@@ -34,9 +34,7 @@ func invitationOf(t testing.TB, r resp) (code, url string) {
 // from the configured sender, with the invitation link, and the outbox
 // records it sent, with the code gone from the database.
 func TestInvitationDeliveredBySMS(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("Maple Court")
+	eachDelivery(t, "Maple Court", func(t *testing.T, d *deliveryEnv, f fixture) {
 		r := issueVia(d, f, "sms")
 		if r.status != 201 || r.str("deliver_via") != "sms" || r.str("delivery_id") == "" {
 			t.Fatalf("issue: %d %s", r.status, r.body)
@@ -79,7 +77,7 @@ func TestInvitationDeliveredBySMS(t *testing.T) {
 		if strings.Contains(string(d.must(200, "GET", "/v1/sites/"+f.site+"/deliveries", f.admin, nil).body), "612345") {
 			t.Fatal("the deliveries listing shows the phone number")
 		}
-		m, err := st.GetDelivery(context.Background(), f.site, r.str("delivery_id"))
+		m, err := d.store.GetDelivery(context.Background(), f.site, r.str("delivery_id"))
 		if err != nil || strings.Contains(m.Payload, code) {
 			t.Fatalf("the invitation code outlived the delivery in the outbox: %+v %v", m, err)
 		}
@@ -208,9 +206,7 @@ func TestInvitationDeliveryRefusals(t *testing.T) {
 // revoking transaction; a phone without a usable token gets nothing and the
 // revocation still succeeds.
 func TestRevocationSendsSilentPush(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("A")
+	eachDelivery(t, "A", func(t *testing.T, d *deliveryEnv, f fixture) {
 		base := "/v1/sites/" + f.site
 		ios := d.enrollPhone(f, "ios", hexToken(2))
 		android := d.enrollPhone(f, "android", fcmToken(2))
@@ -253,9 +249,7 @@ func TestRevocationSendsSilentPush(t *testing.T) {
 // Deactivating a user revokes their phones' credentials and tells each
 // phone with a silent push, through the same outbox.
 func TestDeactivationSendsSilentPushes(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("A")
+	eachDelivery(t, "A", func(t *testing.T, d *deliveryEnv, f fixture) {
 		ios := d.enrollPhone(f, "ios", hexToken(3))
 		android := d.enrollPhone(f, "android", fcmToken(3))
 		d.must(200, "DELETE", "/v1/sites/"+f.site+"/users/"+f.user, f.admin, nil)
@@ -415,11 +409,9 @@ func outboxCount(t testing.TB, st *models.Store, status string) int64 {
 // messages claimed: a third worker delivers everything; every message
 // arrives at least once and none is lost, on both databases.
 func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("A")
+	eachDelivery(t, "A", func(t *testing.T, d *deliveryEnv, f fixture) {
 		const n = 120
-		want := outboxFill(t, st, f.site, n)
+		want := outboxFill(t, d.store, f.site, n)
 		// Slow answers, so that the stop lands mid-batch.
 		d.twilio.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 15 * time.Millisecond})...)
 		d.apns.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 15 * time.Millisecond})...)
@@ -429,16 +421,16 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		ctx1, stop1 := context.WithCancel(context.Background())
 		done1 := make(chan error)
 		go func() { done1 <- w1.Run(ctx1) }()
-		testkit.WaitFor(t, 20*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) >= 10 })
+		testkit.WaitFor(t, 20*time.Second, "the condition", func() bool { return outboxCount(t, d.store, models.OutboxSent) >= 10 })
 		stop1()
 		if err := <-done1; err != nil {
 			t.Fatal(err)
 		}
-		sent1 := outboxCount(t, st, models.OutboxSent)
+		sent1 := outboxCount(t, d.store, models.OutboxSent)
 		if sent1 >= n {
 			t.Fatalf("worker 1 sent everything (%d) before the stop: the test proves nothing", sent1)
 		}
-		if s := outboxCount(t, st, models.OutboxSending); s != 0 {
+		if s := outboxCount(t, d.store, models.OutboxSending); s != 0 {
 			t.Fatalf("%d messages still leased after a graceful stop", s)
 		}
 
@@ -458,7 +450,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		ctx3, stop3 := context.WithCancel(context.Background())
 		done3 := make(chan error)
 		go func() { done3 <- w3.Run(ctx3) }()
-		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) == n })
+		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, d.store, models.OutboxSent) == n })
 		stop3()
 		if err := <-done3; err != nil {
 			t.Fatal(err)
@@ -483,11 +475,9 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 // same message (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's single
 // writer), so without a lease running out nothing is sent twice.
 func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("A")
+	eachDelivery(t, "A", func(t *testing.T, d *deliveryEnv, f fixture) {
 		const n = 200
-		want := outboxFill(t, st, f.site, n)
+		want := outboxFill(t, d.store, f.site, n)
 		log := newSentLog(t, true)
 		// Slow answers keep both workers busy at once.
 		d.twilio.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 2 * time.Millisecond})...)
@@ -501,7 +491,7 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = w.Run(ctx) }()
 		}
-		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, st, models.OutboxSent) == n })
+		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, d.store, models.OutboxSent) == n })
 		cancel()
 		wg.Wait()
 		if len(log.twice) > 0 {
@@ -521,13 +511,11 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 }
 
 func TestListDeliveriesEndpoint(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("A")
+	eachDelivery(t, "A", func(t *testing.T, d *deliveryEnv, f fixture) {
 		other := d.fixture("B")
 		base := "/v1/sites/" + f.site + "/deliveries"
-		outboxFill(t, st, f.site, 5)
-		outboxFill(t, st, other.site, 1)
+		outboxFill(t, d.store, f.site, 5)
+		outboxFill(t, d.store, other.site, 1)
 		issueVia(d, f, "sms")
 
 		if got := d.deliveries(f, "?kind=visitor_pass&limit=2"); len(got) != 2 {
@@ -578,9 +566,7 @@ func TestListDeliveriesEndpoint(t *testing.T) {
 // phone; with push, to the phone the visitor (a user of the site) enrolled;
 // a pass that can't be delivered as asked is not created.
 func TestVisitorPassDelivered(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("Maple")
+	eachDelivery(t, "Maple", func(t *testing.T, d *deliveryEnv, f fixture) {
 		base := "/v1/sites/" + f.site
 		now := time.Now().UTC()
 		pass := func(via, name, phone string) resp {

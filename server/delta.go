@@ -29,14 +29,7 @@ func (a *API) buildDelta(d *models.DeltaData) *bundle.Bundle {
 // the door's readers; false when only a full bundle will do (nothing was
 // written then), true when it answered (or failed).
 func (a *API) serveDelta(c *gin.Context, r *models.Reader, since, version int64) bool {
-	ctx := c.Request.Context()
-	d, err := a.bundles.getDelta(r.SiteID, r.DoorID, since, version, func() (*bundle.Bundle, error) {
-		d, err := a.store.DeltaFor(context.WithoutCancel(ctx), r.ID, since)
-		if err != nil || d == nil {
-			return nil, err
-		}
-		return a.buildDelta(d), nil
-	})
+	d, err := a.doorDelta(c.Request.Context(), r, since, version)
 	if err != nil {
 		a.fail(c, err)
 		return true
@@ -55,14 +48,10 @@ func (a *API) serveDelta(c *gin.Context, r *models.Reader, since, version int64)
 // (bundleCache), the reader's own id spliced in.
 func (a *API) serveFull(c *gin.Context, r *models.Reader, version int64) {
 	ctx := c.Request.Context()
-	e, err := a.bundles.get(r.SiteID, r.DoorID, version, func() (*bundle.Bundle, error) {
+	e, err := a.bundles.get(r.SiteID, r.DoorID, version, func() (*cachedBundle, error) {
 		// Shared by every reader waiting on this build: not cut short by
 		// the first one hanging up.
-		data, err := a.store.BundleFor(context.WithoutCancel(ctx), r.ID)
-		if err != nil {
-			return nil, err
-		}
-		return a.buildBundle(data)
+		return a.buildFull(context.WithoutCancel(ctx), r, version)
 	})
 	if err != nil {
 		a.fail(c, err)

@@ -42,9 +42,8 @@ func notFoundAs(err error, what string) error {
 }
 
 func (a *API) createDoor(c *gin.Context) {
-	var req doorRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[doorRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreateDoor(c.Request.Context(), mustPrincipal(c), CreateDoorInput{SiteID: currentSite(c).ID, doorRequest: req})
@@ -52,9 +51,8 @@ func (a *API) createDoor(c *gin.Context) {
 }
 
 func (a *API) listDoors(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	res, err := a.ListDoors(c.Request.Context(), currentSite(c).ID, p)
@@ -67,9 +65,8 @@ func (a *API) getDoor(c *gin.Context) {
 }
 
 func (a *API) updateDoor(c *gin.Context) {
-	var req doorPatch
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[doorPatch](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.UpdateDoor(c.Request.Context(), mustPrincipal(c), UpdateDoorInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), doorPatch: req})

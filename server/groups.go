@@ -143,9 +143,8 @@ func applyPolicy(g *models.Group, p visitorPassPolicy) {
 }
 
 func (a *API) createGroup(c *gin.Context) {
-	var req groupRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[groupRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreateGroup(c.Request.Context(), mustPrincipal(c), CreateGroupInput{SiteID: currentSite(c).ID, groupRequest: req})
@@ -153,9 +152,8 @@ func (a *API) createGroup(c *gin.Context) {
 }
 
 func (a *API) listGroups(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	res, err := a.ListGroups(c.Request.Context(), currentSite(c).ID, p)
@@ -172,9 +170,8 @@ func (a *API) getGroup(c *gin.Context) {
 }
 
 func (a *API) updateGroup(c *gin.Context) {
-	var req groupPatch
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[groupPatch](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.UpdateGroup(c.Request.Context(), mustPrincipal(c), UpdateGroupInput{SiteID: currentSite(c).ID, GroupID: c.Param("group"), groupPatch: req})

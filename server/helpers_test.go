@@ -116,18 +116,39 @@ func newEnvConfig(t testing.TB, st *models.Store, cfg server.Config, now func() 
 	return newEnvWith(t, st, func(s *envSpec) { s.deps.Config, s.deps.Now = cfg, now })
 }
 
+// testDBs are the two databases every store test and benchmark runs on.
+var testDBs = []struct {
+	name string
+	open func(testing.TB, modelstest.Options) *models.Store
+}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}}
+
 // eachDB runs fn on both databases, each store with its own clock.
 func eachDB(t *testing.T, fn func(t *testing.T, st *models.Store, clk *testClock)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+	for _, db := range testDBs {
 		t.Run(db.name, func(t *testing.T) {
 			clk := newTestClock()
 			fn(t, db.open(t, modelstest.Options{Now: clk.Now}), clk)
 		})
 	}
+}
+
+// eachStoreB is eachDB for benchmarks: a sub-benchmark per database, its
+// store on the real clock.
+func eachStoreB(b *testing.B, fn func(b *testing.B, st *models.Store)) {
+	for _, db := range testDBs {
+		b.Run(db.name, func(b *testing.B) { fn(b, db.open(b, modelstest.Options{})) })
+	}
+}
+
+// eachSite runs fn on both databases with a new API (on the real clock) and
+// a fixture named name.
+func eachSite(t *testing.T, name string, fn func(t *testing.T, e *env, f fixture)) {
+	t.Helper()
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		e := newEnv(t, st)
+		fn(t, e, e.fixture(name))
+	})
 }
 
 type resp struct {

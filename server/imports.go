@@ -70,20 +70,33 @@ func (a *API) createImport(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	res, err := a.CreateImport(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, body)
+	if err == nil {
+		c.Header("Location", "/v1/sites/"+res.SiteID+"/imports/"+res.ID)
+	}
+	a.respond(c, http.StatusAccepted, res, err)
+}
+
+// CreateImport is the import use case (the API's and the console's
+// upload): it checks the file's header and counts its rows, stores the
+// job with its audit record, and starts it.
+func (a *API) CreateImport(ctx context.Context, who Principal, siteID string, body []byte) (importResponse, error) {
 	total, err := countImportRows(body)
 	if err != nil {
-		a.fail(c, err)
-		return
+		return importResponse{}, err
 	}
-	im := &models.Import{SiteID: currentSite(c).ID, Actor: actor(c), Total: total, Body: body}
-	if err := a.store.CreateImport(c.Request.Context(), im); err != nil {
-		a.fail(c, err)
-		return
+	im := &models.Import{SiteID: siteID, Actor: who.actor(), Total: total, Body: body}
+	err = a.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
+		if err := tx.CreateImport(ctx, im); err != nil {
+			return audit{}, err
+		}
+		return audit{action: "import.created", detail: im.ID}, nil
+	})
+	if err != nil {
+		return importResponse{}, err
 	}
-	a.audit(c, im.SiteID, "import.created", "", "", im.ID)
-	go a.runImport(context.WithoutCancel(c.Request.Context()), im.ID)
-	c.Header("Location", "/v1/sites/"+im.SiteID+"/imports/"+im.ID)
-	c.JSON(http.StatusAccepted, toImport(im, nil))
+	go a.runImport(context.WithoutCancel(ctx), im.ID)
+	return toImport(im, nil), nil
 }
 
 // readImportBody takes a text/csv body (UTF-8) of at most maxImportBytes.
@@ -116,12 +129,8 @@ func (a *API) loadImport(c *gin.Context) (*models.Import, []models.ImportError, 
 }
 
 func (a *API) getImport(c *gin.Context) {
-	im, errs, err := a.loadImport(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toImport(im, errs))
+	res, err := a.GetImport(c.Request.Context(), currentSite(c).ID, c.Param("import"))
+	a.respond(c, http.StatusOK, res, err)
 }
 
 // importEvents streams the job's progress as Server-Sent Events: a

@@ -46,25 +46,25 @@ func importErrors(r resp) []importErr {
 func siteUsers(t testing.TB, e *env, site string) map[string]models.User {
 	t.Helper()
 	rows, _, err := e.store.ListUsers(context.Background(), site, models.UserFilter{}, models.Page{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]models.User{}
-	for _, u := range rows {
-		out[u.Name] = u
-	}
-	return out
+	return keyedBy(t, rows, err, func(u models.User) string { return u.Name })
 }
 
 func siteCards(t testing.TB, e *env, site string) map[string]models.Credential {
 	t.Helper()
 	rows, _, err := e.store.ListCredentials(context.Background(), site, models.CredentialFilter{Cards: true}, models.Page{Limit: 1000})
+	return keyedBy(t, rows, err, func(c models.Credential) string { return c.Number })
+}
+
+// keyedBy indexes the rows a store list returned by key, failing t on the
+// list's error.
+func keyedBy[T any](t testing.TB, rows []T, err error, key func(T) string) map[string]T {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]models.Credential{}
-	for _, c := range rows {
-		out[c.Number] = c
+	out := make(map[string]T, len(rows))
+	for _, r := range rows {
+		out[key(r)] = r
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"html/template"
@@ -79,13 +78,7 @@ const maxInvitationCode = 64
 
 func (a *API) renderInvitePage(c *gin.Context, status int, v invitePageView) {
 	v.CSS = template.CSS(invitePageCSS)
-	var buf bytes.Buffer
-	if err := invitePageTemplate.Execute(&buf, v); err != nil {
-		a.fail(c, err)
-		return
-	}
-	pageHeaders(c, invitePageCSP)
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	a.renderPage(c, status, invitePageTemplate, invitePageCSP, v)
 }
 
 // invitePage (GET /invite/{code}) is the invitee's page.

@@ -26,9 +26,8 @@ func (a *API) getMe(c *gin.Context) {
 
 // myCredentials lists the caller's cards, fobs and mobile credentials.
 func (a *API) myCredentials(c *gin.Context) {
-	pg, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	pg, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	res, err := a.MyCredentials(c.Request.Context(), mustPrincipal(c), pg)
@@ -47,9 +46,8 @@ func (a *API) myCredential(c *gin.Context) {
 
 // myPINs lists the live PINs assigned to the caller, on every door, masked.
 func (a *API) myPINs(c *gin.Context) {
-	pg, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	pg, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	res, err := a.MyPINs(c.Request.Context(), mustPrincipal(c), pg)
@@ -58,9 +56,8 @@ func (a *API) myPINs(c *gin.Context) {
 
 // myBookings lists the caller's bookings of every door.
 func (a *API) myBookings(c *gin.Context) {
-	pg, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	pg, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	p := mustPrincipal(c)
@@ -74,9 +71,8 @@ func (a *API) myBookings(c *gin.Context) {
 
 // myEvents is the caller's access history, newest first.
 func (a *API) myEvents(c *gin.Context) {
-	pg, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	pg, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	res, err := a.MyEvents(c.Request.Context(), mustPrincipal(c), pg)

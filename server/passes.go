@@ -336,9 +336,8 @@ func days(d time.Duration) string {
 }
 
 func (a *API) createPass(c *gin.Context) {
-	var req passRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[passRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreatePass(c.Request.Context(), mustPrincipal(c), CreatePassInput{SiteID: currentSite(c).ID, passRequest: req})
@@ -507,9 +506,8 @@ func guessable(pin string) bool {
 }
 
 func (a *API) listPasses(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	q := PassQuery{Issuer: c.Query("issuer"), Type: c.Query("type"), Status: c.Query("status")}
@@ -572,9 +570,8 @@ func (a *API) passEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	pg, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	pg, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	rows, next, err := a.store.PassEvents(c.Request.Context(), p.SiteID, p.ID, pg)

@@ -124,12 +124,19 @@ func pageHeaders(c *gin.Context, csp string) {
 
 func (a *API) renderPassPage(c *gin.Context, status int, v passPageView) {
 	v.CSS = template.CSS(passPageCSS)
+	a.renderPage(c, status, passPageTemplate, passPageCSP, v)
+}
+
+// renderPage renders one of the pages for people (the pass page, the
+// invitee's page) whole before sending it, so a template error is a clean
+// problem, never half a page; with the page's headers and its CSP.
+func (a *API) renderPage(c *gin.Context, status int, tmpl *template.Template, csp string, v any) {
 	var buf bytes.Buffer
-	if err := passPageTemplate.Execute(&buf, v); err != nil {
+	if err := tmpl.Execute(&buf, v); err != nil {
 		a.fail(c, err)
 		return
 	}
-	pageHeaders(c, passPageCSP)
+	pageHeaders(c, csp)
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lintel/lintel/credential"
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // requireChromium returns the Chromium binary (Debian package chromium);
@@ -77,8 +76,8 @@ func saveArtifact(t *testing.T, name string, data []byte) {
 // on a tap without script, and a revoked pass shows no code.
 func TestPassPageInChromium(t *testing.T) {
 	ctx := browser(t)
-	clk := newTestClock()
-	w := newWalletEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, walletOpts{apple: true, google: true})
+	w := sqliteWallet(t, walletOpts{apple: true, google: true})
+	clk := w.clk
 	srv := httptest.NewServer(w.handler)
 	t.Cleanup(srv.Close)
 

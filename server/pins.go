@@ -259,9 +259,8 @@ func (v *validator) assignee(a *assigneeJSON, p Principal) models.Assignee {
 }
 
 func (a *API) createPIN(c *gin.Context) {
-	var req pinRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[pinRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreatePIN(c.Request.Context(), mustPrincipal(c), CreatePINInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), pinRequest: req})
@@ -352,9 +351,8 @@ func (s *Service) fillCustom(siteID, digits string, rows []*models.PIN) error {
 }
 
 func (a *API) listPINs(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	q := PINQuery{Query: c.Query("q"), Type: c.Query("type"), Mode: c.Query("mode")}

@@ -45,12 +45,7 @@ func (s *Service) enqueuePIN(ctx context.Context, tx *models.Store, site *models
 	} else if m.Channel, m.Recipient, err = s.pushTarget(ctx, tx, site.ID, u.ID, "PIN", notifications.KindPIN); err != nil {
 		return "", err
 	}
-	m.IdempotencyKey = notifications.IdempotencyKey(m.Kind, m.Channel, p.ID, m.Recipient)
-	id, err := s.enqueue(ctx, tx, m)
-	if err != nil {
-		return "", recipientError(err, via)
-	}
-	return id, nil
+	return s.enqueueChosen(ctx, tx, m, p.ID, via)
 }
 
 // pinValidity words when a PIN works, in the site's time zone (with its

@@ -16,9 +16,7 @@ import (
 // Twilio test server): the door, the validity in the site's time zone and
 // the digits; the outbox forgets the digits once sent.
 func TestPINDeliveredBySMS(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("Maple Court")
+	eachDelivery(t, "Maple Court", func(t *testing.T, d *deliveryEnv, f fixture) {
 		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
 		// A day a month ahead, 09:00-17:00 in Paris.
 		day := time.Now().In(paris(t)).AddDate(0, 1, 0)
@@ -45,7 +43,7 @@ func TestPINDeliveredBySMS(t *testing.T) {
 		if len(got) != 1 || got[0]["kind"] != "pin" || got[0]["id"] != id {
 			t.Fatalf("outbox: %v", got)
 		}
-		m, err := st.GetDelivery(context.Background(), f.site, id)
+		m, err := d.store.GetDelivery(context.Background(), f.site, id)
 		if err != nil || strings.Contains(m.Payload, pin) {
 			t.Fatalf("the PIN outlived its delivery in the outbox: %+v %v", m, err)
 		}
@@ -68,9 +66,7 @@ func TestPINDeliveredBySMS(t *testing.T) {
 // sends the booking's PIN to the booker, committed with the booking; by
 // push it goes to the booker's enrolled phone.
 func TestBookingPINDelivered(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("Maple Court")
+	eachDelivery(t, "Maple Court", func(t *testing.T, d *deliveryEnv, f fixture) {
 		room, day := partyRoom(d.env, f, 2, 5)
 		path := "/v1/sites/" + f.site + "/doors/" + room + "/bookings"
 		r := d.must(201, "POST", path, f.admin, map[string]any{"user_id": f.user, "starts_at": at(day, 18), "ends_at": at(day, 20),

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -144,129 +143,6 @@ func (a *API) buildBundleData(d *models.BundleData) *bundle.Bundle {
 	}
 	a.addKeypadAndPasses(b, d)
 	return b
-}
-
-// heartbeat is how often an idle stream sends a comment line, so proxies
-// and the reader notice a dead connection.
-const heartbeat = 15 * time.Second
-
-// readerStream pushes the reader's site changes as Server-Sent Events. It
-// opens with the current version (so a reader that missed changes while
-// disconnected resyncs at once), then relays every change; revocations carry
-// the credential id so the reader can deny it before refetching. Commands
-// to this reader (unlock, decommissioned) come through the reader hub; the
-// stream's opening and closing are recorded (reader.online/offline).
-func (a *API) readerStream(c *gin.Context) {
-	ctx := c.Request.Context()
-	p := mustPrincipal(c)
-	r, err := a.store.GetReader(ctx, p.ReaderID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "reader"))
-		return
-	}
-	changes, cancel := a.broker.Subscribe(r.SiteID)
-	defer cancel()
-	version, err := a.store.SiteVersion(ctx, r.SiteID)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	conn := a.readers.add(r.ID, r.DoorID)
-	a.setPresence(c, r, true)
-	defer func() {
-		a.readers.remove(conn)
-		a.setPresence(c, r, false)
-	}()
-	s := openEventStream(c)
-	if !s.send(wire.BundleEvent(version, wire.KindHello)) {
-		return
-	}
-	a.pumpStream(c, r, s, conn, changes)
-}
-
-// setPresence records the stream's opening or closing; a failure is
-// logged, not fatal (the stream itself works without it).
-func (a *API) setPresence(c *gin.Context, r *models.Reader, connected bool) {
-	ctx := context.WithoutCancel(c.Request.Context())
-	if err := a.store.SetReaderConnected(ctx, r, connected); err != nil {
-		a.log.ErrorContext(ctx, "reader presence not recorded", "reader", r.ID, "connected", connected, "error", err)
-	}
-}
-
-// eventStream writes Server-Sent Events to the response.
-type eventStream struct{ w gin.ResponseWriter }
-
-func openEventStream(c *gin.Context) eventStream {
-	w := c.Writer
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	return eventStream{w}
-}
-
-func (s eventStream) send(ev wire.StreamEvent) bool { return s.write(ev.Frame()) }
-
-func (s eventStream) write(b []byte) bool {
-	if _, err := s.w.Write(b); err != nil {
-		return false
-	}
-	s.w.Flush()
-	return true
-}
-
-// pumpStream relays changes, commands and heartbeats until the client, the
-// broker or a decommission ends the stream.
-func (a *API) pumpStream(c *gin.Context, r *models.Reader, s eventStream, conn *readerConn, changes <-chan models.Change) {
-	ctx := c.Request.Context()
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	touch := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.broker.Done():
-			return
-		case <-conn.closed:
-			return
-		case ev := <-conn.cmds:
-			if !s.send(ev) || ev.Type == wire.TypeDecommissioned {
-				return
-			}
-		case <-tick.C:
-			if !s.write([]byte(": ping\n\n")) {
-				return
-			}
-			if time.Since(touch) > time.Minute {
-				_ = a.store.TouchReader(ctx, r.ID)
-				touch = time.Now()
-			}
-		case ch := <-changes:
-			ev, ok := a.changeEvent(ctx, r, ch)
-			if !ok || !s.send(ev) {
-				return
-			}
-		}
-	}
-}
-
-// changeEvent turns a broker change into the stream event for it; a
-// change without a site means the listener reconnected, and the current
-// version is re-announced.
-func (a *API) changeEvent(ctx context.Context, r *models.Reader, ch models.Change) (wire.StreamEvent, bool) {
-	if ch.SiteID == "" {
-		v, err := a.store.SiteVersion(ctx, r.SiteID)
-		if err != nil {
-			return wire.StreamEvent{}, false
-		}
-		ch = models.Change{SiteID: r.SiteID, Version: v, Kind: models.ChangeAccess}
-	}
-	if ch.Kind == models.ChangeRevocation {
-		return wire.RevokedEvent(ch.Version, ch.CredentialID, ch.Until), true
-	}
-	return wire.BundleEvent(ch.Version, ch.Kind), true
 }
 
 // methodList names the methods for a validation message: "ble, nfc, card,

@@ -15,6 +15,8 @@ type readerHub struct {
 	mu      sync.Mutex
 	streams map[string]map[*readerConn]bool // reader id → its open streams
 	acks    map[string]pendingAck           // command id → the waiting request
+	// frames are the encoded inline deltas the streams share (stream.go).
+	frames deltaFrames
 }
 
 // readerConn is one open stream: commands go in cmds; closed ends it.

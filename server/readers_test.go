@@ -19,23 +19,8 @@ import (
 // report headers; cancel closes it.
 func openReporting(t *testing.T, base, key string) (<-chan [2]string, context.CancelFunc) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/reader/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set(wire.HeaderReaderVersion, "lintel-reader/1.4.2")
-	req.Header.Set(wire.HeaderBundleVersion, "3")
-	req.Header.Set(wire.HeaderQueueDepth, "17")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	ch := readSSE(t, resp)
-	if first := <-ch; first[0] != "bundle" {
-		t.Fatalf("stream opens with %v", first)
-	}
-	return ch, cancel
+	return openStreamWith(t, base, key, map[string]string{wire.HeaderReaderVersion: "lintel-reader/1.4.2",
+		wire.HeaderBundleVersion: "3", wire.HeaderQueueDepth: "17"})
 }
 
 // pollUntil polls cond every 20 ms until it holds or 5 s pass.

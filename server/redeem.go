@@ -33,9 +33,8 @@ type redeemResponse struct {
 // not_yet_valid, door_not_allowed, not_single_use). A pass of another site
 // is 404.
 func (a *API) redeemPass(c *gin.Context) {
-	var req redeemRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[redeemRequest](a, c)
+	if !ok {
 		return
 	}
 	var v validator

@@ -9,16 +9,13 @@ import (
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/offlinepin"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // TestAdminRoleKey: the member key of a user in an admin-role group does
 // what the site's admin key does, on that site only; the role is read on
 // every request.
 func TestAdminRoleKey(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		admins := e.must(201, "POST", base+"/groups", f.admin, map[string]any{"name": "Admin", "role": "admin", "door_ids": []string{f.door}}).str("id")
 		carol, key := e.memberOf(f, admins, "Carol", "+33600000010")
@@ -82,9 +79,7 @@ func TestAdminRoleKey(t *testing.T) {
 // TestMe: a member reads their own credentials, passes, PINs, bookings and
 // access history; another member's are 404 and never listed.
 func TestMe(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		e.must(200, "PATCH", base+"/groups/"+f.group, f.admin, map[string]any{"visitor_passes": map[string]any{"enabled": true, "temporary": true}})
 		bob, bobKey := e.memberOf(f, f.group, "Bob", "+33600000020")
@@ -154,9 +149,7 @@ func TestMe(t *testing.T) {
 // TestVisitorAndNoneKeys: users of the visitor and none roles read their
 // own data and manage nothing.
 func TestVisitorAndNoneKeys(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		for _, role := range []string{"visitor", "none"} {
 			g := e.must(201, "POST", base+"/groups", f.admin, map[string]any{"name": "G " + role, "role": role}).str("id")
@@ -178,9 +171,7 @@ func TestVisitorAndNoneKeys(t *testing.T) {
 
 // TestNoneGroupRefused: a none group opens no door and issues no pass.
 func TestNoneGroupRefused(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		for _, c := range []struct {
 			body  map[string]any
@@ -208,13 +199,11 @@ func TestNoneGroupRefused(t *testing.T) {
 // holds: cards, phones, PINs and the passes they hold, including when the
 // group has doors from before the rule (made here through the store).
 func TestNoneRoleBundle(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		ctx := context.Background()
 		legacy := &models.Group{SiteID: f.site, Name: "No Access", Role: models.RoleNone, DoorIDs: []string{f.door}, VPEnabled: true}
-		if err := st.CreateGroup(ctx, legacy); err != nil {
+		if err := e.store.CreateGroup(ctx, legacy); err != nil {
 			t.Fatal(err)
 		}
 		card := e.must(201, "POST", base+"/users/"+f.user+"/cards", f.admin, map[string]any{"number": "ADA1"}).str("id")
@@ -281,9 +270,7 @@ func mustOfflineID(t testing.TB, key []byte, pin string) string {
 // TestReassignCard: a card moves to another user in one step; the old
 // holder's access ends with the next bundle; bad targets are refused.
 func TestReassignCard(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("Maple Court")
+	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		bob, _ := e.memberOf(f, f.group, "Bob", "+33600000040")
 		card := e.must(201, "POST", base+"/users/"+f.user+"/cards", f.admin, map[string]any{"number": "04:A2:3B:9C", "label": "Primary fob"})

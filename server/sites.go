@@ -25,9 +25,8 @@ func toSite(s *models.Site) siteResponse {
 }
 
 func (a *API) createSite(c *gin.Context) {
-	var req siteRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[siteRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreateSite(c.Request.Context(), mustPrincipal(c), req.Name, req.Timezone)
@@ -35,9 +34,8 @@ func (a *API) createSite(c *gin.Context) {
 }
 
 func (a *API) listSites(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	res, err := a.ListSites(c.Request.Context(), p)

@@ -232,3 +232,16 @@ func (s *Service) MyEvents(ctx context.Context, who Principal, pg models.Page) (
 	}
 	return list(rows, next, toEvent), nil
 }
+
+// GetImport is an import job with its refused rows' errors.
+func (s *Service) GetImport(ctx context.Context, siteID, id string) (importResponse, error) {
+	im, err := s.store.GetImport(ctx, siteID, id)
+	if err != nil {
+		return importResponse{}, notFoundAs(err, "import")
+	}
+	errs, err := s.store.ImportErrors(ctx, im.ID, importMaxErrors)
+	if err != nil {
+		return importResponse{}, err
+	}
+	return toImport(im, errs), nil
+}

@@ -52,9 +52,8 @@ func (v *validator) optionalID(field string, id *string) *string {
 }
 
 func (a *API) createUser(c *gin.Context) {
-	var req userRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[userRequest](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.CreateUser(c.Request.Context(), mustPrincipal(c), CreateUserInput{SiteID: currentSite(c).ID, userRequest: req})
@@ -62,9 +61,8 @@ func (a *API) createUser(c *gin.Context) {
 }
 
 func (a *API) listUsers(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	q := UserQuery{Query: c.Query("q"), GroupID: c.Query("group_id"), Status: c.Query("status")}
@@ -95,9 +93,8 @@ func (a *API) getUser(c *gin.Context) {
 }
 
 func (a *API) updateUser(c *gin.Context) {
-	var req userPatch
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[userPatch](a, c)
+	if !ok {
 		return
 	}
 	res, err := a.UpdateUser(c.Request.Context(), mustPrincipal(c), UpdateUserInput{SiteID: currentSite(c).ID, UserID: c.Param("user"), userPatch: req})

@@ -1,12 +1,9 @@
 package server_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"github.com/lintel/lintel/internal/testkit"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -32,14 +29,7 @@ func TestWalletPushesWithoutAppAPNsKey(t *testing.T) {
 		if r := w.withHeader("POST", regPath, appleAuth(auth), `{"pushToken":"`+pushTokenA+`"}`); r.status != 201 {
 			t.Fatalf("register = %d %s", r.status, r.body)
 		}
-		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
-		if n := w.deliver(t); n != 1 {
-			t.Fatalf("delivered %d messages, want the one wallet push", n)
-		}
-		reqs := w.apns.Requests()
-		if len(reqs) != 1 {
-			t.Fatalf("APNs received %d requests", len(reqs))
-		}
+		reqs := w.revokeAndPush(t, f, p)
 		if got := reqs[0]; got.Status != 200 || got.Topic != walletPassType || string(got.Body) != "{}" || got.Token != pushTokenA ||
 			got.ClientCert != notifytest.CertFingerprint(w.pki.leaf) || got.Authorization != "" {
 			t.Fatalf("APNs request: %+v", got)
@@ -146,30 +136,7 @@ func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
 			cfg.Notifications.APNs = &notifications.APNsConfig{WalletHost: apns.URL, WalletHTTPClient: apns.ClientWithCertificate(cert)}
 		})
 	call := func(method, path string, hdr map[string]string, body any, want int) []byte {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Authorization", "Bearer "+op)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s = %d, want %d: %s", method, path, resp.StatusCode, want, out)
-		}
-		return out
+		return serveCall(t, base, op, method, path, hdr, body, want).body
 	}
 	field := func(b []byte, k string) string {
 		var m map[string]any
@@ -177,13 +144,6 @@ func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
 		s, _ := m[k].(string)
 		return s
 	}
-	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
 	for _, want := range []string{
 		"apns configured (Wallet updates only, with the pass certificate (" + walletPassType + "), to " + apns.URL + "; no auth key for app notifications)",
 		`"updates":"pushed through APNs with the pass certificate on topic ` + walletPassType + `"`,

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"testing"
-
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // BenchmarkApplePassDownload is the whole GET /v1/passes/{pass}/apple.pkpass
@@ -12,10 +10,9 @@ import (
 // (RSA-2048) and the zip. Compare with wallet's BenchmarkBuildPass (the
 // library alone).
 func BenchmarkApplePassDownload(b *testing.B) {
-	clk := newTestClock()
-	w := newWalletEnv(b, modelstest.SQLite(b, modelstest.Options{Now: clk.Now}), clk, walletOpts{apple: true})
+	w := sqliteWallet(b, walletOpts{apple: true})
 	f := w.fixture("Acme Offices")
-	body := passBody("temporary", clk.Now(), f.door)
+	body := passBody("temporary", w.clk.Now(), f.door)
 	body["methods"] = []string{"qr", "pin"}
 	p := w.issue(f, body)
 	path := "/v1/passes/" + p.id + "/apple.pkpass?t=" + p.token

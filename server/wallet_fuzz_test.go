@@ -4,18 +4,15 @@ import (
 	"encoding/json"
 	"net/url"
 	"testing"
-
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // FuzzWalletWebService sends arbitrary path segments, tokens, tags and
 // bodies to the PassKit web service and the pass page: every answer is one
 // Apple specifies (or the page's 404), never a 500.
 func FuzzWalletWebService(f *testing.F) {
-	clk := newTestClock()
-	w := newWalletEnv(f, modelstest.SQLite(f, modelstest.Options{Now: clk.Now}), clk, walletOpts{apple: true})
+	w := sqliteWallet(f, walletOpts{apple: true})
 	fx := w.fixture("F")
-	p := w.issue(fx, passBody("temporary", clk.Now(), fx.door))
+	p := w.issue(fx, passBody("temporary", w.clk.Now(), fx.door))
 	auth := passJSON(f, unzipPass(f, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
 
 	f.Add(uint8(0), "device-1", walletPassType, p.id, "ApplePass "+auth, `{"pushToken":"`+pushTokenA+`"}`, "")

@@ -23,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
@@ -246,6 +247,30 @@ func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) 
 func eachWallet(t *testing.T, o walletOpts, fn func(t *testing.T, w *walletEnv)) {
 	t.Helper()
 	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newWalletEnv(t, st, clk, o)) })
+}
+
+// sqliteWallet is a wallet env on one SQLite store with its own clock, for
+// the benchmarks, fuzz targets and browser tests that need no second
+// database.
+func sqliteWallet(t testing.TB, o walletOpts) *walletEnv {
+	t.Helper()
+	clk := newTestClock()
+	return newWalletEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, o)
+}
+
+// revokeAndPush revokes p through the admin API and delivers the outbox,
+// which must send the one wallet push: the APNs requests, exactly one.
+func (w *walletEnv) revokeAndPush(t testing.TB, f fixture, p issuedPass) []notifytest.APNsRequest {
+	t.Helper()
+	w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
+	if n := w.deliver(t); n != 1 {
+		t.Fatalf("delivered %d messages, want the one wallet push", n)
+	}
+	reqs := w.apns.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("APNs received %d requests", len(reqs))
+	}
+	return reqs
 }
 
 // deliver runs the outbox worker until nothing is due.

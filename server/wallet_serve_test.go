@@ -1,9 +1,6 @@
 package server_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -31,30 +28,8 @@ func TestServeWallet(t *testing.T) {
 		return resp, b
 	}
 	call := func(method, path string, body any) map[string]any {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+op)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s = %d: %v", method, path, resp.StatusCode, out)
-		}
-		return out
+		return serveCall(t, base, op, method, path, nil, body, 201).json()
 	}
-	testkit.WaitFor(t, 10*time.Second, "the condition", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
 	for _, want := range []string{`"msg":"apple wallet: configured","pass_type_id":"` + walletPassType + `"`, "google wallet: not configured"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("start-up log lacks %q:\n%s", want, logs.String())

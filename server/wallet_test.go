@@ -277,14 +277,7 @@ func TestPassKitWebServiceFlow(t *testing.T) {
 		}
 
 		// Revoke through the admin API.
-		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
-		if n := w.deliver(t); n != 1 {
-			t.Fatalf("delivered %d messages, want the one wallet push", n)
-		}
-		reqs := w.apns.Requests()
-		if len(reqs) != 1 {
-			t.Fatalf("APNs received %d requests", len(reqs))
-		}
+		reqs := w.revokeAndPush(t, f, p)
 		if got := reqs[0]; got.Topic != walletPassType || string(got.Body) != "{}" || got.Token != pushTokenA || got.Status != 200 {
 			t.Fatalf("APNs request: topic %q body %q token %q status %d", got.Topic, got.Body, got.Token, got.Status)
 		}

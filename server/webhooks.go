@@ -78,9 +78,8 @@ func quoteShort(s string) string {
 
 // createWebhook adds an endpoint; 201 with its secret, shown only now.
 func (a *API) createWebhook(c *gin.Context) {
-	var req webhookRequest
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[webhookRequest](a, c)
+	if !ok {
 		return
 	}
 	var v validator
@@ -112,9 +111,8 @@ func (a *API) createWebhook(c *gin.Context) {
 }
 
 func (a *API) listWebhooks(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	rows, next, err := a.store.ListWebhooks(c.Request.Context(), currentSite(c).ID, p)
@@ -140,9 +138,8 @@ func (a *API) getWebhook(c *gin.Context) {
 }
 
 func (a *API) updateWebhook(c *gin.Context) {
-	var req webhookPatch
-	if err := decodeJSON(c, &req); err != nil {
-		a.fail(c, err)
+	req, ok := bind[webhookPatch](a, c)
+	if !ok {
 		return
 	}
 	w, err := a.loadWebhook(c)

@@ -41,9 +41,8 @@ func (a *API) toWebhookDelivery(c *gin.Context, d *models.WebhookDelivery) (webh
 
 // listWebhookDeliveries shows an endpoint's deliveries with their attempts.
 func (a *API) listWebhookDeliveries(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
+	p, ok := pageOf(a, c)
+	if !ok {
 		return
 	}
 	w, err := a.loadWebhook(c)

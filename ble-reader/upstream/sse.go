@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // MaxSSELine bounds one line of the event stream; the server's events are
-// a few hundred bytes.
+// a few hundred bytes, an inline delta at most wire.MaxInlineDelta.
 const MaxSSELine = 64 << 10
 
 // ErrSSELine: a stream line exceeded MaxSSELine.
@@ -117,9 +118,11 @@ func readLine(br *bufio.Reader) (string, error) {
 // ctx ends, calling fn for each event in order and alive for every line
 // received (heartbeats included). A connection that stays silent longer
 // than idle is treated as dead: a half-open TCP connection must not leave
-// the reader believing it is live. lastEventID resumes after that event.
-// It never returns nil.
-func (c *Client) Stream(ctx context.Context, lastEventID string, idle time.Duration, fn func(wire.StreamEvent), alive func()) error {
+// the reader believing it is live. lastEventID resumes after that event;
+// held is the bundle version the reader holds (0: none), so the server can
+// send small changes inline as deltas from it (wire.TypeDelta). It never
+// returns nil.
+func (c *Client) Stream(ctx context.Context, lastEventID string, held int64, idle time.Duration, fn func(wire.StreamEvent), alive func()) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := c.newRequest(ctx, http.MethodGet, "/v1/reader/stream", nil, nil)
@@ -130,6 +133,10 @@ func (c *Client) Stream(ctx context.Context, lastEventID string, idle time.Durat
 	req.Header.Set("Cache-Control", "no-cache")
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	req.Header.Set(wire.HeaderStreamEvents, wire.TypeDelta)
+	if held > 0 {
+		req.Header.Set(wire.HeaderBundleVersion, strconv.FormatInt(held, 10))
 	}
 	// The stream lives for hours: no total timeout, only the idle watchdog.
 	hc := &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect, Jar: c.http.Jar}

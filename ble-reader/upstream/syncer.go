@@ -344,9 +344,13 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		last := s.lastID
+		var held int64
+		if s.doc != nil {
+			held = s.doc.Version
+		}
 		s.mu.Unlock()
 		start := time.Now()
-		err := s.Client.Stream(ctx, last, s.StreamIdle, s.onEvent, s.onAlive)
+		err := s.Client.Stream(ctx, last, held, s.StreamIdle, s.onEvent, s.onAlive)
 		s.mu.Lock()
 		s.connected = false
 		s.mu.Unlock()
@@ -389,6 +393,8 @@ func (s *Syncer) onEvent(ev wire.StreamEvent) {
 			s.mu.Unlock()
 			s.requestFetch()
 		}
+	case wire.TypeDelta:
+		s.applyDelta(ev)
 	case wire.TypeRevoked:
 		s.applyRevoked(ev, have)
 	case wire.TypeUnlock:
@@ -449,6 +455,43 @@ func (s *Syncer) applyRevoked(ev wire.StreamEvent, _ int64) {
 	if err != nil {
 		s.Log.Error("storing bundle failed", "err", err)
 	}
+}
+
+// applyDelta puts a change the stream carried inline into force, as a
+// fetched delta would be: merged, applied, stored. Only onto a document at
+// exactly the delta's start: otherwise changes in between could be
+// missing (or the reader is ahead), and it fetches as for a bundle event.
+func (s *Syncer) applyDelta(ev wire.StreamEvent) {
+	s.applyMu.Lock()
+	s.mu.Lock()
+	cur := s.doc
+	s.mu.Unlock()
+	if cur == nil || cur.Version != ev.Delta.Since {
+		s.applyMu.Unlock()
+		if cur == nil || ev.Version > cur.Version {
+			s.mu.Lock()
+			s.behind = true
+			s.mu.Unlock()
+			s.requestFetch()
+		}
+		return
+	}
+	d := *ev.Delta
+	if d.Reader.ID == "" {
+		d.Reader.ID = cur.Reader.ID // one frame serves the door's readers
+	}
+	now := s.Now()
+	next, err := wire.Merge(cur, &d, now)
+	if err == nil {
+		err = s.installLocked(next, "", now)
+	}
+	s.applyMu.Unlock()
+	if err != nil {
+		s.Log.Error("applying streamed delta failed; fetching", "err", err, "version", ev.Version)
+		s.requestFetch()
+		return
+	}
+	s.Log.Info("delta applied from stream", "since", d.Since, "version", ev.Version)
 }
 
 func (s *Syncer) confirmedAt() time.Time {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lintel/lintel/credential/bundle"
 )
 
 // Types of stream events: the SSE "event:" field, repeated as "type" in
@@ -19,7 +21,25 @@ const (
 	// TypeRevoked: a credential was revoked (payload Revocation); the
 	// reader denies it at once, before any fetch.
 	TypeRevoked = "revoked"
+	// TypeDelta: a small change carried inline (payload Delta, the
+	// document GET /v1/reader/bundle?since= would answer), so a connected
+	// reader need not fetch. The reader applies it only onto a bundle at
+	// exactly its Since; otherwise it fetches, as for TypeBundle.
+	TypeDelta = "delta"
 )
+
+// MaxInlineDelta bounds the JSON of an inline delta: larger changes go as
+// TypeBundle and the reader fetches them. It stays under the reader's
+// 64 KB stream line limit (upstream.MaxSSELine) with room for the
+// envelope, so an older reader never sees a line it must refuse.
+const MaxInlineDelta = 48 << 10
+
+// HeaderStreamEvents, on GET /v1/reader/stream, lists the optional event
+// types the reader takes (comma-separated; "delta"). The server sends
+// TypeDelta only to a reader that names it, together with the version it
+// holds (HeaderBundleVersion): an older reader, which would ignore the
+// event, is sent TypeBundle and fetches.
+const HeaderStreamEvents = "Lintel-Reader-Stream-Events"
 
 // KindHello is the BundleChanged kind of the event a stream opens with.
 const KindHello = "hello"
@@ -38,6 +58,11 @@ type StreamEvent struct {
 	Bundle *BundleChanged
 	// Revocation is the payload of TypeRevoked.
 	Revocation *Revocation
+	// Delta is the payload of TypeDelta: a delta (Full false) from
+	// Delta.Since to Version. Its Reader.ID may be empty: the stream is
+	// the reader's own, and the server shares one frame between the
+	// readers of a door.
+	Delta *bundle.Bundle
 	// Unlock is the payload of TypeUnlock (command.go).
 	Unlock *Unlock
 }
@@ -67,6 +92,11 @@ func RevokedEvent(version int64, credentialID string, until time.Time) StreamEve
 	return StreamEvent{Type: TypeRevoked, Version: version, Revocation: &Revocation{CredentialID: credentialID, Until: until}}
 }
 
+// DeltaEvent returns a TypeDelta event at the delta's version.
+func DeltaEvent(d *bundle.Bundle) StreamEvent {
+	return StreamEvent{Type: TypeDelta, Version: d.Version, Delta: d}
+}
+
 // streamData is the JSON of an event's data line: the type, the version
 // and the payload's fields side by side.
 type streamData struct {
@@ -75,6 +105,9 @@ type streamData struct {
 	Kind         *string `json:"kind,omitempty"`
 	CredentialID string  `json:"credential_id,omitempty"`
 	Until        string  `json:"until,omitempty"`
+	// Delta is TypeDelta's document, as json.RawMessage so decoding can
+	// check its size before parsing it.
+	Delta json.RawMessage `json:"delta,omitempty"`
 }
 
 // Data returns the JSON of the event's data line.
@@ -89,9 +122,16 @@ func (e StreamEvent) Data() []byte {
 			d.Until = r.Until.UTC().Format(time.RFC3339)
 		}
 	}
+	if e.Delta != nil {
+		js, err := json.Marshal(e.Delta)
+		if err != nil {
+			panic(err) // plain structs: cannot fail
+		}
+		d.Delta = js
+	}
 	js, err := json.Marshal(d)
 	if err != nil {
-		panic(err) // strings and an integer: cannot fail
+		panic(err) // strings, integers and valid JSON: cannot fail
 	}
 	return js
 }
@@ -117,6 +157,10 @@ func DecodeStreamEvent(event, id, data string) (StreamEvent, error) {
 	}
 	switch event {
 	case TypeBundle, TypeRevoked:
+	case TypeDelta:
+		if len(data) > MaxInlineDelta+256 {
+			return ev, fmt.Errorf("wire: delta event of %d bytes", len(data))
+		}
 	default:
 		return ev, nil
 	}
@@ -149,6 +193,28 @@ func DecodeStreamEvent(event, id, data string) (StreamEvent, error) {
 			}
 			ev.Revocation.Until = t
 		}
+	case TypeDelta:
+		return decodeDelta(ev, d.Delta)
 	}
+	return ev, nil
+}
+
+// decodeDelta checks an inline delta: a delta (not a full bundle) within
+// MaxInlineDelta, at the event's version, from an earlier one.
+func decodeDelta(ev StreamEvent, raw json.RawMessage) (StreamEvent, error) {
+	if len(raw) == 0 {
+		return ev, errors.New("wire: delta event without delta")
+	}
+	if len(raw) > MaxInlineDelta {
+		return ev, fmt.Errorf("wire: inline delta of %d bytes (at most %d)", len(raw), MaxInlineDelta)
+	}
+	d, err := ParseBundle(raw)
+	if err != nil {
+		return ev, fmt.Errorf("wire: delta event: %w", err)
+	}
+	if d.Full || d.Since <= 0 || d.Since >= d.Version || d.Version != ev.Version {
+		return ev, fmt.Errorf("wire: delta event %d..%d at version %d", d.Since, d.Version, ev.Version)
+	}
+	ev.Delta = d
 	return ev, nil
 }

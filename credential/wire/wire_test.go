@@ -122,9 +122,12 @@ func TestStreamEventFrame(t *testing.T) {
 func FuzzDecodeStreamEvent(f *testing.F) {
 	f.Add("revoked", `{"version":4,"credential_id":"c1","until":"2026-05-07T10:00:00Z"}`)
 	f.Add("bundle", `{"type":"bundle","version":3,"kind":"access"}`)
+	f.Add("delta", `{"type":"delta","version":8,"delta":{"version":8,"since":7,"door":true,"users":[{"id":"u1","group_id":"g1"}],"lost_cards":[{"hash":"h","credential_id":"c1","user_id":"u1"}],"removed":{"users":["u2"]}}}`)
+	f.Add("delta", `{"type":"delta","version":8,"delta":{"version":8,"since":9}}`)
+	f.Add("delta", `{"type":"delta","version":8,"delta":{"version":8,"full":true}}`)
 	f.Fuzz(func(t *testing.T, event, data string) {
 		ev, err := DecodeStreamEvent(event, "", data)
-		if err != nil || (ev.Bundle == nil && ev.Revocation == nil) {
+		if err != nil || (ev.Bundle == nil && ev.Revocation == nil && ev.Delta == nil) {
 			return
 		}
 		again, err := DecodeStreamEvent(ev.Type, "", string(ev.Data()))
