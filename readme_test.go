@@ -138,7 +138,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	for _, want := range []string{`"status":"revoked"`, `"status":"lost"`, `"kid":`, `"action":"card.lost"`,
 		`"source":"booking"`, `"places_left":1`, `"code":"slot_full"`, `"secret":"whsec_`, `"status":"delivered"`,
 		`"role":"admin"`, `"code":"already_holder"`, `"mobile_credentials":[]`, "Accept before ",
-		`"command_id":"cmd_`, `"name":"lobby-keypad","last_seen_at":"`, `"connected":true,"bundle_version"`, `"version":"lintel-reader/demo"`, `"generation":1,"reader_id":"rdr_`, `"reissue":["pin_`,
+		`"command_id":"cmd_`, `"name":"lobby-keypad","last_seen_at":"`, `"connected":true,"bundle_version"`, `"version":"lintel-reader/demo"`, `"door_id":"door_`, `"generation":1,"reissue":["pin_`,
 
 		`data: {"id":"imp_`, `"done":2,"failed":1`, `"line":4,"field":"phone"`, "Grace Hopper,grace@example.com,'+14155550199"} {
 		if !strings.Contains(string(out), want) {
