@@ -182,6 +182,7 @@ func (e DeliveryChannel) Valid() bool {
 
 // Defines values for DeliveryKind.
 const (
+	DeliveryKindConsoleSetup DeliveryKind = "console_setup"
 	DeliveryKindInvitation   DeliveryKind = "invitation"
 	DeliveryKindPin          DeliveryKind = "pin"
 	DeliveryKindRevocation   DeliveryKind = "revocation"
@@ -192,6 +193,8 @@ const (
 // Valid indicates whether the value is a known member of the DeliveryKind enum.
 func (e DeliveryKind) Valid() bool {
 	switch e {
+	case DeliveryKindConsoleSetup:
+		return true
 	case DeliveryKindInvitation:
 		return true
 	case DeliveryKindPin:
@@ -989,6 +992,7 @@ func (e ListDeliveriesParamsStatus) Valid() bool {
 
 // Defines values for ListDeliveriesParamsKind.
 const (
+	ListDeliveriesParamsKindConsoleSetup ListDeliveriesParamsKind = "console_setup"
 	ListDeliveriesParamsKindInvitation   ListDeliveriesParamsKind = "invitation"
 	ListDeliveriesParamsKindPin          ListDeliveriesParamsKind = "pin"
 	ListDeliveriesParamsKindRevocation   ListDeliveriesParamsKind = "revocation"
@@ -999,6 +1003,8 @@ const (
 // Valid indicates whether the value is a known member of the ListDeliveriesParamsKind enum.
 func (e ListDeliveriesParamsKind) Valid() bool {
 	switch e {
+	case ListDeliveriesParamsKindConsoleSetup:
+		return true
 	case ListDeliveriesParamsKindInvitation:
 		return true
 	case ListDeliveriesParamsKindPin:

@@ -61,7 +61,8 @@ func (OutboxMessage) TableName() string { return "outbox" }
 var ErrLeaseLost = lease.ErrLost
 
 // emptyPayload replaces a finished message's payload: it may carry a secret
-// (an invitation code) that has no reason to outlive the delivery.
+// (an invitation code, a PIN, a console set-up link) that has no reason to
+// outlive the delivery.
 const emptyPayload = "{}"
 
 // maxLastError bounds the stored error text.

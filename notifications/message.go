@@ -33,12 +33,15 @@ const (
 	KindPIN          Kind = "pin"
 	KindRevocation   Kind = "revocation"
 	KindWalletUpdate Kind = "wallet_update"
+	// KindConsoleSetup sends a console set-up link (its token signs a
+	// person in once) by SMS; the outbox forgets the link once finished.
+	KindConsoleSetup Kind = "console_setup"
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindInvitation, KindVisitorPass, KindPIN, KindRevocation, KindWalletUpdate:
+	case KindInvitation, KindVisitorPass, KindPIN, KindRevocation, KindWalletUpdate, KindConsoleSetup:
 		return true
 	}
 	return false
@@ -101,7 +104,7 @@ type Payload struct {
 	// the base language, then to English.
 	Locale string `json:"locale,omitempty"`
 	// Link is the URL sent to the person: the invitation deep link (which
-	// carries the code) or the visitor's pass page.
+	// carries the code), the visitor's pass page or a console set-up link.
 	Link string `json:"link,omitempty"`
 	// Code is the one-time invitation code.
 	Code string `json:"code,omitempty"`
@@ -262,6 +265,13 @@ func (m *Message) Validate() error {
 	case KindPIN:
 		if !validPIN(p.PIN) || p.PINID == "" || p.DoorName == "" || p.Validity == "" {
 			return &ValidationError{"payload", "a PIN needs pin (4 to 10 digits), pin_id, door_name and validity"}
+		}
+	case KindConsoleSetup:
+		if m.Channel != ChannelSMS {
+			return &ValidationError{"channel", "a console set-up link goes by SMS"}
+		}
+		if p.Link == "" {
+			return &ValidationError{"payload", "a console set-up link needs link"}
 		}
 	case KindRevocation:
 		if !m.Channel.IsPush() {

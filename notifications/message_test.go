@@ -27,6 +27,8 @@ func validMessage(ch Channel, kind Kind) Message {
 		m.Payload = Payload{CredentialID: "cred_1"}
 	case KindWalletUpdate:
 		m.Topic = "pass.com.example.lintel"
+	case KindConsoleSetup:
+		m.Payload = Payload{Link: "https://lintel.example.com/console/setup/tok", SiteName: "Maple Court"}
 	}
 	return m
 }
@@ -40,6 +42,7 @@ func TestValidateAccepts(t *testing.T) {
 		{ChannelSMS, KindVisitorPass}, {ChannelAPNs, KindVisitorPass}, {ChannelFCM, KindVisitorPass},
 		{ChannelSMS, KindPIN}, {ChannelAPNs, KindPIN}, {ChannelFCM, KindPIN},
 		{ChannelAPNs, KindRevocation}, {ChannelFCM, KindRevocation}, {ChannelAPNs, KindWalletUpdate},
+		{ChannelSMS, KindConsoleSetup},
 	} {
 		m := validMessage(tt.ch, tt.kind)
 		if err := m.Validate(); err != nil {

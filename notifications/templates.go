@@ -24,12 +24,14 @@ const (
 	TextPINSMS          TextKey = "pin.sms"
 	TextPINTitle        TextKey = "pin.push.title"
 	TextPINBody         TextKey = "pin.push.body"
+	TextConsoleSetupSMS TextKey = "console_setup.sms"
 )
 
 var textKeys = map[TextKey]bool{
 	TextInvitationSMS: true, TextInvitationTitle: true, TextInvitationBody: true,
 	TextPassSMS: true, TextPassTitle: true, TextPassBody: true,
 	TextPINSMS: true, TextPINTitle: true, TextPINBody: true,
+	TextConsoleSetupSMS: true,
 }
 
 // FallbackLocale is the locale every lookup ends at; it defines every text.
@@ -47,6 +49,7 @@ var englishTexts = map[TextKey]string{
 	TextPINSMS:          `{{with .SiteName}}{{.}}: {{end}}PIN {{.PIN}} for {{.DoorName}}. {{.Validity}}.`,
 	TextPINTitle:        `Your PIN for {{.DoorName}}`,
 	TextPINBody:         `{{.PIN}} - {{.Validity}}`,
+	TextConsoleSetupSMS: `{{with .SiteName}}{{.}}: s{{else}}S{{end}}et up your Lintel console sign-in: {{.Link}} (valid 24 h)`,
 }
 
 // Catalog holds the texts of every locale. Build it at start-up (NewCatalog,
@@ -248,6 +251,11 @@ func (c *Catalog) Render(m *Message) (Content, error) {
 		smsKey, title, body = TextPINSMS, TextPINTitle, TextPINBody
 		// The digits stay in the alert, not in the data an app may log.
 		out.Data = map[string]string{"type": string(KindPIN), "pin_id": p.PINID}
+	case KindConsoleSetup:
+		if !sms || p.Link == "" {
+			return Content{}, fmt.Errorf("%w: a console set-up link is an SMS with link", errMissingField)
+		}
+		smsKey = TextConsoleSetupSMS
 	case KindRevocation:
 		if sms {
 			return Content{}, fmt.Errorf("%w: a revocation is a silent push, not an SMS", errMissingField)

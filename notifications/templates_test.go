@@ -120,6 +120,12 @@ func TestRenderEnglish(t *testing.T) {
 			m:     Message{Kind: KindWalletUpdate, Channel: ChannelAPNs, Topic: "pass.com.example"},
 			empty: true,
 		},
+		{
+			name: "console set-up link",
+			m: Message{Kind: KindConsoleSetup, Channel: ChannelSMS, Payload: Payload{
+				SiteName: "Maple Court", Link: "https://lintel.example.com/console/setup/tok"}},
+			body: []string{"Maple Court: set up your Lintel console sign-in: https://lintel.example.com/console/setup/tok (valid 24 h)"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +171,8 @@ func TestRenderRejects(t *testing.T) {
 		{"invitation without code", Message{Kind: KindInvitation, Channel: ChannelSMS, Payload: Payload{Link: "https://x/i"}}},
 		{"pass without pass id", Message{Kind: KindVisitorPass, Channel: ChannelAPNs, Payload: Payload{Link: "https://x/p"}}},
 		{"unknown kind", Message{Kind: "spam", Channel: ChannelSMS, Payload: passPayload()}},
+		{"console set-up link by push", Message{Kind: KindConsoleSetup, Channel: ChannelFCM, Payload: Payload{Link: "https://x/console/setup/t"}}},
+		{"console set-up link without link", Message{Kind: KindConsoleSetup, Channel: ChannelSMS}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,6 +266,10 @@ func TestSMSFitsOneSegment(t *testing.T) {
 	for _, m := range []Message{
 		{Kind: KindInvitation, Channel: ChannelSMS, Payload: invitationPayload()},
 		{Kind: KindVisitorPass, Channel: ChannelSMS, Payload: passPayload()},
+		// A set-up link is long (43-character token): one segment with a
+		// typical site name, two with a 40-character one.
+		{Kind: KindConsoleSetup, Channel: ChannelSMS, Payload: Payload{SiteName: "Maple Court Residences",
+			Link: "https://lintel.example.com/console/setup/" + strings.Repeat("a", 43)}},
 		{Kind: KindPIN, Channel: ChannelSMS, Payload: func() Payload {
 			p := pinPayload()
 			p.SiteName, p.DoorName = "The Residences at 1200 Harbour View", long

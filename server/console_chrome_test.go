@@ -34,18 +34,18 @@ type consoleBrowser struct {
 	auth webauthn.AuthenticatorID
 }
 
-func newConsoleBrowser(t *testing.T) *consoleBrowser {
+func newConsoleBrowser(t *testing.T, edits ...func(*envSpec)) *consoleBrowser {
 	t.Helper()
-	return newConsoleBrowserOn(t, modelstest.SQLite, server.Config{Throttle: noThrottle})
+	return newConsoleBrowserOn(t, modelstest.SQLite, server.Config{Throttle: noThrottle}, edits...)
 }
 
 // newConsoleBrowserOn is newConsoleBrowser on a store that open opens,
 // with a configuration.
-func newConsoleBrowserOn(t *testing.T, open func(testing.TB, modelstest.Options) *models.Store, cfg server.Config) *consoleBrowser {
+func newConsoleBrowserOn(t *testing.T, open func(testing.TB, modelstest.Options) *models.Store, cfg server.Config, edits ...func(*envSpec)) *consoleBrowser {
 	t.Helper()
 	ctx := browser(t)
 	clk := newTestClock()
-	ce := newConsoleEnvConfig(t, open(t, modelstest.Options{Now: clk.Now}), clk, cfg)
+	ce := newConsoleEnvConfig(t, open(t, modelstest.Options{Now: clk.Now}), clk, cfg, edits...)
 	cb := &consoleBrowser{tab: tab{t, ctx}, ce: ce, s: ce.site("Maple Court")}
 	cb.do("add a virtual authenticator", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {

@@ -24,14 +24,15 @@ type consoleEnv struct {
 	server *httptest.Server
 }
 
-func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock) *consoleEnv {
+// edits change the API's dependencies (a notification provider, say).
+func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock, edits ...func(*envSpec)) *consoleEnv {
 	t.Helper()
-	return newConsoleEnvConfig(t, st, clk, server.Config{Throttle: noThrottle})
+	return newConsoleEnvConfig(t, st, clk, server.Config{Throttle: noThrottle}, edits...)
 }
 
 // newConsoleEnvConfig is newConsoleEnv with a configuration (its
 // PublicURL is the loopback port's).
-func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg server.Config) *consoleEnv {
+func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg server.Config, edits ...func(*envSpec)) *consoleEnv {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +40,12 @@ func newConsoleEnvConfig(t *testing.T, st *models.Store, clk *testClock, cfg ser
 	}
 	pub := "http://" + ln.Addr().String()
 	cfg.PublicURL = pub
-	e := newEnvConfig(t, st, cfg, clk.Now)
+	e := newEnvWith(t, st, func(s *envSpec) {
+		s.deps.Config, s.deps.Now = cfg, clk.Now
+		for _, edit := range edits {
+			edit(s)
+		}
+	})
 	srv := httptest.NewUnstartedServer(e.handler)
 	srv.Listener.Close()
 	srv.Listener = ln

@@ -74,6 +74,7 @@ func (a *API) consolePageRoutes(s *gin.RouterGroup) {
 	site.GET("/users", a.page(needSiteAdmin, a.usersPage))
 	site.GET("/users/:user", a.page(needSiteAdmin, a.userPage))
 	site.POST("/users/:user/deactivate", a.page(needSiteAdmin, a.userDeactivate))
+	site.POST("/users/:user/console-link", a.page(needSiteAdmin, a.consoleLinkSend))
 	site.POST("/users/:user/cards", a.page(needSiteAdmin, a.cardAssign))
 	site.GET("/cards/:card/lost", a.page(needSiteAdmin, a.cardLostConfirm))
 	site.POST("/cards/:card/lost", a.page(needSiteAdmin, a.cardLost))

@@ -393,7 +393,7 @@ func (a *API) listDeliveries(c *gin.Context) {
 	default:
 		v.add("status", "must be pending, sending, sent or dead")
 	}
-	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation or wallet_update")
+	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation, wallet_update or console_setup")
 	if err := v.err(); err != nil {
 		a.fail(c, err)
 		return
