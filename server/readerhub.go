@@ -3,6 +3,7 @@ package server
 import (
 	"sync"
 
+	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/wire"
 )
 
@@ -15,8 +16,10 @@ type readerHub struct {
 	mu      sync.Mutex
 	streams map[string]map[*readerConn]bool // reader id → its open streams
 	acks    map[string]pendingAck           // command id → the waiting request
-	// frames are the encoded inline deltas the streams share (stream.go).
-	frames deltaFrames
+	// deltas and events are the encoded frames the streams share: a
+	// door's inline deltas, a site's change events (stream.go).
+	deltas frameMemo[*bundle.Bundle]
+	events frameMemo[changeKey]
 }
 
 // readerConn is one open stream: commands go in cmds; closed ends it.

@@ -223,7 +223,7 @@ func (a *API) changeFrame(ctx context.Context, r *models.Reader, ch models.Chang
 	// fetches; if it is not, the next delta's since tells it to fetch.
 	h.version = ch.Version
 	if ch.Kind == models.ChangeRevocation {
-		return wire.RevokedEvent(ch.Version, ch.CredentialID, ch.Until).Frame(), true
+		return a.changeEventFrame(ch, wire.RevokedEvent(ch.Version, ch.CredentialID, ch.Until)), true
 	}
 	// A key change is never inline: the reader must fetch the new keys,
 	// and a retired reader learns of it from that fetch's 401.
@@ -233,7 +233,13 @@ func (a *API) changeFrame(ctx context.Context, r *models.Reader, ch models.Chang
 			return frame, true
 		}
 	}
-	return wire.BundleEvent(ch.Version, ch.Kind).Frame(), true
+	return a.changeEventFrame(ch, wire.BundleEvent(ch.Version, ch.Kind)), true
+}
+
+// changeEventFrame is the frame of ev, the event of change ch, encoded
+// once for every stream of the site.
+func (a *API) changeEventFrame(ch models.Change, ev wire.StreamEvent) []byte {
+	return a.readers.events.get(changeKey{ch.SiteID, ch.Version, ch.Kind}, ev.Frame)
 }
 
 // inlineDelta is the frame of the door's delta since → version (built at
@@ -244,7 +250,7 @@ func (a *API) inlineDelta(ctx context.Context, r *models.Reader, since, version 
 	if err != nil || d == nil {
 		return nil, 0
 	}
-	return a.readers.frames.of(d), d.Version
+	return a.readers.deltas.get(d, func() []byte { return deltaFrame(d) }), d.Version
 }
 
 // doorDelta is the door's delta from since, one build per door and version
@@ -260,48 +266,63 @@ func (a *API) doorDelta(ctx context.Context, r *models.Reader, since, version in
 	})
 }
 
-// deltaFrames holds the encoded stream frames of recent door deltas, keyed
-// by the shared delta itself, so the streams of a door write one copy of
-// the bytes instead of each encoding its own. Bounded: the oldest go first.
-type deltaFrames struct {
+// frameMemo holds recently encoded stream frames, so the streams that
+// send one event (a door's delta, a site's revocation) write one copy of
+// the bytes instead of each encoding its own: with 10,000 streams a change
+// is one encoding, not 10,000. Bounded: the oldest go first.
+type frameMemo[K comparable] struct {
 	mu    sync.Mutex
-	m     map[*bundle.Bundle]*deltaFrame
-	order []*bundle.Bundle
+	m     map[K]*memoFrame
+	order []K
 }
 
-type deltaFrame struct {
+type memoFrame struct {
 	once  sync.Once
-	bytes []byte // nil: too large to send inline
+	bytes []byte
 }
 
-// maxDeltaFrames bounds the frames kept: at most MaxInlineDelta each.
-const maxDeltaFrames = 64
+// maxMemoFrames bounds the frames kept per memo (a delta frame is at most
+// wire.MaxInlineDelta).
+const maxMemoFrames = 64
 
-// of returns d's frame, encoding it once, without the builder's reader id
-// (the stream is the reader's own); nil when over wire.MaxInlineDelta.
-func (f *deltaFrames) of(d *bundle.Bundle) []byte {
+// get returns k's frame, encoding it once.
+func (f *frameMemo[K]) get(k K, encode func() []byte) []byte {
 	f.mu.Lock()
-	e := f.m[d]
+	e := f.m[k]
 	if e == nil {
 		if f.m == nil {
-			f.m = map[*bundle.Bundle]*deltaFrame{}
+			f.m = map[K]*memoFrame{}
 		}
-		e = &deltaFrame{}
-		f.m[d] = e
-		f.order = append(f.order, d)
-		if len(f.order) > maxDeltaFrames {
+		e = &memoFrame{}
+		f.m[k] = e
+		f.order = append(f.order, k)
+		if len(f.order) > maxMemoFrames {
 			delete(f.m, f.order[0])
 			f.order = f.order[1:]
 		}
 	}
 	f.mu.Unlock()
-	e.once.Do(func() {
-		c := *d
-		c.Reader.ID = ""
-		ev := wire.DeltaEvent(&c)
-		if frame := ev.Frame(); len(frame) <= wire.MaxInlineDelta {
-			e.bytes = frame
-		}
-	})
+	e.once.Do(func() { e.bytes = encode() })
 	return e.bytes
+}
+
+// deltaFrame is d's frame, without the builder's reader id (the stream is
+// the reader's own); nil when over wire.MaxInlineDelta.
+func deltaFrame(d *bundle.Bundle) []byte {
+	c := *d
+	c.Reader.ID = ""
+	ev := wire.DeltaEvent(&c)
+	if frame := ev.Frame(); len(frame) <= wire.MaxInlineDelta {
+		return frame
+	}
+	return nil
+}
+
+// changeKey names a change's event frame: a site's version and its kind
+// (a re-announced version is a bundle event even where that version was a
+// revocation).
+type changeKey struct {
+	site    string
+	version int64
+	kind    string
 }
