@@ -351,7 +351,8 @@ func (s *Store) IssueMobile(ctx context.Context, in MobileIssue) (*Credential, *
 	// locks it for update and revokes the user's credentials) either runs
 	// before, and nothing is inserted, or after, and revokes this one.
 	var inserted []string
-	err := s.q(ctx).Raw(`WITH u AS (
+	err := s.statement(ctx, func(st *Store) error {
+		return st.q(ctx).Raw(`WITH u AS (
 	SELECT id FROM users WHERE site_id = @site AND id = @user AND status = 'active' FOR SHARE
 ), c AS (
 	INSERT INTO credentials (id, site_id, user_id, kind, status, created_at, updated_at)
@@ -365,9 +366,10 @@ func (s *Store) IssueMobile(ctx context.Context, in MobileIssue) (*Credential, *
 	SELECT @evt, @site, @evt, 'audit', 'credential.issued', @actor, c.id, @user, @detail, @now, @now FROM c
 )
 SELECT id FROM c`, map[string]any{
-		"site": in.SiteID, "user": in.UserID, "cred": c.ID, "inv": inv.ID, "hash": inv.CodeHash,
-		"expires": inv.ExpiresAt, "now": now, "evt": evID, "actor": in.Actor, "detail": in.Detail,
-	}).Scan(&inserted).Error
+			"site": in.SiteID, "user": in.UserID, "cred": c.ID, "inv": inv.ID, "hash": inv.CodeHash,
+			"expires": inv.ExpiresAt, "now": now, "evt": evID, "actor": in.Actor, "detail": in.Detail,
+		}).Scan(&inserted).Error
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -460,7 +462,8 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 		CreatedAt          time.Time
 		GroupID            *string
 	}
-	err := s.q(ctx).Raw(`WITH inv AS MATERIALIZED (
+	err := s.statement(ctx, func(st *Store) error {
+		return st.q(ctx).Raw(`WITH inv AS MATERIALIZED (
 	SELECT id, site_id, credential_id FROM invitations
 	WHERE code_hash = @code AND accepted_at IS NULL AND expires_at > @now
 ), cred AS MATERIALIZED (
@@ -489,9 +492,10 @@ func (s *Store) AcceptInvitation(ctx context.Context, code string, d Device, exp
 	SELECT @key, 'member', c.site_id, c.user_id, @lookup, @hash, @alg, @now FROM c
 )
 SELECT c.id, c.site_id, c.user_id, c.created_at, u.group_id FROM c, u`, map[string]any{
-		"now": now, "code": HashSecret(code), "exp": exp, "dev": d.ID, "jwk": d.PublicJWK,
-		"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash, "alg": alg,
-	}).Scan(&rows).Error
+			"now": now, "code": HashSecret(code), "exp": exp, "dev": d.ID, "jwk": d.PublicJWK,
+			"platform": d.Platform, "push": d.PushToken, "key": keyID, "lookup": lookup, "hash": hash, "alg": alg,
+		}).Scan(&rows).Error
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -115,6 +115,16 @@ func WithIdempotencyClaim(ctx context.Context, principal, key string) context.Co
 	return context.WithValue(ctx, idemClaimKey{}, idemClaim{principal, key})
 }
 
+// statement runs fn, a change made in one statement (the PostgreSQL
+// paths that skip BEGIN and COMMIT), inside a transaction when ctx
+// carries an idempotency claim, so the key is marked applied with it.
+func (s *Store) statement(ctx context.Context, fn func(*Store) error) error {
+	if _, ok := ctx.Value(idemClaimKey{}).(idemClaim); ok {
+		return s.Tx(ctx, fn)
+	}
+	return fn(s)
+}
+
 func (s *Store) markApplied(ctx context.Context) error {
 	c, ok := ctx.Value(idemClaimKey{}).(idemClaim)
 	if !ok {

@@ -18,21 +18,32 @@ func TestIdempotencyKeyAppliedInItsTransaction(t *testing.T) {
 		ctx := context.Background()
 		site := mustSite(t, s, "A")
 		expired := -time.Second // the lock has run out: its holder died
+		ada := &models.User{SiteID: site.ID, Name: "Ada"}
+		if err := s.CreateUser(ctx, ada); err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range []struct {
 			name      string
-			commit    bool
+			commit    func(context.Context) error // nil: crashed before committing
 			wantTaken bool
 		}{
-			{"committed before the crash", true, false},
-			{"crashed before committing", false, true},
+			{"committed before the crash", func(ctx context.Context) error {
+				return s.CreateUser(ctx, &models.User{SiteID: site.ID, Name: "Bob"})
+			}, false},
+			// On PostgreSQL the issue is one statement without BEGIN: it
+			// must still mark the key.
+			{"a one-statement issue committed", func(ctx context.Context) error {
+				_, _, err := s.IssueMobile(ctx, models.MobileIssue{SiteID: site.ID, UserID: ada.ID, Code: "c0de", TTL: time.Hour})
+				return err
+			}, false},
+			{"crashed before committing", nil, true},
 		} {
 			key := "k-" + tc.name
 			if ok, _, err := s.ClaimIdempotencyKey(ctx, "key1", key, "h", expired, time.Hour); err != nil || !ok {
 				t.Fatalf("%s: first claim = %v %v", tc.name, ok, err)
 			}
-			if tc.commit {
-				wctx := models.WithIdempotencyClaim(ctx, "key1", key)
-				if err := s.CreateUser(wctx, &models.User{SiteID: site.ID, Name: "Ada"}); err != nil {
+			if tc.commit != nil {
+				if err := tc.commit(models.WithIdempotencyClaim(ctx, "key1", key)); err != nil {
 					t.Fatal(err)
 				}
 				// A server error after the commit must not free the key.
