@@ -1,15 +1,10 @@
 package notifications
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"io"
-	"math/big"
 	"testing"
 	"time"
 
@@ -72,26 +67,8 @@ const testPassType = "pass.com.example.lintel"
 // P-256 keeps the tests fast where Apple's are RSA.
 func testPassCert(t testing.TB, notBefore, notAfter time.Time) tls.Certificate {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject: pkix.Name{CommonName: "Pass Type ID: " + testPassType, ExtraNames: []pkix.AttributeTypeAndValue{
-			{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: testPassType}}},
-		NotBefore: notBefore, NotAfter: notAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}
+	return notifytest.ClientCertificate(t, pkix.Name{CommonName: "Pass Type ID: " + testPassType, ExtraNames: []pkix.AttributeTypeAndValue{
+		{Type: testkit.OIDUserID, Value: testPassType}}}, notBefore, notAfter)
 }
 
 // validPassCert is a pass certificate valid for a year around now.

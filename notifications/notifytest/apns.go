@@ -2,17 +2,18 @@ package notifytest
 
 import (
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,11 +33,8 @@ type APNsServer struct {
 	AuthKey       []byte
 	KeyID, TeamID string
 
-	srv      *httptest.Server
-	received atomic.Int64
-	pub      *ecdsa.PublicKey
-	script   script
-	log      log[APNsRequest]
+	server[APNsRequest]
+	pub *ecdsa.PublicKey
 
 	mu       sync.Mutex
 	verified map[string]bool            // bearer tokens already checked (apns2 reuses one for ~50 minutes)
@@ -74,16 +72,10 @@ func NewAPNs(tb testing.TB) *APNsServer {
 		verified: map[string]bool{},
 		trusted:  map[string]map[string]bool{},
 	}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
-	s.srv.EnableHTTP2 = true
 	// Asked for, not required: a token client presents none. Go's TLS
 	// server still checks that a client presenting a certificate holds its
 	// key; which certificates count is the handler's business, as at Apple.
-	s.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-	s.srv.Config.ErrorLog = quietLog()
-	s.srv.StartTLS()
-	s.URL = s.srv.URL
-	tb.Cleanup(s.srv.Close)
+	s.URL = s.start(tb, s.handle, true, &tls.Config{ClientAuth: tls.RequestClientCert})
 	return s
 }
 
@@ -118,24 +110,34 @@ func (s *APNsServer) TrustCertificate(leaf *x509.Certificate, topics ...string) 
 	}
 }
 
+// ClientCertificate is a self-signed P-256 TLS client certificate for
+// subject, valid from notBefore to notAfter: one the server can be told to
+// trust (TrustCertificate), or a stranger it must refuse.
+func ClientCertificate(tb testing.TB, subject pkix.Name, notBefore, notAfter time.Time) tls.Certificate {
+	tb.Helper()
+	k := testkit.FreshKey(tb)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subject,
+		NotBefore: notBefore, NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}
+}
+
 // CertFingerprint is the hex SHA-256 of a certificate's DER, as
 // APNsRequest.ClientCert holds it.
 func CertFingerprint(c *x509.Certificate) string {
 	h := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(h[:])
 }
-
-// Script queues replies for the next requests.
-func (s *APNsServer) Script(rs ...Reply) { s.script.push("", rs) }
-
-// ScriptFor queues replies for the next requests to one device token.
-func (s *APNsServer) ScriptFor(token string, rs ...Reply) { s.script.push(token, rs) }
-
-// Requests returns every request so far, in arrival order.
-func (s *APNsServer) Requests() []APNsRequest { return s.log.all() }
-
-// Count is the number of requests so far.
-func (s *APNsServer) Count() int { return s.log.count() }
 
 func (s *APNsServer) authorized(bearer string) bool {
 	s.mu.Lock()
@@ -262,7 +264,3 @@ func (s *APNsServer) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	answer(status, rep.Reason, nil)
 }
-
-// Received counts requests as they arrive, before any scripted delay (so a
-// test can tell a send is in flight).
-func (s *APNsServer) Received() int { return int(s.received.Load()) }

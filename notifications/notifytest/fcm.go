@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -28,11 +26,8 @@ type FCMServer struct {
 	ProjectID   string
 	ClientEmail string
 
-	srv      *httptest.Server
-	received atomic.Int64
-	key      *rsa.PrivateKey
-	script   script
-	log      log[FCMRequest]
+	server[FCMRequest]
+	key *rsa.PrivateKey
 
 	mu            sync.Mutex
 	tokens        map[string]bool
@@ -83,12 +78,7 @@ func NewFCM(tb testing.TB) *FCMServer {
 		key:         key,
 		tokens:      map[string]bool{},
 	}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
-	s.srv.EnableHTTP2 = true
-	s.srv.Config.ErrorLog = quietLog()
-	s.srv.StartTLS()
-	s.URL = s.srv.URL
-	tb.Cleanup(s.srv.Close)
+	s.URL = s.start(tb, s.handle, true, nil)
 	return s
 }
 
@@ -116,18 +106,6 @@ func (s *FCMServer) ServiceAccountJSON() []byte {
 	})
 	return b
 }
-
-// Script queues replies for the next sends.
-func (s *FCMServer) Script(rs ...Reply) { s.script.push("", rs) }
-
-// ScriptFor queues replies for the next sends to one registration token.
-func (s *FCMServer) ScriptFor(token string, rs ...Reply) { s.script.push(token, rs) }
-
-// Requests returns every send request so far, in arrival order.
-func (s *FCMServer) Requests() []FCMRequest { return s.log.all() }
-
-// Count is the number of send requests so far.
-func (s *FCMServer) Count() int { return s.log.count() }
 
 // TokenRequests is the number of OAuth token exchanges so far.
 func (s *FCMServer) TokenRequests() int {
@@ -269,7 +247,3 @@ func randHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-// Received counts requests as they arrive, before any scripted delay (so a
-// test can tell a send is in flight).
-func (s *FCMServer) Received() int { return int(s.received.Load()) }

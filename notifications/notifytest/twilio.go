@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -23,10 +21,7 @@ type TwilioServer struct {
 	AccountSID, AuthToken   string
 	APIKeySID, APIKeySecret string
 
-	srv      *httptest.Server
-	received atomic.Int64
-	script   script
-	log      log[TwilioRequest]
+	server[TwilioRequest]
 }
 
 // TwilioRequest is one request as the server saw it.
@@ -49,11 +44,7 @@ func NewTwilio(tb testing.TB) *TwilioServer {
 		APIKeySID:    "SK" + strings.Repeat("fedcba9876543210", 2),
 		APIKeySecret: "testapikeysecret0123456789abcdef",
 	}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
-	s.srv.Config.ErrorLog = quietLog()
-	s.srv.StartTLS()
-	s.URL = s.srv.URL
-	tb.Cleanup(s.srv.Close)
+	s.URL = s.start(tb, s.handle, false, nil)
 	return s
 }
 
@@ -66,18 +57,6 @@ func (s *TwilioServer) Client() *http.Client {
 	}
 	return c
 }
-
-// Script queues replies for the next requests.
-func (s *TwilioServer) Script(rs ...Reply) { s.script.push("", rs) }
-
-// ScriptFor queues replies for the next messages to one phone number.
-func (s *TwilioServer) ScriptFor(to string, rs ...Reply) { s.script.push(to, rs) }
-
-// Requests returns every request so far, in arrival order.
-func (s *TwilioServer) Requests() []TwilioRequest { return s.log.all() }
-
-// Count is the number of requests so far.
-func (s *TwilioServer) Count() int { return s.log.count() }
 
 func (s *TwilioServer) handle(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/2010-04-01/Accounts/")
@@ -146,10 +125,6 @@ func twilioError(w http.ResponseWriter, status, code int, msg string) {
 		"more_info": "https://www.twilio.com/docs/errors/" + strconv.Itoa(code),
 	})
 }
-
-// Received counts requests as they arrive, before any scripted delay (so a
-// test can tell a send is in flight).
-func (s *TwilioServer) Received() int { return int(s.received.Load()) }
 
 // CertificatePEM is the server's TLS certificate in PEM, for a process
 // that must trust it (SSL_CERT_FILE of a `lintel serve` under test).
