@@ -176,17 +176,8 @@ func TestAPNsErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.Script(tt.reply)
-			ctx := t.Context()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
-			err := p.Send(ctx, validMessage(ChannelAPNs, KindVisitorPass))
-			se := Classify(err)
-			if se == nil {
-				t.Fatal("no error")
-			}
+			err := sendWithin(t, p, ChannelAPNs, tt.timeout)
+			se := mustFail(t, err)
 			if se.Permanent != tt.perm || se.Unregistered != tt.unreg || se.Status != tt.status || se.RetryAfter != tt.retryAfter {
 				t.Fatalf("got %+v (%v)", se, err)
 			}

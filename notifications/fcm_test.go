@@ -1,7 +1,6 @@
 package notifications
 
 import (
-	"context"
 	"github.com/lintel/lintel/internal/testkit"
 	"strings"
 	"testing"
@@ -118,23 +117,14 @@ func TestFCMErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.Script(tt.replies...)
-			ctx := t.Context()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
-			err := p.Send(ctx, validMessage(ChannelFCM, KindVisitorPass))
+			err := sendWithin(t, p, ChannelFCM, tt.timeout)
 			if tt.ok {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			se := Classify(err)
-			if se == nil {
-				t.Fatal("no error")
-			}
+			se := mustFail(t, err)
 			if se.Permanent != tt.perm || se.Unregistered != tt.unreg || se.Reason != tt.reason || se.RetryAfter != tt.retryAfter {
 				t.Fatalf("got %+v", se)
 			}

@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509/pkix"
@@ -57,6 +58,29 @@ func newTestSMS(t testing.TB, srv *notifytest.TwilioServer, edit func(*SMSConfig
 		t.Fatal(err)
 	}
 	return p
+}
+
+// sendWithin sends the visitor-pass test message of channel ch through p,
+// giving up after timeout unless it is 0.
+func sendWithin(t *testing.T, p Provider, ch Channel, timeout time.Duration) error {
+	ctx := t.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return p.Send(ctx, validMessage(ch, KindVisitorPass))
+}
+
+// mustFail is the classification of a send's error; a send that did not
+// fail fails the test.
+func mustFail(t *testing.T, err error) *SendError {
+	t.Helper()
+	se := Classify(err)
+	if se == nil {
+		t.Fatal("no error")
+	}
+	return se
 }
 
 const testPassType = "pass.com.example.lintel"

@@ -1,7 +1,6 @@
 package notifications
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -90,18 +89,9 @@ func TestSMSErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.Script(tt.reply)
-			ctx := t.Context()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
 			start := time.Now()
-			err := p.Send(ctx, validMessage(ChannelSMS, KindVisitorPass))
-			se := Classify(err)
-			if se == nil {
-				t.Fatal("no error")
-			}
+			err := sendWithin(t, p, ChannelSMS, tt.timeout)
+			se := mustFail(t, err)
 			if se.Permanent != tt.perm || se.Unregistered || se.Status != tt.status || se.Reason != tt.reason || se.RetryAfter != tt.retryAfter {
 				t.Fatalf("got %+v", se)
 			}
