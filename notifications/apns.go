@@ -139,29 +139,15 @@ func newAPNsTokenClient(cfg APNsConfig) (*apns2.Client, string, error) {
 	if cfg.Topic == "" {
 		return nil, "", errors.New("notifications: apns topic (bundle id) is required")
 	}
-	host := cfg.Host
-	switch strings.ToLower(host) {
-	case "", APNsProduction:
-		host = apns2.HostProduction
-	case APNsSandbox, "development":
-		host = apns2.HostDevelopment
-	default:
-		if host, err = apnsURL("apns host", host); err != nil {
-			return nil, "", err
-		}
+	host, err := apnsHost("apns host", cfg.Host, true)
+	if err != nil {
+		return nil, "", err
 	}
 	tok := &token.Token{AuthKey: key, KeyID: cfg.KeyID, TeamID: cfg.TeamID}
 	if _, err := tok.Generate(); err != nil {
 		return nil, "", fmt.Errorf("notifications: apns provider token: %w", err)
 	}
-	c := apns2.NewTokenClient(tok)
-	c.Host = host
-	hc := c.HTTPClient
-	if cfg.HTTPClient != nil {
-		hc = cfg.HTTPClient
-	}
-	c.HTTPClient = wrapClient(hc, nil)
-	return c, host, nil
+	return onHost(apns2.NewTokenClient(tok), host, cfg.HTTPClient), host, nil
 }
 
 // newAPNsCertClient builds the Wallet client: TLS client-certificate
@@ -194,30 +180,38 @@ func newAPNsCertClient(cfg APNsConfig, now time.Time) (*apns2.Client, string, st
 	case now.Before(leaf.NotBefore):
 		return nil, "", "", fmt.Errorf("notifications: apns wallet certificate %q is not valid before %s", name, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	host := cfg.WalletHost
-	switch strings.ToLower(host) {
-	case "", APNsProduction:
-		host = apns2.HostProduction
-	case APNsSandbox, "development":
-		return nil, "", "", errors.New("notifications: apns wallet host: Wallet pushes go through production APNs, never the sandbox")
-	default:
-		var err error
-		if host, err = apnsURL("apns wallet host", host); err != nil {
-			return nil, "", "", err
-		}
+	host, err := apnsHost("apns wallet host", cfg.WalletHost, false)
+	if err != nil {
+		return nil, "", "", err
 	}
-	c := apns2.NewClient(cert)
-	c.Host = host
-	hc := c.HTTPClient
-	if cfg.WalletHTTPClient != nil {
-		hc = cfg.WalletHTTPClient
-	}
-	c.HTTPClient = wrapClient(hc, nil)
-	return c, name, host, nil
+	return onHost(apns2.NewClient(cert), host, cfg.WalletHTTPClient), name, host, nil
 }
 
-func apnsURL(what, s string) (string, error) {
-	u, err := parseBaseURL(what, s)
+// onHost points c at host and has it send through hc (its own client when
+// hc is nil), wrapped as every provider's client is.
+func onHost(c *apns2.Client, host string, hc *http.Client) *apns2.Client {
+	c.Host = host
+	if hc == nil {
+		hc = c.HTTPClient
+	}
+	c.HTTPClient = wrapClient(hc, nil)
+	return c
+}
+
+// apnsHost resolves a configured host: a name (production, the default, or
+// sandbox) or a URL. Wallet pushes have no sandbox: sandbox is false for
+// them.
+func apnsHost(what, host string, sandbox bool) (string, error) {
+	switch strings.ToLower(host) {
+	case "", APNsProduction:
+		return apns2.HostProduction, nil
+	case APNsSandbox, "development":
+		if !sandbox {
+			return "", errors.New("notifications: " + what + ": Wallet pushes go through production APNs, never the sandbox")
+		}
+		return apns2.HostDevelopment, nil
+	}
+	u, err := parseBaseURL(what, host)
 	if err != nil {
 		return "", err
 	}

@@ -29,34 +29,34 @@ func NewRegistryFromConfig(ctx context.Context, cfg Config, cat *Catalog) (*Regi
 		}
 		return "no configuration"
 	}
-	if cfg.APNs != nil {
-		p, err := NewAPNs(*cfg.APNs, cat)
+	for _, s := range []struct {
+		ch    Channel
+		build func() (Provider, error) // nil: the section is absent
+	}{
+		{ChannelAPNs, section(cfg.APNs, func(c APNsConfig) (Provider, error) { return NewAPNs(c, cat) })},
+		{ChannelFCM, section(cfg.FCM, func(c FCMConfig) (Provider, error) { return NewFCM(ctx, c, cat) })},
+		{ChannelSMS, section(cfg.SMS, func(c SMSConfig) (Provider, error) { return NewSMS(c, cat) })},
+	} {
+		if s.build == nil {
+			r.Unconfigured(s.ch, why(s.ch))
+			continue
+		}
+		p, err := s.build()
 		if err != nil {
 			return nil, err
 		}
 		r.Register(p, "")
-	} else {
-		r.Unconfigured(ChannelAPNs, why(ChannelAPNs))
-	}
-	if cfg.FCM != nil {
-		p, err := NewFCM(ctx, *cfg.FCM, cat)
-		if err != nil {
-			return nil, err
-		}
-		r.Register(p, "")
-	} else {
-		r.Unconfigured(ChannelFCM, why(ChannelFCM))
-	}
-	if cfg.SMS != nil {
-		p, err := NewSMS(*cfg.SMS, cat)
-		if err != nil {
-			return nil, err
-		}
-		r.Register(p, "")
-	} else {
-		r.Unconfigured(ChannelSMS, why(ChannelSMS))
 	}
 	return r, nil
+}
+
+// section binds a provider's constructor to its configuration section; it
+// is nil when the section is absent.
+func section[C any](c *C, build func(C) (Provider, error)) func() (Provider, error) {
+	if c == nil {
+		return nil
+	}
+	return func() (Provider, error) { return build(*c) }
 }
 
 // Environment variables read by ConfigFromEnv. The first of each group
@@ -112,21 +112,24 @@ func ConfigFromEnv(getenv func(string) string, readFile func(string) ([]byte, er
 		}
 		return true, vals
 	}
+	// file reads the file a group's variable k names.
+	file := func(ch Channel, k string, vals map[string]string) ([]byte, bool) {
+		b, err := readFile(vals[k])
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: reading %s: %v", ch, k, err))
+			return nil, false
+		}
+		return b, true
+	}
 
 	if ok, v := group(ChannelAPNs, EnvAPNsKeyFile, []string{EnvAPNsKeyID, EnvAPNsTeamID, EnvAPNsTopic}, []string{EnvAPNsHost}); ok {
-		key, err := readFile(v[EnvAPNsKeyFile])
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("apns: reading %s: %v", EnvAPNsKeyFile, err))
-		} else {
+		if key, ok := file(ChannelAPNs, EnvAPNsKeyFile, v); ok {
 			cfg.APNs = &APNsConfig{AuthKey: key, KeyID: v[EnvAPNsKeyID], TeamID: v[EnvAPNsTeamID],
 				Topic: v[EnvAPNsTopic], Host: v[EnvAPNsHost]}
 		}
 	}
 	if ok, v := group(ChannelFCM, EnvFCMCredentialsFile, nil, []string{EnvFCMProjectID, EnvFCMEndpoint}); ok {
-		js, err := readFile(v[EnvFCMCredentialsFile])
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("fcm: reading %s: %v", EnvFCMCredentialsFile, err))
-		} else {
+		if js, ok := file(ChannelFCM, EnvFCMCredentialsFile, v); ok {
 			cfg.FCM = &FCMConfig{CredentialsJSON: js, ProjectID: v[EnvFCMProjectID], Endpoint: v[EnvFCMEndpoint]}
 		}
 	}
