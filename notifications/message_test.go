@@ -54,101 +54,45 @@ func TestValidateAccepts(t *testing.T) {
 func TestValidateRejects(t *testing.T) {
 	tests := []struct {
 		name  string
+		ch    Channel
+		kind  Kind
 		edit  func(*Message)
 		field string
 	}{
-		{"unknown kind", func(m *Message) { m.Kind = "promo" }, "kind"},
-		{"unknown channel", func(m *Message) { m.Channel = "fax" }, "channel"},
-		{"phone without plus", func(m *Message) { m.Recipient = "14155550123" }, "recipient"},
-		{"phone too short", func(m *Message) { m.Recipient = "+12345" }, "recipient"},
-		{"phone with letters", func(m *Message) { m.Recipient = "+1415555O123" }, "recipient"},
-		{"phone with leading zero", func(m *Message) { m.Recipient = "+04155550123" }, "recipient"},
-		{"no idempotency key", func(m *Message) { m.IdempotencyKey = "" }, "idempotency_key"},
-		{"huge idempotency key", func(m *Message) { m.IdempotencyKey = strings.Repeat("k", 201) }, "idempotency_key"},
-		{"bad push type", func(m *Message) { m.PushType = "voip" }, "push_type"},
-		{"bad priority", func(m *Message) { m.Priority = 7 }, "priority"},
-		{"long collapse id", func(m *Message) { m.CollapseID = strings.Repeat("c", 65) }, "collapse_id"},
-		{"link without code", func(m *Message) { m.Payload.Link = "https://x.example/i/other" }, "payload.link"},
-		{"link with a space", func(m *Message) { m.Payload.Link = "https://x.example/i/K7Q2-M9XP-4RTW now" }, "payload.link"},
-		{"link with a newline", func(m *Message) { m.Payload.Link = "https://x.example/\nK7Q2-M9XP-4RTW" }, "payload.link"},
-		{"relative link", func(m *Message) { m.Payload.Link = "/i/K7Q2-M9XP-4RTW" }, "payload.link"},
-		{"no code", func(m *Message) { m.Payload.Code = "" }, "payload"},
+		{"unknown kind", ChannelSMS, KindInvitation, func(m *Message) { m.Kind = "promo" }, "kind"},
+		{"unknown channel", ChannelSMS, KindInvitation, func(m *Message) { m.Channel = "fax" }, "channel"},
+		{"phone without plus", ChannelSMS, KindInvitation, func(m *Message) { m.Recipient = "14155550123" }, "recipient"},
+		{"phone too short", ChannelSMS, KindInvitation, func(m *Message) { m.Recipient = "+12345" }, "recipient"},
+		{"phone with letters", ChannelSMS, KindInvitation, func(m *Message) { m.Recipient = "+1415555O123" }, "recipient"},
+		{"phone with leading zero", ChannelSMS, KindInvitation, func(m *Message) { m.Recipient = "+04155550123" }, "recipient"},
+		{"no idempotency key", ChannelSMS, KindInvitation, func(m *Message) { m.IdempotencyKey = "" }, "idempotency_key"},
+		{"huge idempotency key", ChannelSMS, KindInvitation, func(m *Message) { m.IdempotencyKey = strings.Repeat("k", 201) }, "idempotency_key"},
+		{"bad push type", ChannelSMS, KindInvitation, func(m *Message) { m.PushType = "voip" }, "push_type"},
+		{"bad priority", ChannelSMS, KindInvitation, func(m *Message) { m.Priority = 7 }, "priority"},
+		{"long collapse id", ChannelSMS, KindInvitation, func(m *Message) { m.CollapseID = strings.Repeat("c", 65) }, "collapse_id"},
+		{"link without code", ChannelSMS, KindInvitation, func(m *Message) { m.Payload.Link = "https://x.example/i/other" }, "payload.link"},
+		{"link with a space", ChannelSMS, KindInvitation, func(m *Message) { m.Payload.Link = "https://x.example/i/K7Q2-M9XP-4RTW now" }, "payload.link"},
+		{"link with a newline", ChannelSMS, KindInvitation, func(m *Message) { m.Payload.Link = "https://x.example/\nK7Q2-M9XP-4RTW" }, "payload.link"},
+		{"relative link", ChannelSMS, KindInvitation, func(m *Message) { m.Payload.Link = "/i/K7Q2-M9XP-4RTW" }, "payload.link"},
+		{"no code", ChannelSMS, KindInvitation, func(m *Message) { m.Payload.Code = "" }, "payload"},
+		{"apns token with a slash", ChannelAPNs, KindVisitorPass, func(m *Message) { m.Recipient = testToken[:60] + "/../x" }, "recipient"},
+		{"fcm token with a space", ChannelFCM, KindVisitorPass, func(m *Message) { m.Recipient = "abc def ghi jkl mno pqr" }, "recipient"},
+		{"revocation by sms", ChannelSMS, KindVisitorPass, func(m *Message) { m.Kind, m.Payload = KindRevocation, Payload{CredentialID: "c"} }, "channel"},
+		{"revocation without credential", ChannelAPNs, KindRevocation, func(m *Message) { m.Payload.CredentialID = "" }, "payload"},
+		{"pin without digits", ChannelSMS, KindPIN, func(m *Message) { m.Payload.PIN = "" }, "payload"},
+		{"pin with letters", ChannelSMS, KindPIN, func(m *Message) { m.Payload.PIN = "12a456" }, "payload"},
+		{"pin without door", ChannelAPNs, KindPIN, func(m *Message) { m.Payload.DoorName = "" }, "payload"},
+		{"pin without validity", ChannelFCM, KindPIN, func(m *Message) { m.Payload.Validity = "" }, "payload"},
+		{"wallet through fcm", ChannelFCM, KindRevocation, func(m *Message) { m.Kind = KindWalletUpdate }, "channel"},
+		{"wallet without topic", ChannelAPNs, KindWalletUpdate, func(m *Message) { m.Topic = "" }, "topic"},
+		{"pass without id", ChannelAPNs, KindVisitorPass, func(m *Message) { m.Payload.PassID = "" }, "payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := validMessage(ChannelSMS, KindInvitation)
+			m := validMessage(tt.ch, tt.kind)
 			tt.edit(&m)
 			var ve *ValidationError
 			if err := m.Validate(); !errors.As(err, &ve) || ve.Field != tt.field {
-				t.Fatalf("err = %v, want a ValidationError on %s", err, tt.field)
-			}
-		})
-	}
-	push := []struct {
-		name  string
-		m     Message
-		field string
-	}{
-		{"apns token with a slash", func() Message {
-			m := validMessage(ChannelAPNs, KindVisitorPass)
-			m.Recipient = testToken[:60] + "/../x"
-			return m
-		}(), "recipient"},
-		{"fcm token with a space", func() Message {
-			m := validMessage(ChannelFCM, KindVisitorPass)
-			m.Recipient = "abc def ghi jkl mno pqr"
-			return m
-		}(), "recipient"},
-		{"revocation by sms", func() Message {
-			m := validMessage(ChannelSMS, KindVisitorPass)
-			m.Kind, m.Payload = KindRevocation, Payload{CredentialID: "c"}
-			return m
-		}(), "channel"},
-		{"revocation without credential", func() Message {
-			m := validMessage(ChannelAPNs, KindRevocation)
-			m.Payload.CredentialID = ""
-			return m
-		}(), "payload"},
-		{"pin without digits", func() Message {
-			m := validMessage(ChannelSMS, KindPIN)
-			m.Payload.PIN = ""
-			return m
-		}(), "payload"},
-		{"pin with letters", func() Message {
-			m := validMessage(ChannelSMS, KindPIN)
-			m.Payload.PIN = "12a456"
-			return m
-		}(), "payload"},
-		{"pin without door", func() Message {
-			m := validMessage(ChannelAPNs, KindPIN)
-			m.Payload.DoorName = ""
-			return m
-		}(), "payload"},
-		{"pin without validity", func() Message {
-			m := validMessage(ChannelFCM, KindPIN)
-			m.Payload.Validity = ""
-			return m
-		}(), "payload"},
-		{"wallet through fcm", func() Message {
-			m := validMessage(ChannelFCM, KindRevocation)
-			m.Kind = KindWalletUpdate
-			return m
-		}(), "channel"},
-		{"wallet without topic", func() Message {
-			m := validMessage(ChannelAPNs, KindWalletUpdate)
-			m.Topic = ""
-			return m
-		}(), "topic"},
-		{"pass without id", func() Message {
-			m := validMessage(ChannelAPNs, KindVisitorPass)
-			m.Payload.PassID = ""
-			return m
-		}(), "payload"},
-	}
-	for _, tt := range push {
-		t.Run(tt.name, func(t *testing.T) {
-			var ve *ValidationError
-			if err := tt.m.Validate(); !errors.As(err, &ve) || ve.Field != tt.field {
 				t.Fatalf("err = %v, want a ValidationError on %s", err, tt.field)
 			}
 		})

@@ -80,6 +80,31 @@ func (r *rig) enqueue(m Message) string {
 	return r.q.enqueue(m)
 }
 
+// fake is what the tests ask of the local server of a channel.
+type fake interface {
+	ScriptFor(recipient string, rs ...notifytest.Reply)
+	Count() int
+}
+
+// server is the local server of channel ch.
+func (r *rig) server(ch Channel) fake {
+	switch ch {
+	case ChannelAPNs:
+		return r.apns
+	case ChannelFCM:
+		return r.fcm
+	}
+	return r.twilio
+}
+
+// enqueueAnswered enqueues the test message of ch and kind, whose server
+// answers it with rs before it succeeds.
+func (r *rig) enqueueAnswered(ch Channel, kind Kind, rs ...notifytest.Reply) string {
+	m := validMessage(ch, kind)
+	r.server(ch).ScriptFor(m.Recipient, rs...)
+	return r.enqueue(m)
+}
+
 func runOnce(t testing.TB, w *Worker, want int) {
 	t.Helper()
 	n, err := w.RunOnce(t.Context())
@@ -92,21 +117,18 @@ func runOnce(t testing.TB, w *Worker, want int) {
 }
 
 func TestWorkerRetriesUntilSent(t *testing.T) {
-	tests := []struct {
-		ch      Channel
-		script  func(r *rig)
-		servers func(r *rig) int
+	for _, tt := range []struct {
+		ch    Channel
+		reply notifytest.Reply
 	}{
-		{ChannelAPNs, func(r *rig) { r.apns.Script(notifytest.Repeat(2, notifytest.Reply{Status: 500})...) }, func(r *rig) int { return r.apns.Count() }},
-		{ChannelFCM, func(r *rig) { r.fcm.Script(notifytest.Repeat(2, notifytest.Reply{Status: 500, Reason: "INTERNAL"})...) }, func(r *rig) int { return r.fcm.Count() }},
-		{ChannelSMS, func(r *rig) { r.twilio.Script(notifytest.Repeat(2, notifytest.Reply{Status: 500, Code: 20500})...) }, func(r *rig) int { return r.twilio.Count() }},
-	}
-	for _, tt := range tests {
+		{ChannelAPNs, notifytest.Reply{Status: 500}},
+		{ChannelFCM, notifytest.Reply{Status: 500, Reason: "INTERNAL"}},
+		{ChannelSMS, notifytest.Reply{Status: 500, Code: 20500}},
+	} {
 		t.Run(string(tt.ch), func(t *testing.T) {
 			r := newRig(t)
 			w := r.worker(t, nil)
-			tt.script(r)
-			id := r.enqueue(validMessage(tt.ch, KindVisitorPass))
+			id := r.enqueueAnswered(tt.ch, KindVisitorPass, notifytest.Repeat(2, tt.reply)...)
 			for attempt := 1; attempt <= 2; attempt++ {
 				start := r.clock.Now()
 				runOnce(t, w, 1)
@@ -128,7 +150,7 @@ func TestWorkerRetriesUntilSent(t *testing.T) {
 			if m := r.q.get(id); m.Status != StatusSent {
 				t.Fatalf("final state %+v", m)
 			}
-			if n := tt.servers(r); n != 3 {
+			if n := r.server(tt.ch).Count(); n != 3 {
 				t.Fatalf("server saw %d requests, want 3", n)
 			}
 			r.q.checkNoBadTransitions(t)
@@ -139,8 +161,7 @@ func TestWorkerRetriesUntilSent(t *testing.T) {
 func TestWorkerTimeoutIsRetried(t *testing.T) {
 	r := newRig(t)
 	w := r.worker(t, func(c *WorkerConfig) { c.SendTimeout = 200 * time.Millisecond })
-	r.twilio.Script(notifytest.Reply{Delay: 5 * time.Second})
-	id := r.enqueue(validMessage(ChannelSMS, KindInvitation))
+	id := r.enqueueAnswered(ChannelSMS, KindInvitation, notifytest.Reply{Delay: 5 * time.Second})
 	runOnce(t, w, 1)
 	m := r.q.get(id)
 	if m.Status != StatusPending || m.Attempts != 1 || !strings.Contains(m.LastError, "deadline exceeded") {
@@ -158,22 +179,19 @@ func TestWorkerTimeoutIsRetried(t *testing.T) {
 }
 
 func TestWorkerDropsUnregisteredTokens(t *testing.T) {
-	tests := []struct {
-		ch     Channel
-		script func(r *rig)
-		count  func(r *rig) int
+	for i, tt := range []struct {
+		ch    Channel
+		reply notifytest.Reply
 	}{
-		{ChannelAPNs, func(r *rig) { r.apns.ScriptFor(testToken, notifytest.Reply{Status: 410, Reason: "Unregistered"}) }, func(r *rig) int { return r.apns.Count() }},
-		{ChannelAPNs, func(r *rig) { r.apns.ScriptFor(testToken, notifytest.Reply{Status: 400, Reason: "BadDeviceToken"}) }, func(r *rig) int { return r.apns.Count() }},
-		{ChannelFCM, func(r *rig) { r.fcm.ScriptFor(testFCM, notifytest.Reply{Status: 404, Reason: "UNREGISTERED"}) }, func(r *rig) int { return r.fcm.Count() }},
-	}
-	for i, tt := range tests {
+		{ChannelAPNs, notifytest.Reply{Status: 410, Reason: "Unregistered"}},
+		{ChannelAPNs, notifytest.Reply{Status: 400, Reason: "BadDeviceToken"}},
+		{ChannelFCM, notifytest.Reply{Status: 404, Reason: "UNREGISTERED"}},
+	} {
 		t.Run(fmt.Sprint(tt.ch, i), func(t *testing.T) {
 			r := newRig(t)
 			var outcomes []Outcome
 			w := r.worker(t, func(c *WorkerConfig) { c.OnOutcome = func(o Outcome) { outcomes = append(outcomes, o) } })
-			tt.script(r)
-			id := r.enqueue(validMessage(tt.ch, KindRevocation))
+			id := r.enqueueAnswered(tt.ch, KindRevocation, tt.reply)
 			runOnce(t, w, 1)
 			m := r.q.get(id)
 			if m.Status != StatusDead || m.Attempts != 1 || !strings.Contains(m.LastError, "unregistered") {
@@ -189,7 +207,7 @@ func TestWorkerDropsUnregisteredTokens(t *testing.T) {
 			// Never retried.
 			r.clock.Advance(48 * time.Hour)
 			runOnce(t, w, 0)
-			if n := tt.count(r); n != 1 {
+			if n := r.server(tt.ch).Count(); n != 1 {
 				t.Fatalf("%d requests, want 1", n)
 			}
 			if strings.Contains(r.logs.String(), m.Recipient) || strings.Contains(m.LastError, m.Recipient) {
@@ -200,22 +218,18 @@ func TestWorkerDropsUnregisteredTokens(t *testing.T) {
 }
 
 func TestWorkerHonorsRetryAfter(t *testing.T) {
-	tests := []struct {
-		ch     Channel
-		script func(r *rig)
+	for _, tt := range []struct {
+		ch    Channel
+		reply notifytest.Reply
 	}{
-		{ChannelAPNs, func(r *rig) {
-			r.apns.Script(notifytest.Reply{Status: 429, Reason: "TooManyRequests", RetryAfter: "600"})
-		}},
-		{ChannelFCM, func(r *rig) { r.fcm.Script(notifytest.Reply{Status: 429, Reason: "QUOTA_EXCEEDED", RetryAfter: "600"}) }},
-		{ChannelSMS, func(r *rig) { r.twilio.Script(notifytest.Reply{Status: 429, Code: 20429, RetryAfter: "600"}) }},
-	}
-	for _, tt := range tests {
+		{ChannelAPNs, notifytest.Reply{Status: 429, Reason: "TooManyRequests", RetryAfter: "600"}},
+		{ChannelFCM, notifytest.Reply{Status: 429, Reason: "QUOTA_EXCEEDED", RetryAfter: "600"}},
+		{ChannelSMS, notifytest.Reply{Status: 429, Code: 20429, RetryAfter: "600"}},
+	} {
 		t.Run(string(tt.ch), func(t *testing.T) {
 			r := newRig(t)
 			w := r.worker(t, nil)
-			tt.script(r)
-			id := r.enqueue(validMessage(tt.ch, KindVisitorPass))
+			id := r.enqueueAnswered(tt.ch, KindVisitorPass, tt.reply)
 			start := r.clock.Now()
 			runOnce(t, w, 1)
 			m := r.q.get(id)
@@ -237,8 +251,7 @@ func TestWorkerHonorsRetryAfter(t *testing.T) {
 func TestWorkerRetryAfterTooLongIsDead(t *testing.T) {
 	r := newRig(t)
 	w := r.worker(t, func(c *WorkerConfig) { c.MaxRetryAfter = time.Hour })
-	r.twilio.Script(notifytest.Reply{Status: 429, Code: 20429, RetryAfter: "86400"})
-	id := r.enqueue(validMessage(ChannelSMS, KindVisitorPass))
+	id := r.enqueueAnswered(ChannelSMS, KindVisitorPass, notifytest.Reply{Status: 429, Code: 20429, RetryAfter: "86400"})
 	runOnce(t, w, 1)
 	if m := r.q.get(id); m.Status != StatusDead {
 		t.Fatalf("%+v", m)
@@ -248,8 +261,7 @@ func TestWorkerRetryAfterTooLongIsDead(t *testing.T) {
 func TestWorkerMaxAttempts(t *testing.T) {
 	r := newRig(t)
 	w := r.worker(t, func(c *WorkerConfig) { c.MaxAttempts = 3 })
-	r.apns.Script(notifytest.Repeat(10, notifytest.Reply{Status: 503, Reason: "ServiceUnavailable"})...)
-	id := r.enqueue(validMessage(ChannelAPNs, KindInvitation))
+	id := r.enqueueAnswered(ChannelAPNs, KindInvitation, notifytest.Repeat(10, notifytest.Reply{Status: 503, Reason: "ServiceUnavailable"})...)
 	for range 3 {
 		runOnce(t, w, 1)
 		r.clock.Advance(time.Hour)
@@ -267,8 +279,7 @@ func TestWorkerMaxAttempts(t *testing.T) {
 func TestWorkerPermanentFailures(t *testing.T) {
 	r := newRig(t)
 	w := r.worker(t, nil)
-	r.twilio.ScriptFor(testPhone, notifytest.Reply{Status: 400, Code: 21211})
-	sms := r.enqueue(validMessage(ChannelSMS, KindVisitorPass))
+	sms := r.enqueueAnswered(ChannelSMS, KindVisitorPass, notifytest.Reply{Status: 400, Code: 21211})
 	fcmBad := r.enqueue(func() Message {
 		m := validMessage(ChannelFCM, KindVisitorPass)
 		m.IdempotencyKey = "k2"
