@@ -26,10 +26,10 @@ func TestExportBenchFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	pki := newTestPKI(t)
-	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.root))
-	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.wwdr))
-	writeFile(t, dir, "signerCert.pem", testkit.CertPEM(pki.leaf))
-	writeFile(t, dir, "signerKey.pem", testkit.KeyPEM(t, pki.leafKey))
+	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.Root))
+	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.WWDR))
+	writeFile(t, dir, "signerCert.pem", testkit.CertPEM(pki.Leaf))
+	writeFile(t, dir, "signerKey.pem", testkit.KeyPEM(t, pki.LeafKey))
 	s := pki.signer(t)
 	pj, err := s.PassJSON(samplePass())
 	if err != nil {

@@ -34,9 +34,9 @@ func TestConfigFromEnvEndToEnd(t *testing.T) {
 	pki := newTestPKI(t)
 	dir := t.TempDir()
 	env := map[string]string{
-		EnvApplePassCert:            writeFile(t, dir, "pass.pem", testkit.CertPEM(pki.leaf)),
-		EnvApplePassKey:             writeFile(t, dir, "pass.key", testkit.KeyPEM(t, pki.leafKey)),
-		EnvAppleWWDRCert:            writeFile(t, dir, "AppleWWDRCAG4.cer", pki.wwdr.Raw),
+		EnvApplePassCert:            writeFile(t, dir, "pass.pem", testkit.CertPEM(pki.Leaf)),
+		EnvApplePassKey:             writeFile(t, dir, "pass.key", testkit.KeyPEM(t, pki.LeafKey)),
+		EnvAppleWWDRCert:            writeFile(t, dir, "AppleWWDRCAG4.cer", pki.WWDR.Raw),
 		EnvApplePassTypeID:          " " + testPassTypeID + " ",
 		EnvGoogleIssuerID:           testIssuerID,
 		EnvGoogleServiceAccountFile: writeFile(t, dir, "sa.json", serviceAccountJSON(t, testkit.RSAKey(3), "https://oauth2.googleapis.com/token")),

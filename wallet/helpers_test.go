@@ -15,36 +15,28 @@ const (
 	testTeamID     = "ABCDE12345"
 )
 
-// testPKI is testkit's Apple-shaped chain, with the names these tests use.
-type testPKI struct {
-	root, wwdr, leaf          *x509.Certificate
-	rootKey, wwdrKey, leafKey *rsa.PrivateKey
-}
-
-type leafOpts struct {
-	notBefore, notAfter time.Time
-	passTypeID, teamID  string
-}
+// testPKI is testkit's Apple-shaped chain, for these tests' pass type and
+// team unless told otherwise.
+type testPKI struct{ *testkit.ApplePKI }
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
-	return newTestPKIWith(t, leafOpts{})
+	return newTestPKIWith(t, testkit.PKIOptions{})
 }
 
-func newTestPKIWith(t testing.TB, o leafOpts) *testPKI {
+func newTestPKIWith(t testing.TB, o testkit.PKIOptions) *testPKI {
 	t.Helper()
-	if o.passTypeID == "" {
-		o.passTypeID = testPassTypeID
+	if o.PassTypeID == "" {
+		o.PassTypeID = testPassTypeID
 	}
-	if o.teamID == "" {
-		o.teamID = testTeamID
+	if o.TeamID == "" {
+		o.TeamID = testTeamID
 	}
-	p := testkit.NewApplePKI(t, testkit.PKIOptions{NotBefore: o.notBefore, NotAfter: o.notAfter, PassTypeID: o.passTypeID, TeamID: o.teamID})
-	return &testPKI{root: p.Root, wwdr: p.WWDR, leaf: p.Leaf, rootKey: p.RootKey, wwdrKey: p.WWDRKey, leafKey: p.LeafKey}
+	return &testPKI{testkit.NewApplePKI(t, o)}
 }
 
 func (p *testPKI) config(t testing.TB) AppleConfig {
-	return AppleConfig{CertPEM: testkit.CertPEM(p.leaf), KeyPEM: testkit.KeyPEM(t, p.leafKey), WWDR: testkit.CertPEM(p.wwdr)}
+	return AppleConfig{CertPEM: testkit.CertPEM(p.Leaf), KeyPEM: testkit.KeyPEM(t, p.LeafKey), WWDR: testkit.CertPEM(p.WWDR)}
 }
 
 func (p *testPKI) signer(t testing.TB) *Signer {

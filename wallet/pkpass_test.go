@@ -212,7 +212,7 @@ func TestBuildPass(t *testing.T) {
 		if len(p7.Content) != 0 {
 			t.Error("signature is not detached")
 		}
-		if len(p7.Certificates) != 2 || !p7.Certificates[0].Equal(pki.leaf) || !p7.Certificates[1].Equal(pki.wwdr) {
+		if len(p7.Certificates) != 2 || !p7.Certificates[0].Equal(pki.Leaf) || !p7.Certificates[1].Equal(pki.WWDR) {
 			t.Errorf("signature carries %d certificates, want the pass certificate and the WWDR intermediate", len(p7.Certificates))
 		}
 		var signingTime time.Time
@@ -228,7 +228,7 @@ func TestBuildPass(t *testing.T) {
 		// Go's own check against the test root...
 		p7.Content = files["manifest.json"]
 		roots := x509.NewCertPool()
-		roots.AddCert(pki.root)
+		roots.AddCert(pki.Root)
 		if err := p7.VerifyWithChain(roots); err != nil {
 			t.Errorf("pkcs7 verify: %v", err)
 		}
@@ -245,8 +245,8 @@ func opensslVerify(t *testing.T, pki *testPKI, files map[string][]byte) {
 	dir := t.TempDir()
 	writeFile(t, dir, "signature", files["signature"])
 	writeFile(t, dir, "manifest.json", files["manifest.json"])
-	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.root))
-	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.wwdr))
+	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.Root))
+	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.WWDR))
 	verify := func(content string) ([]byte, error) {
 		cmd := exec.Command(openssl, "smime", "-verify", "-inform", "DER", "-in", "signature",
 			"-content", content, "-CAfile", "root.pem", "-certfile", "wwdr.pem",
@@ -399,7 +399,7 @@ func TestBuildAfterCertificateExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock = pki.leaf.NotAfter.Add(time.Minute)
+	clock = pki.Leaf.NotAfter.Add(time.Minute)
 	_, err = s.Build(samplePass(), nil)
 	if !errors.Is(err, ErrCertExpired) {
 		t.Fatalf("Build with an expired certificate = %v, want ErrCertExpired", err)

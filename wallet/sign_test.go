@@ -21,19 +21,19 @@ import (
 
 func TestNewSignerAcceptsTheUsualShapes(t *testing.T) {
 	pki := newTestPKI(t)
-	key := testkit.KeyPEM(t, pki.leafKey)
-	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(pki.leafKey)})
+	key := testkit.KeyPEM(t, pki.LeafKey)
+	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(pki.LeafKey)})
 	tests := []struct {
 		name string
 		cfg  AppleConfig
 	}{
-		{"cert, key and WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr)}},
-		{"PKCS#1 key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: pkcs1, WWDR: testkit.CertPEM(pki.wwdr)}},
-		{"key in the certificate file", AppleConfig{CertPEM: append(testkit.CertPEM(pki.leaf), key...), WWDR: testkit.CertPEM(pki.wwdr)}},
-		{"chain in the certificate file", AppleConfig{CertPEM: testkit.CertPEM(pki.wwdr, pki.leaf), KeyPEM: key}},
-		{"WWDR as DER, as Apple ships it", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: pki.wwdr.Raw}},
-		{"WWDR file with root and intermediate", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.root, pki.wwdr)}},
-		{"matching identifiers", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr),
+		{"cert, key and WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.WWDR)}},
+		{"PKCS#1 key", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: pkcs1, WWDR: testkit.CertPEM(pki.WWDR)}},
+		{"key in the certificate file", AppleConfig{CertPEM: append(testkit.CertPEM(pki.Leaf), key...), WWDR: testkit.CertPEM(pki.WWDR)}},
+		{"chain in the certificate file", AppleConfig{CertPEM: testkit.CertPEM(pki.WWDR, pki.Leaf), KeyPEM: key}},
+		{"WWDR as DER, as Apple ships it", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: pki.WWDR.Raw}},
+		{"WWDR file with root and intermediate", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.Root, pki.WWDR)}},
+		{"matching identifiers", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.WWDR),
 			PassTypeID: testPassTypeID, TeamID: testTeamID}},
 	}
 	for _, tt := range tests {
@@ -42,7 +42,7 @@ func TestNewSignerAcceptsTheUsualShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.PassTypeID() != testPassTypeID || s.TeamID() != testTeamID || !s.Certificate().Equal(pki.leaf) || !s.wwdr.Equal(pki.wwdr) {
+			if s.PassTypeID() != testPassTypeID || s.TeamID() != testTeamID || !s.Certificate().Equal(pki.Leaf) || !s.wwdr.Equal(pki.WWDR) {
 				t.Errorf("signer = %s %s %v %v", s.PassTypeID(), s.TeamID(), describe(s.cert), describe(s.wwdr))
 			}
 			if w := s.Warnings(); len(w) != 0 {
@@ -54,19 +54,19 @@ func TestNewSignerAcceptsTheUsualShapes(t *testing.T) {
 
 func TestNewSignerRefusesBadConfig(t *testing.T) {
 	pki := newTestPKI(t)
-	key := testkit.KeyPEM(t, pki.leafKey)
+	key := testkit.KeyPEM(t, pki.LeafKey)
 	now := time.Now()
 
-	expired := newTestPKIWith(t, leafOpts{notBefore: now.Add(-400 * 24 * time.Hour), notAfter: now.Add(-24 * time.Hour)})
-	future := newTestPKIWith(t, leafOpts{notBefore: now.Add(24 * time.Hour)})
-	otherTeam := newTestPKIWith(t, leafOpts{teamID: "ZZZZZ99999"})
+	expired := newTestPKIWith(t, testkit.PKIOptions{NotBefore: now.Add(-400 * 24 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
+	future := newTestPKIWith(t, testkit.PKIOptions{NotBefore: now.Add(24 * time.Hour)})
+	otherTeam := newTestPKIWith(t, testkit.PKIOptions{TeamID: "ZZZZZ99999"})
 	// Another intermediate with the same name but another key: the classic
 	// "downloaded the G3 instead of the G4" mistake.
 	otherWWDR := issue(t, &x509.Certificate{
 		Subject:   pkix.Name{CommonName: "Test Worldwide Developer Relations Certification Authority", OrganizationalUnit: []string{"G3"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour * 24 * 365), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign,
-	}, pki.root, pki.rootKey, testkit.RSAKey(4))
+	}, pki.Root, pki.RootKey, testkit.RSAKey(4))
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -83,35 +83,35 @@ func TestNewSignerRefusesBadConfig(t *testing.T) {
 		detail  string // a phrase the operator needs to see
 	}{
 		{"nothing", AppleConfig{}, EnvApplePassCert, ErrMissingSetting, "no pass certificate"},
-		{"no key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), WWDR: testkit.CertPEM(pki.wwdr)}, EnvApplePassKey, ErrMissingSetting, "no private key"},
-		{"wrong key for the certificate", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: testkit.KeyPEM(t, testkit.RSAKey(3)), WWDR: testkit.CertPEM(pki.wwdr)},
+		{"no key", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), WWDR: testkit.CertPEM(pki.WWDR)}, EnvApplePassKey, ErrMissingSetting, "no private key"},
+		{"wrong key for the certificate", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: testkit.KeyPEM(t, testkit.RSAKey(3)), WWDR: testkit.CertPEM(pki.WWDR)},
 			EnvApplePassKey, ErrKeyMismatch, "Pass Type ID: pass.com.lintel.test"},
-		{"expired certificate", AppleConfig{CertPEM: testkit.CertPEM(expired.leaf), KeyPEM: key, WWDR: testkit.CertPEM(expired.wwdr)},
+		{"expired certificate", AppleConfig{CertPEM: testkit.CertPEM(expired.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(expired.WWDR)},
 			EnvApplePassCert, ErrCertExpired, "expired on"},
-		{"certificate not valid yet", AppleConfig{CertPEM: testkit.CertPEM(future.leaf), KeyPEM: key, WWDR: testkit.CertPEM(future.wwdr)},
+		{"certificate not valid yet", AppleConfig{CertPEM: testkit.CertPEM(future.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(future.WWDR)},
 			EnvApplePassCert, ErrCertNotYetValid, "check the clock"},
-		{"no WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key}, EnvAppleWWDRCert, ErrMissingSetting, "Test Worldwide Developer Relations"},
-		{"wrong WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(otherWWDR)},
+		{"no WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key}, EnvAppleWWDRCert, ErrMissingSetting, "Test Worldwide Developer Relations"},
+		{"wrong WWDR", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(otherWWDR)},
 			EnvAppleWWDRCert, ErrWrongIntermediate, "G4"},
-		{"WWDR not a certificate", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: []byte("hello")},
+		{"WWDR not a certificate", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: []byte("hello")},
 			EnvAppleWWDRCert, ErrBadCertificate, "neither PEM nor DER"},
-		{"certificate as DER", AppleConfig{CertPEM: pki.leaf.Raw, KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr)},
+		{"certificate as DER", AppleConfig{CertPEM: pki.Leaf.Raw, KeyPEM: key, WWDR: testkit.CertPEM(pki.WWDR)},
 			EnvApplePassCert, ErrBadCertificate, "openssl x509 -inform DER"},
 		{"corrupt certificate", AppleConfig{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 1, 2}}), KeyPEM: key},
 			EnvApplePassCert, ErrBadCertificate, "cannot be parsed"},
-		{"encrypted key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: encrypted, WWDR: testkit.CertPEM(pki.wwdr)},
+		{"encrypted key", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: encrypted, WWDR: testkit.CertPEM(pki.WWDR)},
 			EnvApplePassKey, ErrBadKey, "encrypted"},
-		{"1024-bit key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: testkit.KeyPEM(t, small), WWDR: testkit.CertPEM(pki.wwdr)},
+		{"1024-bit key", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: testkit.KeyPEM(t, small), WWDR: testkit.CertPEM(pki.WWDR)},
 			EnvApplePassKey, ErrBadKey, "1024 bits"},
-		{"EC key", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), WWDR: testkit.CertPEM(pki.wwdr)},
+		{"EC key", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), WWDR: testkit.CertPEM(pki.WWDR)},
 			EnvApplePassKey, ErrBadKey, "RSA"},
-		{"unknown digest", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr), SignatureDigest: "md5"},
+		{"unknown digest", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.WWDR), SignatureDigest: "md5"},
 			EnvAppleSignatureDigest, ErrBadSetting, "md5"},
-		{"p12 and PEM", AppleConfig{P12: []byte{1}, CertPEM: testkit.CertPEM(pki.leaf)}, EnvApplePassP12, ErrConflictingSetting, "not both"},
+		{"p12 and PEM", AppleConfig{P12: []byte{1}, CertPEM: testkit.CertPEM(pki.Leaf)}, EnvApplePassP12, ErrConflictingSetting, "not both"},
 		{"not a p12", AppleConfig{P12: []byte("not a p12")}, EnvApplePassP12, ErrBadCertificate, ".p12"},
-		{"other pass type id", AppleConfig{CertPEM: testkit.CertPEM(pki.leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.wwdr), PassTypeID: "pass.com.other"},
+		{"other pass type id", AppleConfig{CertPEM: testkit.CertPEM(pki.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(pki.WWDR), PassTypeID: "pass.com.other"},
 			EnvApplePassTypeID, ErrIdentifierMismatch, testPassTypeID},
-		{"other team", AppleConfig{CertPEM: testkit.CertPEM(otherTeam.leaf), KeyPEM: key, WWDR: testkit.CertPEM(otherTeam.wwdr), TeamID: testTeamID},
+		{"other team", AppleConfig{CertPEM: testkit.CertPEM(otherTeam.Leaf), KeyPEM: key, WWDR: testkit.CertPEM(otherTeam.WWDR), TeamID: testTeamID},
 			EnvAppleTeamID, ErrIdentifierMismatch, "ZZZZZ99999"},
 	}
 	for _, tt := range tests {
@@ -134,11 +134,11 @@ func TestNewSignerRefusesBadConfig(t *testing.T) {
 func TestClientCertificate(t *testing.T) {
 	pki := newTestPKI(t)
 	c := pki.signer(t).ClientCertificate()
-	if len(c.Certificate) != 2 || !bytes.Equal(c.Certificate[0], pki.leaf.Raw) || !bytes.Equal(c.Certificate[1], pki.wwdr.Raw) {
+	if len(c.Certificate) != 2 || !bytes.Equal(c.Certificate[0], pki.Leaf.Raw) || !bytes.Equal(c.Certificate[1], pki.WWDR.Raw) {
 		t.Fatal("chain is not pass certificate + WWDR")
 	}
 	// The pair must be usable by crypto/tls as is.
-	pair, err := tls.X509KeyPair(testkit.CertPEM(pki.leaf, pki.wwdr), testkit.KeyPEM(t, c.PrivateKey.(*rsa.PrivateKey)))
+	pair, err := tls.X509KeyPair(testkit.CertPEM(pki.Leaf, pki.WWDR), testkit.KeyPEM(t, c.PrivateKey.(*rsa.PrivateKey)))
 	if err != nil || !pair.Leaf.Equal(c.Leaf) {
 		t.Fatalf("X509KeyPair: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestClientCertificate(t *testing.T) {
 
 func TestSignerWarnsBeforeExpiry(t *testing.T) {
 	now := time.Now()
-	soon := newTestPKIWith(t, leafOpts{notAfter: now.Add(10 * 24 * time.Hour)})
+	soon := newTestPKIWith(t, testkit.PKIOptions{NotAfter: now.Add(10 * 24 * time.Hour)})
 	s, err := NewSigner(soon.config(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -178,8 +178,8 @@ func TestSignerWithoutUIDNeedsPassTypeID(t *testing.T) {
 		Subject:   pkix.Name{CommonName: "bare"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour * 24),
 		KeyUsage: x509.KeyUsageDigitalSignature,
-	}, pki.wwdr, pki.wwdrKey, pki.leafKey)
-	cfg := AppleConfig{CertPEM: testkit.CertPEM(bare), KeyPEM: testkit.KeyPEM(t, pki.leafKey), WWDR: testkit.CertPEM(pki.wwdr)}
+	}, pki.WWDR, pki.WWDRKey, pki.LeafKey)
+	cfg := AppleConfig{CertPEM: testkit.CertPEM(bare), KeyPEM: testkit.KeyPEM(t, pki.LeafKey), WWDR: testkit.CertPEM(pki.WWDR)}
 	if _, err := NewSigner(cfg, nil); !errors.Is(err, ErrMissingSetting) || !strings.Contains(err.Error(), EnvApplePassTypeID) {
 		t.Fatalf("NewSigner = %v, want the pass type id asked for", err)
 	}
@@ -198,9 +198,9 @@ func makeP12(t *testing.T, pki *testPKI, password string, args ...string) []byte
 	t.Helper()
 	openssl := requireOpenSSL(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "cert.pem", testkit.CertPEM(pki.leaf))
-	writeFile(t, dir, "key.pem", testkit.KeyPEM(t, pki.leafKey))
-	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.wwdr))
+	writeFile(t, dir, "cert.pem", testkit.CertPEM(pki.Leaf))
+	writeFile(t, dir, "key.pem", testkit.KeyPEM(t, pki.LeafKey))
+	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.WWDR))
 	cmd := exec.Command(openssl, append([]string{"pkcs12", "-export", "-in", "cert.pem", "-inkey", "key.pem",
 		"-passout", "pass:" + password, "-out", "pass.p12"}, args...)...)
 	cmd.Dir = dir
@@ -221,11 +221,11 @@ func TestNewSignerFromP12(t *testing.T) {
 
 	t.Run("legacy p12 with separate WWDR", func(t *testing.T) {
 		p12 := makeP12(t, pki, "s3cret pass", legacy...)
-		s, err := NewSigner(AppleConfig{P12: p12, P12Password: "s3cret pass", WWDR: testkit.CertPEM(pki.wwdr)}, nil)
+		s, err := NewSigner(AppleConfig{P12: p12, P12Password: "s3cret pass", WWDR: testkit.CertPEM(pki.WWDR)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !s.Certificate().Equal(pki.leaf) {
+		if !s.Certificate().Equal(pki.Leaf) {
 			t.Error("wrong certificate")
 		}
 		files := unzipPass(t, mustBuild(t, s, samplePass(), nil))
@@ -239,13 +239,13 @@ func TestNewSignerFromP12(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !s.wwdr.Equal(pki.wwdr) {
+		if !s.wwdr.Equal(pki.WWDR) {
 			t.Error("WWDR not taken from the .p12")
 		}
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		p12 := makeP12(t, pki, "right", legacy...)
-		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "wrong", WWDR: testkit.CertPEM(pki.wwdr)}, nil)
+		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "wrong", WWDR: testkit.CertPEM(pki.WWDR)}, nil)
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Setting != EnvApplePassP12Password || !errors.Is(err, ErrP12Password) {
 			t.Fatalf("NewSigner = %v, want ErrP12Password", err)
@@ -256,7 +256,7 @@ func TestNewSignerFromP12(t *testing.T) {
 	})
 	t.Run("OpenSSL 3 default (AES) encryption", func(t *testing.T) {
 		p12 := makeP12(t, pki, "pw")
-		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "pw", WWDR: testkit.CertPEM(pki.wwdr)}, nil)
+		_, err := NewSigner(AppleConfig{P12: p12, P12Password: "pw", WWDR: testkit.CertPEM(pki.WWDR)}, nil)
 		if !errors.Is(err, ErrP12Unsupported) || !strings.Contains(err.Error(), "-legacy") {
 			t.Fatalf("NewSigner = %v, want ErrP12Unsupported with advice", err)
 		}
