@@ -139,6 +139,9 @@ func CertFingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(h[:])
 }
 
+// Requests returns every request so far, in arrival order.
+func (s *APNsServer) Requests() []APNsRequest { return s.log.all() }
+
 func (s *APNsServer) authorized(bearer string) bool {
 	s.mu.Lock()
 	ok := s.verified[bearer]

@@ -107,6 +107,9 @@ func (s *FCMServer) ServiceAccountJSON() []byte {
 	return b
 }
 
+// Requests returns every send request so far, in arrival order.
+func (s *FCMServer) Requests() []FCMRequest { return s.log.all() }
+
 // TokenRequests is the number of OAuth token exchanges so far.
 func (s *FCMServer) TokenRequests() int {
 	s.mu.Lock()

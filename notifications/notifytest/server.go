@@ -38,10 +38,6 @@ func (s *server[T]) Script(rs ...Reply) { s.script.push("", rs) }
 // device token (APNs), a registration token (FCM), a phone number (Twilio).
 func (s *server[T]) ScriptFor(recipient string, rs ...Reply) { s.script.push(recipient, rs) }
 
-// Requests returns every request so far, in arrival order (for FCM, the
-// send requests only).
-func (s *server[T]) Requests() []T { return s.log.all() }
-
 // Count is the number of requests so far.
 func (s *server[T]) Count() int { return s.log.count() }
 

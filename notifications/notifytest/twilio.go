@@ -58,6 +58,9 @@ func (s *TwilioServer) Client() *http.Client {
 	return c
 }
 
+// Requests returns every request so far, in arrival order.
+func (s *TwilioServer) Requests() []TwilioRequest { return s.log.all() }
+
 func (s *TwilioServer) handle(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/2010-04-01/Accounts/")
 	sid, ok2 := strings.CutSuffix(rest, "/Messages.json")
