@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -15,7 +14,7 @@ import (
 // that fails bumps nothing.
 func TestBatchTxBumpsOncePerSite(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "Batch")
 		u := mustUser(t, s, site.ID, nil)
 		assign := func(tx *models.Store, n int, prefix string) error {
@@ -74,7 +73,7 @@ func TestBatchTxBumpsOncePerSite(t *testing.T) {
 // row, with one bundle bump for the batch.
 func TestImportBatch(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "Imp")
 		other := &models.User{SiteID: site.ID, Name: "Bob", Phone: "+33611111111"}
 		if err := s.CreateUser(ctx, other); err != nil {

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 // oldest first, filtered, bounded, whatever their occurred_at.
 func TestEventsAfter(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a, b := mustSite(t, s, "Maple Court"), mustSite(t, s, "Oak House")
 		start := models.NewID("evt")
 		now := time.Now().UTC()
@@ -67,7 +66,7 @@ func TestSessionOpen(t *testing.T) {
 	clock, advance := sessionClock()
 	lim := models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		g, p := adminPerson(t, s)
 		start := func() (string, *models.ConsoleSession) {
 			tok, _, err := s.StartSession(ctx, p, models.RoleAdmin)
@@ -128,7 +127,7 @@ func sessionClock() (func() time.Time, func(time.Duration)) {
 // invited.
 func adminPerson(t *testing.T, s *models.Store) (*models.Group, *models.ConsolePerson) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	site := mustSite(t, s, "Maple Court")
 	g := &models.Group{SiteID: site.ID, Name: "Admins", Role: models.RoleAdmin}
 	if err := s.CreateGroup(ctx, g); err != nil {

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -19,7 +18,7 @@ func TestConsoleSetupLinks(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "Maple Court")
 		ada := &models.ConsolePerson{Kind: models.PersonSite, SiteID: &site.ID, Name: "Ada"}
 		tok, err := s.InvitePerson(ctx, ada, 24*time.Hour)
@@ -68,7 +67,7 @@ func TestConsoleSessions(t *testing.T) {
 	clock, advance := sessionClock()
 	lim := models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		g, p := adminPerson(t, s)
 		start := func() string {
 			role, active, err := s.PersonRole(ctx, p)

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,7 +17,7 @@ import (
 // they must behave the same.
 func TestIssueAndAccept(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		other := mustSite(t, s, "B")
 		g := &models.Group{SiteID: site.ID, Name: "Residents", Role: models.RoleMember}
@@ -184,7 +183,7 @@ func TestIssueAndAccept(t *testing.T) {
 // or active, whatever the interleaving (the user-row locks decide).
 func TestDeactivationRacesIssueAndAccept(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		u := mustUser(t, s, site.ID, nil)
 		var wg sync.WaitGroup
@@ -231,7 +230,7 @@ func TestDeactivationRacesIssueAndAccept(t *testing.T) {
 // its device bound, and never deadlocked.
 func TestRevocationRacesAccept(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		u := mustUser(t, s, site.ID, nil)
 		const n = 40

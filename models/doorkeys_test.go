@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 // site's door and an unknown door are not found.
 func TestRotateDoorKeys(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, other, lobby := twoSites(t, s)
 		now := s.Now().Truncate(time.Hour)
 		me := models.Assignee{KeyID: "key_admin"}

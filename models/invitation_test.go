@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 // tells its state.
 func TestInvitationByCode(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "Maple Court")
 		invitee := mustUser(t, s, site.ID, nil)
 		boss := &models.User{SiteID: site.ID, Name: "Mona Manager"}

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 // found.
 func TestReaderState(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, other, lobby := twoSites(t, s)
 		r, token, err := s.ProvisionReader(ctx, site.ID, lobby.ID, "left")
 		if err != nil {

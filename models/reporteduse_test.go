@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/lintel/lintel/models"
@@ -12,7 +11,7 @@ import (
 // have decided (issue 17 item 4), on both databases.
 func TestReportedUse(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, other, lobby := twoSites(t, s)
 		garage := mustDoor(t, s, site.ID, "Garage")
 		now := s.Now()
