@@ -264,12 +264,8 @@ type DeliveryFilter struct {
 // ListDeliveries lists the site's outbox, oldest first.
 func (s *Store) ListDeliveries(ctx context.Context, siteID string, f DeliveryFilter, p Page) ([]OutboxMessage, string, error) {
 	q := s.q(ctx).Where("site_id = ?", siteID)
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Kind != "" {
-		q = q.Where("kind = ?", f.Kind)
-	}
+	q = whereSet(q, "status", f.Status)
+	q = whereSet(q, "kind", f.Kind)
 	return listPage(q, p, func(m *OutboxMessage) string { return m.ID })
 }
 

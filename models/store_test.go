@@ -64,11 +64,7 @@ func conflictCode(err error) string {
 func TestDoorsAndGroups(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
-		d1 := &models.Door{SiteID: a.ID, Name: "Lobby"}
-		if err := s.CreateDoor(ctx, d1); err != nil {
-			t.Fatal(err)
-		}
+		a, b, d1 := twoSites(t, s)
 		if err := s.CreateDoor(ctx, &models.Door{SiteID: a.ID, Name: "lobby"}); conflictCode(err) != "conflict" {
 			t.Fatalf("duplicate door name (case-insensitive): %v", err)
 		}
@@ -247,11 +243,7 @@ func TestBootstrapOnce(t *testing.T) {
 func TestProvisionReader(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
-		d := &models.Door{SiteID: a.ID, Name: "Lobby"}
-		if err := s.CreateDoor(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+		a, b, d := twoSites(t, s)
 		if _, _, err := s.ProvisionReader(ctx, b.ID, d.ID, "x"); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("reader for another site's door: %v", err)
 		}

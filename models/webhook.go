@@ -265,19 +265,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *Webhook) error {
 	w.UpdatedAt = s.Now()
 	res := s.q(ctx).Model(&Webhook{}).Where("site_id = ? AND id = ?", w.SiteID, w.ID).Updates(map[string]any{
 		"url": w.URL, "events": w.Events, "enabled": w.Enabled, "disabled_reason": w.DisabledReason, "updated_at": w.UpdatedAt})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return res.Error
+	return oneRow(res, onConflict{})
 }
 
 // DeleteWebhook removes an endpoint and its deliveries.
 func (s *Store) DeleteWebhook(ctx context.Context, siteID, id string) error {
 	res := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Webhook{})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return res.Error
+	return oneRow(res, onConflict{})
 }
 
 // RotateWebhookSecret makes secretEnc the endpoint's secret and keeps
