@@ -110,20 +110,17 @@ func dedupe(ids []string) []string {
 
 // GetGroup loads a group of the site with its doors.
 func (s *Store) GetGroup(ctx context.Context, siteID, id string) (*Group, error) {
-	return takeLoaded(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id), s.groupDoorsLoader(ctx))
+	return takeLoaded(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id), func(gs []*Group) error { return s.loadGroupDoors(ctx, gs) })
 }
 
-// groupDoorsLoader fills the door ids of groups.
-func (s *Store) groupDoorsLoader(ctx context.Context) func([]*Group) error {
-	return func(groups []*Group) error {
-		return loadDoors(ctx, s, "group_id", groups, func(g *Group) (string, *[]string) { return g.ID, &g.DoorIDs },
-			func(r groupDoor) (string, string) { return r.GroupID, r.DoorID })
-	}
+func (s *Store) loadGroupDoors(ctx context.Context, groups []*Group) error {
+	return loadDoors(ctx, s, "group_id", groups, func(g *Group) (string, *[]string) { return g.ID, &g.DoorIDs },
+		func(r groupDoor) (string, string) { return r.GroupID, r.DoorID })
 }
 
 // ListGroups lists the site's groups with their doors.
 func (s *Store) ListGroups(ctx context.Context, siteID string, p Page) ([]Group, string, error) {
-	return listLoaded(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID }, s.groupDoorsLoader(ctx))
+	return listLoaded(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID }, func(gs []*Group) error { return s.loadGroupDoors(ctx, gs) })
 }
 
 // UpdateGroup saves every field of g, doors included, in one transaction.
