@@ -2,7 +2,6 @@ package models_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"testing"
@@ -31,7 +30,7 @@ func storedKey(t *testing.T, st *models.Store, kind string) (lookup string, hash
 // plain SHA-256 still work and are rehashed on their first use.
 func TestAPIKeyHashKeyed(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		old, err := st.Bootstrap(ctx, "") // before the server set a key: plain SHA-256
 		if err != nil {
 			t.Fatal(err)

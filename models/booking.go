@@ -187,18 +187,14 @@ func (s *Store) ListBookings(ctx context.Context, siteID, doorID string, f Booki
 	if doorID != "" {
 		q = q.Where("door_id = ?", doorID)
 	}
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
+	q = whereSet(q, "user_id", f.UserID)
 	if !f.From.IsZero() {
 		q = q.Where("ends_at > ?", f.From.UTC())
 	}
 	if !f.To.IsZero() {
 		q = q.Where("starts_at < ?", f.To.UTC())
 	}
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
+	q = whereSet(q, "status", f.Status)
 	return listPage(q, p, func(x *Booking) string { return x.ID })
 }
 
@@ -215,11 +211,10 @@ var ErrBookingCancelled = &ConflictError{Code: "already_cancelled", Message: "th
 func (s *Store) CancelBooking(ctx context.Context, siteID, doorID, id string, extra func(tx *Store, b *Booking) error) (*Booking, error) {
 	var b *Booking
 	err := s.Tx(ctx, func(tx *Store) error {
-		var bb Booking
-		if err := tx.forUpdate(tx.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id)).Take(&bb).Error; err != nil {
-			return notFound(err)
+		var err error
+		if b, err = take[Booking](tx.forUpdate(tx.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id))); err != nil {
+			return err
 		}
-		b = &bb
 		if b.Status != BookingActive {
 			return ErrBookingCancelled
 		}
@@ -233,7 +228,7 @@ func (s *Store) CancelBooking(ctx context.Context, siteID, doorID, id string, ex
 				return err
 			}
 		}
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, id}}})
+		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, id}}})
 		return err
 	})
 	return b, err

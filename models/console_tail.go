@@ -24,15 +24,9 @@ func (s *Store) EventsAfter(ctx context.Context, siteID string, f EventFilter, a
 
 // filterEvents narrows q to the events f selects.
 func filterEvents(q *gorm.DB, f EventFilter) *gorm.DB {
-	if f.Type != "" {
-		q = q.Where("type = ?", f.Type)
-	}
-	if f.DoorID != "" {
-		q = q.Where("door_id = ?", f.DoorID)
-	}
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
+	q = whereSet(q, "type", f.Type)
+	q = whereSet(q, "door_id", f.DoorID)
+	q = whereSet(q, "user_id", f.UserID)
 	if !f.Since.IsZero() {
 		q = q.Where("occurred_at >= ?", f.Since.UTC())
 	}

@@ -99,6 +99,8 @@ func numberTaken(err error) bool {
 	return isUnique(err, "credentials_site_number", "credentials.site_id")
 }
 
+var numberConflict = onConflict{numberTaken, "conflict", "this card number is already assigned (or marked lost) in the site"}
+
 // HashSecret is how one-time codes are stored.
 func HashSecret(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -126,10 +128,7 @@ func (s *Store) AssignCard(ctx context.Context, c *Credential) error {
 		}
 		now := tx.Now()
 		c.ID, c.Status, c.CreatedAt, c.UpdatedAt = NewID("cred"), CredActive, now, now
-		if err := tx.q(ctx).Create(c).Error; err != nil {
-			if numberTaken(err) {
-				return conflict("conflict", "this card number is already assigned (or marked lost) in the site", err)
-			}
+		if err := numberConflict.wrap(tx.q(ctx).Create(c).Error); err != nil {
 			return err
 		}
 		_, err := tx.bump(ctx, c.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, c.ID}}})
@@ -157,18 +156,12 @@ type CredentialFilter struct {
 // ListCredentials lists the site's credentials.
 func (s *Store) ListCredentials(ctx context.Context, siteID string, f CredentialFilter, p Page) ([]Credential, string, error) {
 	q := s.q(ctx).Where("site_id = ?", siteID)
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
-	if f.Kind != "" {
-		q = q.Where("kind = ?", f.Kind)
-	}
+	q = whereSet(q, "user_id", f.UserID)
+	q = whereSet(q, "kind", f.Kind)
 	if f.Cards {
 		q = q.Where("kind IN ?", []string{KindCard, KindFob})
 	}
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
+	q = whereSet(q, "status", f.Status)
 	return listPage(q, p, func(x *Credential) string { return x.ID })
 }
 
@@ -581,11 +574,10 @@ func (s *Store) Refresh(ctx context.Context, credentialID, challenge string, ver
 		if res.RowsAffected != 1 {
 			return ErrChallenge
 		}
-		var cc Credential
-		if err := tx.forUpdate(tx.q(ctx).Where("id = ?", credentialID)).Take(&cc).Error; err != nil {
-			return notFound(err)
+		var err error
+		if c, err = take[Credential](tx.forUpdate(tx.q(ctx).Where("id = ?", credentialID))); err != nil {
+			return err
 		}
-		c = &cc
 		d, err := tx.DeviceFor(ctx, c.ID)
 		if err != nil {
 			return err

@@ -23,17 +23,13 @@ func (Door) TableName() string { return "doors" }
 
 func doorNameTaken(err error) bool { return isUnique(err, "doors_site_name", "doors.site_id") }
 
+var doorNameConflict = onConflict{doorNameTaken, "conflict", "a door with this name already exists in the site"}
+
 // CreateDoor inserts a door. A duplicate name in the site is a conflict.
 func (s *Store) CreateDoor(ctx context.Context, d *Door) error {
 	d.ID = NewID("door")
 	d.CreatedAt, d.UpdatedAt = s.Now(), s.Now()
-	if err := s.q(ctx).Create(d).Error; err != nil {
-		if doorNameTaken(err) {
-			return conflict("conflict", "a door with this name already exists in the site", err)
-		}
-		return err
-	}
-	return nil
+	return doorNameConflict.wrap(s.q(ctx).Create(d).Error)
 }
 
 // GetDoor loads a door of the site.
@@ -55,41 +51,53 @@ func (s *Store) UpdateDoor(ctx context.Context, d *Door) error {
 func (s *Store) updateDoor(ctx context.Context, d *Door) error {
 	res := s.q(ctx).Model(&Door{}).Where("site_id = ? AND id = ?", d.SiteID, d.ID).
 		Updates(map[string]any{"name": d.Name, "schedule_based": d.ScheduleBased, "updated_at": d.UpdatedAt})
-	if res.Error != nil {
-		if doorNameTaken(res.Error) {
-			return conflict("conflict", "a door with this name already exists in the site", res.Error)
-		}
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
+	if err := oneRow(res, doorNameConflict); err != nil {
+		return err
 	}
 	_, err := s.bump(ctx, d.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefDoor, d.ID}}})
 	return err
 }
 
-// DeleteDoor removes a door with its readers (and their tokens) and its
-// place in every group.
-func (s *Store) DeleteDoor(ctx context.Context, siteID, id string) error {
-	res := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Door{})
-	if res.Error != nil {
-		return res.Error
+// loadDoors fills the door ids of owners (groups, passes) from their join
+// table, whose column col holds the owner's id, in door id order; key
+// gives an owner's id and its door ids, link a join row's owner and door.
+func loadDoors[T, R any](ctx context.Context, s *Store, col string, owners []*T, key func(*T) (string, *[]string), link func(R) (owner, door string)) error {
+	if len(owners) == 0 {
+		return nil
 	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
+	ids := make([]string, len(owners))
+	byID := make(map[string]*[]string, len(owners))
+	for i, o := range owners {
+		id, doors := key(o)
+		*doors = []string{}
+		ids[i], byID[id] = id, doors
+	}
+	var rows []R
+	if err := s.q(ctx).Where(col+" IN ?", ids).Order("door_id").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		owner, door := link(r)
+		*byID[owner] = append(*byID[owner], door)
 	}
 	return nil
 }
 
-// doorsExist checks that every id names a door of the site and returns the
-// ones that do not.
-func (s *Store) missingDoors(ctx context.Context, siteID string, ids []string) ([]string, error) {
+// DeleteDoor removes a door with its readers (and their tokens) and its
+// place in every group.
+func (s *Store) DeleteDoor(ctx context.Context, siteID, id string) error {
+	return oneRow(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Door{}), onConflict{})
+}
+
+// checkDoors checks that every id names a door of the site; an
+// UnknownDoorsError lists the ones that do not.
+func (s *Store) checkDoors(ctx context.Context, siteID string, ids []string) error {
 	if len(ids) == 0 {
-		return nil, nil
+		return nil
 	}
 	var found []string
 	if err := s.q(ctx).Model(&Door{}).Where("site_id = ? AND id IN ?", siteID, ids).Pluck("id", &found).Error; err != nil {
-		return nil, err
+		return err
 	}
 	have := make(map[string]bool, len(found))
 	for _, id := range found {
@@ -101,5 +109,8 @@ func (s *Store) missingDoors(ctx context.Context, siteID string, ids []string) (
 			missing = append(missing, id)
 		}
 	}
-	return missing, nil
+	if len(missing) > 0 {
+		return &UnknownDoorsError{IDs: missing}
+	}
+	return nil
 }

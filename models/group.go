@@ -52,15 +52,18 @@ func groupNameTaken(err error) bool {
 	return isUnique(err, "access_groups_site_name", "access_groups.site_id")
 }
 
+var (
+	groupNameConflict = onConflict{groupNameTaken, "conflict", "a group with this name already exists in the site"}
+	// The foreign key of its active users holds a group in place.
+	groupInUseConflict = onConflict{isForeignKey, "group_in_use", "the group still has active users; move them to another group first"}
+)
+
 // CreateGroup inserts a group and its doors in one transaction.
 func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 	g.ID = NewID("grp")
 	g.CreatedAt, g.UpdatedAt = s.Now(), s.Now()
 	return s.Tx(ctx, func(tx *Store) error {
-		if err := tx.q(ctx).Create(g).Error; err != nil {
-			if groupNameTaken(err) {
-				return conflict("conflict", "a group with this name already exists in the site", err)
-			}
+		if err := groupNameConflict.wrap(tx.q(ctx).Create(g).Error); err != nil {
 			return err
 		}
 		if err := tx.setGroupDoors(ctx, g); err != nil {
@@ -73,12 +76,8 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 
 func (s *Store) setGroupDoors(ctx context.Context, g *Group) error {
 	g.DoorIDs = dedupe(g.DoorIDs)
-	missing, err := s.missingDoors(ctx, g.SiteID, g.DoorIDs)
-	if err != nil {
+	if err := s.checkDoors(ctx, g.SiteID, g.DoorIDs); err != nil {
 		return err
-	}
-	if len(missing) > 0 {
-		return &UnknownDoorsError{IDs: missing}
 	}
 	if err := s.q(ctx).Where("group_id = ?", g.ID).Delete(&groupDoor{}).Error; err != nil {
 		return err
@@ -111,51 +110,17 @@ func dedupe(ids []string) []string {
 
 // GetGroup loads a group of the site with its doors.
 func (s *Store) GetGroup(ctx context.Context, siteID, id string) (*Group, error) {
-	var g Group
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&g).Error; err != nil {
-		return nil, notFound(err)
-	}
-	if err := s.loadGroupDoors(ctx, []*Group{&g}); err != nil {
-		return nil, err
-	}
-	return &g, nil
+	return takeLoaded(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id), func(gs []*Group) error { return s.loadGroupDoors(ctx, gs) })
 }
 
 func (s *Store) loadGroupDoors(ctx context.Context, groups []*Group) error {
-	if len(groups) == 0 {
-		return nil
-	}
-	ids := make([]string, len(groups))
-	byID := make(map[string]*Group, len(groups))
-	for i, g := range groups {
-		ids[i] = g.ID
-		g.DoorIDs = []string{}
-		byID[g.ID] = g
-	}
-	var rows []groupDoor
-	if err := s.q(ctx).Where("group_id IN ?", ids).Order("door_id").Find(&rows).Error; err != nil {
-		return err
-	}
-	for _, r := range rows {
-		byID[r.GroupID].DoorIDs = append(byID[r.GroupID].DoorIDs, r.DoorID)
-	}
-	return nil
+	return loadDoors(ctx, s, "group_id", groups, func(g *Group) (string, *[]string) { return g.ID, &g.DoorIDs },
+		func(r groupDoor) (string, string) { return r.GroupID, r.DoorID })
 }
 
 // ListGroups lists the site's groups with their doors.
 func (s *Store) ListGroups(ctx context.Context, siteID string, p Page) ([]Group, string, error) {
-	rows, next, err := listPage(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID })
-	if err != nil {
-		return nil, "", err
-	}
-	ptrs := make([]*Group, len(rows))
-	for i := range rows {
-		ptrs[i] = &rows[i]
-	}
-	if err := s.loadGroupDoors(ctx, ptrs); err != nil {
-		return nil, "", err
-	}
-	return rows, next, nil
+	return listLoaded(s.q(ctx).Where("site_id = ?", siteID), p, func(x *Group) string { return x.ID }, func(gs []*Group) error { return s.loadGroupDoors(ctx, gs) })
 }
 
 // UpdateGroup saves every field of g, doors included, in one transaction.
@@ -168,14 +133,8 @@ func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
 			"vp_enabled": g.VPEnabled, "vp_recurring": g.VPRecurring, "vp_temporary": g.VPTemporary, "vp_single_use": g.VPSingleUse,
 			"updated_at": g.UpdatedAt,
 		})
-		if res.Error != nil {
-			if groupNameTaken(res.Error) {
-				return conflict("conflict", "a group with this name already exists in the site", res.Error)
-			}
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+		if err := oneRow(res, groupNameConflict); err != nil {
+			return err
 		}
 		if err := tx.setGroupDoors(ctx, g); err != nil {
 			return err
@@ -194,15 +153,8 @@ func (s *Store) DeleteGroup(ctx context.Context, siteID, id string) error {
 			Update("group_id", nil).Error; err != nil {
 			return err
 		}
-		res := tx.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Group{})
-		if res.Error != nil {
-			if isForeignKey(res.Error) {
-				return conflict("group_in_use", "the group still has active users; move them to another group first", res.Error)
-			}
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+		if err := oneRow(tx.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Group{}), groupInUseConflict); err != nil {
+			return err
 		}
 		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, id}}})
 		return err

@@ -15,7 +15,7 @@ import (
 // may a release free it; one that did not commit is taken over.
 func TestIdempotencyKeyAppliedInItsTransaction(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		expired := -time.Second // the lock has run out: its holder died
 		ada := &models.User{SiteID: site.ID, Name: "Ada"}

@@ -90,11 +90,8 @@ func (s *Store) ClaimImport(ctx context.Context, id, owner string, lease time.Du
 		Where("id = ? AND (status = ? OR (status = ? AND lease_until < ?))", id, ImportQueued, ImportRunning, now).
 		Updates(map[string]any{"status": ImportRunning, "owner": owner, "lease_until": now.Add(lease),
 			"attempts": gorm.Expr("attempts + 1"), "updated_at": now})
-	if res.Error != nil {
-		return nil, res.Error
-	}
-	if res.RowsAffected == 0 {
-		return nil, ErrNotFound
+	if err := oneRow(res, onConflict{}); err != nil {
+		return nil, err
 	}
 	return take[Import](s.q(ctx).Where("id = ?", id))
 }
@@ -108,11 +105,8 @@ func (s *Store) SaveImportProgress(ctx context.Context, im *Import, errs []Impor
 		res := tx.q(ctx).Model(&Import{}).Where("id = ? AND owner = ? AND status = ?", im.ID, im.Owner, ImportRunning).
 			Updates(map[string]any{"position": im.Position, "done": im.Done, "failed": im.Failed,
 				"lease_until": now.Add(lease), "updated_at": now})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+		if err := oneRow(res, onConflict{}); err != nil {
+			return err
 		}
 		if len(errs) == 0 {
 			return nil

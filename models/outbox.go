@@ -141,39 +141,52 @@ func (s *Store) Enqueue(ctx context.Context, m *OutboxMessage) (bool, error) {
 // atomically; SQLite runs one writer at a time, so two claims can't
 // interleave either.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]OutboxMessage, error) {
-	if owner == "" || limit <= 0 || lease <= 0 {
-		return nil, errors.New("outbox: claim needs an owner, a positive limit and a positive lease")
-	}
 	now = now.UTC().Truncate(time.Microsecond)
-	until := now.Add(lease)
-	stamp := s.Now()
-	var rows []OutboxMessage
-	var err error
-	if s.dialect == migrations.Postgres {
-		// MATERIALIZED: the locking SELECT runs once, before the update.
-		err = s.q(ctx).Raw(`WITH due AS MATERIALIZED (
-	SELECT id FROM outbox
+	rows, err := claimDue[OutboxMessage](ctx, s, "outbox", owner, limit, now, s.Now(), lease, leaseQuery{
+		table: "outbox",
+		due: `SELECT id FROM outbox
 	WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
 	ORDER BY next_attempt_at, id
-	LIMIT ?
-	FOR UPDATE SKIP LOCKED)
-UPDATE outbox SET status = 'sending', owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?
-FROM due WHERE outbox.id = due.id
-RETURNING outbox.*`, now, limit, owner, until, until, stamp).Scan(&rows).Error
-	} else {
-		err = s.q(ctx).Raw(`UPDATE outbox SET status = 'sending', owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?
-WHERE id IN (
-	SELECT id FROM outbox
-	WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
-	ORDER BY next_attempt_at, id
-	LIMIT ?)
-RETURNING *`, owner, until, until, stamp, now, limit).Scan(&rows).Error
-	}
+	LIMIT ?`,
+		lock: "FOR UPDATE SKIP LOCKED",
+	})
 	if err != nil {
 		return nil, err
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
 	return rows, nil
+}
+
+// leaseQuery names what claimDue leases: the table, the SELECT of the ids
+// of its due rows (its parameters: now, then the limit) and the row lock
+// PostgreSQL takes on them.
+type leaseQuery struct {
+	table, due, lock string
+}
+
+// claimDue moves up to limit due rows of q.table to sending, leased to
+// owner until now+lease (next_attempt_at too, so an expired lease is due
+// again), stamped updated_at, and returns them: the claim of the outbox and
+// of the webhook deliveries. what names the queue in the error of a bad
+// claim.
+func claimDue[T any](ctx context.Context, s *Store, what, owner string, limit int, now, stamp time.Time, lease time.Duration, q leaseQuery) ([]T, error) {
+	if owner == "" || limit <= 0 || lease <= 0 {
+		return nil, errors.New(what + ": claim needs an owner, a positive limit and a positive lease")
+	}
+	until := now.Add(lease)
+	set := "UPDATE " + q.table + " SET status = 'sending', owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?"
+	var rows []T
+	var err error
+	if s.dialect == migrations.Postgres {
+		// MATERIALIZED: the locking SELECT runs once, before the update.
+		err = s.q(ctx).Raw("WITH due AS MATERIALIZED (\n\t"+q.due+"\n\t"+q.lock+")\n"+set+
+			"\nFROM due WHERE "+q.table+".id = due.id\nRETURNING "+q.table+".*",
+			now, limit, owner, until, until, stamp).Scan(&rows).Error
+	} else {
+		err = s.q(ctx).Raw(set+"\nWHERE id IN (\n\t"+q.due+")\nRETURNING *",
+			owner, until, until, stamp, now, limit).Scan(&rows).Error
+	}
+	return rows, err
 }
 
 // finish ends owner's claim of a message with the given changes, or returns
@@ -251,12 +264,8 @@ type DeliveryFilter struct {
 // ListDeliveries lists the site's outbox, oldest first.
 func (s *Store) ListDeliveries(ctx context.Context, siteID string, f DeliveryFilter, p Page) ([]OutboxMessage, string, error) {
 	q := s.q(ctx).Where("site_id = ?", siteID)
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Kind != "" {
-		q = q.Where("kind = ?", f.Kind)
-	}
+	q = whereSet(q, "status", f.Status)
+	q = whereSet(q, "kind", f.Kind)
 	return listPage(q, p, func(m *OutboxMessage) string { return m.ID })
 }
 

@@ -21,7 +21,7 @@ func outboxMsg(siteID, key string) *models.OutboxMessage {
 
 func mustEnqueue(t *testing.T, s *models.Store, m *models.OutboxMessage) string {
 	t.Helper()
-	created, err := s.Enqueue(context.Background(), m)
+	created, err := s.Enqueue(t.Context(), m)
 	if err != nil || !created {
 		t.Fatalf("enqueue: %v created=%v", err, created)
 	}
@@ -30,7 +30,7 @@ func mustEnqueue(t *testing.T, s *models.Store, m *models.OutboxMessage) string 
 
 func TestOutboxEnqueueIsIdempotentAndTransactional(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
 		id := mustEnqueue(t, s, outboxMsg(a.ID, "k1"))
 
@@ -90,7 +90,7 @@ func TestOutboxEnqueueIsIdempotentAndTransactional(t *testing.T) {
 
 func TestOutboxClaimLeaseAndOutcomes(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a := mustSite(t, s, "A")
 		first := mustEnqueue(t, s, outboxMsg(a.ID, "k1"))
 		later := outboxMsg(a.ID, "k2")
@@ -185,7 +185,7 @@ func TestOutboxClaimLeaseAndOutcomes(t *testing.T) {
 // message is claimed exactly once.
 func TestOutboxConcurrentClaimsNeverShareAMessage(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a := mustSite(t, s, "A")
 		const n, workers = 200, 6
 		for i := range n {
@@ -230,7 +230,7 @@ func TestOutboxConcurrentClaimsNeverShareAMessage(t *testing.T) {
 // has locked; it takes the others at once.
 func TestOutboxClaimSkipsLockedRowsOnPostgres(t *testing.T) {
 	s := modelstest.Postgres(t, modelstest.Options{})
-	ctx := context.Background()
+	ctx := t.Context()
 	a := mustSite(t, s, "A")
 	for i := range 10 {
 		mustEnqueue(t, s, outboxMsg(a.ID, fmt.Sprintf("k%02d", i)))
@@ -277,7 +277,7 @@ func TestOutboxClaimSkipsLockedRowsOnPostgres(t *testing.T) {
 
 func enrollDevice(t *testing.T, s *models.Store, site, user, platform, token string) *models.Credential {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	code := models.NewID("code")
 	if _, _, err := s.IssueMobile(ctx, models.MobileIssue{SiteID: site, UserID: user, Code: code, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func enrollDevice(t *testing.T, s *models.Store, site, user, platform, token str
 
 func TestPushDevicesAndTokenHygiene(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a := mustSite(t, s, "A")
 		u := mustUser(t, s, a.ID, nil)
 		if _, err := s.LatestPushDevice(ctx, a.ID, u.ID); !errors.Is(err, models.ErrNotFound) {
@@ -333,7 +333,7 @@ func TestPushDevicesAndTokenHygiene(t *testing.T) {
 
 func TestListDeliveriesFiltersAndPages(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
 		for i := range 5 {
 			m := outboxMsg(a.ID, fmt.Sprintf("k%d", i))

@@ -37,6 +37,43 @@ func take[T any](q *gorm.DB) (*T, error) {
 	return &v, nil
 }
 
+// takeLoaded is take, then load (the rows' door ids) on the row found.
+func takeLoaded[T any](q *gorm.DB, load func([]*T) error) (*T, error) {
+	v, err := take[T](q)
+	if err != nil {
+		return nil, err
+	}
+	if err := load([]*T{v}); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// listLoaded is listPage, then load (the rows' door ids) on the page.
+func listLoaded[T any](q *gorm.DB, p Page, id func(*T) string, load func([]*T) error) ([]T, string, error) {
+	rows, next, err := listPage(q, p, id)
+	if err != nil {
+		return nil, "", err
+	}
+	ptrs := make([]*T, len(rows))
+	for i := range rows {
+		ptrs[i] = &rows[i]
+	}
+	if err := load(ptrs); err != nil {
+		return nil, "", err
+	}
+	return rows, next, nil
+}
+
+// whereSet narrows q to the rows whose column equals v, when v is set (a
+// list filter's field; "" means any).
+func whereSet(q *gorm.DB, column, v string) *gorm.DB {
+	if v == "" {
+		return q
+	}
+	return q.Where(column+" = ?", v)
+}
+
 // listPage fetches one page of q's rows and the cursor of the next page.
 func listPage[T any](q *gorm.DB, p Page, id func(*T) string) ([]T, string, error) {
 	q, trim := paginate(q, p, id)

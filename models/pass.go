@@ -119,12 +119,18 @@ func (s *Store) visitorsGroup(ctx context.Context, siteID string) (*Group, error
 	}
 	now := s.Now()
 	g = &Group{ID: NewID("grp"), SiteID: siteID, Name: VisitorsGroupName, Role: RoleVisitor, CreatedAt: now, UpdatedAt: now}
-	const sp = "lintel_visitors_group"
+	return createOrFind(ctx, s, "lintel_visitors_group", g, groupNameTaken, find)
+}
+
+// createOrFind inserts v under savepoint sp; when the insert loses a race
+// on the unique index that taken recognizes, it rolls back to sp and
+// returns what find reads instead (the winner's row).
+func createOrFind[T any](ctx context.Context, s *Store, sp string, v *T, taken func(error) bool, find func() (*T, error)) (*T, error) {
 	if err := s.q(ctx).SavePoint(sp).Error; err != nil {
 		return nil, err
 	}
-	if err := s.q(ctx).Create(g).Error; err != nil {
-		if !groupNameTaken(err) {
+	if err := s.q(ctx).Create(v).Error; err != nil {
+		if !taken(err) {
 			return nil, err
 		}
 		if err := s.q(ctx).RollbackTo(sp).Error; err != nil {
@@ -132,7 +138,7 @@ func (s *Store) visitorsGroup(ctx context.Context, siteID string) (*Group, error
 		}
 		return find()
 	}
-	return g, nil
+	return v, nil
 }
 
 // findOrCreatePerson returns the active user of the site with v's phone, or
@@ -148,20 +154,7 @@ func (s *Store) findOrCreatePerson(ctx context.Context, siteID string, v Visitor
 	now := s.Now()
 	u := &User{ID: NewID("usr"), SiteID: siteID, Name: v.Name, Email: v.Email, Phone: v.Phone, GroupID: group,
 		Status: UserActive, CreatedAt: now, UpdatedAt: now}
-	const sp = "lintel_person"
-	if err := s.q(ctx).SavePoint(sp).Error; err != nil {
-		return nil, err
-	}
-	if err := s.q(ctx).Create(u).Error; err != nil {
-		if !phoneTaken(err) {
-			return nil, err
-		}
-		if err := s.q(ctx).RollbackTo(sp).Error; err != nil {
-			return nil, err
-		}
-		return s.FindUserByPhone(ctx, siteID, v.Phone)
-	}
-	return u, nil
+	return createOrFind(ctx, s, "lintel_person", u, phoneTaken, func() (*User, error) { return s.FindUserByPhone(ctx, siteID, v.Phone) })
 }
 
 // PassPINs makes the PINs of a new pass inside its transaction (see
@@ -176,12 +169,8 @@ type PassPINs func(tx *Store, p *Pass, visitor *User) error
 func (s *Store) CreatePass(ctx context.Context, p *Pass, v Visitor, pins PassPINs) error {
 	return s.Tx(ctx, func(tx *Store) error {
 		p.DoorIDs = dedupe(p.DoorIDs)
-		missing, err := tx.missingDoors(ctx, p.SiteID, p.DoorIDs)
-		if err != nil {
+		if err := tx.checkDoors(ctx, p.SiteID, p.DoorIDs); err != nil {
 			return err
-		}
-		if len(missing) > 0 {
-			return &UnknownDoorsError{IDs: missing}
 		}
 		g, err := tx.visitorsGroup(ctx, p.SiteID)
 		if err != nil {
@@ -222,36 +211,13 @@ func (s *Store) CreatePINs(ctx context.Context, rows []*PIN, next PINCandidate, 
 }
 
 func (s *Store) loadPassDoors(ctx context.Context, passes []*Pass) error {
-	if len(passes) == 0 {
-		return nil
-	}
-	ids := make([]string, len(passes))
-	byID := make(map[string]*Pass, len(passes))
-	for i, p := range passes {
-		ids[i] = p.ID
-		p.DoorIDs = []string{}
-		byID[p.ID] = p
-	}
-	var rows []passDoor
-	if err := s.q(ctx).Where("pass_id IN ?", ids).Order("door_id").Find(&rows).Error; err != nil {
-		return err
-	}
-	for _, r := range rows {
-		byID[r.PassID].DoorIDs = append(byID[r.PassID].DoorIDs, r.DoorID)
-	}
-	return nil
+	return loadDoors(ctx, s, "pass_id", passes, func(p *Pass) (string, *[]string) { return p.ID, &p.DoorIDs },
+		func(r passDoor) (string, string) { return r.PassID, r.DoorID })
 }
 
 // GetPass loads a pass of the site with its doors.
 func (s *Store) GetPass(ctx context.Context, siteID, id string) (*Pass, error) {
-	var p Pass
-	if err := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Take(&p).Error; err != nil {
-		return nil, notFound(err)
-	}
-	if err := s.loadPassDoors(ctx, []*Pass{&p}); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return takeLoaded(s.q(ctx).Where("site_id = ? AND id = ?", siteID, id), func(ps []*Pass) error { return s.loadPassDoors(ctx, ps) })
 }
 
 // PassByLink loads a pass by the id and token of its link (the visitor's
@@ -306,24 +272,9 @@ func (s *Store) ListPasses(ctx context.Context, siteID string, f PassFilter, p P
 	if f.Issuer != "" {
 		q = q.Where("(issuer_user_id = ? OR issuer_key_id = ?)", f.Issuer, f.Issuer)
 	}
-	if f.IssuerUserID != "" {
-		q = q.Where("issuer_user_id = ?", f.IssuerUserID)
-	}
-	if f.Type != "" {
-		q = q.Where("type = ?", f.Type)
-	}
-	rows, next, err := listPage(q, p, func(x *Pass) string { return x.ID })
-	if err != nil {
-		return nil, "", err
-	}
-	ptrs := make([]*Pass, len(rows))
-	for i := range rows {
-		ptrs[i] = &rows[i]
-	}
-	if err := s.loadPassDoors(ctx, ptrs); err != nil {
-		return nil, "", err
-	}
-	return rows, next, nil
+	q = whereSet(q, "issuer_user_id", f.IssuerUserID)
+	q = whereSet(q, "type", f.Type)
+	return listLoaded(q, p, func(x *Pass) string { return x.ID }, func(ps []*Pass) error { return s.loadPassDoors(ctx, ps) })
 }
 
 // RevokePass ends a pass (active or used) for good: its PINs are deleted
@@ -332,11 +283,10 @@ func (s *Store) ListPasses(ctx context.Context, siteID string, f PassFilter, p P
 func (s *Store) RevokePass(ctx context.Context, siteID, id string) (*Pass, error) {
 	var p *Pass
 	err := s.Tx(ctx, func(tx *Store) error {
-		var row Pass
-		if err := tx.forUpdate(tx.q(ctx).Where("site_id = ? AND id = ?", siteID, id)).Take(&row).Error; err != nil {
-			return notFound(err)
+		var err error
+		if p, err = take[Pass](tx.forUpdate(tx.q(ctx).Where("site_id = ? AND id = ?", siteID, id))); err != nil {
+			return err
 		}
-		p = &row
 		if p.Status == PassRevoked {
 			return ErrPassRevokedAlready
 		}
@@ -352,7 +302,7 @@ func (s *Store) RevokePass(ctx context.Context, siteID, id string) (*Pass, error
 		if err := tx.loadPassDoors(ctx, []*Pass{p}); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
+		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
 		return err
 	})
 	return p, err

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 func mustDoor(t *testing.T, s *models.Store, siteID, name string) *models.Door {
 	t.Helper()
 	d := &models.Door{SiteID: siteID, Name: name}
-	if err := s.CreateDoor(context.Background(), d); err != nil {
+	if err := s.CreateDoor(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -30,7 +29,7 @@ func newPass(siteID, typ string, start time.Time, doors ...string) *models.Pass 
 // deciding (no check-then-insert).
 func TestPassVisitorsConcurrently(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		door := mustDoor(t, s, site.ID, "Lobby")
 		now := s.Now()
@@ -65,7 +64,7 @@ func TestPassVisitorsConcurrently(t *testing.T) {
 
 func TestPassRules(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, other, lobby := twoSites(t, s)
 		garage := mustDoor(t, s, site.ID, "Garage")
 		foreign := mustDoor(t, s, other.ID, "Lobby")
@@ -161,7 +160,7 @@ func TestPassRules(t *testing.T) {
 
 func TestVisitorsGroupMisconfigured(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		door := mustDoor(t, s, site.ID, "Lobby")
 		if err := s.CreateGroup(ctx, &models.Group{SiteID: site.ID, Name: "visitors", Role: models.RoleMember}); err != nil {

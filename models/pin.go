@@ -277,9 +277,7 @@ func (s *Store) ListPINs(ctx context.Context, siteID, doorID string, f PINFilter
 		}
 		q = q.Where("door_id = ?", doorID)
 	}
-	if f.UserID != "" {
-		q = q.Where("assignee_user_id = ?", f.UserID)
-	}
+	q = whereSet(q, "assignee_user_id", f.UserID)
 	now := f.Now.UTC()
 	q = q.
 		Where("NOT (type = ? AND used_at IS NOT NULL)", PINOneTime).
@@ -287,12 +285,8 @@ func (s *Store) ListPINs(ctx context.Context, siteID, doorID string, f PINFilter
 		// An offline one-time PIN dies at the end of its first-use window.
 		Where("NOT (mode = ? AND ends_at IS NULL AND type = ? AND starts_at <= ?)",
 			PINOffline, PINOneTime, now.Add(-FirstUseWindow))
-	if f.Type != "" {
-		q = q.Where("type = ?", f.Type)
-	}
-	if f.Mode != "" {
-		q = q.Where("mode = ?", f.Mode)
-	}
+	q = whereSet(q, "type", f.Type)
+	q = whereSet(q, "mode", f.Mode)
 	if f.Query != "" {
 		pat := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
 		q = q.Where(`assignee_user_id IN (SELECT id FROM users WHERE site_id = ? AND (LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR phone LIKE ? ESCAPE '\'))`,
@@ -340,11 +334,10 @@ func (s *Store) fillAssigneeNames(ctx context.Context, rows []PIN) error {
 func (s *Store) DeletePIN(ctx context.Context, siteID, doorID, id string) (*PIN, error) {
 	var p *PIN
 	err := s.Tx(ctx, func(tx *Store) error {
-		var row PIN
-		if err := tx.forUpdate(tx.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id)).Take(&row).Error; err != nil {
-			return notFound(err)
+		var err error
+		if p, err = take[PIN](tx.forUpdate(tx.q(ctx).Where("site_id = ? AND door_id = ? AND id = ?", siteID, doorID, id))); err != nil {
+			return err
 		}
-		p = &row
 		if p.Status == PINDeleted {
 			return ErrPINDeleted
 		}
@@ -353,7 +346,7 @@ func (s *Store) DeletePIN(ctx context.Context, siteID, doorID, id string) (*PIN,
 		}
 		now := tx.Now()
 		p.Status, p.DeletedAt, p.UpdatedAt = PINDeleted, &now, now
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, id}}})
+		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, id}}})
 		return err
 	})
 	return p, err

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -53,7 +52,7 @@ func customPIN(siteID, doorID, typ string, start time.Time) *models.PIN {
 // and the next candidate is tried, in the same transaction.
 func TestPINCandidates(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		lobby := mustDoor(t, s, site.ID, "Lobby")
 		gym := mustDoor(t, s, site.ID, "Gym")
@@ -121,7 +120,7 @@ func TestPINCandidates(t *testing.T) {
 // is created once.
 func TestCustomPINConcurrent(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		door := mustDoor(t, s, site.ID, "Lobby")
 		now := s.Now()
@@ -147,7 +146,7 @@ func TestCustomPINConcurrent(t *testing.T) {
 
 func TestPINLiveness(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		door := mustDoor(t, s, site.ID, "Lobby")
 		r, _, err := s.ProvisionReader(ctx, site.ID, door.ID, "")

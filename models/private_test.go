@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -16,7 +15,7 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	path := filepath.Join(t.TempDir(), "l.db")
-	st, err := models.Open(context.Background(), "sqlite://"+path, models.Options{})
+	st, err := models.Open(t.Context(), "sqlite://"+path, models.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -301,6 +301,34 @@ func conflict(code, msg string, err error) error {
 	return &ConflictError{Code: code, Message: msg, Err: err}
 }
 
+// onConflict is how a constraint's refusal of a write reaches the client:
+// match recognizes the database's error, code and message make the
+// ConflictError. The zero value recognizes nothing.
+type onConflict struct {
+	match         func(error) bool
+	code, message string
+}
+
+// wrap returns the conflict when err is the constraint's refusal, else err.
+func (c onConflict) wrap(err error) error {
+	if err != nil && c.match != nil && c.match(err) {
+		return conflict(c.code, c.message, err)
+	}
+	return err
+}
+
+// oneRow is the outcome of a write meant for one row: its error (wrapped
+// by c), or ErrNotFound when it matched no row.
+func oneRow(res *gorm.DB, c onConflict) error {
+	if res.Error != nil {
+		return c.wrap(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 func notFound(err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ErrNotFound

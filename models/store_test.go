@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -16,7 +15,7 @@ func ptr[T any](v T) *T { return &v }
 func mustSite(t *testing.T, s *models.Store, name string) *models.Site {
 	t.Helper()
 	site := &models.Site{Name: name, Timezone: "Europe/Paris"}
-	if err := s.CreateSite(context.Background(), site); err != nil {
+	if err := s.CreateSite(t.Context(), site); err != nil {
 		t.Fatal(err)
 	}
 	return site
@@ -48,7 +47,7 @@ func twoSites(t *testing.T, s *models.Store) (site, other *models.Site, lobby *m
 func mustUser(t *testing.T, s *models.Store, siteID string, group *string) *models.User {
 	t.Helper()
 	u := &models.User{SiteID: siteID, Name: "Ada", GroupID: group}
-	if err := s.CreateUser(context.Background(), u); err != nil {
+	if err := s.CreateUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -64,12 +63,8 @@ func conflictCode(err error) string {
 
 func TestDoorsAndGroups(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
-		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
-		d1 := &models.Door{SiteID: a.ID, Name: "Lobby"}
-		if err := s.CreateDoor(ctx, d1); err != nil {
-			t.Fatal(err)
-		}
+		ctx := t.Context()
+		a, b, d1 := twoSites(t, s)
 		if err := s.CreateDoor(ctx, &models.Door{SiteID: a.ID, Name: "lobby"}); conflictCode(err) != "conflict" {
 			t.Fatalf("duplicate door name (case-insensitive): %v", err)
 		}
@@ -128,7 +123,7 @@ func TestDoorsAndGroups(t *testing.T) {
 
 func TestUsers(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
 		g := &models.Group{SiteID: a.ID, Name: "Residents", Role: models.RoleMember}
 		if err := s.CreateGroup(ctx, g); err != nil {
@@ -218,7 +213,7 @@ func TestUsers(t *testing.T) {
 
 func TestBootstrapOnce(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		keys := make([]string, 8)
 		errs := make([]error, 8)
 		atOnce(len(keys), func(i int) {
@@ -247,12 +242,8 @@ func TestBootstrapOnce(t *testing.T) {
 
 func TestProvisionReader(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
-		a, b := mustSite(t, s, "A"), mustSite(t, s, "B")
-		d := &models.Door{SiteID: a.ID, Name: "Lobby"}
-		if err := s.CreateDoor(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+		ctx := t.Context()
+		a, b, d := twoSites(t, s)
 		if _, _, err := s.ProvisionReader(ctx, b.ID, d.ID, "x"); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("reader for another site's door: %v", err)
 		}

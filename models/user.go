@@ -37,6 +37,8 @@ var ErrUnknownGroup = &ConflictError{Code: "unknown_group", Message: "group_id i
 
 func phoneTaken(err error) bool { return isUnique(err, "users_site_phone", "users.site_id") }
 
+var phoneConflict = onConflict{phoneTaken, "conflict", "a user with this phone number already exists in the site"}
+
 func (s *Store) checkGroup(ctx context.Context, siteID string, groupID *string) error {
 	if groupID == nil {
 		return nil
@@ -61,10 +63,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		if err := tx.checkGroup(ctx, u.SiteID, u.GroupID); err != nil {
 			return err
 		}
-		if err := tx.q(ctx).Create(u).Error; err != nil {
-			if phoneTaken(err) {
-				return conflict("conflict", "a user with this phone number already exists in the site", err)
-			}
+		if err := phoneConflict.wrap(tx.q(ctx).Create(u).Error); err != nil {
 			return err
 		}
 		// Readers list every active user (for their phones' group and
@@ -104,12 +103,8 @@ func (s *Store) ListUsers(ctx context.Context, siteID string, f UserFilter, p Pa
 		pat := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
 		q = q.Where(`(LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR phone LIKE ? ESCAPE '\')`, pat, pat, pat)
 	}
-	if f.GroupID != "" {
-		q = q.Where("group_id = ?", f.GroupID)
-	}
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
+	q = whereSet(q, "group_id", f.GroupID)
+	q = whereSet(q, "status", f.Status)
 	return listPage(q, p, func(x *User) string { return x.ID })
 }
 
@@ -123,14 +118,8 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		res := tx.q(ctx).Model(&User{}).Where("site_id = ? AND id = ?", u.SiteID, u.ID).Updates(map[string]any{
 			"name": u.Name, "email": u.Email, "phone": u.Phone, "group_id": u.GroupID, "updated_at": u.UpdatedAt,
 		})
-		if res.Error != nil {
-			if phoneTaken(res.Error) {
-				return conflict("conflict", "a user with this phone number already exists in the site", res.Error)
-			}
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+		if err := oneRow(res, phoneConflict); err != nil {
+			return err
 		}
 		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
 		return err

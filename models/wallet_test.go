@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,7 +15,7 @@ import (
 // walletFixture is a site with a door and one pass taken to a wallet.
 func walletFixture(t *testing.T, s *models.Store) (*models.Site, *models.Pass) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	site := mustSite(t, s, "W")
 	door := mustDoor(t, s, site.ID, "Lobby")
 	p := newPass(site.ID, models.PassTemporary, s.Now().Add(-time.Hour), door.ID)
@@ -28,7 +27,7 @@ func walletFixture(t *testing.T, s *models.Store) (*models.Site, *models.Pass) {
 
 func TestEnsureWalletPass(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		_, p := walletFixture(t, s)
 		if _, err := s.WalletPassFor(ctx, p.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("before any download: %v", err)
@@ -57,7 +56,7 @@ func TestEnsureWalletPass(t *testing.T) {
 
 func TestWalletRegistrations(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		_, p := walletFixture(t, s)
 		if _, err := s.EnsureWalletPass(ctx, p, "h", false); err != nil {
 			t.Fatal(err)
@@ -145,7 +144,7 @@ func TestWalletRegistrations(t *testing.T) {
 
 func TestWalletPassChanged(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, p := walletFixture(t, s)
 
 		// Nobody took the pass to a wallet: nothing to do, no error.
@@ -203,7 +202,7 @@ func TestWalletPassChanged(t *testing.T) {
 // increasing tags (one sequence, serialized by its row lock).
 func TestWalletTagsIncrease(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "T")
 		door := mustDoor(t, s, site.ID, "Lobby")
 		const n = 12
@@ -254,7 +253,7 @@ func TestStaleWalletPasses(t *testing.T) {
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clk }
 	advance := func(d time.Duration) { mu.Lock(); clk = clk.Add(d); mu.Unlock() }
 	modelstest.EachWith(t, modelstest.Options{Now: now}, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "S")
 		door := mustDoor(t, s, site.ID, "Lobby")
 		mk := func(typ string) *models.Pass {
@@ -307,7 +306,7 @@ func TestStaleWalletPasses(t *testing.T) {
 
 func TestGoogleUpdateQueue(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, p := walletFixture(t, s)
 		if _, err := s.EnsureWalletPass(ctx, p, "", true); err != nil {
 			t.Fatal(err)
@@ -372,7 +371,7 @@ func TestGoogleUpdateQueue(t *testing.T) {
 
 func TestDoorNames(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site, other := mustSite(t, s, "D"), mustSite(t, s, "E")
 		b, a, x := mustDoor(t, s, site.ID, "Garage"), mustDoor(t, s, site.ID, "Front door"), mustDoor(t, s, other.ID, "Elsewhere")
 		names, err := s.DoorNames(ctx, site.ID, []string{b.ID, a.ID, x.ID})

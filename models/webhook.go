@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/lintel/lintel/migrations"
 )
 
 // Webhook delivery states (table webhook_deliveries), as in the outbox.
@@ -194,31 +192,14 @@ func subscribed(events []string, typ string) bool {
 // endpoints to owner, as ClaimOutbox does (SKIP LOCKED on PostgreSQL, one
 // UPDATE … RETURNING on SQLite).
 func (s *Store) ClaimWebhookDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]WebhookDelivery, error) {
-	if owner == "" || limit <= 0 || lease <= 0 {
-		return nil, errors.New("webhooks: claim needs an owner, a positive limit and a positive lease")
-	}
 	now := s.Now()
-	until := now.Add(lease)
-	var rows []WebhookDelivery
-	var err error
-	if s.dialect == migrations.Postgres {
-		err = s.q(ctx).Raw(`WITH due AS MATERIALIZED (
-	SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	return claimDue[WebhookDelivery](ctx, s, "webhooks", owner, limit, now, now, lease, leaseQuery{
+		table: "webhook_deliveries",
+		due: `SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 	WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= ? AND w.enabled
-	ORDER BY d.next_attempt_at, d.id LIMIT ?
-	FOR UPDATE OF d SKIP LOCKED)
-UPDATE webhook_deliveries SET status = 'sending', owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?
-FROM due WHERE webhook_deliveries.id = due.id
-RETURNING webhook_deliveries.*`, now, limit, owner, until, until, now).Scan(&rows).Error
-	} else {
-		err = s.q(ctx).Raw(`UPDATE webhook_deliveries SET status = 'sending', owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?
-WHERE id IN (
-	SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-	WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= ? AND w.enabled
-	ORDER BY d.next_attempt_at, d.id LIMIT ?)
-RETURNING *`, owner, until, until, now, now, limit).Scan(&rows).Error
-	}
-	return rows, err
+	ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+		lock: "FOR UPDATE OF d SKIP LOCKED",
+	})
 }
 
 // WebhookAttemptResult is what a worker reports of one attempt. Next zero
@@ -284,19 +265,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *Webhook) error {
 	w.UpdatedAt = s.Now()
 	res := s.q(ctx).Model(&Webhook{}).Where("site_id = ? AND id = ?", w.SiteID, w.ID).Updates(map[string]any{
 		"url": w.URL, "events": w.Events, "enabled": w.Enabled, "disabled_reason": w.DisabledReason, "updated_at": w.UpdatedAt})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return res.Error
+	return oneRow(res, onConflict{})
 }
 
 // DeleteWebhook removes an endpoint and its deliveries.
 func (s *Store) DeleteWebhook(ctx context.Context, siteID, id string) error {
 	res := s.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Webhook{})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return res.Error
+	return oneRow(res, onConflict{})
 }
 
 // RotateWebhookSecret makes secretEnc the endpoint's secret and keeps

@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -14,7 +13,7 @@ import (
 func mustWebhook(t *testing.T, s *models.Store, siteID, events string) *models.Webhook {
 	t.Helper()
 	w := &models.Webhook{SiteID: siteID, URL: "https://hooks.example.com/x", Events: events, Enabled: true, SecretEnc: []byte("sealed")}
-	if err := s.CreateWebhook(context.Background(), w); err != nil {
+	if err := s.CreateWebhook(t.Context(), w); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -26,7 +25,7 @@ func mustWebhook(t *testing.T, s *models.Store, siteID, events string) *models.W
 // free of the event's detail; a duplicate upload enqueues nothing.
 func TestWebhookEnqueuedWithTheChange(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "Hooks")
 		all := mustWebhook(t, s, site.ID, "*")
 		passes := mustWebhook(t, s, site.ID, "visitor_pass.created pin.created")
@@ -97,7 +96,7 @@ func TestWebhookEnqueuedWithTheChange(t *testing.T) {
 // listed; a lost lease is refused.
 func TestWebhookClaimAndAttempts(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		site := mustSite(t, s, "Claim")
 		w := mustWebhook(t, s, site.ID, "*")
 		if err := s.Audit(ctx, site.ID, "key_1", "user.deactivated", "", "usr_1", ""); err != nil {
