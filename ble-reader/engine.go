@@ -373,6 +373,15 @@ func (e *Engine) spendOnce(passID string, until time.Time) (credential.Reason, [
 // event cannot be recorded the door stays shut and the outcome is Busy:
 // an unrecorded opening is worse than a retried tap.
 func (e *Engine) commit(ev store.Event, now time.Time, granted bool, effects ...store.Effect) Outcome {
+	if !granted {
+		effects = nil // spent marks only ever go with an admission
+	}
+	return e.commitState(ev, now, granted, effects)
+}
+
+// commitState records ev with effects whatever the decision (line and
+// keypad state go with denials too) and opens on a grant.
+func (e *Engine) commitState(ev store.Event, now time.Time, granted bool, effects []store.Effect) Outcome {
 	ev.Granted = granted
 	if granted {
 		ev.Reason = ""
@@ -384,9 +393,6 @@ func (e *Engine) commit(ev store.Event, now time.Time, granted bool, effects ...
 		return Outcome{Busy: true}
 	}
 	ev.EventID = id
-	if !granted {
-		effects = nil // spent marks only ever go with an admission
-	}
 	return e.commitWith(ev, effects)
 }
 
