@@ -301,14 +301,8 @@ func TestHostileNeverFinishes(t *testing.T) {
 func TestHostileHandlerPanic(t *testing.T) {
 	h := newTestHandler()
 	srv, addr := startServer(t, Config{Handler: h})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := DialContext(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_, err = Tap(ctx, conn, func([]byte) ([]byte, error) { return []byte("PANIC please"), nil })
+	ctx, conn := dial(t, addr)
+	_, err := Tap(ctx, conn, func([]byte) ([]byte, error) { return []byte("PANIC please"), nil })
 	if err == nil {
 		t.Fatal("tap succeeded although the handler panicked")
 	}
