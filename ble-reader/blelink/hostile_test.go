@@ -204,25 +204,25 @@ func TestHostilePresentations(t *testing.T) {
 		}
 	}
 
-	t.Run("chunk after final", func(t *testing.T) {
-		before := h.total.Load()
-		p := dialRaw(t, addr)
-		presentRaw(t, p, hd, []byte("one"))
-		wantErr(p.request(writeReq(hd.presentation, ChunkFlag(1, true), 'x')...), ErrCodeAlreadyPresented)
-		if h.total.Load() != before+1 {
-			t.Fatal("Present not called exactly once")
-		}
-	})
-	t.Run("second presentation", func(t *testing.T) {
-		before := h.total.Load()
-		p := dialRaw(t, addr)
-		presentRaw(t, p, hd, []byte("one"))
-		wantErr(p.request(writeReq(hd.presentation, ChunkFlag(0, false), 'a')...), ErrCodeAlreadyPresented)
-		wantErr(p.request(writeReq(hd.presentation, ChunkFlag(0, true), 'b')...), ErrCodeAlreadyPresented)
-		if h.total.Load() != before+1 {
-			t.Fatal("Present not called exactly once")
-		}
-	})
+	for _, tc := range []struct {
+		name  string
+		after [][]byte // writes after a whole presentation, each refused
+	}{
+		{"chunk after final", [][]byte{{ChunkFlag(1, true), 'x'}}},
+		{"second presentation", [][]byte{{ChunkFlag(0, false), 'a'}, {ChunkFlag(0, true), 'b'}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.total.Load()
+			p := dialRaw(t, addr)
+			presentRaw(t, p, hd, []byte("one"))
+			for _, w := range tc.after {
+				wantErr(p.request(writeReq(hd.presentation, w...)...), ErrCodeAlreadyPresented)
+			}
+			if h.total.Load() != before+1 {
+				t.Fatal("Present not called exactly once")
+			}
+		})
+	}
 	t.Run("oversized reassembly", func(t *testing.T) {
 		before := h.total.Load()
 		p := dialRaw(t, addr)
