@@ -22,6 +22,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -92,13 +93,10 @@ func (f dialectFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil || f.d != SQLite {
 		return all, err
 	}
-	out := all[:0]
-	for _, e := range all {
-		if v, err := goose.NumericComponent(e.Name()); err != nil || sqliteGoFile(v) != e.Name() {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(all, func(e fs.DirEntry) bool {
+		v, err := goose.NumericComponent(e.Name())
+		return err == nil && sqliteGoFile(v) == e.Name()
+	}), nil
 }
 
 type memFile struct {

@@ -47,6 +47,15 @@ func TestSQLiteOutboxAsBefore(t *testing.T) {
 	if sum := sha256.Sum256([]byte(got)); hex.EncodeToString(sum[:]) != outboxSQLiteSHA256 {
 		t.Fatalf("the SQLite outbox is not what the SQL rebuilds made; it is now:\n%s", got)
 	}
+	st, err := migrations.List(ctx, db, migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.Version == 8 && s.Name != "00008_outbox_pin.sql" || s.Version == 16 && s.Name != "00016_outbox_console_setup.sql" || !s.Applied {
+			t.Errorf("status %+v", s)
+		}
+	}
 }
 
 // TestSQLiteOutboxDownUp: going down past both rebuilds deletes the
