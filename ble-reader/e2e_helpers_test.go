@@ -20,6 +20,7 @@ import (
 	"github.com/lintel/lintel/ble-reader/door"
 	"github.com/lintel/lintel/ble-reader/phone"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -277,6 +278,29 @@ func (r *runningReader) version() int64 {
 		return 0
 	}
 	return info.Version
+}
+
+// waitCard waits until the bundle the reader holds lists the card
+// credential id. Polling with taps instead would lock the card line under
+// a slow sync: unknown cards in a row count as guesses.
+func (r *runningReader) waitCard(t testing.TB, id string) {
+	t.Helper()
+	testkit.WaitFor(t, 2*time.Second, "card "+id+" in the bundle", func() bool {
+		raw, _, err := r.d.Store.LoadBundle() // saved after it is applied
+		if err != nil {
+			return false
+		}
+		b, err := wire.ParseBundle(raw)
+		if err != nil {
+			return false
+		}
+		for _, c := range b.Cards {
+			if c.CredentialID == id {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func tap(t testing.TB, p *phone.Phone, addr string) wire.Result {

@@ -112,7 +112,10 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("card, then lost: refused at once", func(t *testing.T) {
 		card := w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "04:A2:3B:9C", "kind": "card"})
-		testkit.WaitFor(t, 2*time.Second, "card granted", func() bool { return front.d.Engine.Card("04a23b9c").Granted })
+		front.waitCard(t, card["id"].(string))
+		if out := front.d.Engine.Card("04a23b9c"); !out.Granted {
+			t.Fatalf("card: %+v", out)
+		}
 		w.call(200, "POST", w.path("/cards/"+card["id"].(string)+"/lost"), nil)
 		took := testkit.WaitFor(t, time.Second, "lost card refused", func() bool {
 			return front.d.Engine.Card("04A23B9C").Reason == credential.ReasonCardLost

@@ -261,6 +261,19 @@ func (e *Engine) NewChallenge() (credential.Challenge, error) {
 // DecidePresentationVia decides on a presentation answering ch that came
 // over the transport named by method (wire.MethodBLE, wire.MethodNFC).
 func (e *Engine) DecidePresentationVia(method string, ch credential.Challenge, presentation []byte) Outcome {
+	return e.withBundle(method, func(s *snapshot, ev store.Event, now time.Time) Outcome {
+		d := e.decider(s).Decide(ch, presentation, now)
+		if d.Claims != nil {
+			ev.CredentialID, ev.UserID = d.Claims.Subject, d.Claims.User
+		}
+		ev.Reason = string(d.Reason)
+		return e.commit(ev, now, d.Granted)
+	})
+}
+
+// withBundle runs decide on the bundle in force with the event it is to
+// record, of method; without a bundle it refuses stale_bundle.
+func (e *Engine) withBundle(method string, decide func(s *snapshot, ev store.Event, now time.Time) Outcome) Outcome {
 	now := e.cfg.Now()
 	ev := store.Event{Method: method}
 	s := e.snap.Load()
@@ -268,28 +281,18 @@ func (e *Engine) DecidePresentationVia(method string, ch credential.Challenge, p
 		ev.Reason = string(credential.ReasonStaleBundle)
 		return e.commit(ev, now, false)
 	}
-	d := e.decider(s).Decide(ch, presentation, now)
-	if d.Claims != nil {
-		ev.CredentialID, ev.UserID = d.Claims.Subject, d.Claims.User
-	}
-	ev.Reason = string(d.Reason)
-	return e.commit(ev, now, d.Granted)
+	return decide(s, ev, now)
 }
 
 // Card decides on a card or fob number. The card line is throttled like a
 // keypad: unknown cards in a row lock it (throttle.go).
 func (e *Engine) Card(number string) Outcome {
-	now := e.cfg.Now()
-	ev := store.Event{Method: wire.MethodCard}
-	s := e.snap.Load()
-	if s == nil {
-		ev.Reason = string(credential.ReasonStaleBundle)
-		return e.commit(ev, now, false)
-	}
-	return e.throttle(e.cardLine, ev, now, func(ev *store.Event) (bool, []store.Effect, error) {
-		d := e.decider(s).DecideCard(number, now)
-		ev.CredentialID, ev.UserID, ev.Reason = d.CredentialID, d.UserID, string(d.Reason)
-		return d.Granted, nil, nil
+	return e.withBundle(wire.MethodCard, func(s *snapshot, ev store.Event, now time.Time) Outcome {
+		return e.throttle(e.cardLine, ev, now, func(ev *store.Event) (bool, []store.Effect, error) {
+			d := e.decider(s).DecideCard(number, now)
+			ev.CredentialID, ev.UserID, ev.Reason = d.CredentialID, d.UserID, string(d.Reason)
+			return d.Granted, nil, nil
+		})
 	})
 }
 
@@ -299,36 +302,31 @@ func (e *Engine) Card(number string) Outcome {
 // durably before the door opens. The QR line is throttled like a keypad:
 // forged passes in a row lock it (throttle.go).
 func (e *Engine) Pass(token string) Outcome {
-	now := e.cfg.Now()
-	ev := store.Event{Method: wire.MethodQR}
-	s := e.snap.Load()
-	if s == nil {
-		ev.Reason = string(credential.ReasonStaleBundle)
-		return e.commit(ev, now, false)
-	}
-	return e.throttle(e.qrLine, ev, now, func(ev *store.Event) (bool, []store.Effect, error) {
-		d := e.decider(s).DecidePass(token, now)
-		ev.Reason = string(d.Reason)
-		if d.Pass == nil {
-			return false, nil, nil
-		}
-		ev.PassID = d.Pass.ID
-		ev.Detail = d.Pass.Type.String()
-		if !d.Granted || d.Pass.Type != credential.PassSingleUse {
-			return d.Granted, nil, nil
-		}
-		e.passMu.Lock()
-		defer e.passMu.Unlock()
-		r, effects, detail, err := e.spendOnce(d.Pass.ID, d.Pass.NotAfter)
-		if err != nil {
-			return false, nil, fmt.Errorf("reading spent passes: %w", err)
-		}
-		ev.Detail += detail
-		if r != "" {
-			ev.Reason = string(r)
-			return false, nil, nil
-		}
-		return true, effects, nil
+	return e.withBundle(wire.MethodQR, func(s *snapshot, ev store.Event, now time.Time) Outcome {
+		return e.throttle(e.qrLine, ev, now, func(ev *store.Event) (bool, []store.Effect, error) {
+			d := e.decider(s).DecidePass(token, now)
+			ev.Reason = string(d.Reason)
+			if d.Pass == nil {
+				return false, nil, nil
+			}
+			ev.PassID = d.Pass.ID
+			ev.Detail = d.Pass.Type.String()
+			if !d.Granted || d.Pass.Type != credential.PassSingleUse {
+				return d.Granted, nil, nil
+			}
+			e.passMu.Lock()
+			defer e.passMu.Unlock()
+			r, effects, detail, err := e.spendOnce(d.Pass.ID, d.Pass.NotAfter)
+			if err != nil {
+				return false, nil, fmt.Errorf("reading spent passes: %w", err)
+			}
+			ev.Detail += detail
+			if r != "" {
+				ev.Reason = string(r)
+				return false, nil, nil
+			}
+			return true, effects, nil
+		})
 	})
 }
 
@@ -373,6 +371,15 @@ func (e *Engine) spendOnce(passID string, until time.Time) (credential.Reason, [
 // event cannot be recorded the door stays shut and the outcome is Busy:
 // an unrecorded opening is worse than a retried tap.
 func (e *Engine) commit(ev store.Event, now time.Time, granted bool, effects ...store.Effect) Outcome {
+	if !granted {
+		effects = nil // spent marks only ever go with an admission
+	}
+	return e.commitState(ev, now, granted, effects)
+}
+
+// commitState records ev with effects whatever the decision (line and
+// keypad state go with denials too) and opens on a grant.
+func (e *Engine) commitState(ev store.Event, now time.Time, granted bool, effects []store.Effect) Outcome {
 	ev.Granted = granted
 	if granted {
 		ev.Reason = ""
@@ -384,9 +391,6 @@ func (e *Engine) commit(ev store.Event, now time.Time, granted bool, effects ...
 		return Outcome{Busy: true}
 	}
 	ev.EventID = id
-	if !granted {
-		effects = nil // spent marks only ever go with an admission
-	}
 	return e.commitWith(ev, effects)
 }
 

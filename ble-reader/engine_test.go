@@ -233,8 +233,14 @@ func TestCardDecisions(t *testing.T) {
 
 func (f *fixture) pass(id string, typ credential.PassType, doors ...string) string {
 	f.t.Helper()
+	return f.passBy(f.issuer, id, typ, doors...)
+}
+
+// passBy is a pass token for doors signed by k.
+func (f *fixture) passBy(k *credential.SigningKey, id string, typ credential.PassType, doors ...string) string {
+	f.t.Helper()
 	now := f.clock.Now()
-	tok, err := credential.IssuePassToken(f.issuer, nil, credential.PassClaims{
+	tok, err := credential.IssuePassToken(k, nil, credential.PassClaims{
 		ID: id, Site: tSite, Type: typ, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		Doors: credential.DoorHashes(doors...),
 	})
@@ -257,20 +263,30 @@ func TestPassDecisions(t *testing.T) {
 			t.Fatalf("event %+v", ev)
 		}
 	})
-	t.Run("wrong door", func(t *testing.T) {
-		f := newFixture(t)
-		if out := f.eng.Pass(f.pass("pass-g", credential.PassTemporary, "door-gym")); out.Reason != credential.ReasonDoorNotAllowed {
-			t.Fatalf("%+v", out)
-		}
-	})
-	t.Run("revoked", func(t *testing.T) {
-		f := newFixture(t)
-		f.doc.PassesRevoked = []string{"pass-r"}
-		f.apply()
-		if out := f.eng.Pass(f.pass("pass-r", credential.PassRecurring, tDoor)); out.Reason != credential.ReasonPassRevoked {
-			t.Fatalf("%+v", out)
-		}
-	})
+	refusals := []struct {
+		name          string
+		revoked, used []string // the bundle's lists
+		id            string
+		typ           credential.PassType
+		door          string
+		want          credential.Reason
+	}{
+		{"wrong door", nil, nil, "pass-g", credential.PassTemporary, "door-gym", credential.ReasonDoorNotAllowed},
+		{"revoked", []string{"pass-r"}, nil, "pass-r", credential.PassRecurring, tDoor, credential.ReasonPassRevoked},
+		{"single use known redeemed by the bundle", nil, []string{"pass-b"}, "pass-b", credential.PassSingleUse, tDoor, credential.ReasonAlreadyUsed},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.revoked != nil || tc.used != nil {
+				f.doc.PassesRevoked, f.doc.PassesUsed = tc.revoked, tc.used
+				f.apply()
+			}
+			if out := f.eng.Pass(f.pass(tc.id, tc.typ, tc.door)); out.Reason != tc.want {
+				t.Fatalf("%+v", out)
+			}
+		})
+	}
 	t.Run("garbage", func(t *testing.T) {
 		f := newFixture(t)
 		if out := f.eng.Pass("LP1:????"); out.Reason != credential.ReasonMalformed {
@@ -339,14 +355,6 @@ func TestPassDecisions(t *testing.T) {
 		}
 		if ids, _ := f.store.Members(store.Redeem); len(ids) != 1 || ids[0] != "pass-slow" {
 			t.Fatalf("queued for redemption: %v", ids)
-		}
-	})
-	t.Run("single use known redeemed by the bundle", func(t *testing.T) {
-		f := newFixture(t)
-		f.doc.PassesUsed = []string{"pass-b"}
-		f.apply()
-		if out := f.eng.Pass(f.pass("pass-b", credential.PassSingleUse, tDoor)); out.Reason != credential.ReasonAlreadyUsed {
-			t.Fatalf("%+v", out)
 		}
 	})
 }

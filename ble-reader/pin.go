@@ -143,22 +143,6 @@ func (e *Engine) PIN(keypadName, digits string) Outcome {
 	return e.commitState(ev, now, true, effects)
 }
 
-// commitState records ev with effects whatever the decision (line and
-// keypad state go with denials too) and opens on a grant.
-func (e *Engine) commitState(ev store.Event, now time.Time, granted bool, effects []store.Effect) Outcome {
-	ev.Granted = granted
-	if granted {
-		ev.Reason = ""
-	}
-	ev.OccurredAt = now.UTC()
-	id, err := e.newEventID()
-	if err != nil {
-		return Outcome{Busy: true}
-	}
-	ev.EventID = id
-	return e.commitWith(ev, effects)
-}
-
 // offlinePIN follows docs/offline-pin.md's recipe.
 func (e *Engine) offlinePIN(s *snapshot, ev *store.Event, pin string, now time.Time) (credential.Reason, []store.Effect, error) {
 	if s.pinKey == nil {

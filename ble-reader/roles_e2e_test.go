@@ -23,8 +23,11 @@ func TestNoneRoleCardDeniedAtReader(t *testing.T) {
 	if err := w.st.CreateGroup(context.Background(), legacy); err != nil {
 		t.Fatal(err)
 	}
-	w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "C0FFEE", "kind": "card"})
-	testkit.WaitFor(t, 2*time.Second, "card granted", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
+	card := w.call(201, "POST", w.path("/users/"+w.user+"/cards"), map[string]any{"number": "C0FFEE", "kind": "card"})["id"].(string)
+	front.waitCard(t, card)
+	if out := front.d.Engine.Card("C0FFEE"); !out.Granted {
+		t.Fatalf("card: %+v", out)
+	}
 
 	w.call(200, "PATCH", w.path("/users/"+w.user), map[string]any{"group_id": legacy.ID})
 	took := testkit.WaitFor(t, 2*time.Second, "none-role card refused", func() bool {
@@ -37,22 +40,20 @@ func TestNoneRoleCardDeniedAtReader(t *testing.T) {
 
 	// Back among the residents, then the card goes to Bob: it opens for
 	// Bob only (the reader names him).
-	w.call(200, "PATCH", w.path("/users/"+w.user), map[string]any{"group_id": w.residents})
-	testkit.WaitFor(t, 2*time.Second, "card granted again", func() bool { return front.d.Engine.Card("C0FFEE").Granted })
-	bob := w.call(201, "POST", w.path("/users"), map[string]any{"name": "Bob", "phone": "+33612340000", "group_id": w.residents})["id"].(string)
-	cards := w.call(200, "GET", w.path("/users/"+w.user), nil)["cards"].([]any)
-	card := cards[0].(map[string]any)["id"].(string)
 	v := front.version()
+	w.call(200, "PATCH", w.path("/users/"+w.user), map[string]any{"group_id": w.residents})
+	testkit.WaitFor(t, 2*time.Second, "bundle after the group change", func() bool { return front.version() > v })
+	if out := front.d.Engine.Card("C0FFEE"); !out.Granted {
+		t.Fatalf("card back among the residents: %+v", out)
+	}
+	bob := w.call(201, "POST", w.path("/users"), map[string]any{"name": "Bob", "phone": "+33612340000", "group_id": w.residents})["id"].(string)
 	newCard := w.call(200, "POST", w.path("/cards/"+card+"/reassign"), map[string]any{"user_id": bob})["id"].(string)
-	testkit.WaitFor(t, 2*time.Second, "bundle after the reassign", func() bool { return front.version() > v })
+	// The old card's removal is a change of its own: wait for the new one.
+	front.waitCard(t, newCard)
 	if out := front.d.Engine.Card("C0FFEE"); !out.Granted {
 		t.Fatalf("reassigned card: %+v", out)
 	}
-	// The version can move before the delta naming the new card is in (the
-	// old card's removal is a change of its own): tap until a granted
-	// event names the new card and Bob.
 	testkit.WaitFor(t, 10*time.Second, "the reader's event names Bob", func() bool {
-		front.d.Engine.Card("C0FFEE")
 		for _, ev := range w.accessEvents() {
 			if ev["credential_id"] == newCard && ev["user_id"] == bob && ev["granted"] == true {
 				return true

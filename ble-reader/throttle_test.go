@@ -17,15 +17,20 @@ func (f *fixture) forgedPass(id string) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	now := f.clock.Now()
-	tok, err := credential.IssuePassToken(k, nil, credential.PassClaims{
-		ID: id, Site: tSite, Type: credential.PassTemporary, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		Doors: credential.DoorHashes(tDoor),
-	})
-	if err != nil {
-		f.t.Fatal(err)
+	return f.passBy(k, id, credential.PassTemporary, tDoor)
+}
+
+// lockedFor checks that try is refused throttled now and admitted once d
+// has passed.
+func (f *fixture) lockedFor(d time.Duration, what string, try func() Outcome) {
+	f.t.Helper()
+	if out := try(); out.Reason != credential.ReasonThrottled {
+		f.t.Fatalf("%s, during the lockout: %+v", what, out)
 	}
-	return tok
+	f.clock.Advance(d)
+	if out := try(); !out.Granted {
+		f.t.Fatalf("%s, after the lockout: %+v", what, out)
+	}
 }
 
 // TestCardLineThrottle: unknown cards in a row lock the card line with
@@ -63,28 +68,17 @@ func TestCardLineThrottle(t *testing.T) {
 	}
 	// Power-cycling the reader does not lift the lockout.
 	f.open(EngineConfig{})
-	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
+	card := func() Outcome { return f.eng.Card(tCard) }
+	if out := card(); out.Reason != credential.ReasonThrottled {
 		t.Fatalf("known card after a restart: %+v", out)
 	}
 	f.clock.Advance(pol.Lockout - time.Second)
-	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
-		t.Fatalf("a second before the end: %+v", out)
-	}
-	f.clock.Advance(time.Second)
-	if out := f.eng.Card(tCard); !out.Granted {
-		t.Fatalf("known card after the lockout: %+v", out)
-	}
+	f.lockedFor(time.Second, "known card a second before the end", card)
 	// The next streak locks for twice as long, across a restart too.
 	guess(1)
 	f.open(EngineConfig{})
 	f.clock.Advance(pol.Lockout)
-	if out := f.eng.Card(tCard); out.Reason != credential.ReasonThrottled {
-		t.Fatalf("second lockout is not longer: %+v", out)
-	}
-	f.clock.Advance(pol.Lockout)
-	if out := f.eng.Card(tCard); !out.Granted {
-		t.Fatalf("after the doubled lockout: %+v", out)
-	}
+	f.lockedFor(pol.Lockout, "known card at the end of a first lockout's length (the second is doubled)", card)
 }
 
 // TestLineThrottleCountsOnlyGuesses: refusals of real credentials
@@ -127,13 +121,7 @@ func TestQRLineThrottle(t *testing.T) {
 		t.Fatalf("card during the QR lockout: %+v", out)
 	}
 	f.open(EngineConfig{})
-	if out := f.eng.Pass(good); out.Reason != credential.ReasonThrottled {
-		t.Fatalf("valid pass after a restart: %+v", out)
-	}
-	f.clock.Advance(pol.Lockout)
-	if out := f.eng.Pass(good); !out.Granted {
-		t.Fatalf("valid pass after the lockout: %+v", out)
-	}
+	f.lockedFor(pol.Lockout, "valid pass after a restart", func() Outcome { return f.eng.Pass(good) })
 }
 
 // TestKeypadLockoutLeavesLinesOpen: a locked keypad still answers

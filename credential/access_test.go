@@ -30,8 +30,7 @@ func TestDecideUserGroups(t *testing.T) {
 			f := newFixture(t, testNow) // token grp: ["residents"]
 			f.policy.UserGroups = tt.groups
 			f.policy.Groups = tt.door
-			ch := f.challenge(t)
-			d := f.decider().Decide(ch, f.present(t, ch, f.token), f.now)
+			d := f.decider().Decide(f.tap(t, f.token))
 			if d.Granted != (tt.want == "") || d.Reason != tt.want {
 				t.Fatalf("Decide = granted %v reason %q, want %q", d.Granted, d.Reason, tt.want)
 			}

@@ -27,8 +27,7 @@ func TestDecideBookings(t *testing.T) {
 			f := newFixture(t, testNow)
 			f.policy.ScheduleBased = true
 			f.policy.Bookings = tt.bookings
-			ch := f.challenge(t)
-			d := f.decider().Decide(ch, f.present(t, ch, f.token), f.now)
+			d := f.decider().Decide(f.tap(t, f.token))
 			if d.Granted != (tt.want == "") || d.Reason != tt.want {
 				t.Fatalf("phone: granted %v reason %q, want %q", d.Granted, d.Reason, tt.want)
 			}
@@ -43,8 +42,7 @@ func TestDecideBookings(t *testing.T) {
 	}
 	// An ordinary door ignores bookings.
 	f := newFixture(t, testNow)
-	ch := f.challenge(t)
-	if d := f.decider().Decide(ch, f.present(t, ch, f.token), f.now); !d.Granted {
+	if d := f.decider().Decide(f.tap(t, f.token)); !d.Granted {
 		t.Fatalf("ordinary door: %q", d.Reason)
 	}
 }
@@ -102,8 +100,7 @@ func TestDecideBookingGrantsOutsideGroupHours(t *testing.T) {
 			}
 			f.policy.ScheduleBased = true
 			f.policy.Bookings = []booking.Window{spring, autumn}
-			ch := f.challenge(t)
-			if d := f.decider().Decide(ch, f.present(t, ch, f.token), f.now); d.Granted != (tt.want == "") || d.Reason != tt.want {
+			if d := f.decider().Decide(f.tap(t, f.token)); d.Granted != (tt.want == "") || d.Reason != tt.want {
 				t.Errorf("phone: granted %v reason %q, want %q", d.Granted, d.Reason, tt.want)
 			}
 			f.policy.CardKey = testCardKey
@@ -119,8 +116,7 @@ func TestDecideBookingGrantsOutsideGroupHours(t *testing.T) {
 	f.policy.Location = paris
 	f.policy.Groups = map[string]*schedule.Weekly{"residents": &weekdays}
 	f.policy.Bookings = []booking.Window{spring}
-	ch := f.challenge(t)
-	if d := f.decider().Decide(ch, f.present(t, ch, f.token), f.now); d.Granted || d.Reason != ReasonOutsideSchedule {
+	if d := f.decider().Decide(f.tap(t, f.token)); d.Granted || d.Reason != ReasonOutsideSchedule {
 		t.Fatalf("ordinary door on Sunday: %+v", d)
 	}
 }

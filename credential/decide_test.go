@@ -21,13 +21,11 @@ func TestDecide(t *testing.T) {
 		wantClaims bool
 	}{
 		{"granted", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, "", true},
 		{"no policy", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy = nil
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonStaleBundle, false},
 		{"garbage", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			return f.challenge(t), []byte("garbage"), f.now
@@ -37,8 +35,7 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, forged), f.now
+			return f.tap(t, forged)
 		}, ReasonUnknownKey, false},
 		{"expired credential", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			ch := f.challenge(t)
@@ -46,60 +43,49 @@ func TestDecide(t *testing.T) {
 		}, ReasonExpired, true},
 		{"credential of another site", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.Site = "site-2"
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonWrongSite, true},
 		{"stale bundle", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.SyncedAt = f.now.Add(-DefaultMaxStaleness - time.Second)
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonStaleBundle, true},
 		{"never synced", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.SyncedAt = time.Time{}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonStaleBundle, true},
 		{"stale but door fails open", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.SyncedAt = time.Time{}
 			f.policy.MaxStaleness = -1
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, "", true},
 		{"revoked", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.Revoked = map[string]struct{}{"cred-1": {}, testCred: {}}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonRevoked, true},
 		{"user cut off", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.UserEpochs = map[string]time.Time{testUser: f.claims.IssuedAt.Add(time.Second)}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonUserCutOff, true},
 		{"issued at the epoch", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.UserEpochs = map[string]time.Time{testUser: f.claims.IssuedAt, "other": f.now}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, "", true},
 		{"group not allowed", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.Groups = map[string]*schedule.Weekly{"staff": nil}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonDoorNotAllowed, true},
 		{"no groups", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.claims.Groups = nil
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.issue(t, f.claims)), f.now
+			return f.tap(t, f.issue(t, f.claims))
 		}, ReasonDoorNotAllowed, true},
 		{"outside schedule", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.policy.Groups = map[string]*schedule.Weekly{"residents": weekends}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.token), f.now
+			return f.tap(t, f.token)
 		}, ReasonOutsideSchedule, true},
 		{"one of two groups in schedule", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			f.claims.Groups = []string{"gym", "residents"}
 			f.policy.Groups = map[string]*schedule.Weekly{"gym": weekends, "residents": weekdayMornings}
-			ch := f.challenge(t)
-			return ch, f.present(t, ch, f.issue(t, f.claims)), f.now
+			return f.tap(t, f.issue(t, f.claims))
 		}, "", true},
 		{"signed by another device key", func(t *testing.T, f *fixture) (Challenge, []byte, time.Time) {
 			ch := f.challenge(t)
@@ -237,8 +223,7 @@ func TestDecideLargeDenyList(t *testing.T) {
 		if len(f.policy.Revoked) != 100_000 {
 			t.Fatalf("deny list has %d entries", len(f.policy.Revoked))
 		}
-		ch := f.challenge(t)
-		d := f.decider().Decide(ch, f.present(t, ch, f.token), f.now)
+		d := f.decider().Decide(f.tap(t, f.token))
 		if listed && d.Reason != ReasonRevoked || !listed && !d.Granted {
 			t.Fatalf("listed=%v: Decide = %v %q", listed, d.Granted, d.Reason)
 		}

@@ -126,6 +126,14 @@ func (f *fixture) present(t testing.TB, ch Challenge, token string) []byte {
 	return p
 }
 
+// tap is what a phone sends on presenting tok to a fresh challenge, and
+// when: Decide's arguments.
+func (f *fixture) tap(t testing.TB, tok string) (Challenge, []byte, time.Time) {
+	t.Helper()
+	ch := f.challenge(t)
+	return ch, f.present(t, ch, tok), f.now
+}
+
 // forgeJWS builds a compact JWS from arbitrary header and claims, signed
 // ES256 by k, to test what the verifier does with content Issue would
 // never produce.

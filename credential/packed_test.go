@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/lintel/lintel/internal/testkit"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -495,7 +496,7 @@ func TestUnpackRejects(t *testing.T) {
 	// 150 groups of 19 packed bytes each rebuild to a token of about 7 KB.
 	oversized := with(func(s *packedSpec) {
 		s.count = []byte{150}
-		s.groups = repeatBytes(id("g", "01jb8v3n5k7q2x9m4r6t8w0yzg"), 150)
+		s.groups = slices.Repeat([][]byte{id("g", "01jb8v3n5k7q2x9m4r6t8w0yzg")}, 150)
 	})
 	if _, d := unpackCredential(oversized); d == nil || !strings.Contains(d.Detail, "size limit") {
 		t.Fatalf("oversized: %v", d)
@@ -573,14 +574,6 @@ func TestUnpackRejects(t *testing.T) {
 			}
 		}
 	})
-}
-
-func repeatBytes(b []byte, n int) [][]byte {
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = b
-	}
-	return out
 }
 
 // TestPackedTamper: no single-byte change to a packed presentation opens

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lintel/lintel/credential/internal/enum"
 	"github.com/lintel/lintel/credential/schedule"
 )
 
@@ -24,24 +25,17 @@ const (
 	PassSingleUse PassType = 3
 )
 
-var passTypeNames = [...]string{PassRecurring: "recurring", PassTemporary: "temporary", PassSingleUse: "single_use"}
+var passTypeNames = enum.Names[PassType]{PassRecurring: "recurring", PassTemporary: "temporary", PassSingleUse: "single_use"}
 
-func (t PassType) String() string {
-	if t.Valid() {
-		return passTypeNames[t]
-	}
-	return fmt.Sprintf("PassType(%d)", uint8(t))
-}
+func (t PassType) String() string { return passTypeNames.String("PassType", t) }
 
 // Valid reports whether t is one of the defined types.
 func (t PassType) Valid() bool { return t >= PassRecurring && t <= PassSingleUse }
 
 // ParsePassType reads the API's spelling.
 func ParsePassType(s string) (PassType, error) {
-	for t := PassRecurring; t <= PassSingleUse; t++ {
-		if passTypeNames[t] == s {
-			return t, nil
-		}
+	if t, ok := passTypeNames.Parse(s); ok {
+		return t, nil
 	}
 	return 0, fmt.Errorf("credential: unknown pass type %q", s)
 }

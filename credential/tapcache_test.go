@@ -74,8 +74,7 @@ func TestTapCacheRepeat(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, d, cache := cachedDecider(t)
-			ch := f.challenge(t)
-			if dec := d.Decide(ch, f.present(t, ch, f.token), f.now); !dec.Granted {
+			if dec := d.Decide(f.tap(t, f.token)); !dec.Granted {
 				t.Fatalf("first tap: denied %s", dec.Reason)
 			}
 			if cache.Len() != 1 {
@@ -83,7 +82,7 @@ func TestTapCacheRepeat(t *testing.T) {
 			}
 			pol := *d.Policy
 			d.Policy = &pol
-			ch = f.challenge(t)
+			ch := f.challenge(t)
 			p, at := tc.change(t, f, &d, ch)
 			dec := d.Decide(ch, p, at)
 			if dec.Reason != tc.want || dec.Granted != (tc.want == "") {
@@ -211,8 +210,7 @@ func TestTapCacheClaimsAreCopies(t *testing.T) {
 	d := f.decider()
 	d.Verified = NewTapCache(0)
 	for i := range 3 {
-		ch := f.challenge(t)
-		dec := d.Decide(ch, f.present(t, ch, f.token), f.now)
+		dec := d.Decide(f.tap(t, f.token))
 		if !dec.Granted {
 			t.Fatalf("tap %d denied: %s", i, dec.Reason)
 		}
@@ -220,8 +218,7 @@ func TestTapCacheClaimsAreCopies(t *testing.T) {
 		dec.Claims.Subject = "someone-else"
 	}
 	d.Policy.Revoked = map[string]struct{}{testCred: {}}
-	ch := f.challenge(t)
-	if dec := d.Decide(ch, f.present(t, ch, f.token), f.now); dec.Reason != ReasonRevoked {
+	if dec := d.Decide(f.tap(t, f.token)); dec.Reason != ReasonRevoked {
 		t.Fatalf("got %q, want revoked", dec.Reason)
 	}
 }

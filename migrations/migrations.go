@@ -6,8 +6,8 @@
 // → DATETIME, BYTEA → BLOB) as they are read: two hand-kept copies drifted
 // apart too easily, and a test applies both dialects and compares the
 // resulting schemas. Where SQLite cannot say a change at all (it cannot
-// alter a CHECK constraint, so the table is rebuilt), NNNNN_name.sqlite.sql
-// beside NNNNN_name.sql replaces it for SQLite, and PostgreSQL never sees it.
+// alter a CHECK constraint, so the table is rebuilt), a Go migration of the
+// same version replaces the file for SQLite (rebuild.go).
 //
 // Migrations are an explicit step (`lintel migrate up`); `lintel serve`
 // applies them itself only when LINTEL_AUTO_MIGRATE allows it. GORM's
@@ -22,7 +22,7 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -86,32 +86,17 @@ func (f dialectFS) Open(name string) (fs.File, error) {
 	return &memFile{name: fi.Name(), data: b, mod: fi.ModTime()}, nil
 }
 
-// sqliteSuffix marks a SQLite-only replacement of a migration.
-const sqliteSuffix = ".sqlite.sql"
-
-// ReadDir lists the migrations d applies: PostgreSQL skips the SQLite-only
-// files, SQLite takes them instead of the file they replace.
+// ReadDir lists the migration files d applies: SQLite skips the ones it
+// runs as Go migrations instead.
 func (f dialectFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	all, err := fs.ReadDir(f.FS, name)
-	if err != nil {
-		return nil, err
+	if err != nil || f.d != SQLite {
+		return all, err
 	}
-	replaced := map[string]bool{}
-	for _, e := range all {
-		if n := e.Name(); strings.HasSuffix(n, sqliteSuffix) {
-			replaced[strings.TrimSuffix(n, sqliteSuffix)+".sql"] = true
-		}
-	}
-	out := all[:0]
-	for _, e := range all {
-		n := e.Name()
-		override := strings.HasSuffix(n, sqliteSuffix)
-		if (f.d == SQLite && replaced[n]) || (f.d != SQLite && override) {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return slices.DeleteFunc(all, func(e fs.DirEntry) bool {
+		v, err := goose.NumericComponent(e.Name())
+		return err == nil && sqliteGoFile(v) == e.Name()
+	}), nil
 }
 
 type memFile struct {
@@ -171,7 +156,11 @@ func provider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(gd, db, src)
+	var opts []goose.ProviderOption
+	if d == SQLite {
+		opts = append(opts, goose.WithGoMigrations(sqliteGoMigrations()...))
+	}
+	return goose.NewProvider(gd, db, src, opts...)
 }
 
 // Up applies every pending migration and returns how many it applied.
@@ -199,9 +188,14 @@ func List(ctx context.Context, db *sql.DB, d Dialect) ([]Status, error) {
 	}
 	out := make([]Status, 0, len(st))
 	for _, s := range st {
+		name := s.Source.Path
+		if name == "" {
+			// A Go migration, named after the file it stands in for.
+			name = sqliteGoFile(s.Source.Version)
+		}
 		out = append(out, Status{
 			Version: s.Source.Version,
-			Name:    s.Source.Path,
+			Name:    name,
 			Applied: s.State == goose.StateApplied,
 		})
 	}

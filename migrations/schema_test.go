@@ -159,8 +159,9 @@ func postgresSchema(t *testing.T, ctx context.Context, db *sql.DB) map[string]bo
 	return out
 }
 
-func strs(t *testing.T, ctx context.Context, db *sql.DB, q string) []string {
-	rows, err := db.QueryContext(ctx, q)
+func strs(t *testing.T, ctx context.Context, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

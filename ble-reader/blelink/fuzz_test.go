@@ -34,17 +34,24 @@ func joinPDUs(pdus ...[]byte) []byte {
 	return out
 }
 
+// rawATTServer is the server that the raw ATT tests attack, with its
+// handles.
+func rawATTServer(tb testing.TB, h Handler) (*Server, handles) {
+	tb.Helper()
+	srv, err := NewServer(Config{Handler: h, MTU: 185, ConnTimeout: 2 * time.Second, MaxConns: 64})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, serverHandles(tb, srv)
+}
+
 // FuzzRawATT sends arbitrary ATT PDUs through a local link to a live server.
 // Every input must end in the connection closing cleanly, and no panic may
 // reach the per-connection recover: the filter has to stop crashers before
 // go-ble sees them.
 func FuzzRawATT(f *testing.F) {
 	h := newTestHandler()
-	srv, err := NewServer(Config{Handler: h, MTU: 185, ConnTimeout: 2 * time.Second, MaxConns: 64})
-	if err != nil {
-		f.Fatal(err)
-	}
-	hd := serverHandles(f, srv)
+	srv, hd := rawATTServer(f, h)
 	chLo, chHi := le16(hd.challenge)
 	cLo, cHi := le16(hd.resultCCCD)
 
@@ -104,11 +111,7 @@ func rawATTOnce(t *testing.T, srv *Server, in []byte) {
 // needs a while to discover handles on its own). It found the Read By Group
 // Type crash that the filter now stops.
 func TestRawATTRandomSequences(t *testing.T) {
-	srv, err := NewServer(Config{Handler: newTestHandler(), MTU: 185, ConnTimeout: 2 * time.Second, MaxConns: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hd := serverHandles(t, srv)
+	srv, hd := rawATTServer(t, newTestHandler())
 	chLo, chHi := le16(hd.challenge)
 	cLo, cHi := le16(hd.resultCCCD)
 	pool := [][]byte{

@@ -176,12 +176,19 @@ func TestHostileAnswered(t *testing.T) {
 	honestTap(t, addr, 185, 600)
 }
 
-// presentRaw subscribes and presents one final chunk over a raw peer.
-func presentRaw(t *testing.T, p *rawPeer, hd handles, payload []byte) {
+// subscribe turns the result notifications on, as an honest phone does
+// first.
+func subscribe(t *testing.T, p *rawPeer, hd handles) {
 	t.Helper()
 	if rsp := p.request(writeReq(hd.resultCCCD, 0x01, 0x00)...); rsp[0] != 0x13 {
 		t.Fatalf("subscribe: % x", rsp)
 	}
+}
+
+// presentRaw subscribes and presents one final chunk over a raw peer.
+func presentRaw(t *testing.T, p *rawPeer, hd handles, payload []byte) {
+	t.Helper()
+	subscribe(t, p, hd)
 	if rsp := p.request(writeReq(hd.presentation, append([]byte{ChunkFlag(0, true)}, payload...)...)...); rsp[0] != 0x13 {
 		t.Fatalf("final write: % x", rsp)
 	}
@@ -204,25 +211,25 @@ func TestHostilePresentations(t *testing.T) {
 		}
 	}
 
-	t.Run("chunk after final", func(t *testing.T) {
-		before := h.total.Load()
-		p := dialRaw(t, addr)
-		presentRaw(t, p, hd, []byte("one"))
-		wantErr(p.request(writeReq(hd.presentation, ChunkFlag(1, true), 'x')...), ErrCodeAlreadyPresented)
-		if h.total.Load() != before+1 {
-			t.Fatal("Present not called exactly once")
-		}
-	})
-	t.Run("second presentation", func(t *testing.T) {
-		before := h.total.Load()
-		p := dialRaw(t, addr)
-		presentRaw(t, p, hd, []byte("one"))
-		wantErr(p.request(writeReq(hd.presentation, ChunkFlag(0, false), 'a')...), ErrCodeAlreadyPresented)
-		wantErr(p.request(writeReq(hd.presentation, ChunkFlag(0, true), 'b')...), ErrCodeAlreadyPresented)
-		if h.total.Load() != before+1 {
-			t.Fatal("Present not called exactly once")
-		}
-	})
+	for _, tc := range []struct {
+		name  string
+		after [][]byte // writes after a whole presentation, each refused
+	}{
+		{"chunk after final", [][]byte{{ChunkFlag(1, true), 'x'}}},
+		{"second presentation", [][]byte{{ChunkFlag(0, false), 'a'}, {ChunkFlag(0, true), 'b'}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.total.Load()
+			p := dialRaw(t, addr)
+			presentRaw(t, p, hd, []byte("one"))
+			for _, w := range tc.after {
+				wantErr(p.request(writeReq(hd.presentation, w...)...), ErrCodeAlreadyPresented)
+			}
+			if h.total.Load() != before+1 {
+				t.Fatal("Present not called exactly once")
+			}
+		})
+	}
 	t.Run("oversized reassembly", func(t *testing.T) {
 		before := h.total.Load()
 		p := dialRaw(t, addr)
@@ -251,9 +258,7 @@ func TestHostilePresentations(t *testing.T) {
 	})
 	t.Run("final as write command still gets its result", func(t *testing.T) {
 		p := dialRaw(t, addr)
-		if rsp := p.request(writeReq(hd.resultCCCD, 0x01, 0x00)...); rsp[0] != 0x13 {
-			t.Fatalf("subscribe: % x", rsp)
-		}
+		subscribe(t, p, hd)
 		if err := p.send(writeCmd(hd.presentation, ChunkFlag(0, true), 'z')...); err != nil {
 			t.Fatal(err)
 		}
@@ -267,9 +272,7 @@ func TestHostilePresentations(t *testing.T) {
 		if rsp := p.request(writeReq(hd.presentation, ChunkFlag(0, true), 'z')...); rsp[0] != 0x13 {
 			t.Fatalf("final write: % x", rsp)
 		}
-		if rsp := p.request(writeReq(hd.resultCCCD, 0x01, 0x00)...); rsp[0] != 0x13 {
-			t.Fatalf("subscribe: % x", rsp)
-		}
+		subscribe(t, p, hd)
 		n, err := p.recv(2 * time.Second)
 		if err != nil || n[0] != opNotify {
 			t.Fatalf("result: % x, %v", n, err)
@@ -301,14 +304,8 @@ func TestHostileNeverFinishes(t *testing.T) {
 func TestHostileHandlerPanic(t *testing.T) {
 	h := newTestHandler()
 	srv, addr := startServer(t, Config{Handler: h})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := DialContext(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_, err = Tap(ctx, conn, func([]byte) ([]byte, error) { return []byte("PANIC please"), nil })
+	ctx, conn := dial(t, addr)
+	_, err := Tap(ctx, conn, func([]byte) ([]byte, error) { return []byte("PANIC please"), nil })
 	if err == nil {
 		t.Fatal("tap succeeded although the handler panicked")
 	}
@@ -617,9 +614,7 @@ func TestResultFollowsFinalResponse(t *testing.T) {
 	hd := serverHandles(t, srv)
 	for i := 0; i < 100; i++ {
 		p := dialRaw(t, addr)
-		if rsp := p.request(writeReq(hd.resultCCCD, 0x01, 0x00)...); rsp[0] != 0x13 {
-			t.Fatalf("subscribe: % x", rsp)
-		}
+		subscribe(t, p, hd)
 		if err := p.send(writeReq(hd.presentation, ChunkFlag(0, true), 'z')...); err != nil {
 			t.Fatal(err)
 		}

@@ -87,13 +87,7 @@ func TestTapRoundTrips(t *testing.T) {
 	for _, mtu := range mtuTable {
 		t.Run(fmt.Sprintf("mtu=%d", mtu), func(t *testing.T) {
 			_, addr := startServer(t, Config{Handler: newTestHandler(), MTU: mtu})
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			raw, err := DialContext(ctx, addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
+			ctx, raw := dial(t, addr)
 			conn := &countingConn{Conn: raw}
 			p, err := Connect(ctx, conn, WithMTU(mtu))
 			if err != nil {

@@ -69,12 +69,21 @@ func tapOnce(t *testing.T, e *engine, ts *taps, env *nfctest.Env, r nfctest.Read
 	return d, tr
 }
 
-func TestPhoneTap(t *testing.T) {
+// startReader runs a reader with cfg (its socket and OnTap filled in) on
+// vpcd's readers, deciding with a test engine; the taps are its tap results.
+func startReader(t *testing.T, cfg nfc.Config) (*nfctest.Env, *fixture, *engine, *taps) {
+	t.Helper()
 	env := nfctest.Require(t)
 	f := newFixture(t)
 	e := newEngine(f)
 	ts := newTaps()
-	runReader(t, nfc.Config{Socket: env.Socket, OnTap: ts.on}, e)
+	cfg.Socket, cfg.OnTap = env.Socket, ts.on
+	runReader(t, cfg, e)
+	return env, f, e, ts
+}
+
+func TestPhoneTap(t *testing.T) {
+	env, f, e, ts := startReader(t, nfc.Config{})
 	rd := env.Readers[0]
 
 	var told results
@@ -139,11 +148,7 @@ func TestPhoneTap(t *testing.T) {
 // presentation comes back at once: 2 exchanges to the decision, 3 with
 // RESULT.
 func TestPhoneTapExtended(t *testing.T) {
-	env := nfctest.Require(t)
-	f := newFixture(t)
-	e := newEngine(f)
-	ts := newTaps()
-	runReader(t, nfc.Config{Socket: env.Socket, OnTap: ts.on, Extended: true}, e)
+	env, f, e, ts := startReader(t, nfc.Config{Extended: true})
 	d, tr := tapOnce(t, e, ts, env, env.Readers[0], hce.NewPhone(f.presenter(), hce.PhoneOptions{Extended: true}))
 	if !d.Granted || tr.Exchanges != 2 || tr.Total != 3 || tr.Err != nil {
 		t.Fatalf("decision %+v, tap %+v", d, tr)
@@ -156,11 +161,7 @@ func TestPhoneTapExtended(t *testing.T) {
 }
 
 func TestCardTap(t *testing.T) {
-	env := nfctest.Require(t)
-	f := newFixture(t)
-	e := newEngine(f)
-	ts := newTaps()
-	runReader(t, nfc.Config{Socket: env.Socket, OnTap: ts.on}, e)
+	env, f, e, ts := startReader(t, nfc.Config{})
 	rd := env.Readers[1]
 	card := func(uid string) hce.Card {
 		b, err := hce.ParseUID(uid)
@@ -255,11 +256,7 @@ func (h *hanging) Process(cmd []byte) []byte {
 // presentation is complete causes no decision and no crash, and the
 // reader goes on to decide the next tap.
 func TestRemovedMidExchange(t *testing.T) {
-	env := nfctest.Require(t)
-	f := newFixture(t)
-	e := newEngine(f)
-	ts := newTaps()
-	runReader(t, nfc.Config{Socket: env.Socket, OnTap: ts.on, APDUTimeout: 500 * time.Millisecond}, e)
+	env, f, e, ts := startReader(t, nfc.Config{APDUTimeout: 500 * time.Millisecond})
 	rd := env.Readers[0]
 
 	// A packed presentation (337 bytes) needs one GET RESPONSE; a version 1

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,7 +253,7 @@ func TestExchangeNoDecision(t *testing.T) {
 		{"GET RESPONSE longer than asked", [][]byte{sel(), chunk(256, 0x6110), chunk(17, 0x9000)}, nil, nfc.ErrProtocol, 0},
 		{"no progress", [][]byte{sel(), chunk(256, 0x6100), chunk(0, 0x6100)}, nil, nfc.ErrProtocol, 0},
 		{"empty presentation", [][]byte{sel(), chunk(0, 0x9000)}, nil, nfc.ErrProtocol, 0},
-		{"over 4096 bytes", append([][]byte{sel()}, repeat(chunk(256, 0x6100), 17)...), nil, nfc.ErrTooLarge, 0},
+		{"over 4096 bytes", append([][]byte{sel()}, slices.Repeat([][]byte{chunk(256, 0x6100)}, 17)...), nil, nfc.ErrTooLarge, 0},
 		{"no challenge", [][]byte{sel()}, errors.New("no bundle"), nfc.ErrChallenge, 0},
 		{"nothing answers", nil, nil, nfc.ErrTransport, 0},
 		{"GET DATA refused", [][]byte{{0x6A, 0x82}, {0x6A, 0x81}}, nil, nil, apdu.SWFuncNotSupported},
@@ -277,14 +278,6 @@ func TestExchangeNoDecision(t *testing.T) {
 			}
 		})
 	}
-}
-
-func repeat(b []byte, n int) [][]byte {
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = b
-	}
-	return out
 }
 
 // TestExchangeResultFailure: a phone that leaves after the presentation is

@@ -179,16 +179,23 @@ func resultBytes(granted bool, reason credential.Reason) []byte {
 	return append([]byte{1, 1, byte(len(reason))}, reason...)
 }
 
+// recv returns the next value on ch, failing after d without one.
+func recv[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("no %s within %v", what, d)
+	}
+	var zero T
+	return zero
+}
+
 // wait returns the next decision, failing after d.
 func (e *engine) wait(t testing.TB, d time.Duration) decision {
 	t.Helper()
-	select {
-	case got := <-e.out:
-		return got
-	case <-time.After(d):
-		t.Fatalf("no decision within %v", d)
-	}
-	return decision{}
+	return recv(t, e.out, d, "decision")
 }
 
 // none checks that no decision comes within d.
@@ -235,13 +242,7 @@ func (ts *taps) on(r nfc.TapResult) { ts.ch <- r }
 
 func (ts *taps) wait(t testing.TB, d time.Duration) nfc.TapResult {
 	t.Helper()
-	select {
-	case r := <-ts.ch:
-		return r
-	case <-time.After(d):
-		t.Fatalf("no tap within %v", d)
-	}
-	return nfc.TapResult{}
+	return recv(t, ts.ch, d, "tap")
 }
 
 // runReader runs nfc.Run until the test ends.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	pcsc "github.com/gballet/go-libpcsclite"
+
+	"github.com/lintel/lintel/ble-reader/internal/wait"
 )
 
 // Config configures Run.
@@ -100,12 +102,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 			backoff = 500 * time.Millisecond
 		}
 		cfg.Log.Warn("pcscd unavailable", "socket", cfg.Socket, "err", err, "retry_in", backoff.String())
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
+		wait.Sleep(ctx, backoff)
 		backoff = min(2*backoff, 30*time.Second)
 	}
 	return nil
@@ -228,7 +225,7 @@ func (w *worker) run(ctx context.Context) {
 				w.cfg.OnTap(res)
 			}
 			w.logTap(res)
-			if res.Decided || attempt >= w.cfg.Retries || !w.sleep(ctx, w.cfg.RetryDelay) {
+			if res.Decided || attempt >= w.cfg.Retries || !wait.Sleep(ctx, w.cfg.RetryDelay) {
 				break
 			}
 			// Try again only while the same card is still there; a
@@ -249,17 +246,6 @@ func (w *worker) newer() (ReaderState, bool) {
 		return st, true
 	default:
 		return ReaderState{}, false
-	}
-}
-
-func (w *worker) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"io"
 	"time"
+
+	"github.com/lintel/lintel/ble-reader/internal/wait"
 )
 
 // Backoff is exponential backoff with jitter: the n-th consecutive failure
@@ -46,13 +48,4 @@ func (b *Backoff) Failures() int { return b.n }
 
 // Sleep waits d (a Backoff's Next) or until ctx ends; it reports whether
 // the wait completed.
-func Sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func Sleep(ctx context.Context, d time.Duration) bool { return wait.Sleep(ctx, d) }

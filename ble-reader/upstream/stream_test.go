@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/wire"
@@ -78,30 +76,12 @@ func TestSyncerInlineDeltas(t *testing.T) {
 	}}}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	st, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c, err := upstream.NewClient(hs.URL, "token", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var doc *bundle.Bundle
-	s := &upstream.Syncer{Client: c, Store: st, Poll: time.Hour, StreamIdle: 300 * time.Millisecond,
+	st := readerStore(t)
+	applied := &appliedBundles{}
+	held := applied.last
+	s := &upstream.Syncer{Client: newClient(t, hs.URL, "token"), Store: st, Poll: time.Hour, StreamIdle: 300 * time.Millisecond,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		Apply: func(d *bundle.Bundle, _ time.Time) error {
-			mu.Lock()
-			defer mu.Unlock()
-			doc = d
-			return nil
-		}}
-	held := func() *bundle.Bundle {
-		mu.Lock()
-		defer mu.Unlock()
-		return doc
-	}
+		Apply: applied.Apply}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The first stream may open before the first fetch lands: it is

@@ -19,6 +19,7 @@ import (
 	"github.com/lintel/lintel/ble-reader/upstream"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -52,6 +53,49 @@ func newRealServer(t *testing.T) *realServer {
 	door := s.call("POST", "/v1/sites/"+s.site+"/doors", map[string]any{"name": "D"})["id"].(string)
 	s.token = s.call("POST", "/v1/sites/"+s.site+"/doors/"+door+"/readers", nil)["token"].(string)
 	return s
+}
+
+// readerStore is a fresh reader store, closed when the test ends.
+func readerStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newClient(t *testing.T, url, token string) *upstream.Client {
+	t.Helper()
+	c, err := upstream.NewClient(url, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// appliedBundles records the bundles a Syncer applies.
+type appliedBundles struct {
+	mu  sync.Mutex
+	all []*bundle.Bundle
+}
+
+func (a *appliedBundles) Apply(d *bundle.Bundle, _ time.Time) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.all = append(a.all, d)
+	return nil
+}
+
+// last is the bundle applied last, or nil.
+func (a *appliedBundles) last() *bundle.Bundle {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.all) == 0 {
+		return nil
+	}
+	return a.all[len(a.all)-1]
 }
 
 func (s *realServer) call(method, path string, body any) map[string]any {
@@ -137,11 +181,7 @@ func TestUploaderExactlyOnce(t *testing.T) {
 	fl := &flaky{next: rs.handler, plan: []string{"lose-answer", "503", "lose-answer", "ok", "503"}}
 	hs := httptest.NewServer(fl)
 	defer hs.Close()
-	st, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := readerStore(t)
 	const n = 25
 	want := map[string]bool{}
 	for i := 0; i < n; i++ {
@@ -155,25 +195,13 @@ func TestUploaderExactlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := upstream.NewClient(hs.URL, rs.token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, hs.URL, rs.token)
 	u := upstream.NewUploader(c, st, nil, nil)
 	u.Batch, u.MinBackoff, u.MaxBackoff = 10, 5*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if q, _ := st.QueueLen(); q == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("queue not drained")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, "queue drained", func() bool { q, _ := st.QueueLen(); return q == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -200,11 +228,7 @@ func TestUploaderDropsPoisonEvent(t *testing.T) {
 	rs := newRealServer(t)
 	hs := httptest.NewServer(rs.handler)
 	defer hs.Close()
-	st, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := readerStore(t)
 	for i, ev := range []store.Event{
 		{EventID: "good-event-1", OccurredAt: time.Now().UTC(), Granted: true, Method: "ble"},
 		{EventID: "bad", OccurredAt: time.Now().UTC(), Granted: true, Method: "ble"}, // id too short
@@ -214,21 +238,12 @@ func TestUploaderDropsPoisonEvent(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	c, err := upstream.NewClient(hs.URL, rs.token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, hs.URL, rs.token)
 	u := upstream.NewUploader(c, st, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for q, _ := st.QueueLen(); q != 0; q, _ = st.QueueLen() {
-		if time.Now().After(deadline) {
-			t.Fatal("queue not drained")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, "queue drained", func() bool { q, _ := st.QueueLen(); return q == 0 })
 	cancel()
 	<-done
 	got := rs.eventIDs()
@@ -298,44 +313,18 @@ func TestSyncerPollsWithETagAndDeltas(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c, err := upstream.NewClient(hs.URL, rs.token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var applied []*bundle.Bundle
+	st := readerStore(t)
+	c := newClient(t, hs.URL, rs.token)
+	applied := &appliedBundles{}
+	last := applied.last
 	s := &upstream.Syncer{Client: c, Store: st, Poll: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		Apply: func(d *bundle.Bundle, _ time.Time) error {
-			mu.Lock()
-			defer mu.Unlock()
-			applied = append(applied, d)
-			return nil
-		}}
-	last := func() *bundle.Bundle {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(applied) == 0 {
-			return nil
-		}
-		return applied[len(applied)-1]
-	}
+		Apply: applied.Apply}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = s.Run(ctx) }()
 	wait := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not in time (seen %v)", what, ns.seen)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 5*time.Second, what, cond)
 	}
 	wait("first full bundle", func() bool { d := last(); return d != nil && d.Full })
 	wait("a 304 poll", func() bool { return ns.count("304") > 0 })
@@ -402,27 +391,14 @@ func TestSyncerStreamReconnects(t *testing.T) {
 	cs := &cutStream{next: rs.handler}
 	hs := httptest.NewServer(cs)
 	defer hs.Close()
-	st, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c, err := upstream.NewClient(hs.URL, rs.token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := readerStore(t)
+	c := newClient(t, hs.URL, rs.token)
 	s := &upstream.Syncer{Client: c, Store: st, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		Apply: func(*bundle.Bundle, time.Time) error { return nil }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = s.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(cs.seen()) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("stream connections: %q", cs.seen())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, "three stream connections", func() bool { return len(cs.seen()) >= 3 })
 	ids := cs.seen()
 	if ids[0] != "" {
 		t.Fatalf("first connection sent Last-Event-ID %q", ids[0])

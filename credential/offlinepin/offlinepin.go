@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/internal/enum"
 )
 
 // Type is the kind of an offline PIN. The zero value is invalid.
@@ -53,27 +54,14 @@ const (
 )
 
 // String returns the API spelling ("one_time", "time_bound", "permanent").
-func (t Type) String() string {
-	switch t {
-	case OneTime:
-		return "one_time"
-	case TimeBound:
-		return "time_bound"
-	case Permanent:
-		return "permanent"
-	}
-	return fmt.Sprintf("Type(%d)", uint8(t))
-}
+func (t Type) String() string { return typeNames.String("Type", t) }
+
+var typeNames = enum.Names[Type]{OneTime: "one_time", TimeBound: "time_bound", Permanent: "permanent"}
 
 // ParseType reads the API spelling of a type.
 func ParseType(s string) (Type, error) {
-	switch s {
-	case "one_time":
-		return OneTime, nil
-	case "time_bound":
-		return TimeBound, nil
-	case "permanent":
-		return Permanent, nil
+	if t, ok := typeNames.Parse(s); ok {
+		return t, nil
 	}
 	return 0, fmt.Errorf("%w: unknown PIN type", ErrInvalidSpec)
 }

@@ -134,19 +134,9 @@ func TestVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, st := range f.Lockout {
-		now := t0.Add(time.Duration(st.At) * time.Second)
-		switch st.Event {
-		case "fail":
-			l.Fail(now)
-		case "succeed":
-			l.Succeed(now)
-		case "allow":
-			ok, wait := l.Allow(now)
-			if st.Allowed == nil || ok != *st.Allowed || wait.Seconds() != st.WaitS {
-				t.Errorf("lockout step %d at %ds: Allow = %v, %v; want %v, %vs", i, st.At, ok, wait, st.Allowed, st.WaitS)
-			}
-		default:
-			t.Fatalf("lockout step %d: unknown event %q", i, st.Event)
+		ok, wait := play(t, l, t0.Add(time.Duration(st.At)*time.Second), st.Event)
+		if st.Event == "allow" && (st.Allowed == nil || ok != *st.Allowed || wait.Seconds() != st.WaitS) {
+			t.Errorf("lockout step %d at %ds: Allow = %v, %v; want %v, %vs", i, st.At, ok, wait, st.Allowed, st.WaitS)
 		}
 	}
 }

@@ -2,9 +2,9 @@ package wire
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/credential/internal/enum"
 )
 
 // Status is the outcome the phone is told.
@@ -19,17 +19,9 @@ const (
 	StatusBusy Status = 0x02
 )
 
-func (s Status) String() string {
-	switch s {
-	case StatusGranted:
-		return "granted"
-	case StatusDenied:
-		return "denied"
-	case StatusBusy:
-		return "busy"
-	}
-	return fmt.Sprintf("Status(%d)", byte(s))
-}
+var statusNames = enum.Names[Status]{StatusGranted: "granted", StatusDenied: "denied", StatusBusy: "busy"}
+
+func (s Status) String() string { return statusNames.String("Status", s) }
 
 const resultVersion = 0x01
 
