@@ -244,6 +244,16 @@ func (e *env) fixture(name string) fixture {
 	return f
 }
 
+// doorWithReader adds a door named name to f's site, with a reader; it
+// returns the door's id and the reader's token.
+func (e *env) doorWithReader(f fixture, name string) (door, reader string) {
+	e.t.Helper()
+	base := "/v1/sites/" + f.site
+	door = e.must(201, "POST", base+"/doors", f.admin, map[string]any{"name": name}).str("id")
+	reader = e.must(201, "POST", base+"/doors/"+door+"/readers", f.admin, nil).str("token")
+	return door, reader
+}
+
 func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -173,8 +173,7 @@ func TestPINDistinctAndLive(t *testing.T) {
 			t.Fatalf("duplicate custom PIN: %s", r.body)
 		}
 		// Another door may use the same digits.
-		other := e.must(201, "POST", "/v1/sites/"+f.site+"/doors", f.admin, map[string]any{"name": "Gym"}).str("id")
-		gymReader := e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+other+"/readers", f.admin, nil).str("token")
+		other, gymReader := e.doorWithReader(f, "Gym")
 		e.bundle(gymReader, "")
 		e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+other+"/pins", f.admin, pinReq("custom", "permanent", map[string]any{"pin": "2468"}))
 
