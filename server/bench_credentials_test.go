@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -66,7 +65,7 @@ func BenchmarkIssueAccept(b *testing.B) {
 func BenchmarkBundle10k(b *testing.B) {
 	eachSiteB(b, "Big", func(b *testing.B, e *env, f fixture) {
 		st := e.store
-		ctx := context.Background()
+		ctx := b.Context()
 		var doors []string
 		for i := 0; i < 99; i++ {
 			d := &models.Door{SiteID: f.site, Name: fmt.Sprintf("Door %03d", i)}

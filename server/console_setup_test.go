@@ -42,7 +42,7 @@ var setupLinkRE = regexp.MustCompile(`/console/setup/([A-Za-z0-9_-]{43}) `)
 // without SMS a readable 422.
 func TestConsoleSendSetupLink(t *testing.T) {
 	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) {
-		ctx := context.Background()
+		ctx := t.Context()
 		d, sms := withSMS(t, st)
 		// Two APIs share the store (the second has no SMS): fixed keys.
 		shared := func(s *envSpec) {

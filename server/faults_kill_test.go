@@ -228,7 +228,7 @@ func TestKillDashNineUnderLoad(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		killedAt := time.Now()
-		st, err := models.Open(context.Background(), dbURL, models.Options{})
+		st, err := models.Open(t.Context(), dbURL, models.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -33,7 +32,7 @@ func TestWebhookWorker(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, st *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		kek := make([]byte, 32)
 		rand.Read(kek)
 		block, _ := aes.NewCipher(kek)
