@@ -20,21 +20,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/hce"
 	"github.com/lintel/lintel/ble-reader/phone"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	cli.Main(run)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
