@@ -17,7 +17,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -33,13 +32,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vcard phone|uid [flags]")
+	cmd, fs, args, ok := cli.Subcommand("vcard", "usage: vcard phone|uid [flags]", args, stderr)
+	if !ok {
 		return 2
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vcard "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", hce.DefaultAddr, "vpcd's address for the reader (35963: first reader, 35964: second)")
 	state := fs.String("state", "phone.json", "phonesim state file: device key and credential (phone)")
 	extended := fs.Bool("extended", false, "offer the extended-length AUTHENTICATE (phone)")
@@ -50,10 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "vcard:", err)
-		return 1
-	}
+	fail := cli.Fail("vcard", stderr)
 	switch cmd {
 	case "phone":
 		p, err := phone.Load(*state, nil, nil)

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,26 @@ func MainErr(name string, run func(ctx context.Context, args []string, stdout, s
 	Main(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return status(name, stderr, run(ctx, args, stdout, stderr))
 	})
+}
+
+// Subcommand splits the arguments of a command with subcommands (name
+// sub -flag …): the subcommand, a FlagSet named "name sub" that reports to
+// stderr, and the arguments for it. With no subcommand it prints usage to
+// stderr and returns ok false, for exit status 2.
+func Subcommand(name, usage string, args []string, stderr io.Writer) (sub string, fs *flag.FlagSet, rest []string, ok bool) {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return "", nil, nil, false
+	}
+	fs = flag.NewFlagSet(name+" "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return args[0], fs, args[1:], true
+}
+
+// Fail is what a run of the command name returns on an error: it prints
+// "name: err" on stderr and returns exit status 1.
+func Fail(name string, stderr io.Writer) func(err error) int {
+	return func(err error) int { return status(name, stderr, err) }
 }
 
 // status is the exit status of a command named name that ended with err:
