@@ -24,7 +24,7 @@ var benchDBs = []struct {
 func eachSiteB(b *testing.B, name string, fn func(b *testing.B, e *env, f fixture)) {
 	for _, db := range benchDBs {
 		b.Run(db.name, func(b *testing.B) {
-			e := newEnvURLTB(b, db.url(b))
+			e := newEnvURL(b, db.url(b), nil)
 			fn(b, e, e.fixture(name))
 		})
 	}
@@ -131,10 +131,10 @@ func BenchmarkRevocationToStream(b *testing.B) {
 		b.Run(db.name, func(b *testing.B) {
 			url := db.url(b)
 			kek := make([]byte, 32)
-			a := newEnvURLTB(b, url, kek)
+			a := newEnvURL(b, url, kek)
 			other := a
 			if db.name == "postgres" {
-				other = newEnvURLTB(b, url, kek) // the reader streams from another instance
+				other = newEnvURL(b, url, kek) // the reader streams from another instance
 			}
 			f := a.fixture("Rev")
 			srv := httptest.NewServer(other.handler)
