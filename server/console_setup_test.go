@@ -22,8 +22,7 @@ func withSMS(t testing.TB, st *models.Store) (*deliveryEnv, func(*envSpec)) {
 	if st != nil {
 		d.queue = server.NewOutboxQueue(st)
 	}
-	reg, err := notifications.NewRegistryFromConfig(context.Background(), notifications.Config{SMS: &notifications.SMSConfig{
-		AccountSID: d.twilio.AccountSID, AuthToken: d.twilio.AuthToken, From: testSender, BaseURL: d.twilio.URL, HTTPClient: d.twilio.Client()}}, nil)
+	reg, err := notifications.NewRegistryFromConfig(context.Background(), notifications.Config{SMS: smsConfig(d.twilio)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,8 +61,7 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 	op := strings.Repeat("s", 40)
 	base, logs := runServe(t, op, nil, func(cfg *server.Config) {
 		// The environment can't name a test server's certificate: inject it.
-		cfg.Notifications.SMS = &notifications.SMSConfig{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken,
-			From: testSender, BaseURL: tw.URL, HTTPClient: tw.Client()}
+		cfg.Notifications.SMS = smsConfig(tw)
 	})
 	call := func(method, path string, body any, want int) map[string]any {
 		return serveCall(t, base, op, method, path, nil, body, want).json()

@@ -662,14 +662,12 @@ func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, 
 	for _, ch := range channels {
 		switch ch {
 		case notifications.ChannelAPNs:
-			cfg.APNs = &notifications.APNsConfig{AuthKey: d.apns.AuthKey, KeyID: d.apns.KeyID, TeamID: d.apns.TeamID,
-				Topic: testTopic, Host: d.apns.URL, HTTPClient: d.apns.Client()}
+			cfg.APNs = apnsConfig(d.apns)
 		case notifications.ChannelFCM:
 			cfg.FCM = &notifications.FCMConfig{CredentialsJSON: d.fcm.ServiceAccountJSON(), Endpoint: d.fcm.Endpoint(),
 				HTTPClient: d.fcm.Client()}
 		case notifications.ChannelSMS:
-			cfg.SMS = &notifications.SMSConfig{AccountSID: d.twilio.AccountSID, AuthToken: d.twilio.AuthToken,
-				From: testSender, BaseURL: d.twilio.URL, HTTPClient: d.twilio.Client()}
+			cfg.SMS = smsConfig(d.twilio)
 		}
 	}
 	if edit != nil {
@@ -689,6 +687,19 @@ func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, 
 		s.op = strings.Repeat("d", 40)
 	})
 	return d
+}
+
+// apnsConfig is the app's APNs configuration for the local test server s,
+// as Serve makes it from LINTEL_APNS_*.
+func apnsConfig(s *notifytest.APNsServer) *notifications.APNsConfig {
+	return &notifications.APNsConfig{AuthKey: s.AuthKey, KeyID: s.KeyID, TeamID: s.TeamID,
+		Topic: testTopic, Host: s.URL, HTTPClient: s.Client()}
+}
+
+// smsConfig is the Twilio configuration for the local test server s.
+func smsConfig(s *notifytest.TwilioServer) *notifications.SMSConfig {
+	return &notifications.SMSConfig{AccountSID: s.AccountSID, AuthToken: s.AuthToken,
+		From: testSender, BaseURL: s.URL, HTTPClient: s.Client()}
 }
 
 // worker returns a worker on the SQL queue with short timings: retries are
