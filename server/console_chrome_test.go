@@ -120,10 +120,7 @@ func (cb *consoleBrowser) site() string { return "/console/sites/" + cb.s.site }
 // which keeps the browser tests' time within a minute of SQLite's alone.
 func onBothDBs(t *testing.T, fn func(t *testing.T, cb *consoleBrowser)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+	for _, db := range testDBs {
 		t.Run(db.name, func(t *testing.T) { fn(t, newConsoleBrowserOn(t, db.open, server.Config{Throttle: noThrottle})) })
 	}
 }
