@@ -555,13 +555,7 @@ func TestWalletSyncLoop(t *testing.T) {
 		}()
 		defer func() { cancel(); <-done }()
 		w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
-		deadline := time.Now().Add(10 * time.Second)
-		for len(w.google.received()) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the sync loop did not send the Google state within 10 s of the revocation")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 10*time.Second, "the sync loop to send the Google state after the revocation", func() bool { return len(w.google.received()) > 0 })
 		if got := w.google.received()[0]; got.body["state"] != "INACTIVE" {
 			t.Fatalf("PATCH %v", got.body)
 		}
