@@ -394,8 +394,7 @@ func (a *API) listDeliveries(c *gin.Context) {
 		v.add("status", "must be pending, sending, sent or dead")
 	}
 	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation, wallet_update or console_setup")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	rows, next, err := a.store.ListDeliveries(c.Request.Context(), currentSite(c).ID, f, p)

@@ -18,6 +18,11 @@ type CreatePassInput struct {
 	passRequest
 }
 
+func (in *CreatePassInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.passRequest
+}
+
 // CreatePass issues a visitor pass within what the caller may issue (a
 // member: their group's policy and doors). The pass, its PINs, the message
 // delivering it and pass.issued commit together. The result carries the
@@ -94,9 +99,11 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 	return out, nil
 }
 
-// CancelPass revokes a visitor pass (pass.revoked): its PINs are deleted
-// and its Wallet copies told, in the same transaction. A member may cancel
-// only the passes they issued; another's is 404.
+// CancelPass revokes a visitor pass (pass.revoked, DELETE): its QR token
+// is refused by the door's readers from their next sync (at once when they
+// stream), its PINs are deleted and its Wallet copies told, in the same
+// transaction. A member may cancel only the passes they issued; another's
+// is 404.
 func (s *Service) CancelPass(ctx context.Context, who Principal, siteID, passID string) (passResponse, error) {
 	p, err := s.store.GetPass(ctx, siteID, passID)
 	if err != nil {

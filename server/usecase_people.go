@@ -48,6 +48,11 @@ type UpdateGroupInput struct {
 	groupPatch
 }
 
+func (in *UpdateGroupInput) at(siteID, groupID string) any {
+	in.SiteID, in.GroupID = siteID, groupID
+	return &in.groupPatch
+}
+
 // UpdateGroup changes a group's name, role, doors, schedule or visitor-pass
 // policy (group.updated).
 func (s *Service) UpdateGroup(ctx context.Context, who Principal, in UpdateGroupInput) (groupResponse, error) {
@@ -99,6 +104,11 @@ type CreateUserInput struct {
 	userRequest
 }
 
+func (in *CreateUserInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.userRequest
+}
+
 // CreateUser adds a user to a site, in a group or none.
 func (s *Service) CreateUser(ctx context.Context, _ Principal, in CreateUserInput) (userResponse, error) {
 	var v validator
@@ -109,19 +119,18 @@ func (s *Service) CreateUser(ctx context.Context, _ Principal, in CreateUserInpu
 		Phone:   v.phone("phone", in.Phone),
 		GroupID: v.optionalID("group_id", in.GroupID),
 	}
-	if err := v.err(); err != nil {
-		return userResponse{}, err
-	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return userResponse{}, err
-	}
-	return toUser(u), nil
+	return stored(ctx, &v, u, s.store.CreateUser, toUser)
 }
 
 // UpdateUserInput changes the fields of a user that are set (PATCH).
 type UpdateUserInput struct {
 	SiteID, UserID string
 	userPatch
+}
+
+func (in *UpdateUserInput) at(siteID, userID string) any {
+	in.SiteID, in.UserID = siteID, userID
+	return &in.userPatch
 }
 
 // UpdateUser changes an active user's name, contact or group (their
@@ -147,13 +156,7 @@ func (s *Service) UpdateUser(ctx context.Context, _ Principal, in UpdateUserInpu
 	if in.GroupID.Set {
 		u.GroupID = v.optionalID("group_id", &in.GroupID.Value)
 	}
-	if err := v.err(); err != nil {
-		return userResponse{}, err
-	}
-	if err := s.store.UpdateUser(ctx, u); err != nil {
-		return userResponse{}, notFoundAs(err, "user")
-	}
-	return toUser(u), nil
+	return stored(ctx, &v, u, missingAs(s.store.UpdateUser, "user"), toUser)
 }
 
 // CreateMemberKey mints an API key for a user (shown once).
@@ -171,6 +174,11 @@ type CreateGroupInput struct {
 	groupRequest
 }
 
+func (in *CreateGroupInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.groupRequest
+}
+
 // CreateGroup adds a group: its role, doors, schedule and visitor-pass
 // policy.
 func (s *Service) CreateGroup(ctx context.Context, _ Principal, in CreateGroupInput) (groupResponse, error) {
@@ -186,13 +194,7 @@ func (s *Service) CreateGroup(ctx context.Context, _ Principal, in CreateGroupIn
 		applyPolicy(g, *in.VisitorPasses)
 	}
 	v.noAccess(g)
-	if err := v.err(); err != nil {
-		return groupResponse{}, err
-	}
-	if err := s.store.CreateGroup(ctx, g); err != nil {
-		return groupResponse{}, err
-	}
-	return toGroup(g), nil
+	return stored(ctx, &v, g, s.store.CreateGroup, toGroup)
 }
 
 // DeleteGroup deletes a group of the site.

@@ -208,6 +208,7 @@ func (s *Service) GetMe(ctx context.Context, who Principal) (meResponse, error) 
 	return meResponse{userResponse: toUser(u), Role: who.Role}, nil
 }
 
+// MyCredentials lists the caller's cards, fobs and mobile credentials.
 func (s *Service) MyCredentials(ctx context.Context, who Principal, pg models.Page) (listResponse[credentialResponse], error) {
 	rows, next, err := s.store.ListCredentials(ctx, who.SiteID, models.CredentialFilter{UserID: who.UserID}, pg)
 	if err != nil {
@@ -216,6 +217,7 @@ func (s *Service) MyCredentials(ctx context.Context, who Principal, pg models.Pa
 	return list(rows, next, toCredential), nil
 }
 
+// MyPINs lists the live PINs assigned to the caller, on every door, masked.
 func (s *Service) MyPINs(ctx context.Context, who Principal, pg models.Page) (listResponse[pinResponse], error) {
 	now := s.now().UTC()
 	rows, next, err := s.store.ListPINs(ctx, who.SiteID, "", models.PINFilter{UserID: who.UserID, Now: now}, pg)
@@ -225,6 +227,7 @@ func (s *Service) MyPINs(ctx context.Context, who Principal, pg models.Page) (li
 	return s.maskedPINs(rows, next, now)
 }
 
+// MyEvents is the caller's access history, newest first.
 func (s *Service) MyEvents(ctx context.Context, who Principal, pg models.Page) (listResponse[eventResponse], error) {
 	rows, next, err := s.store.ListEvents(ctx, who.SiteID, models.EventFilter{Type: models.EventAccess, UserID: who.UserID}, pg)
 	if err != nil {
