@@ -405,15 +405,6 @@ func (a *API) listDeliveries(c *gin.Context) {
 	c.JSON(http.StatusOK, list(rows, next, toDelivery))
 }
 
-func (a *API) getDelivery(c *gin.Context) {
-	m, err := a.store.GetDelivery(c.Request.Context(), currentSite(c).ID, c.Param("delivery"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "delivery"))
-		return
-	}
-	c.JSON(http.StatusOK, toDelivery(m))
-}
-
 // --- metrics ---
 
 // DeliveryMetrics counts delivery attempts by channel, kind and result

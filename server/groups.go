@@ -1,10 +1,6 @@
 package server
 
 import (
-	"net/http"
-
-	"github.com/gin-gonic/gin"
-
 	"github.com/lintel/lintel/credential/schedule"
 	"github.com/lintel/lintel/models"
 )
@@ -140,13 +136,4 @@ func (v *validator) noAccess(g *models.Group) {
 
 func applyPolicy(g *models.Group, p visitorPassPolicy) {
 	g.VPEnabled, g.VPRecurring, g.VPTemporary, g.VPSingleUse = p.Enabled, p.Recurring, p.Temporary, p.SingleUse
-}
-
-func (a *API) getGroup(c *gin.Context) {
-	g, err := a.store.GetGroup(c.Request.Context(), currentSite(c).ID, c.Param("group"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "group"))
-		return
-	}
-	c.JSON(http.StatusOK, toGroup(g))
 }

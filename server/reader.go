@@ -267,21 +267,6 @@ func toEvent(e *models.Event) eventResponse {
 }
 
 func (a *API) listEvents(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
 	q := EventQuery{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id"), Since: c.Query("since")}
-	if wantsCSV(c) {
-		f, err := q.filter()
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		a.eventsCSV(c, f)
-		return
-	}
-	res, err := a.ListEvents(c.Request.Context(), currentSite(c).ID, q, p)
-	a.respond(c, http.StatusOK, res, err)
+	listOrExport(a, c, q, a.eventsCSV, a.ListEvents)
 }

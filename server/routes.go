@@ -73,7 +73,7 @@ func (a *API) routes() http.Handler {
 
 	admin.POST("/groups", decoded(a, http.StatusCreated, "", a.CreateGroup))
 	admin.GET("/groups", listed(a, routeSite, a.ListGroups))
-	admin.GET("/groups/:group", a.getGroup)
+	admin.GET("/groups/:group", fetched(a, "group", a.GetGroup))
 	admin.PATCH("/groups/:group", decoded(a, http.StatusOK, "group", a.UpdateGroup))
 	admin.DELETE("/groups/:group", removed(a, "group", a.DeleteGroup))
 
@@ -125,7 +125,7 @@ func (a *API) routes() http.Handler {
 
 	// The notification outbox: what was sent, what is waiting, what failed.
 	admin.GET("/deliveries", a.listDeliveries)
-	admin.GET("/deliveries/:delivery", a.getDelivery)
+	admin.GET("/deliveries/:delivery", fetched(a, "delivery", a.GetDelivery))
 
 	// Visitor passes: admins, and members within their group's policy
 	// (checked in the handlers); the reader redeems single-use passes.

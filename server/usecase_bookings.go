@@ -20,11 +20,6 @@ type CreateBookingInput struct {
 	bookingRequest
 }
 
-func (in *CreateBookingInput) at(siteID, doorID string) any {
-	in.SiteID, in.DoorID = siteID, doorID
-	return &in.bookingRequest
-}
-
 // bookingPlan is a validated booking request.
 type bookingPlan struct {
 	userID     string
@@ -179,11 +174,6 @@ func (s *Service) CancelBooking(ctx context.Context, who Principal, ref BookingR
 type SetBookingScheduleInput struct {
 	SiteID, DoorID string
 	bookingScheduleJSON
-}
-
-func (in *SetBookingScheduleInput) at(siteID, doorID string) any {
-	in.SiteID, in.DoorID = siteID, doorID
-	return &in.bookingScheduleJSON
 }
 
 // SetBookingSchedule sets a door's booking rules (booking_schedule.set, in

@@ -46,6 +46,58 @@ func decoded[In any, P routedInput[In], R any](a *API, status int, param string,
 	}
 }
 
+// The inputs decoded takes: where each body goes, and the route's ids.
+
+func (in *CreateDoorInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.doorRequest
+}
+
+func (in *UpdateDoorInput) at(siteID, doorID string) any {
+	in.SiteID, in.DoorID = siteID, doorID
+	return &in.doorPatch
+}
+
+func (in *CreateGroupInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.groupRequest
+}
+
+func (in *UpdateGroupInput) at(siteID, groupID string) any {
+	in.SiteID, in.GroupID = siteID, groupID
+	return &in.groupPatch
+}
+
+func (in *CreateUserInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.userRequest
+}
+
+func (in *UpdateUserInput) at(siteID, userID string) any {
+	in.SiteID, in.UserID = siteID, userID
+	return &in.userPatch
+}
+
+func (in *SetBookingScheduleInput) at(siteID, doorID string) any {
+	in.SiteID, in.DoorID = siteID, doorID
+	return &in.bookingScheduleJSON
+}
+
+func (in *CreateBookingInput) at(siteID, doorID string) any {
+	in.SiteID, in.DoorID = siteID, doorID
+	return &in.bookingRequest
+}
+
+func (in *CreatePassInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.passRequest
+}
+
+func (in *CreatePINInput) at(siteID, doorID string) any {
+	in.SiteID, in.DoorID = siteID, doorID
+	return &in.pinRequest
+}
+
 // listed answers a page of a collection: the site's (routeSite) or the
 // caller's own (mustPrincipal, for /me).
 func listed[K, R any](a *API, scope func(*gin.Context) K, call func(ctx context.Context, in K, p models.Page) (R, error)) gin.HandlerFunc {

@@ -18,11 +18,6 @@ type CreatePassInput struct {
 	passRequest
 }
 
-func (in *CreatePassInput) at(siteID, _ string) any {
-	in.SiteID = siteID
-	return &in.passRequest
-}
-
 // CreatePass issues a visitor pass within what the caller may issue (a
 // member: their group's policy and doors). The pass, its PINs, the message
 // delivering it and pass.issued commit together. The result carries the

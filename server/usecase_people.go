@@ -48,11 +48,6 @@ type UpdateGroupInput struct {
 	groupPatch
 }
 
-func (in *UpdateGroupInput) at(siteID, groupID string) any {
-	in.SiteID, in.GroupID = siteID, groupID
-	return &in.groupPatch
-}
-
 // UpdateGroup changes a group's name, role, doors, schedule or visitor-pass
 // policy (group.updated).
 func (s *Service) UpdateGroup(ctx context.Context, who Principal, in UpdateGroupInput) (groupResponse, error) {
@@ -104,11 +99,6 @@ type CreateUserInput struct {
 	userRequest
 }
 
-func (in *CreateUserInput) at(siteID, _ string) any {
-	in.SiteID = siteID
-	return &in.userRequest
-}
-
 // CreateUser adds a user to a site, in a group or none.
 func (s *Service) CreateUser(ctx context.Context, _ Principal, in CreateUserInput) (userResponse, error) {
 	var v validator
@@ -126,11 +116,6 @@ func (s *Service) CreateUser(ctx context.Context, _ Principal, in CreateUserInpu
 type UpdateUserInput struct {
 	SiteID, UserID string
 	userPatch
-}
-
-func (in *UpdateUserInput) at(siteID, userID string) any {
-	in.SiteID, in.UserID = siteID, userID
-	return &in.userPatch
 }
 
 // UpdateUser changes an active user's name, contact or group (their
@@ -172,11 +157,6 @@ func (s *Service) CreateMemberKey(ctx context.Context, _ Principal, siteID, user
 type CreateGroupInput struct {
 	SiteID string
 	groupRequest
-}
-
-func (in *CreateGroupInput) at(siteID, _ string) any {
-	in.SiteID = siteID
-	return &in.groupRequest
 }
 
 // CreateGroup adds a group: its role, doors, schedule and visitor-pass

@@ -19,11 +19,6 @@ type CreatePINInput struct {
 	pinRequest
 }
 
-func (in *CreatePINInput) at(siteID, doorID string) any {
-	in.SiteID, in.DoorID = siteID, doorID
-	return &in.pinRequest
-}
-
 // pinPlan is a validated PIN request: the row to insert, its digits
 // (custom) and how candidates are drawn (offline).
 type pinPlan struct {

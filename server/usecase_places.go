@@ -22,11 +22,6 @@ type CreateDoorInput struct {
 	doorRequest
 }
 
-func (in *CreateDoorInput) at(siteID, _ string) any {
-	in.SiteID = siteID
-	return &in.doorRequest
-}
-
 // CreateDoor adds a door to a site.
 func (s *Service) CreateDoor(ctx context.Context, _ Principal, in CreateDoorInput) (doorResponse, error) {
 	var v validator
@@ -38,11 +33,6 @@ func (s *Service) CreateDoor(ctx context.Context, _ Principal, in CreateDoorInpu
 type UpdateDoorInput struct {
 	SiteID, DoorID string
 	doorPatch
-}
-
-func (in *UpdateDoorInput) at(siteID, doorID string) any {
-	in.SiteID, in.DoorID = siteID, doorID
-	return &in.doorPatch
 }
 
 // UpdateDoor renames a door or makes it schedule-based (or not).

@@ -47,6 +47,14 @@ func (s *Service) ListGroups(ctx context.Context, siteID string, pg models.Page)
 	return list(rows, next, toGroup), nil
 }
 
+func (s *Service) GetGroup(ctx context.Context, siteID, groupID string) (groupResponse, error) {
+	g, err := s.store.GetGroup(ctx, siteID, groupID)
+	if err != nil {
+		return groupResponse{}, notFoundAs(err, "group")
+	}
+	return toGroup(g), nil
+}
+
 // UserQuery is the users list's filter as asked (?q, ?group_id, ?status).
 type UserQuery struct{ Query, GroupID, Status string }
 
@@ -247,4 +255,13 @@ func (s *Service) GetImport(ctx context.Context, siteID, id string) (importRespo
 		return importResponse{}, err
 	}
 	return toImport(im, errs), nil
+}
+
+// GetDelivery is one message of the notification outbox.
+func (s *Service) GetDelivery(ctx context.Context, siteID, id string) (deliveryResponse, error) {
+	m, err := s.store.GetDelivery(ctx, siteID, id)
+	if err != nil {
+		return deliveryResponse{}, notFoundAs(err, "delivery")
+	}
+	return toDelivery(m), nil
 }

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/lintel/lintel/models"
@@ -52,22 +50,8 @@ func (v *validator) optionalID(field string, id *string) *string {
 }
 
 func (a *API) listUsers(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
 	q := UserQuery{Query: c.Query("q"), GroupID: c.Query("group_id"), Status: c.Query("status")}
-	if wantsCSV(c) {
-		f, err := q.filter()
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		a.usersCSV(c, f)
-		return
-	}
-	res, err := a.ListUsers(c.Request.Context(), currentSite(c).ID, q, p)
-	a.respond(c, http.StatusOK, res, err)
+	listOrExport(a, c, q, a.usersCSV, a.ListUsers)
 }
 
 // userDetailResponse is one user with the credentials they hold (pending,
