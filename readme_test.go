@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/pem"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/notifications/notifytest"
 )
 
@@ -40,9 +40,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Fatalf("build %s: %v\n%s", cmd, err, out)
 		}
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t)
 	data := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -93,13 +91,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no operator key printed")
 	}
-	for i := 0; i < 100; i++ {
-		if r, err := http.Get("http://" + addr + "/readyz"); err == nil && r.StatusCode == 200 {
-			r.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitReady(t, 20*time.Second, "http://"+addr)
 	script = strings.ReplaceAll(script, "/tmp/", t.TempDir()+"/")
 	script = strings.ReplaceAll(script, "http://127.0.0.1:8080", "http://"+addr)
 	script = strings.ReplaceAll(script, "https://hooks.example.test/lintel", receiver.URL+"/lintel")

@@ -19,16 +19,11 @@ import (
 // the generated client against a real server on both databases: every
 // answer must decode into the type the document promises.
 func TestClientWalkthrough(t *testing.T) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
-		t.Run(db.name, func(t *testing.T) { walkthrough(t, db.open(t, modelstest.Options{})) })
-	}
+	modelstest.Each(t, walkthrough)
 }
 
 func walkthrough(t *testing.T, st *models.Store) {
-	ctx := context.Background()
+	ctx := t.Context()
 	b := server.NewBroker()
 	st.OnChange(b.Publish)
 	_, h, err := server.New(server.Deps{Store: st, Broker: b, Config: server.Config{PublicURL: "https://lintel.test"}})

@@ -150,23 +150,33 @@ func (r *runner) row(res Result) {
 		ms(Pct(res.Lat, .99)), ms(Pct(res.Lat, 1)), errText(res.Errors), res.Note)
 }
 
+// provisionReaders provisions n readers on the site and adds them to the
+// fleet, not yet running (streamOnly: readers that only hold the stream).
+func (r *runner) provisionReaders(ctx context.Context, n int, streamOnly bool) ([]*reader, error) {
+	ps, err := r.adm.provision(ctx, r.site, n)
+	if err != nil {
+		return nil, err
+	}
+	var readers []*reader
+	for _, p := range ps {
+		rd, err := r.f.add(p.id, p.door, p.token, streamOnly)
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, rd)
+	}
+	return readers, nil
+}
+
 // startReaders provisions the Readers and waits until every one holds the
 // current full bundle and its stream: the cold start, itself a row.
 func (r *runner) startReaders(ctx context.Context) error {
 	t0 := time.Now()
-	ps, err := r.adm.provision(ctx, r.site, r.cfg.Readers)
+	readers, err := r.provisionReaders(ctx, r.cfg.Readers, false)
 	if err != nil {
 		return err
 	}
-	r.logf("provisioned %d readers in %s", len(ps), time.Since(t0).Round(time.Millisecond))
-	var readers []*reader
-	for _, p := range ps {
-		rd, err := r.f.add(p.id, p.door, p.token, false)
-		if err != nil {
-			return err
-		}
-		readers = append(readers, rd)
-	}
+	r.logf("provisioned %d readers in %s", len(readers), time.Since(t0).Round(time.Millisecond))
 	lat, missing, err := r.f.await(ctx, withBundle, ready,
 		r.cfg.Within*3, func() error {
 			for _, rd := range readers {

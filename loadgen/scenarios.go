@@ -132,17 +132,9 @@ func (r *runner) hold(ctx context.Context) error {
 		r.row(Result{Scenario: "hold", What: "no streams asked (-hold 0)"})
 		return nil
 	}
-	ps, err := r.adm.provision(ctx, r.site, r.cfg.Hold)
+	held, err := r.provisionReaders(ctx, r.cfg.Hold, true)
 	if err != nil {
 		return err
-	}
-	var held []*reader
-	for _, p := range ps {
-		rd, err := r.f.add(p.id, p.door, p.token, true)
-		if err != nil {
-			return err
-		}
-		held = append(held, rd)
 	}
 	time.Sleep(time.Second) // let the provisioning's changes pass
 	r.f.errs.take()

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -25,7 +24,7 @@ var benchDBs = []struct {
 func eachSiteB(b *testing.B, name string, fn func(b *testing.B, e *env, f fixture)) {
 	for _, db := range benchDBs {
 		b.Run(db.name, func(b *testing.B) {
-			e := newEnvURLTB(b, db.url(b))
+			e := newEnvURL(b, db.url(b), nil)
 			fn(b, e, e.fixture(name))
 		})
 	}
@@ -66,7 +65,7 @@ func BenchmarkIssueAccept(b *testing.B) {
 func BenchmarkBundle10k(b *testing.B) {
 	eachSiteB(b, "Big", func(b *testing.B, e *env, f fixture) {
 		st := e.store
-		ctx := context.Background()
+		ctx := b.Context()
 		var doors []string
 		for i := 0; i < 99; i++ {
 			d := &models.Door{SiteID: f.site, Name: fmt.Sprintf("Door %03d", i)}
@@ -132,10 +131,10 @@ func BenchmarkRevocationToStream(b *testing.B) {
 		b.Run(db.name, func(b *testing.B) {
 			url := db.url(b)
 			kek := make([]byte, 32)
-			a := newEnvURLTB(b, url, kek)
+			a := newEnvURL(b, url, kek)
 			other := a
 			if db.name == "postgres" {
-				other = newEnvURLTB(b, url, kek) // the reader streams from another instance
+				other = newEnvURL(b, url, kek) // the reader streams from another instance
 			}
 			f := a.fixture("Rev")
 			srv := httptest.NewServer(other.handler)

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"testing"
 
@@ -45,7 +44,7 @@ func TestFullBundleSharedEqualsOneRead(t *testing.T) {
 				for r := range 2 {
 					rd := e.must(201, "POST", base+"/doors/"+d+"/readers", f.admin, nil)
 					got := e.must(200, "GET", "/v1/reader/bundle", rd.str("token"), nil).body
-					want, err := e.api.FullBundleOneRead(context.Background(), rd.str("reader_id"))
+					want, err := e.api.FullBundleOneRead(t.Context(), rd.str("reader_id"))
 					if err != nil {
 						t.Fatal(err)
 					}

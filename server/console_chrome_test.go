@@ -120,10 +120,7 @@ func (cb *consoleBrowser) site() string { return "/console/sites/" + cb.s.site }
 // which keeps the browser tests' time within a minute of SQLite's alone.
 func onBothDBs(t *testing.T, fn func(t *testing.T, cb *consoleBrowser)) {
 	t.Helper()
-	for _, db := range []struct {
-		name string
-		open func(testing.TB, modelstest.Options) *models.Store
-	}{{"sqlite", modelstest.SQLite}, {"postgres", modelstest.Postgres}} {
+	for _, db := range testDBs {
 		t.Run(db.name, func(t *testing.T) { fn(t, newConsoleBrowserOn(t, db.open, server.Config{Throttle: noThrottle})) })
 	}
 }
@@ -165,7 +162,7 @@ func testConsoleCardLostReaderDenies(t *testing.T, cb *consoleBrowser) {
 	if got := cb.eval(`document.querySelector('#cards .card-status').innerText`); got != "lost" {
 		t.Fatalf("card status %q", got)
 	}
-	b, err := cb.ce.store.BundleFor(context.Background(), cb.s.readerID)
+	b, err := cb.ce.store.BundleFor(t.Context(), cb.s.readerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +183,7 @@ func TestConsoleRevealPINAudited(t *testing.T) { onBothDBs(t, testConsoleRevealP
 func testConsoleRevealPINAudited(t *testing.T, cb *consoleBrowser) {
 	cb.person(server.Invite{SiteID: cb.s.site, Name: "Sam Admin"})
 	// A custom PIN needs a reader that synced lately.
-	if err := cb.ce.store.TouchReader(context.Background(), cb.s.readerID); err != nil {
+	if err := cb.ce.store.TouchReader(t.Context(), cb.s.readerID); err != nil {
 		t.Fatal(err)
 	}
 	cb.open(cb.site()+"/doors/"+cb.s.door+"/pins", "pin-form")
@@ -352,7 +349,7 @@ func TestConsolePasskeyOfAnotherPerson(t *testing.T) {
 func TestConsoleScreenshots(t *testing.T) {
 	cb := newConsoleBrowser(t)
 	cb.ce.must(201, "POST", "/v1/sites/"+cb.s.site+"/users/"+cb.s.users["member"]+"/cards", cb.s.admin, map[string]any{"number": "04A1B2C3"})
-	card, _ := cb.ce.store.UserCredentials(context.Background(), cb.s.site, cb.s.users["member"])
+	card, _ := cb.ce.store.UserCredentials(t.Context(), cb.s.site, cb.s.users["member"])
 	link := cb.ce.invite(server.Invite{SiteID: cb.s.site, Name: "Ann Admin", UserID: cb.s.users["admin"]})
 	s := cb.site()
 	pages := []struct{ name, path, wait string }{
@@ -516,7 +513,7 @@ func TestConsoleLiveTailAndImport(t *testing.T) {
 	for !strings.HasPrefix(cb.text("live"), "Live") && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := cb.ce.store.Audit(context.Background(), cb.s.site, "test", "door.renamed", "", "", "Lobby → Hall"); err != nil {
+	if err := cb.ce.store.Audit(t.Context(), cb.s.site, "test", "door.renamed", "", "", "Lobby → Hall"); err != nil {
 		t.Fatal(err)
 	}
 	cb.do("the new event appears", chromedp.WaitVisible(chromedp.CSS(`#events tr.live`)))

@@ -103,7 +103,7 @@ func TestConsoleEventsLiveTail(t *testing.T) {
 		ce := newConsoleEnvConfig(t, st, clk, server.Config{Throttle: noThrottle, ConsoleIdle: 30 * time.Minute})
 		server.SetConsoleTail(ce.api, 20*time.Millisecond, 100*time.Millisecond)
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
-		ctx := context.Background()
+		ctx := t.Context()
 		admin := ce.session(server.Invite{SiteID: a.site, Name: "Sam"})
 		s := "/console/sites/" + a.site
 		if err := st.Audit(ctx, a.site, "test", "before.page", "", "", "old"); err != nil {
@@ -197,7 +197,7 @@ func TestConsoleEventsBadInput(t *testing.T) {
 	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) {
 		ce := newConsoleEnv(t, st, clk)
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
-		ctx := context.Background()
+		ctx := t.Context()
 		admin := ce.session(server.Invite{SiteID: a.site, Name: "Sam"})
 		other := ce.session(server.Invite{SiteID: b.site, Name: "Bo"})
 		member := ce.session(server.Invite{SiteID: a.site, Name: "Mo", UserID: a.users["member"]})

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -38,7 +37,7 @@ func TestConsoleBookingsWeek(t *testing.T) {
 	if got := cb.text("flash"); !strings.Contains(got, "cancelled") {
 		t.Fatalf("flash %q", got)
 	}
-	bks, _, err := cb.ce.store.ListBookings(context.Background(), cb.s.site, room, models.BookingFilter{Status: models.BookingActive}, models.Page{Limit: 10})
+	bks, _, err := cb.ce.store.ListBookings(t.Context(), cb.s.site, room, models.BookingFilter{Status: models.BookingActive}, models.Page{Limit: 10})
 	if err != nil || len(bks) != 0 {
 		t.Fatalf("active bookings after the cancel: %d %v", len(bks), err)
 	}
@@ -56,7 +55,7 @@ func TestConsoleResidentBooks(t *testing.T) {
 	}
 	cb.do("next week", chromedp.Click(chromedp.ID("next-week")), chromedp.WaitVisible(chromedp.ID("week")))
 	cb.do("book", chromedp.Click(chromedp.CSS(`#week button.slot`)), chromedp.WaitVisible(chromedp.ID("flash")))
-	bks, _, err := cb.ce.store.ListBookings(context.Background(), cb.s.site, room, models.BookingFilter{UserID: cb.s.users["member"]}, models.Page{Limit: 10})
+	bks, _, err := cb.ce.store.ListBookings(t.Context(), cb.s.site, room, models.BookingFilter{UserID: cb.s.users["member"]}, models.Page{Limit: 10})
 	if err != nil || len(bks) != 1 {
 		t.Fatalf("the resident's bookings: %d %v", len(bks), err)
 	}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -89,7 +88,7 @@ func TestConsoleOpsBookingsBadInput(t *testing.T) {
 			f := adm.get(week + wk).form(map[string]string{"slot": tc.slot, "user_id": s.users["member"]})
 			want(t, tc.name, adm.post(week, f, ce.url), tc.status, tc.text)
 		}
-		bks, _, err := st.ListBookings(context.Background(), s.site, room, models.BookingFilter{Status: models.BookingActive}, models.Page{Limit: 10})
+		bks, _, err := st.ListBookings(t.Context(), s.site, room, models.BookingFilter{Status: models.BookingActive}, models.Page{Limit: 10})
 		if err != nil || len(bks) != 1 {
 			t.Fatalf("bookings after a double submit and refusals: %d %v", len(bks), err)
 		}
@@ -126,7 +125,7 @@ func TestConsoleOpsMobileBadInput(t *testing.T) {
 		f = adm.get(prof).form(map[string]string{"deliver_via": "pigeon"})
 		want(t, "invite by pigeon", adm.post(prof+"/mobile", f, ce.url), 422, `id="deliver_via-error"`)
 
-		creds, err := st.UserCredentials(context.Background(), s.site, s.users["member"])
+		creds, err := st.UserCredentials(t.Context(), s.site, s.users["member"])
 		if err != nil || len(creds) != 1 {
 			t.Fatalf("credentials %d %v", len(creds), err)
 		}
@@ -136,7 +135,7 @@ func TestConsoleOpsMobileBadInput(t *testing.T) {
 		want(t, "revoke without a reason", adm.post(rev, f, ce.url), 422, `id="reason-error"`)
 		f = adm.get(rev).form(map[string]string{"reason": "phone lost"})
 		want(t, "revoke", adm.post(rev, f, ce.url), 200, "was revoked")
-		if cr, err := st.GetCredential(context.Background(), s.site, creds[0].ID); err != nil || cr.Status != models.CredRevoked || cr.RevokeReason != "phone lost" {
+		if cr, err := st.GetCredential(t.Context(), s.site, creds[0].ID); err != nil || cr.Status != models.CredRevoked || cr.RevokeReason != "phone lost" {
 			t.Errorf("after the revoke: %+v %v", cr, err)
 		}
 		card := ce.must(201, "POST", "/v1/sites/"+s.site+"/users/"+s.users["member"]+"/cards", s.admin, map[string]any{"number": "04A1B2C3"}).str("id")

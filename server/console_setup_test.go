@@ -22,8 +22,7 @@ func withSMS(t testing.TB, st *models.Store) (*deliveryEnv, func(*envSpec)) {
 	if st != nil {
 		d.queue = server.NewOutboxQueue(st)
 	}
-	reg, err := notifications.NewRegistryFromConfig(context.Background(), notifications.Config{SMS: &notifications.SMSConfig{
-		AccountSID: d.twilio.AccountSID, AuthToken: d.twilio.AuthToken, From: testSender, BaseURL: d.twilio.URL, HTTPClient: d.twilio.Client()}}, nil)
+	reg, err := notifications.NewRegistryFromConfig(context.Background(), notifications.Config{SMS: smsConfig(d.twilio)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +41,7 @@ var setupLinkRE = regexp.MustCompile(`/console/setup/([A-Za-z0-9_-]{43}) `)
 // without SMS a readable 422.
 func TestConsoleSendSetupLink(t *testing.T) {
 	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) {
-		ctx := context.Background()
+		ctx := t.Context()
 		d, sms := withSMS(t, st)
 		// Two APIs share the store (the second has no SMS): fixed keys.
 		shared := func(s *envSpec) {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -81,7 +80,7 @@ func TestConsoleAuthorization(t *testing.T) {
 func TestConsoleBadInput(t *testing.T) {
 	clk := newTestClock()
 	modelstest.EachWith(t, modelstest.Options{Now: clk.Now}, func(t *testing.T, st *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		ce := newConsoleEnv(t, st, clk)
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
 		anon := ce.client("")

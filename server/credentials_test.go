@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -96,7 +95,7 @@ func TestMobileCredentialLifecycle(t *testing.T) {
 		// generic verification, and carries the claims of the contract.
 		srv := httptest.NewServer(e.handler)
 		defer srv.Close()
-		set, err := jwk.Fetch(context.Background(), srv.URL+"/.well-known/jwks.json")
+		set, err := jwk.Fetch(t.Context(), srv.URL+"/.well-known/jwks.json")
 		if err != nil {
 			t.Fatal(err)
 		}

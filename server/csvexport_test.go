@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -86,7 +85,7 @@ func (f *flushCounter) Flush() {
 // so the server never holds the whole list.
 func TestExportEventsCSV(t *testing.T) {
 	eachInteg(t, func(t *testing.T, e *integEnv) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f := e.fixture("A")
 		other := e.fixture("B")
 		const n = 5000

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"github.com/lintel/lintel/internal/testkit"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,23 +16,6 @@ import (
 	"github.com/lintel/lintel/notifications/notifytest"
 	"github.com/lintel/lintel/server"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestLoadConfigNotifications(t *testing.T) {
 	dir := t.TempDir()
@@ -80,8 +61,7 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 	op := strings.Repeat("s", 40)
 	base, logs := runServe(t, op, nil, func(cfg *server.Config) {
 		// The environment can't name a test server's certificate: inject it.
-		cfg.Notifications.SMS = &notifications.SMSConfig{AccountSID: tw.AccountSID, AuthToken: tw.AuthToken,
-			From: testSender, BaseURL: tw.URL, HTTPClient: tw.Client()}
+		cfg.Notifications.SMS = smsConfig(tw)
 	})
 	call := func(method, path string, body any, want int) map[string]any {
 		return serveCall(t, base, op, method, path, nil, body, want).json()
@@ -114,14 +94,9 @@ func TestServeDeliversTheOutbox(t *testing.T) {
 // port with a fresh SQLite database and op as the bootstrap key, plus the
 // extra environment and config edits given. It stops the server when the
 // test ends and fails the test if Serve errs or does not stop.
-func runServe(t *testing.T, op string, env map[string]string, edit func(*server.Config)) (base string, logs *lockedBuf) {
+func runServe(t *testing.T, op string, env map[string]string, edit func(*server.Config)) (base string, logs *testkit.Buffer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t)
 	vars := map[string]string{
 		"LINTEL_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "lintel.db"), "LINTEL_ADDR": addr,
 		"LINTEL_BOOTSTRAP_KEY": op, "LINTEL_DATA_DIR": filepath.Join(t.TempDir(), "data"),
@@ -136,28 +111,15 @@ func runServe(t *testing.T, op string, env map[string]string, edit func(*server.
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs = &lockedBuf{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, cfg, server.NewLogger(logs, "info"), &bytes.Buffer{}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	logs = &testkit.Buffer{}
 	base = "http://" + addr
-	testkit.WaitFor(t, 10*time.Second, "serve to be ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
+	stop := testkit.Serve(t, base, func(ctx context.Context) error {
+		return server.Serve(ctx, cfg, server.NewLogger(logs, "info"), &bytes.Buffer{})
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
 		}
-		return err == nil && resp.StatusCode == 200
 	})
 	return base, logs
 }

@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lintel/lintel/internal/testkit"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/notifications"
 	"github.com/lintel/lintel/notifications/notifytest"
+	"github.com/lintel/lintel/server"
 )
 
 func issueVia(d *deliveryEnv, f fixture, via string) resp {
@@ -77,7 +80,7 @@ func TestInvitationDeliveredBySMS(t *testing.T) {
 		if strings.Contains(string(d.must(200, "GET", "/v1/sites/"+f.site+"/deliveries", f.admin, nil).body), "612345") {
 			t.Fatal("the deliveries listing shows the phone number")
 		}
-		m, err := d.store.GetDelivery(context.Background(), f.site, r.str("delivery_id"))
+		m, err := d.store.GetDelivery(t.Context(), f.site, r.str("delivery_id"))
 		if err != nil || strings.Contains(m.Payload, code) {
 			t.Fatalf("the invitation code outlived the delivery in the outbox: %+v %v", m, err)
 		}
@@ -267,7 +270,7 @@ func TestDeactivationSendsSilentPushes(t *testing.T) {
 // dead token is removed from the device and never retried.
 func TestDeliveryFailuresThroughTheOutbox(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		d := newDeliveryEnv(t, st)
 		f := d.fixture("A")
 		base := "/v1/sites/" + f.site
@@ -383,7 +386,7 @@ func outboxFill(t testing.TB, st *models.Store, siteID string, n int) map[string
 			m.Channel, m.Recipient = "apns", hexToken(1000+i)
 		}
 		m.IdempotencyKey = fmt.Sprintf("bulk-%d", i)
-		if _, err := st.Enqueue(context.Background(), m); err != nil {
+		if _, err := st.Enqueue(t.Context(), m); err != nil {
 			t.Fatal(err)
 		}
 		want[m.Recipient] = m.ID
@@ -398,7 +401,7 @@ func (d *deliveryEnv) delivered() map[string]int {
 
 func outboxCount(t testing.TB, st *models.Store, status string) int64 {
 	t.Helper()
-	c, err := st.OutboxCounts(context.Background())
+	c, err := st.OutboxCounts(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +421,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 
 		// Worker 1 is stopped (SIGTERM) once a few messages are out.
 		w1 := d.worker(t, "w1", func(c *notifications.WorkerConfig) { c.Concurrency, c.BatchSize = 3, 40 })
-		ctx1, stop1 := context.WithCancel(context.Background())
+		ctx1, stop1 := context.WithCancel(t.Context())
 		done1 := make(chan error)
 		go func() { done1 <- w1.Run(ctx1) }()
 		testkit.WaitFor(t, 20*time.Second, "the condition", func() bool { return outboxCount(t, d.store, models.OutboxSent) >= 10 })
@@ -437,7 +440,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		// Worker 2 claims a batch and dies without a word (a crash, a
 		// kill -9): its claims stay leased until the lease runs out.
 		const lease = 2 * time.Second
-		crashed, err := d.queue.Claim(context.Background(), "crashed", 25, time.Now(), lease)
+		crashed, err := d.queue.Claim(t.Context(), "crashed", 25, time.Now(), lease)
 		if err != nil || len(crashed) != 25 {
 			t.Fatalf("crashed worker's claim: %d %v", len(crashed), err)
 		}
@@ -447,7 +450,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		w3 := d.worker(t, "w3", func(c *notifications.WorkerConfig) {
 			c.Concurrency, c.BatchSize, c.Lease, c.SendTimeout = 8, 32, lease, time.Second
 		})
-		ctx3, stop3 := context.WithCancel(context.Background())
+		ctx3, stop3 := context.WithCancel(t.Context())
 		done3 := make(chan error)
 		go func() { done3 <- w3.Run(ctx3) }()
 		testkit.WaitFor(t, 30*time.Second, "the condition", func() bool { return outboxCount(t, d.store, models.OutboxSent) == n })
@@ -482,7 +485,7 @@ func TestConcurrentWorkersNeverShareAMessage(t *testing.T) {
 		// Slow answers keep both workers busy at once.
 		d.twilio.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 2 * time.Millisecond})...)
 		d.apns.Script(notifytest.Repeat(n, notifytest.Reply{Delay: 2 * time.Millisecond})...)
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
 		for _, owner := range []string{"wa", "wb"} {
 			w := d.worker(t, owner, func(c *notifications.WorkerConfig) {
@@ -613,3 +616,164 @@ func TestVisitorPassDelivered(t *testing.T) {
 		}
 	})
 }
+
+const (
+	testTopic  = "com.example.lintel"
+	testSender = "+14155550100"
+)
+
+// deliveryEnv is an API whose notification providers are the real client
+// libraries talking to local test servers, over a real store.
+type deliveryEnv struct {
+	*env
+	apns   *notifytest.APNsServer
+	fcm    *notifytest.FCMServer
+	twilio *notifytest.TwilioServer
+	reg    *notifications.Registry
+	queue  notifications.Queue
+	woken  atomic.Int32
+}
+
+// eachDelivery runs fn on both databases with a delivery env of all three
+// channels and a fixture named name.
+func eachDelivery(t *testing.T, name string, fn func(t *testing.T, d *deliveryEnv, f fixture)) {
+	t.Helper()
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		d := newDeliveryEnv(t, st)
+		fn(t, d, d.fixture(name))
+	})
+}
+
+// newDeliveryEnv configures the given channels (all three if none).
+func newDeliveryEnv(t testing.TB, st *models.Store, channels ...notifications.Channel) *deliveryEnv {
+	t.Helper()
+	return newDeliveryEnvEdit(t, st, nil, channels...)
+}
+
+// newDeliveryEnvEdit is newDeliveryEnv with edit applied to the providers'
+// configuration before the registry is built.
+func newDeliveryEnvEdit(t testing.TB, st *models.Store, edit func(*deliveryEnv, *notifications.Config), channels ...notifications.Channel) *deliveryEnv {
+	t.Helper()
+	if len(channels) == 0 {
+		channels = []notifications.Channel{notifications.ChannelAPNs, notifications.ChannelFCM, notifications.ChannelSMS}
+	}
+	d := &deliveryEnv{apns: notifytest.NewAPNs(t), fcm: notifytest.NewFCM(t), twilio: notifytest.NewTwilio(t)}
+	var cfg notifications.Config
+	for _, ch := range channels {
+		switch ch {
+		case notifications.ChannelAPNs:
+			cfg.APNs = apnsConfig(d.apns)
+		case notifications.ChannelFCM:
+			cfg.FCM = &notifications.FCMConfig{CredentialsJSON: d.fcm.ServiceAccountJSON(), Endpoint: d.fcm.Endpoint(),
+				HTTPClient: d.fcm.Client()}
+		case notifications.ChannelSMS:
+			cfg.SMS = smsConfig(d.twilio)
+		}
+	}
+	if edit != nil {
+		edit(d, &cfg)
+	}
+	reg, err := notifications.NewRegistryFromConfig(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.reg, d.queue = reg, server.NewOutboxQueue(st)
+
+	// A fixed key-encryption key and operator key: several APIs may share
+	// one store.
+	d.env = newEnvWith(t, st, func(s *envSpec) {
+		s.deps.KEK = []byte("delivery-tests-key-encryption-k!")
+		s.deps.Notifications, s.deps.WakeDeliveries = reg, func() { d.woken.Add(1) }
+		s.op = strings.Repeat("d", 40)
+	})
+	return d
+}
+
+// apnsConfig is the app's APNs configuration for the local test server s,
+// as Serve makes it from LINTEL_APNS_*.
+func apnsConfig(s *notifytest.APNsServer) *notifications.APNsConfig {
+	return &notifications.APNsConfig{AuthKey: s.AuthKey, KeyID: s.KeyID, TeamID: s.TeamID,
+		Topic: testTopic, Host: s.URL, HTTPClient: s.Client()}
+}
+
+// smsConfig is the Twilio configuration for the local test server s.
+func smsConfig(s *notifytest.TwilioServer) *notifications.SMSConfig {
+	return &notifications.SMSConfig{AccountSID: s.AccountSID, AuthToken: s.AuthToken,
+		From: testSender, BaseURL: s.URL, HTTPClient: s.Client()}
+}
+
+// worker returns a worker on the SQL queue with short timings: retries are
+// due almost at once, so a test drives them with drain.
+func (d *deliveryEnv) worker(t testing.TB, owner string, edit func(*notifications.WorkerConfig)) *notifications.Worker {
+	t.Helper()
+	cfg := notifications.WorkerConfig{
+		Owner: owner, Concurrency: 4, BatchSize: 16, PollInterval: 20 * time.Millisecond,
+		Lease: 10 * time.Second, SendTimeout: 5 * time.Second, StopTimeout: 5 * time.Second,
+		BackoffBase: time.Millisecond, BackoffCap: time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	w, err := notifications.NewWorker(d.queue, d.reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// drain runs w until a claim finds nothing due, and returns how many
+// messages it handled (attempts, not messages: a retried message counts
+// once per attempt).
+func drain(t testing.TB, w *notifications.Worker) int {
+	t.Helper()
+	total := 0
+	for range 50 {
+		n, err := w.RunOnce(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			// A retry may be due a millisecond from now.
+			time.Sleep(5 * time.Millisecond)
+			if n, err = w.RunOnce(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return total
+			}
+		}
+		total += n
+	}
+	t.Fatal("the outbox never drained")
+	return total
+}
+
+// deliveries lists the site's outbox through the API.
+func (d *deliveryEnv) deliveries(f fixture, query string) []map[string]any {
+	d.t.Helper()
+	r := d.must(200, "GET", "/v1/sites/"+f.site+"/deliveries"+query, f.admin, nil)
+	var out []map[string]any
+	for _, it := range r.json()["items"].([]any) {
+		out = append(out, it.(map[string]any))
+	}
+	return out
+}
+
+// enrollPhone issues a mobile credential to the user without delivery and
+// accepts it from a phone of the platform with the push token.
+func (e *env) enrollPhone(f fixture, platform, token string) string {
+	e.t.Helper()
+	iss := e.must(201, "POST", "/v1/sites/"+f.site+"/users/"+f.user+"/mobile-credentials", f.admin, map[string]any{"deliver_via": "none"})
+	code := iss.json()["invitation"].(map[string]any)["code"].(string)
+	p := newPhone(e.t)
+	acc := e.must(200, "POST", "/v1/invitations/"+code+"/accept", "", map[string]any{
+		"device_public_key": p.jwk, "platform": platform, "push_token": token,
+	})
+	return acc.str("credential_id")
+}
+
+// hexToken is an APNs-shaped device token, distinct per n.
+func hexToken(n int) string { return fmt.Sprintf("%064x", n+0xabc000) }
+
+// fcmToken is an FCM-shaped registration token, distinct per n.
+func fcmToken(n int) string { return fmt.Sprintf("fcm-token:%040d", n) }

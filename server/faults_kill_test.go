@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -54,12 +53,7 @@ type serveProc struct {
 }
 
 func newServeProc(t *testing.T, vars map[string]string) *serveProc {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t)
 	p := &serveProc{t: t, base: "http://" + addr, env: append(os.Environ(), faultServeEnv+"=1", "LINTEL_ADDR="+addr)}
 	for k, v := range vars {
 		p.env = append(p.env, k+"="+v)
@@ -77,14 +71,7 @@ func (p *serveProc) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	testkit.WaitFor(p.t, 30*time.Second, "the server ready", func() bool {
-		resp, err := http.Get(p.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	testkit.WaitReady(p.t, 30*time.Second, p.base)
 }
 
 // kill is kill -9: no shutdown, no release of claims.
@@ -228,7 +215,7 @@ func TestKillDashNineUnderLoad(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		killedAt := time.Now()
-		st, err := models.Open(context.Background(), dbURL, models.Options{})
+		st, err := models.Open(t.Context(), dbURL, models.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 // every state update exactly once.
 func TestWalletSyncLeasesAcrossFaults(t *testing.T) {
 	pg := modelstest.StartPrivatePostgres(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	clk := newTestClock()
 	st := pg.Store(modelstest.Options{Now: clk.Now})
 	w := newWalletEnv(t, st, clk, walletOpts{google: true})

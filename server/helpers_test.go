@@ -6,6 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -73,13 +77,7 @@ func newEnvWith(t testing.TB, st *models.Store, edit func(*envSpec)) *env {
 
 // newEnvURL opens its own store on dbURL (which may be shared with other
 // instances) and feeds changes the way Serve does.
-func newEnvURL(t *testing.T, dbURL string, kek []byte) *env { return newEnvURLTB(t, dbURL, kek) }
-
-func newEnvURLTB(t testing.TB, dbURL string, kekOpt ...[]byte) *env {
-	var kek []byte
-	if len(kekOpt) > 0 {
-		kek = kekOpt[0]
-	}
+func newEnvURL(t testing.TB, dbURL string, kek []byte) *env {
 	t.Helper()
 	return newEnvURLConfig(t, dbURL, kek, testConfig())
 }
@@ -244,6 +242,16 @@ func (e *env) fixture(name string) fixture {
 	return f
 }
 
+// doorWithReader adds a door named name to f's site, with a reader; it
+// returns the door's id and the reader's token.
+func (e *env) doorWithReader(f fixture, name string) (door, reader string) {
+	e.t.Helper()
+	base := "/v1/sites/" + f.site
+	door = e.must(201, "POST", base+"/doors", f.admin, map[string]any{"name": name}).str("id")
+	reader = e.must(201, "POST", base+"/doors/"+door+"/readers", f.admin, nil).str("token")
+	return door, reader
+}
+
 func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -257,3 +265,182 @@ func mustKey(t testing.TB) *ecdsa.PrivateKey {
 var noThrottle = server.Throttle{AuthFailAddr: server.Rate{Off: true}, AuthFailPrefix: server.Rate{Off: true},
 	WalletLog: server.Rate{Off: true}, Challenge: server.Rate{Off: true}, Accept: server.Rate{Off: true},
 	PassPage: server.Rate{Off: true}, SignIn: server.Rate{Off: true}}
+
+// integEnv is an env that also keeps the clock shared by the store and
+// the API.
+type integEnv struct {
+	*env
+	clk *testClock
+}
+
+// eachInteg runs fn on both databases.
+func eachInteg(t *testing.T, fn func(t *testing.T, e *integEnv)) {
+	t.Helper()
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newIntegEnv(t, st, clk)) })
+}
+
+func newIntegEnv(t testing.TB, st *models.Store, clk *testClock) *integEnv {
+	t.Helper()
+	e := newEnvWith(t, st, func(s *envSpec) {
+		s.deps.Now, s.deps.Config = clk.Now, server.Config{PublicURL: "https://lintel.test"}
+	})
+	return &integEnv{env: e, clk: clk}
+}
+
+// send is do with a raw body and extra headers (nil values are not sent).
+func (e *env) send(method, path, key, contentType, body string, headers map[string]string) resp {
+	e.t.Helper()
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, e.request(method, path, key, contentType, body, headers))
+	return resp{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+}
+
+func (e *env) request(method, path, key, contentType, body string, headers map[string]string) *http.Request {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// csvRows parses a CSV answer.
+func csvRows(t testing.TB, r resp) [][]string {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+		t.Fatalf("content type %q: %s", ct, r.body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v\n%s", err, r.body)
+	}
+	return rows
+}
+
+// waitImport polls the job until it ends and returns it.
+func (e *env) waitImport(path, key string) resp {
+	e.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		r := e.must(200, "GET", path, key, nil)
+		if s := r.str("status"); s == "done" || s == "failed" {
+			return r
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("import still %s: %s", r.str("status"), r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testClock is the kit's clock, starting at the whole second of now, shared
+// by the store and the API.
+type testClock = testkit.Clock
+
+func newTestClock() *testClock { return testkit.NewClock(time.Now().UTC().Truncate(time.Second)) }
+
+// eachClock runs fn on both databases, each with its own clock shared by
+// the store and the API.
+func eachClock(t *testing.T, fn func(t *testing.T, e *env, clk *testClock)) {
+	t.Helper()
+	eachClockConfig(t, testConfig(), fn)
+}
+
+// eachClockConfig is eachClock with the API's configuration.
+func eachClockConfig(t *testing.T, cfg server.Config, fn func(t *testing.T, e *env, clk *testClock)) {
+	t.Helper()
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newEnvConfig(t, st, cfg, clk.Now), clk) })
+}
+
+func newEnvClock(t testing.TB, st *models.Store, clk *testClock) *env {
+	t.Helper()
+	return newEnvConfig(t, st, testConfig(), clk.Now)
+}
+
+// obj and arr read nested JSON.
+func asObj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+func asArr(v any) []any          { a, _ := v.([]any); return a }
+
+func (r resp) listItems() []map[string]any {
+	var out []map[string]any
+	for _, it := range asArr(r.json()["items"]) {
+		out = append(out, asObj(it))
+	}
+	return out
+}
+
+// hasField reports whether a problem names field (exactly).
+func (r resp) namesField(field string) bool {
+	for _, f := range r.fields() {
+		if f == field {
+			return true
+		}
+	}
+	return false
+}
+
+func rfcUTC(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// passBody is a valid request for a pass of type typ on doors, starting now.
+func passBody(typ string, now time.Time, doors ...string) map[string]any {
+	b := map[string]any{
+		"type":     typ,
+		"visitor":  map[string]any{"name": "Vera Visitor", "phone": "+14155550199"},
+		"door_ids": doors,
+	}
+	switch typ {
+	case "recurring":
+		b["schedule"] = map[string]any{"days": []string{"mon", "wed"}, "start": "08:00", "end": "10:00"}
+	default:
+		b["starts_at"], b["ends_at"] = rfcUTC(now), rfcUTC(now.Add(3*time.Hour))
+	}
+	return b
+}
+
+// memberOf creates a user in group and returns their member key.
+func (e *env) memberOf(f fixture, group, name, phone string) (userID, key string) {
+	e.t.Helper()
+	userID = e.must(201, "POST", "/v1/sites/"+f.site+"/users", e.op, map[string]any{"name": name, "phone": phone, "group_id": group}).str("id")
+	key = e.must(201, "POST", "/v1/sites/"+f.site+"/users/"+userID+"/api-keys", e.op, nil).str("key")
+	return userID, key
+}
+
+// passKeys are the public keys a reader would verify QR tokens with.
+func (e *env) passKeys() credential.KeySet {
+	e.t.Helper()
+	ks, err := credential.ParseJWKS(e.must(200, "GET", "/.well-known/jwks.json", "", nil).body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ks
+}
+
+// pinKey and cardKey decode a bundle's keys.
+func pinKey(t testing.TB, s string) []byte {
+	t.Helper()
+	k, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(k) != 32 {
+		t.Fatalf("pin_key %q: %v", s, err)
+	}
+	return k
+}
+
+func hasString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func fieldList(r resp) string { return strings.Join(r.fields(), ",") }

@@ -45,13 +45,13 @@ func importErrors(r resp) []importErr {
 
 func siteUsers(t testing.TB, e *env, site string) map[string]models.User {
 	t.Helper()
-	rows, _, err := e.store.ListUsers(context.Background(), site, models.UserFilter{}, models.Page{Limit: 1000})
+	rows, _, err := e.store.ListUsers(t.Context(), site, models.UserFilter{}, models.Page{Limit: 1000})
 	return keyedBy(t, rows, err, func(u models.User) string { return u.Name })
 }
 
 func siteCards(t testing.TB, e *env, site string) map[string]models.Credential {
 	t.Helper()
-	rows, _, err := e.store.ListCredentials(context.Background(), site, models.CredentialFilter{Cards: true}, models.Page{Limit: 1000})
+	rows, _, err := e.store.ListCredentials(t.Context(), site, models.CredentialFilter{Cards: true}, models.Page{Limit: 1000})
 	return keyedBy(t, rows, err, func(c models.Credential) string { return c.Number })
 }
 
@@ -245,7 +245,7 @@ func TestImportProgressStream(t *testing.T) {
 		defer srv.Close()
 		req := e.request("GET", srv.URL+"/v1/sites/"+f.site+"/imports/"+r.str("id")+"/events", f.admin, "", "", nil)
 		req.RequestURI = ""
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
 		res, err := srv.Client().Do(req.WithContext(ctx))
 		if err != nil {
@@ -287,7 +287,7 @@ func TestImportProgressStream(t *testing.T) {
 // with the reason, never stays running.
 func TestImportResume(t *testing.T) {
 	eachInteg(t, func(t *testing.T, e *integEnv) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f := e.fixture("A")
 		body := importHeader + "Skipped,skip@example.com,,,,,\nResumed,res@example.com,,,,,\n"
 		im := &models.Import{SiteID: f.site, Actor: "admin:test", Total: 2, Body: []byte(body)}

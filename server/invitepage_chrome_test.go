@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
@@ -67,7 +68,7 @@ func TestInvitePageInChromium(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := decodeQR(t, img); got != "https://lintel.test/invite/"+code {
+			if got := testkit.DecodeQR(t, img); got != "https://lintel.test/invite/"+code {
 				t.Fatalf("the QR code on screen says %q", got)
 			}
 			saveArtifact(t, "invite-page-"+itoa(screen.width)+"x"+itoa(screen.height)+".png", run("screenshot the page", chromedp.FullScreenshot(100)))

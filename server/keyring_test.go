@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"crypto/rand"
 	"os"
 	"path/filepath"
@@ -19,7 +18,7 @@ func TestKeyRotation(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, st *models.Store) {
 		kek := make([]byte, 32)
 		_, _ = rand.Read(kek)
-		ctx := context.Background()
+		ctx := t.Context()
 		now := time.Now()
 		ring, err := server.NewKeyring(ctx, st, kek, time.Hour, func() time.Time { return now })
 		if err != nil {

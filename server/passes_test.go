@@ -4,11 +4,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/boombuler/barcode/qr"
-
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/offlinepin"
 )
@@ -268,8 +268,7 @@ func TestPassPINs(t *testing.T) {
 		f := e.fixture("A")
 		base := "/v1/sites/" + f.site
 		now := clk.Now()
-		garage := e.must(201, "POST", base+"/doors", f.admin, map[string]any{"name": "Garage"}).str("id")
-		garageReader := e.must(201, "POST", base+"/doors/"+garage+"/readers", f.admin, nil).str("token")
+		garage, garageReader := e.doorWithReader(f, "Garage")
 		b := e.bundle(f.reader, "")
 		key := pinKey(t, b.PINKey)
 		cardKey, _ := base64.RawURLEncoding.DecodeString(b.CardKey)
@@ -593,6 +592,195 @@ func TestPassUses(t *testing.T) {
 		rest := e.must(200, "GET", base+"/visitor-passes/"+tmp.str("id")+"/events?limit=2&cursor="+page.str("next_cursor"), f.admin, nil)
 		if len(page.listItems()) != 2 || len(rest.listItems()) != 1 || rest.str("next_cursor") != "" {
 			t.Fatalf("pages: %s / %s", page.body, rest.body)
+		}
+	})
+}
+
+// TestRedeemExactlyOnce: 50 readers' calls at once for one single-use pass
+// give one 200 and 49 409 already_used, on both databases.
+func TestRedeemExactlyOnce(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		base := "/v1/sites/" + f.site
+		now := clk.Now()
+		p := e.must(201, "POST", base+"/visitor-passes", f.admin, passBody("single_use", now, f.door)).str("id")
+
+		const callers = 50
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[int]int{}
+		reasons := map[string]int{}
+		start := make(chan struct{})
+		for i := 0; i < callers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				r := e.do("POST", "/v1/reader/redeem", f.reader, map[string]any{"pass_id": p})
+				mu.Lock()
+				codes[r.status]++
+				if r.status != 200 {
+					reasons[r.str("code")]++
+				}
+				mu.Unlock()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if codes[200] != 1 || codes[409] != callers-1 || reasons["already_used"] != callers-1 {
+			t.Fatalf("statuses %v, reasons %v", codes, reasons)
+		}
+
+		got := e.must(200, "GET", base+"/visitor-passes/"+p, f.admin, nil)
+		if got.str("status") != "used" || got.str("used_at") == "" {
+			t.Fatalf("after redeem: %s", got.body)
+		}
+		// The other readers learn it; the redemption is an event of the pass.
+		if b := e.bundle(f.reader, ""); !hasString(b.PassesUsed, p) {
+			t.Fatalf("passes_used %v", b.PassesUsed)
+		}
+		evs := e.must(200, "GET", base+"/visitor-passes/"+p+"/events", f.admin, nil).listItems()
+		if len(evs) != 1 || evs[0]["action"] != "pass.redeemed" || evs[0]["door_id"] != f.door {
+			t.Fatalf("events: %v", evs)
+		}
+	})
+}
+
+func TestRedeemRefusals(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		g := e.fixture("B")
+		base := "/v1/sites/" + f.site
+		now := clk.Now()
+		_, garageReader := e.doorWithReader(f, "Garage")
+		create := func(body map[string]any) string {
+			return e.must(201, "POST", base+"/visitor-passes", f.admin, body).str("id")
+		}
+		single := create(passBody("single_use", now, f.door))
+		temporary := create(passBody("temporary", now, f.door))
+		revoked := create(passBody("single_use", now, f.door))
+		e.must(200, "DELETE", base+"/visitor-passes/"+revoked, f.admin, nil)
+		later := passBody("single_use", now, f.door)
+		later["starts_at"], later["ends_at"] = rfcUTC(now.Add(2*time.Hour)), rfcUTC(now.Add(4*time.Hour))
+		future := create(later)
+
+		redeem := func(reader, pass string) resp {
+			return e.do("POST", "/v1/reader/redeem", reader, map[string]any{"pass_id": pass})
+		}
+		for _, tt := range []struct {
+			name, reader, pass string
+			status             int
+			code               string
+		}{
+			{"not single-use", f.reader, temporary, 409, "not_single_use"},
+			{"revoked", f.reader, revoked, 409, "pass_revoked"},
+			{"another door", garageReader, single, 409, "door_not_allowed"},
+			{"not yet valid", f.reader, future, 409, "not_yet_valid"},
+			{"another site's reader", g.reader, single, 404, "not_found"},
+			{"unknown pass", f.reader, "pass_nope", 404, "not_found"},
+		} {
+			if r := redeem(tt.reader, tt.pass); r.status != tt.status || r.str("code") != tt.code {
+				t.Errorf("%s: %d %s", tt.name, r.status, r.body)
+			}
+		}
+		// Within the leeway of a minute, a pass about to start redeems.
+		clk.Advance(2*time.Hour - 30*time.Second)
+		if r := redeem(f.reader, future); r.status != 200 || r.str("pass_id") != future || r.str("status") != "used" {
+			t.Fatalf("within leeway: %d %s", r.status, r.body)
+		}
+		clk.Advance(5 * time.Hour)
+		if r := redeem(f.reader, single); r.status != 409 || r.str("code") != "expired" {
+			t.Fatalf("expired: %d %s", r.status, r.body)
+		}
+		if r := e.do("POST", "/v1/reader/redeem", f.reader, map[string]any{}); r.status != 422 || !r.namesField("pass_id") {
+			t.Fatalf("no pass_id: %d %s", r.status, r.body)
+		}
+		e.must(403, "POST", "/v1/reader/redeem", f.admin, map[string]any{"pass_id": single})
+		e.must(401, "POST", "/v1/reader/redeem", "", map[string]any{"pass_id": single})
+	})
+}
+
+// TestUploadSpendsOnlyItsDoor: a reader reports only what its door could
+// decide (issue 17 item 4). The garage reader's granted events naming the
+// lobby's single-use pass and the lobby's PIN, and another site's reader's
+// event naming that pass, are stored flagged and change nothing, as redeem
+// refuses the same; the lobby reader's identical events spend them.
+func TestUploadSpendsOnlyItsDoor(t *testing.T) {
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		g := e.fixture("B")
+		base := "/v1/sites/" + f.site
+		now := clk.Now()
+		garage, garageReader := e.doorWithReader(f, "Garage")
+		key := pinKey(t, e.bundle(f.reader, "").PINKey)
+		qrPass := e.must(201, "POST", base+"/visitor-passes", f.admin, passBody("single_use", now, f.door)).str("id")
+		pinBody := passBody("single_use", now, f.door)
+		pinBody["methods"] = []string{"pin"}
+		pinPass := e.must(201, "POST", base+"/visitor-passes", f.admin, pinBody)
+		pinID, _ := offlinepin.ID(key, pinPass.str("pin"))
+
+		ev := func(id, method string, extra map[string]any) map[string]any {
+			m := map[string]any{"event_id": id, "occurred_at": clk.Now().Format(time.RFC3339Nano), "granted": true, "method": method}
+			for k, v := range extra {
+				m[k] = v
+			}
+			return m
+		}
+		upload := func(reader string, evs ...any) {
+			t.Helper()
+			r := e.must(200, "POST", "/v1/reader/events", reader, map[string]any{"events": evs})
+			if a, _ := r.json()["accepted"].(float64); int(a) != len(evs) {
+				t.Fatalf("upload: %s", r.body)
+			}
+		}
+		status := func(pass string) string {
+			return e.must(200, "GET", base+"/visitor-passes/"+pass, f.admin, nil).str("status")
+		}
+		if r := e.do("POST", "/v1/reader/redeem", garageReader, map[string]any{"pass_id": qrPass}); r.status != 409 || r.str("code") != "door_not_allowed" {
+			t.Fatalf("redeem from the garage: %d %s", r.status, r.body)
+		}
+		upload(garageReader,
+			ev("evt-forged-qr-1", "qr", map[string]any{"pass_id": qrPass}),
+			ev("evt-forged-pin-1", "pin", map[string]any{"credential_id": pinID}))
+		upload(g.reader, ev("evt-forged-site-1", "qr", map[string]any{"pass_id": qrPass}))
+		for _, p := range []string{qrPass, pinPass.str("id")} {
+			if st := status(p); st != "active" {
+				t.Fatalf("pass %s after forged uploads: %s", p, st)
+			}
+		}
+		if b := e.bundle(f.reader, ""); len(b.PassesUsed) != 0 || len(b.PINsSpent) != 0 {
+			t.Fatalf("bundle after forged uploads: used %v spent %v", b.PassesUsed, b.PINsSpent)
+		}
+		flagged := map[string]string{}
+		for _, it := range e.must(200, "GET", base+"/events?type=access&door_id="+garage, f.admin, nil).listItems() {
+			flagged[it["event_id"].(string)], _ = it["detail"].(string)
+		}
+		if d := flagged["evt-forged-qr-1"]; !strings.HasPrefix(d, "pass="+qrPass+" forged=pass_not_on_door") {
+			t.Fatalf("the pass event's detail: %q (%v)", d, flagged)
+		}
+		if d := flagged["evt-forged-pin-1"]; d != "forged=pin_not_on_door" {
+			t.Fatalf("the PIN event's detail: %q", d)
+		}
+		// The flagged event is still one of the pass's events.
+		if evs := e.must(200, "GET", base+"/visitor-passes/"+qrPass+"/events", f.admin, nil).listItems(); len(evs) != 1 || evs[0]["event_id"] != "evt-forged-qr-1" {
+			t.Fatalf("pass events: %v", evs)
+		}
+		gEvents := e.must(200, "GET", "/v1/sites/"+g.site+"/events?type=access", g.admin, nil).listItems()
+		if len(gEvents) != 1 || !strings.Contains(gEvents[0]["detail"].(string), "forged=pass_not_of_site") {
+			t.Fatalf("the other site's event: %v", gEvents)
+		}
+
+		// The lobby's reader may.
+		upload(f.reader,
+			ev("evt-lobby-qr-1", "qr", map[string]any{"pass_id": qrPass}),
+			ev("evt-lobby-pin-1", "pin", map[string]any{"credential_id": pinID}))
+		for _, p := range []string{qrPass, pinPass.str("id")} {
+			if st := status(p); st != "used" {
+				t.Fatalf("pass %s after the lobby's upload: %s", p, st)
+			}
+		}
+		if b := e.bundle(f.reader, ""); !hasString(b.PINsSpent, pinID) {
+			t.Fatalf("bundle: spent %v", b.PINsSpent)
 		}
 	})
 }

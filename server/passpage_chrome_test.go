@@ -114,7 +114,7 @@ func TestPassPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := decodeQR(t, img)
+	token := testkit.DecodeQR(t, img)
 	claims, err := credential.VerifyPassToken(w.passKeys(), f.site, token, clk.Now().Add(time.Minute), 0)
 	if err != nil || claims.ID != p.id {
 		t.Fatalf("the QR code on screen is not the pass's token: %v", err)

@@ -5,37 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"html"
-	"image"
 	"image/png"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/internal/testkit"
 )
-
-// decodeQR reads the QR code in img.
-func decodeQR(t testing.TB, img image.Image) string {
-	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A machine-drawn symbol is read module by module first (PURE_BARCODE):
-	// the finder-pattern search alone misses a few percent of clean symbols.
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
-	if err != nil {
-		res, err = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	}
-	if err != nil {
-		t.Fatalf("the QR code does not decode: %v", err)
-	}
-	return res.GetText()
-}
 
 var (
 	qrImgRe   = regexp.MustCompile(`<img id="qr" src="([^"]+)"`)
@@ -63,7 +41,7 @@ func pageQR(t testing.TB, page string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeQR(t, img)
+	return testkit.DecodeQR(t, img)
 }
 
 // checkPageHeaders: private, unindexed, and a CSP that allows exactly the

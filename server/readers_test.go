@@ -12,6 +12,7 @@ import (
 
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models/modelstest"
 )
 
@@ -21,18 +22,6 @@ func openReporting(t *testing.T, base, key string) (<-chan [2]string, context.Ca
 	t.Helper()
 	return openStreamWith(t, base, key, map[string]string{wire.HeaderReaderVersion: "lintel-reader/1.4.2",
 		wire.HeaderBundleVersion: "3", wire.HeaderQueueDepth: "17"})
-}
-
-// pollUntil polls cond every 20 ms until it holds or 5 s pass.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
 }
 
 func (e *env) readers(f fixture, query string) []map[string]any {
@@ -71,8 +60,8 @@ func TestReadersListAndPresence(t *testing.T) {
 			t.Fatal("no reader.online audit event")
 		}
 		cancel()
-		pollUntil(t, "the reader to show offline", func() bool { return e.readers(f, "")[0]["connected"] == false })
-		pollUntil(t, "reader.offline", func() bool { return e.hasAudit(f, "reader.offline") })
+		testkit.WaitFor(t, 5*time.Second, "the reader to show offline", func() bool { return e.readers(f, "")[0]["connected"] == false })
+		testkit.WaitFor(t, 5*time.Second, "reader.offline", func() bool { return e.hasAudit(f, "reader.offline") })
 	})
 }
 
@@ -172,7 +161,7 @@ func TestDecommissionReader(t *testing.T) {
 			t.Fatalf("decommission: %s", r.body)
 		}
 		waitEvent(t, ch, wire.TypeDecommissioned, "")
-		pollUntil(t, "the stream to close", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the stream to close", func() bool {
 			select {
 			case _, ok := <-ch:
 				return !ok

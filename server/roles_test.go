@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -201,7 +200,7 @@ func TestNoneGroupRefused(t *testing.T) {
 func TestNoneRoleBundle(t *testing.T) {
 	eachSite(t, "Maple Court", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
-		ctx := context.Background()
+		ctx := t.Context()
 		legacy := &models.Group{SiteID: f.site, Name: "No Access", Role: models.RoleNone, DoorIDs: []string{f.door}, VPEnabled: true}
 		if err := e.store.CreateGroup(ctx, legacy); err != nil {
 			t.Fatal(err)

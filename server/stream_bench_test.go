@@ -24,7 +24,7 @@ func BenchmarkHeldStreams(b *testing.B) {
 	}
 	for _, db := range benchDBs {
 		b.Run(db.name, func(b *testing.B) {
-			e := newEnvURLTB(b, db.url(b))
+			e := newEnvURL(b, db.url(b), nil)
 			f := e.fixture("Held")
 			srv := httptest.NewServer(unchecked(e.handler))
 			b.Cleanup(srv.Close)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -14,7 +13,7 @@ import (
 // names the caller, and a member is held to their own rules.
 func TestServiceWithoutGin(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ctx := context.Background()
+		ctx := t.Context()
 		a, _, err := New(Deps{Store: st, Config: Config{PublicURL: "https://lintel.test"}})
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -42,13 +41,13 @@ func failWrites(t *testing.T, st *models.Store) (fail func(what string)) {
 		}
 	}
 	for _, s := range stmts {
-		if _, err := db.ExecContext(context.Background(), s); err != nil {
+		if _, err := db.ExecContext(t.Context(), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
 	return func(what string) {
 		t.Helper()
-		if _, err := db.ExecContext(context.Background(), `INSERT INTO test_fail (what) VALUES ('`+what+`')`); err != nil {
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO test_fail (what) VALUES ('`+what+`')`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,7 +228,7 @@ func clearFail(t *testing.T, st *models.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(context.Background(), `DELETE FROM test_fail`); err != nil {
+	if _, err := db.ExecContext(t.Context(), `DELETE FROM test_fail`); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -218,8 +218,7 @@ func newWalletEnv(t testing.TB, st *models.Store, clk *testClock, o walletOpts) 
 		w.apns = notifytest.NewAPNs(t)
 		cfg.APNs = &notifications.APNsConfig{}
 		if !o.noAppKey {
-			cfg.APNs = &notifications.APNsConfig{AuthKey: w.apns.AuthKey, KeyID: w.apns.KeyID, TeamID: w.apns.TeamID,
-				Topic: testTopic, Host: w.apns.URL, HTTPClient: w.apns.Client()}
+			cfg.APNs = apnsConfig(w.apns)
 		}
 		if o.apple {
 			cert := deps.WalletSigner.ClientCertificate()

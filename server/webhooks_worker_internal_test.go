@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -12,11 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/webhooks"
@@ -28,12 +27,9 @@ import (
 // endpoint, and every request carries a signature that verifies with the
 // secret shown at creation.
 func TestWebhookWorker(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	modelstest.EachWith(t, modelstest.Options{Now: clock}, func(t *testing.T, st *models.Store) {
-		ctx := context.Background()
+	clk := testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	modelstest.EachWith(t, modelstest.Options{Now: clk.Now}, func(t *testing.T, st *models.Store) {
+		ctx := t.Context()
 		kek := make([]byte, 32)
 		rand.Read(kek)
 		block, _ := aes.NewCipher(kek)
@@ -75,14 +71,14 @@ func TestWebhookWorker(t *testing.T) {
 			if err := st.Audit(ctx, site.ID, "key_1", "user.deactivated", "", "usr_1", ""); err != nil {
 				t.Fatal(err)
 			}
-			w := &WebhookWorker{Store: st, AEAD: aead, AllowPrivate: true, Now: clock, Owner: "wrk_test",
-				Sender: webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, Now: clock,
+			w := &WebhookWorker{Store: st, AEAD: aead, AllowPrivate: true, Now: clk.Now, Owner: "wrk_test",
+				Sender: webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, Now: clk.Now,
 					TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig})}
 			for range len(tc.statuses) {
 				if _, err := w.RunOnce(ctx, 10); err != nil {
 					t.Fatal(err)
 				}
-				advance(6 * time.Second) // past the first backoff (5 s)
+				clk.Advance(6 * time.Second) // past the first backoff (5 s)
 			}
 			if _, err := w.RunOnce(ctx, 10); err != nil { // nothing left to send
 				t.Fatal(err)

@@ -6,29 +6,26 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	reader "github.com/lintel/lintel/ble-reader"
+	"github.com/lintel/lintel/internal/cli"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	cli.Main(run)
 }
 
-func run(args []string) int {
+func run(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg, err := reader.ParseArgs("ble-reader", args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ble-reader:", err)
+		fmt.Fprintln(stderr, "ble-reader:", err)
 		return 2
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	d, err := reader.New(cfg, reader.Options{Log: log})
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -15,21 +15,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/lintel/lintel/internal/cli"
 	"github.com/lintel/lintel/loadgen"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "lintel-load:", err)
-		os.Exit(1)
-	}
+	cli.MainErr("lintel-load", run)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func TestRunRefuses(t *testing.T) {
 		{[]string{"-url", "http://10.1.2.3:8080", "-key", "k"}, "not a loopback address"},
 		{[]string{"-url", "http://127.0.0.1:1", "-key", "k", "-scenarios", "nope"}, `unknown scenario "nope"`},
 	} {
-		err := run(context.Background(), tc.args, io.Discard, io.Discard)
+		err := run(t.Context(), tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}

@@ -10,9 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/lintel/lintel/internal/cli"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/server"
 )
@@ -30,12 +29,9 @@ Configuration comes from LINTEL_* environment variables (see README).
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "lintel:", err)
-		os.Exit(1)
-	}
+	cli.MainErr("lintel", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return run(ctx, args, os.Getenv, stdout, stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,47 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models/modelstest"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// syncBuf is a bytes.Buffer safe to read while the server writes to it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestMigrateThenServe(t *testing.T) {
 	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
 		// EachURL's databases are migrated by nobody yet: start from empty.
-		addr := freeAddr(t)
+		addr := testkit.FreeAddr(t)
 		env := map[string]string{
 			"LINTEL_DATABASE_URL":  dbURL,
 			"LINTEL_ADDR":          addr,
@@ -57,8 +28,8 @@ func TestMigrateThenServe(t *testing.T) {
 			"LINTEL_AUTO_MIGRATE":  "false",
 			"LINTEL_DATA_DIR":      filepath.Join(t.TempDir(), "data"),
 		}
-		ctx := context.Background()
-		var out, errOut syncBuf
+		ctx := t.Context()
+		var out, errOut testkit.Buffer
 		err := run(ctx, []string{"serve"}, envOf(env), &out, &errOut)
 		if err == nil || !strings.Contains(err.Error(), "lintel migrate up") {
 			t.Fatalf("serve on an empty schema without auto-migrate: %v", err)
@@ -69,17 +40,14 @@ func TestMigrateThenServe(t *testing.T) {
 		if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &errOut); err != nil {
 			t.Fatal(err)
 		}
-		var st syncBuf
+		var st testkit.Buffer
 		if err := run(ctx, []string{"migrate", "status"}, envOf(env), &st, &errOut); err != nil || strings.Contains(st.String(), "pending") || !strings.Contains(st.String(), "applied") {
 			t.Fatalf("status after: %v %s", err, st.String())
 		}
 
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		var sout syncBuf
-		go func() { done <- run(sctx, []string{"serve"}, envOf(env), &sout, &errOut) }()
+		var sout testkit.Buffer
 		base := "http://" + addr
-		waitReady(t, base)
+		stop := testkit.Serve(t, base, func(ctx context.Context) error { return run(ctx, []string{"serve"}, envOf(env), &sout, &errOut) })
 		req, _ := http.NewRequest("GET", base+"/v1/sites", nil)
 		req.Header.Set("Authorization", "Bearer "+env["LINTEL_BOOTSTRAP_KEY"])
 		resp, err := http.DefaultClient.Do(req)
@@ -92,7 +60,7 @@ func TestMigrateThenServe(t *testing.T) {
 		}
 
 		// Admin keys from the CLI work against the running server.
-		var kout syncBuf
+		var kout testkit.Buffer
 		if err := run(ctx, []string{"admin", "create-key", "--site", "site_nope"}, envOf(env), &kout, &errOut); err == nil {
 			t.Fatal("create-key for an unknown site succeeded")
 		}
@@ -113,14 +81,8 @@ func TestMigrateThenServe(t *testing.T) {
 			slow <- resp.StatusCode
 		}()
 		time.Sleep(20 * time.Millisecond)
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("serve returned %v after shutdown", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("serve did not stop")
+		if err := stop(); err != nil {
+			t.Fatalf("serve returned %v after shutdown", err)
 		}
 		if code := <-slow; code != 200 {
 			t.Fatalf("in-flight request during shutdown: %d", code)
@@ -138,15 +100,11 @@ func TestFirstStartPrintsKeyOnce(t *testing.T) {
 	dbURL := modelstest.SQLiteURL(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	for i, wantKey := range []bool{true, false} {
-		addr := freeAddr(t)
+		addr := testkit.FreeAddr(t)
 		env := map[string]string{"LINTEL_DATABASE_URL": dbURL, "LINTEL_ADDR": addr, "LINTEL_DATA_DIR": dataDir}
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut syncBuf
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, []string{"serve"}, envOf(env), &out, &errOut) }()
-		waitReady(t, "http://"+addr)
-		cancel()
-		if err := <-done; err != nil {
+		var out, errOut testkit.Buffer
+		stop := testkit.Serve(t, "http://"+addr, func(ctx context.Context) error { return run(ctx, []string{"serve"}, envOf(env), &out, &errOut) })
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.Contains(out.String(), "lk_op_"); got != wantKey {
@@ -159,7 +117,7 @@ func TestFirstStartPrintsKeyOnce(t *testing.T) {
 }
 
 func TestBadConfigAndUsage(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	tests := []struct {
 		args []string
 		env  map[string]string
@@ -175,7 +133,7 @@ func TestBadConfigAndUsage(t *testing.T) {
 		{[]string{"admin", "create-key", "--operator", "--site", "x"}, nil, "exactly one"},
 	}
 	for _, tt := range tests {
-		var out, errOut syncBuf
+		var out, errOut testkit.Buffer
 		err := run(ctx, tt.args, envOf(tt.env), &out, &errOut)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%v) = %v, want error containing %q", tt.args, err, tt.want)
@@ -183,33 +141,17 @@ func TestBadConfigAndUsage(t *testing.T) {
 	}
 }
 
-func waitReady(t *testing.T, base string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal(fmt.Sprintf("%s never became ready", base))
-}
-
 func TestKeysRotate(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"LINTEL_DATABASE_URL": "sqlite://" + dir + "/l.db", "LINTEL_DATA_DIR": filepath.Join(dir, "data")}
-	ctx := context.Background()
-	var out, errOut syncBuf
+	ctx := t.Context()
+	var out, errOut testkit.Buffer
 	if err := run(ctx, []string{"migrate", "up"}, envOf(env), &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	var kids []string
 	for i := 0; i < 2; i++ {
-		var o syncBuf
+		var o testkit.Buffer
 		if err := run(ctx, []string{"keys", "rotate"}, envOf(env), &o, &errOut); err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/phone"
+	"github.com/lintel/lintel/internal/cli"
 )
 
 func main() {
@@ -36,13 +36,10 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: phonesim accept|refresh|tap|pass|show|setup|enroll|revoke|events [flags]")
+	cmd, fs, args, ok := cli.Subcommand("phonesim", "usage: phonesim accept|refresh|tap|pass|show|setup|enroll|revoke|events [flags]", args, stderr)
+	if !ok {
 		return 2
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("phonesim "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	state := fs.String("state", "phone.json", "state file (device key and credential)")
 	server := fs.String("server", "http://127.0.0.1:8080", "server URL (accept)")
 	code := fs.String("code", "", "invitation code (accept)")
@@ -64,10 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "phonesim:", err)
-		return 1
-	}
+	fail := cli.Fail("phonesim", stderr)
 	switch cmd {
 	case "accept":
 		if *code == "" {

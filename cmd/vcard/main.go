@@ -17,34 +17,25 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/hce"
 	"github.com/lintel/lintel/ble-reader/phone"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	cli.Main(run)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vcard phone|uid [flags]")
+	cmd, fs, args, ok := cli.Subcommand("vcard", "usage: vcard phone|uid [flags]", args, stderr)
+	if !ok {
 		return 2
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vcard "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", hce.DefaultAddr, "vpcd's address for the reader (35963: first reader, 35964: second)")
 	state := fs.String("state", "phone.json", "phonesim state file: device key and credential (phone)")
 	extended := fs.Bool("extended", false, "offer the extended-length AUTHENTICATE (phone)")
@@ -55,10 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "vcard:", err)
-		return 1
-	}
+	fail := cli.Fail("vcard", stderr)
 	switch cmd {
 	case "phone":
 		p, err := phone.Load(*state, nil, nil)

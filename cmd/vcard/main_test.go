@@ -31,7 +31,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), tt.args, &out, &errb); code != tt.code || !strings.Contains(errb.String(), tt.msg) {
+		if code := run(t.Context(), tt.args, &out, &errb); code != tt.code || !strings.Contains(errb.String(), tt.msg) {
 			t.Errorf("%q: code %d, stderr %q; want %d, %q", tt.args, code, errb.String(), tt.code, tt.msg)
 		}
 	}
@@ -95,14 +95,14 @@ func TestVirtualCards(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"phone", "-state", state, "-addr", env.Readers[0].Addr}, &out, &errb); code != 0 {
+	if code := run(t.Context(), []string{"phone", "-state", state, "-addr", env.Readers[0].Addr}, &out, &errb); code != 0 {
 		t.Fatalf("phone: code %d\n%s%s", code, out.String(), errb.String())
 	}
 	if !strings.Contains(out.String(), "granted") {
 		t.Fatalf("phone output %q", out.String())
 	}
 	out.Reset()
-	if code := run(context.Background(), []string{"uid", "-uid", "04:a2:3b:9c", "-addr", env.Readers[1].Addr, "-hold", "1500ms"}, &out, &errb); code != 0 {
+	if code := run(t.Context(), []string{"uid", "-uid", "04:a2:3b:9c", "-addr", env.Readers[1].Addr, "-hold", "1500ms"}, &out, &errb); code != 0 {
 		t.Fatalf("uid: code %d\n%s", code, errb.String())
 	}
 	select {
