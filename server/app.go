@@ -154,11 +154,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		_ = worker.Run(workerCtx)
-	}()
+	workerDone := background(func() { _ = worker.Run(workerCtx) })
 	defer func() {
 		stopWorker()
 		<-workerDone
@@ -172,31 +168,19 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	// The wallet sync loop (expiry sweep, Google state updates) stops with
 	// the delivery worker.
-	walletDone := make(chan struct{})
-	go func() {
-		defer close(walletDone)
-		api.RunWalletSync(workerCtx, time.Minute)
-	}()
+	walletDone := background(func() { api.RunWalletSync(workerCtx, time.Minute) })
 	// Webhook deliveries (docs/webhooks.md) stop with it too.
-	hooksDone := make(chan struct{})
 	hooks := &WebhookWorker{Store: st, AEAD: webhookAEAD(api.keys), AllowPrivate: cfg.WebhooksAllowPrivate,
 		Sender: webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.WebhooksAllowPrivate}),
 		Now:    time.Now, Log: log, Owner: models.NewID("wrk")}
-	go func() {
-		defer close(hooksDone)
-		hooks.Run(workerCtx, 2*time.Second)
-	}()
+	hooksDone := background(func() { hooks.Run(workerCtx, 2*time.Second) })
 	defer func() {
 		stopWorker()
 		<-walletDone
 		<-hooksDone
 	}()
 	// CSV imports a previous run left queued or running resume here.
-	importsDone := make(chan struct{})
-	go func() {
-		defer close(importsDone)
-		api.RunImports(workerCtx, 10*time.Second)
-	}()
+	importsDone := background(func() { api.RunImports(workerCtx, 10*time.Second) })
 	defer func() {
 		stopWorker()
 		<-importsDone
@@ -291,4 +275,15 @@ func notificationsConfig(cfg notifications.Config, signer *wallet.Signer) notifi
 	apns.WalletCertificate = &cert
 	cfg.APNs = &apns
 	return cfg
+}
+
+// background runs run in a goroutine of its own and returns a channel
+// closed once run has returned.
+func background(run func()) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run()
+	}()
+	return done
 }

@@ -58,15 +58,6 @@ func toBookingSchedule(bs *models.BookingSchedule) bookingScheduleResponse {
 		GraceMinutes: bs.GraceMinutes, UpdatedAt: rfc3339(bs.UpdatedAt)}
 }
 
-func (a *API) putBookingSchedule(c *gin.Context) {
-	req, ok := bind[bookingScheduleJSON](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.SetBookingSchedule(c.Request.Context(), mustPrincipal(c), SetBookingScheduleInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingScheduleJSON: req})
-	a.respond(c, http.StatusOK, res, err)
-}
-
 // bookingRules validates a booking schedule as PUT …/booking-schedule
 // takes it: opening hours as one window or a list, and the limits.
 func bookingRules(req bookingScheduleJSON) (booking.Rules, error) {
@@ -180,8 +171,7 @@ func (a *API) availability(c *gin.Context) {
 		v.check(to.After(from), "to", "must be after from")
 		v.check(to.Sub(from) <= booking.MaxRangeDays*24*time.Hour, "to", "is more than 62 days after from")
 	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	items, err := a.slotsLeft(ctx, bs, from, to, a.siteLocation(c))
@@ -250,20 +240,6 @@ func toBooking(b *models.Booking) bookingResponse {
 		Methods: methods, Status: b.Status, PinID: b.PinID, CreatedAt: rfc3339(b.CreatedAt), CancelledAt: rfc3339p(b.CancelledAt)}
 }
 
-func (a *API) createBooking(c *gin.Context) {
-	req, ok := bind[bookingRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.CreateBooking(c.Request.Context(), mustPrincipal(c), CreateBookingInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), bookingRequest: req})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, res)
-}
-
 func (a *API) listBookings(c *gin.Context) {
 	p, ok := pageOf(a, c)
 	if !ok {
@@ -290,8 +266,7 @@ func (a *API) listBookings(c *gin.Context) {
 		f.To = t
 	}
 	v.check(f.Status == "" || f.Status == models.BookingActive || f.Status == models.BookingCancelled, "status", "must be active or cancelled")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	rows, next, err := a.store.ListBookings(c.Request.Context(), currentSite(c).ID, doorID, f, p)

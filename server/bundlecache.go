@@ -77,7 +77,60 @@ func cacheKey(siteID, doorID string, version int64) string {
 // miss. Entries older than maxAge are rebuilt: a bundle also depends on the
 // clock (expired PINs, ended bookings), not only on the version.
 func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*cachedBundle, error)) (*cachedBundle, error) {
-	key := cacheKey(siteID, doorID, version)
+	return c.through(cacheKey(siteID, doorID, version), func() (*cachedBundle, error) {
+		e, err := build()
+		if err != nil {
+			return nil, err
+		}
+		// Stored under the version it was built at: the data may be newer
+		// than the version the caller read.
+		e.key = cacheKey(siteID, doorID, e.head.Version)
+		return e, nil
+	})
+}
+
+// getDelta returns the door's delta from since to version, building it
+// with build on a miss: every reader of a door that held the same version
+// gets the same delta, so a change costs one delta build per door, not one
+// per reader. The caller sets its reader's id on a copy.
+func (c *bundleCache) getDelta(siteID, doorID string, since, version int64, build func() (*bundle.Bundle, error)) (*bundle.Bundle, error) {
+	e, err := c.through("delta/"+cacheKey(siteID, doorID, version)+"/"+strconv.FormatInt(since, 10), func() (*cachedBundle, error) {
+		d, err := build()
+		if err != nil || d == nil {
+			return nil, err
+		}
+		js, _ := json.Marshal(d)
+		return &cachedBundle{key: "delta/" + cacheKey(siteID, doorID, d.Version) + "/" + strconv.FormatInt(since, 10),
+			size: len(js), delta: d}, nil
+	})
+	if err != nil || e == nil {
+		return nil, err
+	}
+	return e.delta, nil
+}
+
+// getSite returns the site-wide part of the full bundles at version for
+// the doors whose card key is named cardKeyID, building it with build on
+// a miss: the doors of a site share one read and one encoding of it.
+func (c *bundleCache) getSite(siteID, cardKeyID string, version int64, build func() (*siteMembers, error)) (*siteMembers, error) {
+	e, err := c.through("site/"+cacheKey(siteID, cardKeyID, version), func() (*cachedBundle, error) {
+		s, err := build()
+		if err != nil {
+			return nil, err
+		}
+		return &cachedBundle{key: "site/" + cacheKey(siteID, cardKeyID, s.data.Version), size: len(s.member), site: s}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.site, nil
+}
+
+// through returns the entry at key or, on a miss, the one build makes
+// (keyed as build says: the version it was built at may be newer than
+// key's), put in the cache; concurrent misses of a key share one build.
+// A build that makes nothing (nil, nil) is not kept.
+func (c *bundleCache) through(key string, build func() (*cachedBundle, error)) (*cachedBundle, error) {
 	if e := c.lookup(key); e != nil {
 		return e, nil
 	}
@@ -86,73 +139,17 @@ func (c *bundleCache) get(siteID, doorID string, version int64, build func() (*c
 			return e, nil
 		}
 		e, err := build()
-		if err != nil {
+		if err != nil || e == nil {
 			return nil, err
 		}
 		e.built = c.now()
-		// Stored under the version it was built at: the data may be newer
-		// than the version the caller read.
-		e.key = cacheKey(siteID, doorID, e.head.Version)
 		c.put(e)
 		return e, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*cachedBundle), nil
-}
-
-// getDelta returns the door's delta from since to version, building it
-// with build on a miss: every reader of a door that held the same version
-// gets the same delta, so a change costs one delta build per door, not one
-// per reader. The caller sets its reader's id on a copy.
-func (c *bundleCache) getDelta(siteID, doorID string, since, version int64, build func() (*bundle.Bundle, error)) (*bundle.Bundle, error) {
-	key := "delta/" + cacheKey(siteID, doorID, version) + "/" + strconv.FormatInt(since, 10)
-	if e := c.lookup(key); e != nil {
-		return e.delta, nil
-	}
-	v, err, _ := c.group.Do(key, func() (any, error) {
-		if e := c.lookup(key); e != nil {
-			return e.delta, nil
-		}
-		d, err := build()
-		if err != nil || d == nil {
-			return d, err
-		}
-		js, _ := json.Marshal(d)
-		c.put(&cachedBundle{key: "delta/" + cacheKey(siteID, doorID, d.Version) + "/" + strconv.FormatInt(since, 10),
-			size: len(js), delta: d, built: c.now()})
-		return d, nil
 	})
 	if err != nil || v == nil {
 		return nil, err
 	}
-	return v.(*bundle.Bundle), nil
-}
-
-// getSite returns the site-wide part of the full bundles at version for
-// the doors whose card key is named cardKeyID, building it with build on
-// a miss: the doors of a site share one read and one encoding of it.
-func (c *bundleCache) getSite(siteID, cardKeyID string, version int64, build func() (*siteMembers, error)) (*siteMembers, error) {
-	key := "site/" + cacheKey(siteID, cardKeyID, version)
-	if e := c.lookup(key); e != nil {
-		return e.site, nil
-	}
-	v, err, _ := c.group.Do(key, func() (any, error) {
-		if e := c.lookup(key); e != nil {
-			return e.site, nil
-		}
-		s, err := build()
-		if err != nil {
-			return nil, err
-		}
-		c.put(&cachedBundle{key: "site/" + cacheKey(siteID, cardKeyID, s.data.Version), size: len(s.member), site: s, built: c.now()})
-		return s, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*siteMembers), nil
+	return v.(*cachedBundle), nil
 }
 
 func (c *bundleCache) lookup(key string) *cachedBundle {

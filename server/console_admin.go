@@ -19,13 +19,7 @@ type param = gin.Param
 
 func (a *API) sitesPage(c *gin.Context) {
 	out, err := a.ListSites(c.Request.Context(), models.Page{Limit: 200})
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, "Sites")
-	v.Data = out.Items
-	a.show(c, "sites", v)
+	a.showLoaded(c, "Sites", "sites", out.Items, err)
 }
 
 // siteHome: admins get the dashboard, residents their own page, other
@@ -79,25 +73,28 @@ func (a *API) loadGroups(c *gin.Context) (*groupsData, error) {
 
 func (a *API) groupsPage(c *gin.Context) {
 	d, err := a.loadGroups(c)
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, "Groups")
-	v.Data = d
-	a.show(c, "groups", v)
+	a.showLoaded(c, "Groups", "groups", d, err)
 }
 
-func (a *API) groupPage(c *gin.Context) {
+// loadGroup is loadGroups for the page of the route's group, 404 when
+// the site has no such group.
+func (a *API) loadGroup(c *gin.Context) (*groupsData, error) {
 	d, err := a.loadGroups(c)
 	if err == nil && d.Group == nil {
 		err = errNotFound("group")
 	}
+	return d, err
+}
+
+func groupTitle(d *groupsData) string { return "Group " + d.Group.Name }
+
+func (a *API) groupPage(c *gin.Context) {
+	d, err := a.loadGroup(c)
 	if err != nil {
 		a.consoleFail(c, err)
 		return
 	}
-	v := a.newView(c, "Group "+d.Group.Name)
+	v := a.newView(c, groupTitle(d))
 	v.Data = d
 	a.show(c, "group", v)
 }
@@ -139,15 +136,7 @@ func (a *API) groupSave(c *gin.Context) {
 		return
 	}
 	if err := a.saveGroup(c); err != nil {
-		a.releaseNonce(c)
-		d, lerr := a.loadGroups(c)
-		if lerr != nil || d.Group == nil {
-			a.consoleFail(c, err)
-			return
-		}
-		v := a.newView(c, "Group "+d.Group.Name)
-		v.Data = d
-		a.formFail(c, err, v, "group")
+		refill(a, c, err, "group", a.loadGroup, groupTitle)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, sitePath(c, "/groups?done=group"))
@@ -215,15 +204,12 @@ func (a *API) loadProfile(c *gin.Context) (*profile, error) {
 	return &p, nil
 }
 
+func profileTitle(p *profile) string { return p.User.Name }
+
+// userPage is the profile as it is, with the flash of the action that
+// led to it (?done=).
 func (a *API) userPage(c *gin.Context) {
-	p, err := a.loadProfile(c)
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, p.User.Name)
-	v.Data = p
-	a.show(c, "user", v)
+	a.profileResult(c, nil, flashes[c.Query("done")], nil, "user")
 }
 
 // userAction runs one POST of the profile page and returns to it; a
@@ -234,15 +220,7 @@ func (a *API) userAction(c *gin.Context, do func(ctx context.Context, who Princi
 		return
 	}
 	if err := do(c.Request.Context(), mustPrincipal(c), currentSite(c).ID); err != nil {
-		a.releaseNonce(c)
-		p, perr := a.loadProfile(c)
-		if perr != nil {
-			a.consoleFail(c, err)
-			return
-		}
-		v := a.newView(c, p.User.Name)
-		v.Data = p
-		a.formFail(c, err, v, "user")
+		refill(a, c, err, "user", a.loadProfile, profileTitle)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, back+"?done="+done)

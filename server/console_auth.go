@@ -96,15 +96,29 @@ func setupError(err error) error {
 	return err
 }
 
-func (a *API) setupBegin(c *gin.Context) {
+// setupUser is the passkey user of the route's set-up link. begun, when
+// not "", is the person the ceremony was begun for: a link of another is
+// as unknown. When it cannot, it has answered with the problem.
+func (a *API) setupUser(c *gin.Context, begun string) (*passkeyUser, bool) {
 	p, err := a.store.SetupPerson(c.Request.Context(), c.Param("token"))
+	if err == nil && begun != "" && p.ID != begun {
+		err = models.ErrNotFound
+	}
 	if err != nil {
 		a.fail(c, setupError(err))
-		return
+		return nil, false
 	}
 	u, err := a.passkeyUser(c, p)
 	if err != nil {
 		a.fail(c, err)
+		return nil, false
+	}
+	return u, true
+}
+
+func (a *API) setupBegin(c *gin.Context) {
+	u, ok := a.setupUser(c, "")
+	if !ok {
 		return
 	}
 	var exclude []protocol.CredentialDescriptor
@@ -120,7 +134,7 @@ func (a *API) setupBegin(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.saveCeremony(c, ceremony{Kind: "register", PersonID: p.ID, Session: *sess}, opts)
+	a.saveCeremony(c, ceremony{Kind: "register", PersonID: u.p.ID, Session: *sess}, opts)
 }
 
 func (a *API) setupFinish(c *gin.Context) {
@@ -129,18 +143,8 @@ func (a *API) setupFinish(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	token := c.Param("token")
-	p, err := a.store.SetupPerson(c.Request.Context(), token)
-	if err == nil && p.ID != cer.PersonID {
-		err = models.ErrNotFound
-	}
-	if err != nil {
-		a.fail(c, setupError(err))
-		return
-	}
-	u, err := a.passkeyUser(c, p)
-	if err != nil {
-		a.fail(c, err)
+	u, ok := a.setupUser(c, cer.PersonID)
+	if !ok {
 		return
 	}
 	cred, err := a.console.wa.FinishRegistration(u, cer.Session, c.Request)
@@ -153,7 +157,7 @@ func (a *API) setupFinish(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	err = a.store.RegisterPasskey(c.Request.Context(), token, &models.Passkey{CredentialID: cred.ID, Data: string(data), SignCount: int64(cred.Authenticator.SignCount)})
+	err = a.store.RegisterPasskey(c.Request.Context(), c.Param("token"), &models.Passkey{CredentialID: cred.ID, Data: string(data), SignCount: int64(cred.Authenticator.SignCount)})
 	if err != nil {
 		a.fail(c, setupError(err))
 		return

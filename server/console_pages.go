@@ -223,6 +223,21 @@ func (a *API) consoleFail(c *gin.Context, err error) {
 	c.Abort()
 }
 
+// refill shows a form's page again after its action failed with err: the
+// page as reload reads it now (titled by title), err next to the form's
+// fields. When the page cannot be read again, err is the error page.
+func refill[T any](a *API, c *gin.Context, err error, page string, reload func(*gin.Context) (T, error), title func(T) string) {
+	a.releaseNonce(c)
+	d, lerr := reload(c)
+	if lerr != nil {
+		a.consoleFail(c, err)
+		return
+	}
+	v := a.newView(c, title(d))
+	v.Data = d
+	a.formFail(c, err, v, page)
+}
+
 // formFail shows the form page again with the problem: field errors next
 // to their fields, the values as posted.
 func (a *API) formFail(c *gin.Context, err error, v *view, page string) {

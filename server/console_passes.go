@@ -71,13 +71,7 @@ func (a *API) memberDoors(c *gin.Context) ([]doorResponse, *models.Group, error)
 
 func (a *API) passesPage(c *gin.Context) {
 	d, err := a.loadPasses(c, false)
-	if err != nil {
-		a.consoleFail(c, err)
-		return
-	}
-	v := a.newView(c, "Visitor passes")
-	v.Data = d
-	a.show(c, "passes", v)
+	a.showLoaded(c, "Visitor passes", "passes", d, err)
 }
 
 // passForm is the pass form as the API's body: the type, the visitor, the

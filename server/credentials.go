@@ -108,16 +108,6 @@ func (a *API) listUserCards(c *gin.Context) {
 	c.JSON(http.StatusOK, list(rows, next, toCredential))
 }
 
-func (a *API) unassignCard(c *gin.Context) {
-	res, err := a.UnassignCard(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("card"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) markCardLost(c *gin.Context) {
-	res, err := a.MarkCardLost(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("card"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
 type reassignRequest struct {
 	UserID string `json:"user_id"`
 }
@@ -161,8 +151,7 @@ func (a *API) listCredentials(c *gin.Context) {
 	default:
 		v.add("status", "must be pending, active, lost, revoked or expired")
 	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	rows, next, err := a.store.ListCredentials(c.Request.Context(), currentSite(c).ID, f, p)
@@ -171,11 +160,6 @@ func (a *API) listCredentials(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, list(rows, next, toCredential))
-}
-
-func (a *API) cutOffUser(c *gin.Context) {
-	res, err := a.CutOffUser(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
-	a.respond(c, http.StatusOK, res, err)
 }
 
 // --- mobile credentials ---
@@ -211,19 +195,11 @@ func newCode() string {
 
 func (a *API) issueMobile(c *gin.Context) {
 	var req issueMobileRequest
-	if c.Request.ContentLength != 0 {
-		if err := decodeJSON(c, &req); err != nil {
-			a.fail(c, err)
-			return
-		}
-	}
-	res, err := a.IssueMobile(c.Request.Context(), mustPrincipal(c), IssueMobileInput{SiteID: currentSite(c).ID, UserID: c.Param("user"), DeliverVia: req.DeliverVia})
-	if err != nil {
-		a.fail(c, err)
+	if !optionalBody(a, c, &req) {
 		return
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, res)
+	res, err := a.IssueMobile(c.Request.Context(), mustPrincipal(c), IssueMobileInput{SiteID: currentSite(c).ID, UserID: c.Param("user"), DeliverVia: req.DeliverVia})
+	a.respond(c, http.StatusCreated, res, err)
 }
 
 type acceptRequest struct {
@@ -270,8 +246,7 @@ func (a *API) acceptInvitation(c *gin.Context) {
 	}
 	v.check(req.Platform == "ios" || req.Platform == "android", "platform", "must be ios or android")
 	v.check(len(req.PushToken) <= 4096, "push_token", "is too long")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	jwk, _ := credential.DeviceJWK(device)
@@ -309,6 +284,14 @@ func deviceKeyMessage(err error) string {
 	return "is not a valid P-256 public JWK"
 }
 
+// deviceSignature reads a signature field: the device key's ES256
+// signature, 64 bytes r||s in base64url.
+func (v *validator) deviceSignature(s string) []byte {
+	sig, err := base64.RawURLEncoding.DecodeString(s)
+	v.check(err == nil && len(sig) == 64, "signature", "must be the device key's ES256 signature (64 bytes r||s, base64url)")
+	return sig
+}
+
 type challengeResponse struct {
 	Challenge string `json:"challenge"`
 	ExpiresAt string `json:"expires_at"`
@@ -336,10 +319,8 @@ func (a *API) refreshChallenge(c *gin.Context) {
 	var v validator
 	at, err := time.Parse(time.RFC3339Nano, req.Timestamp)
 	v.check(err == nil && len(req.Timestamp) <= 40, "timestamp", "must be the phone's current time, RFC 3339 with milliseconds")
-	sig, err := base64.RawURLEncoding.DecodeString(req.Signature)
-	v.check(err == nil && len(sig) == 64, "signature", "must be the device key's ES256 signature (64 bytes r||s, base64url)")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	sig := v.deviceSignature(req.Signature)
+	if !a.passed(c, &v) {
 		return
 	}
 	ch, err := credential.NewRefreshChallenge(rand.Reader)
@@ -391,12 +372,10 @@ func (a *API) refreshCredential(c *gin.Context) {
 	}
 	var v validator
 	v.check(req.Challenge != "" && len(req.Challenge) < 100, "challenge", "is required: the value from the challenge endpoint")
-	sig, err := base64.RawURLEncoding.DecodeString(req.Signature)
-	v.check(err == nil && len(sig) == 64, "signature", "must be the device key's ES256 signature (64 bytes r||s, base64url)")
+	sig := v.deviceSignature(req.Signature)
 	ch, err := base64.RawURLEncoding.DecodeString(req.Challenge)
 	v.check(err == nil, "challenge", "must be base64url")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	id := c.Param("credential")

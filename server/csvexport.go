@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/csv"
 	"mime"
 	"net/http"
@@ -43,26 +44,50 @@ func csvCell(s string) string {
 	return s
 }
 
-// streamCSV writes header and then the rows that fetch returns page after
-// page (fetch gets the cursor, "" first, and returns the next one, "" at
-// the end), flushing each page. An error after the first page can only
-// cut the stream short: the status is gone.
-func streamCSV(c *gin.Context, a *API, filename string, header []string, fetch func(cursor string, w func([]string) error) (string, error)) {
+// exportQuery is a list's filter as asked, which its CSV export reads too.
+type exportQuery[F any] interface{ filter() (F, error) }
+
+// listOrExport answers a site's list that q filters: the whole of it as
+// CSV when the client asks for CSV, else a page of it as JSON.
+func listOrExport[Q exportQuery[F], F, R any](a *API, c *gin.Context, q Q, export func(*gin.Context, F), list func(ctx context.Context, siteID string, q Q, p models.Page) (R, error)) {
+	p, ok := pageOf(a, c)
+	if !ok {
+		return
+	}
+	if wantsCSV(c) {
+		f, err := q.filter()
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		export(c, f)
+		return
+	}
+	res, err := list(c.Request.Context(), currentSite(c).ID, q, p)
+	a.respond(c, http.StatusOK, res, err)
+}
+
+// streamCSV writes header and then the rows that list returns page after
+// page (from ?cursor=, until the next cursor is ""), each as record makes
+// it, flushing each page. An error after the first page can only cut the
+// stream short: the status is gone.
+func streamCSV[M any](c *gin.Context, a *API, filename string, header []string, list func(models.Page) ([]M, string, error), record func(*M) []string) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="`+filename+`"`)
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
 	cw := csv.NewWriter(c.Writer)
 	_ = cw.Write(header)
-	write := func(rec []string) error {
-		for i := range rec {
-			rec[i] = csvCell(rec[i])
-		}
-		return cw.Write(rec)
-	}
 	cursor := c.Query("cursor")
 	for {
-		next, err := fetch(cursor, write)
+		rows, next, err := list(models.Page{Limit: exportPage, After: cursor})
+		for i := 0; err == nil && i < len(rows); i++ {
+			rec := record(&rows[i])
+			for j := range rec {
+				rec[j] = csvCell(rec[j])
+			}
+			err = cw.Write(rec)
+		}
 		cw.Flush()
 		if err == nil {
 			err = cw.Error()
@@ -83,20 +108,12 @@ var userColumns = []string{"id", "name", "email", "phone", "group_id", "status",
 
 // usersCSV streams the users that f selects.
 func (a *API) usersCSV(c *gin.Context, f models.UserFilter) {
-	ctx := c.Request.Context()
-	site := currentSite(c).ID
-	streamCSV(c, a, "users.csv", userColumns, func(cursor string, w func([]string) error) (string, error) {
-		rows, next, err := a.store.ListUsers(ctx, site, f, models.Page{Limit: exportPage, After: cursor})
-		if err != nil {
-			return "", err
-		}
-		for i := range rows {
-			u := toUser(&rows[i])
-			if err := w([]string{u.ID, u.Name, u.Email, u.Phone, deref(u.GroupID), u.Status, u.CreatedAt, u.UpdatedAt, deref(u.DeactivatedAt)}); err != nil {
-				return "", err
-			}
-		}
-		return next, nil
+	ctx, site := c.Request.Context(), currentSite(c).ID
+	streamCSV(c, a, "users.csv", userColumns, func(p models.Page) ([]models.User, string, error) {
+		return a.store.ListUsers(ctx, site, f, p)
+	}, func(m *models.User) []string {
+		u := toUser(m)
+		return []string{u.ID, u.Name, u.Email, u.Phone, deref(u.GroupID), u.Status, u.CreatedAt, u.UpdatedAt, deref(u.DeactivatedAt)}
 	})
 }
 
@@ -105,24 +122,16 @@ var eventColumns = []string{"id", "event_id", "type", "action", "granted", "reas
 
 // eventsCSV streams the events that f selects, newest first.
 func (a *API) eventsCSV(c *gin.Context, f models.EventFilter) {
-	ctx := c.Request.Context()
-	site := currentSite(c).ID
-	streamCSV(c, a, "events.csv", eventColumns, func(cursor string, w func([]string) error) (string, error) {
-		rows, next, err := a.store.ListEvents(ctx, site, f, models.Page{Limit: exportPage, After: cursor})
-		if err != nil {
-			return "", err
+	ctx, site := c.Request.Context(), currentSite(c).ID
+	streamCSV(c, a, "events.csv", eventColumns, func(p models.Page) ([]models.Event, string, error) {
+		return a.store.ListEvents(ctx, site, f, p)
+	}, func(m *models.Event) []string {
+		e := toEvent(m)
+		granted := ""
+		if e.Granted != nil {
+			granted = strconv.FormatBool(*e.Granted)
 		}
-		for i := range rows {
-			e := toEvent(&rows[i])
-			granted := ""
-			if e.Granted != nil {
-				granted = strconv.FormatBool(*e.Granted)
-			}
-			if err := w([]string{e.ID, e.EventID, e.Type, e.Action, granted, e.Reason, e.Method, e.DoorID, e.ReaderID,
-				e.UserID, e.CredentialID, e.Actor, e.Detail, e.OccurredAt, e.ReceivedAt}); err != nil {
-				return "", err
-			}
-		}
-		return next, nil
+		return []string{e.ID, e.EventID, e.Type, e.Action, granted, e.Reason, e.Method, e.DoorID, e.ReaderID,
+			e.UserID, e.CredentialID, e.Actor, e.Detail, e.OccurredAt, e.ReceivedAt}
 	})
 }

@@ -185,6 +185,16 @@ func bind[T any](a *API, c *gin.Context) (req T, ok bool) {
 	return req, true
 }
 
+// passed tells a handler whether v found nothing wrong; when it found
+// something, it has answered with the field errors.
+func (a *API) passed(c *gin.Context, v *validator) bool {
+	if err := v.err(); err != nil {
+		a.fail(c, err)
+		return false
+	}
+	return true
+}
+
 // pageOf is page for a handler: when the paging is bad, it has answered
 // with the problem and ok is false.
 func pageOf(a *API, c *gin.Context) (models.Page, bool) {

@@ -394,8 +394,7 @@ func (a *API) listDeliveries(c *gin.Context) {
 		v.add("status", "must be pending, sending, sent or dead")
 	}
 	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation, wallet_update or console_setup")
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	rows, next, err := a.store.ListDeliveries(c.Request.Context(), currentSite(c).ID, f, p)
@@ -404,15 +403,6 @@ func (a *API) listDeliveries(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, list(rows, next, toDelivery))
-}
-
-func (a *API) getDelivery(c *gin.Context) {
-	m, err := a.store.GetDelivery(c.Request.Context(), currentSite(c).ID, c.Param("delivery"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "delivery"))
-		return
-	}
-	c.JSON(http.StatusOK, toDelivery(m))
 }
 
 // --- metrics ---

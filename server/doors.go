@@ -41,46 +41,6 @@ func notFoundAs(err error, what string) error {
 	return err
 }
 
-func (a *API) createDoor(c *gin.Context) {
-	req, ok := bind[doorRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.CreateDoor(c.Request.Context(), mustPrincipal(c), CreateDoorInput{SiteID: currentSite(c).ID, doorRequest: req})
-	a.respond(c, http.StatusCreated, res, err)
-}
-
-func (a *API) listDoors(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	res, err := a.ListDoors(c.Request.Context(), currentSite(c).ID, p)
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) getDoor(c *gin.Context) {
-	res, err := a.GetDoor(c.Request.Context(), currentSite(c).ID, c.Param("door"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) updateDoor(c *gin.Context) {
-	req, ok := bind[doorPatch](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.UpdateDoor(c.Request.Context(), mustPrincipal(c), UpdateDoorInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), doorPatch: req})
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) deleteDoor(c *gin.Context) {
-	if err := a.DeleteDoor(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("door")); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
-}
-
 type readerRequest struct {
 	Name string `json:"name"`
 }
@@ -95,17 +55,9 @@ type readerResponse struct {
 func (a *API) provisionReader(c *gin.Context) {
 	var req readerRequest
 	// The body is optional: a reader needs no name.
-	if c.Request.ContentLength != 0 {
-		if err := decodeJSON(c, &req); err != nil {
-			a.fail(c, err)
-			return
-		}
-	}
-	res, err := a.ProvisionReader(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("door"), req.Name)
-	if err != nil {
-		a.fail(c, err)
+	if !optionalBody(a, c, &req) {
 		return
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, res)
+	res, err := a.ProvisionReader(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("door"), req.Name)
+	a.respond(c, http.StatusCreated, res, err)
 }

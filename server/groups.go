@@ -1,10 +1,6 @@
 package server
 
 import (
-	"net/http"
-
-	"github.com/gin-gonic/gin"
-
 	"github.com/lintel/lintel/credential/schedule"
 	"github.com/lintel/lintel/models"
 )
@@ -140,48 +136,4 @@ func (v *validator) noAccess(g *models.Group) {
 
 func applyPolicy(g *models.Group, p visitorPassPolicy) {
 	g.VPEnabled, g.VPRecurring, g.VPTemporary, g.VPSingleUse = p.Enabled, p.Recurring, p.Temporary, p.SingleUse
-}
-
-func (a *API) createGroup(c *gin.Context) {
-	req, ok := bind[groupRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.CreateGroup(c.Request.Context(), mustPrincipal(c), CreateGroupInput{SiteID: currentSite(c).ID, groupRequest: req})
-	a.respond(c, http.StatusCreated, res, err)
-}
-
-func (a *API) listGroups(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	res, err := a.ListGroups(c.Request.Context(), currentSite(c).ID, p)
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) getGroup(c *gin.Context) {
-	g, err := a.store.GetGroup(c.Request.Context(), currentSite(c).ID, c.Param("group"))
-	if err != nil {
-		a.fail(c, notFoundAs(err, "group"))
-		return
-	}
-	c.JSON(http.StatusOK, toGroup(g))
-}
-
-func (a *API) updateGroup(c *gin.Context) {
-	req, ok := bind[groupPatch](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.UpdateGroup(c.Request.Context(), mustPrincipal(c), UpdateGroupInput{SiteID: currentSite(c).ID, GroupID: c.Param("group"), groupPatch: req})
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) deleteGroup(c *gin.Context) {
-	if err := a.DeleteGroup(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("group")); err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }

@@ -128,11 +128,6 @@ func (a *API) loadImport(c *gin.Context) (*models.Import, []models.ImportError, 
 	return im, errs, err
 }
 
-func (a *API) getImport(c *gin.Context) {
-	res, err := a.GetImport(c.Request.Context(), currentSite(c).ID, c.Param("import"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
 // importEvents streams the job's progress as Server-Sent Events: a
 // "progress" event whenever the counts move, then one "done" event with the
 // finished job (errors included), and the stream ends. It reads the job

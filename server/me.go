@@ -24,16 +24,6 @@ func (a *API) getMe(c *gin.Context) {
 	a.respond(c, http.StatusOK, res, err)
 }
 
-// myCredentials lists the caller's cards, fobs and mobile credentials.
-func (a *API) myCredentials(c *gin.Context) {
-	pg, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	res, err := a.MyCredentials(c.Request.Context(), mustPrincipal(c), pg)
-	a.respond(c, http.StatusOK, res, err)
-}
-
 func (a *API) myCredential(c *gin.Context) {
 	p := mustPrincipal(c)
 	cred, err := a.store.GetCredential(c.Request.Context(), p.SiteID, c.Param("credential"))
@@ -42,16 +32,6 @@ func (a *API) myCredential(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toCredential(cred))
-}
-
-// myPINs lists the live PINs assigned to the caller, on every door, masked.
-func (a *API) myPINs(c *gin.Context) {
-	pg, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	res, err := a.MyPINs(c.Request.Context(), mustPrincipal(c), pg)
-	a.respond(c, http.StatusOK, res, err)
 }
 
 // myBookings lists the caller's bookings of every door.
@@ -67,14 +47,4 @@ func (a *API) myBookings(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, list(rows, next, toBooking))
-}
-
-// myEvents is the caller's access history, newest first.
-func (a *API) myEvents(c *gin.Context) {
-	pg, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	res, err := a.MyEvents(c.Request.Context(), mustPrincipal(c), pg)
-	a.respond(c, http.StatusOK, res, err)
 }

@@ -335,20 +335,6 @@ func days(d time.Duration) string {
 	return d.String()
 }
 
-func (a *API) createPass(c *gin.Context) {
-	req, ok := bind[passRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.CreatePass(c.Request.Context(), mustPrincipal(c), CreatePassInput{SiteID: currentSite(c).ID, passRequest: req})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, res)
-}
-
 func derefPINs(ps []*models.PIN) []models.PIN {
 	out := make([]models.PIN, len(ps))
 	for i, p := range ps {
@@ -552,14 +538,6 @@ func (a *API) getPass(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toPass(p, visitor, pins, a.now().UTC()))
-}
-
-// revokePass (DELETE) ends a pass for good: its QR token is refused by the
-// door's readers from their next sync (at once when they stream), its PIN
-// is deleted.
-func (a *API) revokePass(c *gin.Context) {
-	res, err := a.CancelPass(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("pass"))
-	a.respond(c, http.StatusOK, res, err)
 }
 
 // passEvents lists each use of a pass: the readers' decisions on its QR

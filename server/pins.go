@@ -258,20 +258,6 @@ func (v *validator) assignee(a *assigneeJSON, p Principal) models.Assignee {
 	return models.Assignee{KeyID: p.KeyID}
 }
 
-func (a *API) createPIN(c *gin.Context) {
-	req, ok := bind[pinRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.CreatePIN(c.Request.Context(), mustPrincipal(c), CreatePINInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), pinRequest: req})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, res)
-}
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -362,12 +348,7 @@ func (a *API) listPINs(c *gin.Context) {
 
 func (a *API) revealPIN(c *gin.Context) {
 	res, err := a.RevealPIN(c.Request.Context(), mustPrincipal(c), PINRef{SiteID: currentSite(c).ID, DoorID: c.Param("door"), PINID: c.Param("pin")})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, res)
+	a.respond(c, http.StatusOK, res, err)
 }
 
 func (a *API) deletePIN(c *gin.Context) {

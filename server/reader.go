@@ -29,6 +29,17 @@ func (a *Service) cardKey(siteID, doorID string, gen int) []byte {
 	return a.keys.Derive("card-hash:" + siteID + ":door:" + doorID + ":gen:" + strconv.Itoa(gen))
 }
 
+// callerReader is the reader whose token the request carries; when it is
+// gone, it has answered 404 and ok is false.
+func (a *API) callerReader(c *gin.Context) (*models.Reader, bool) {
+	r, err := a.store.GetReader(c.Request.Context(), mustPrincipal(c).ReaderID)
+	if err != nil {
+		a.fail(c, notFoundAs(err, "reader"))
+		return nil, false
+	}
+	return r, true
+}
+
 func etag(version int64) string { return `"v` + strconv.FormatInt(version, 10) + `"` }
 
 // readerBundle serves the reader's offline data: 304 when its ETag is
@@ -38,9 +49,8 @@ func (a *API) readerBundle(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := mustPrincipal(c)
 	_ = a.store.TouchReader(ctx, p.ReaderID)
-	r, err := a.store.GetReader(ctx, p.ReaderID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "reader"))
+	r, ok := a.callerReader(c)
+	if !ok {
 		return
 	}
 	version, err := a.store.SiteVersion(ctx, r.SiteID)
@@ -166,15 +176,12 @@ func (a *API) readerEvents(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	p := mustPrincipal(c)
-	r, err := a.store.GetReader(ctx, p.ReaderID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "reader"))
+	r, ok := a.callerReader(c)
+	if !ok {
 		return
 	}
 	evs, srcs := a.batchEvents(&v, r, req.Events)
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	uses, err := a.screenUses(ctx, r, evs, srcs)
@@ -260,21 +267,6 @@ func toEvent(e *models.Event) eventResponse {
 }
 
 func (a *API) listEvents(c *gin.Context) {
-	p, err := page(c)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
 	q := EventQuery{Type: c.Query("type"), DoorID: c.Query("door_id"), UserID: c.Query("user_id"), Since: c.Query("since")}
-	if wantsCSV(c) {
-		f, err := q.filter()
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		a.eventsCSV(c, f)
-		return
-	}
-	res, err := a.ListEvents(c.Request.Context(), currentSite(c).ID, q, p)
-	a.respond(c, http.StatusOK, res, err)
+	listOrExport(a, c, q, a.eventsCSV, a.ListEvents)
 }

@@ -48,14 +48,6 @@ func (a *API) listReaders(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }
 
-// decommissionReader retires a reader at once: its token is revoked, its
-// door's keys rotate in the same transaction, and its open streams get
-// the decommissioned event and close.
-func (a *API) decommissionReader(c *gin.Context) {
-	res, err := a.DecommissionReader(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("reader"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
 // readerReport stores what the daemon reports in its request headers
 // (wire.HeaderReaderVersion and friends). Malformed values are ignored:
 // a report never fails a reader's request.

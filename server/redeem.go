@@ -39,14 +39,12 @@ func (a *API) redeemPass(c *gin.Context) {
 	}
 	var v validator
 	v.id("pass_id", req.PassID)
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, err := a.store.GetReader(ctx, mustPrincipal(c).ReaderID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "reader"))
+	r, ok := a.callerReader(c)
+	if !ok {
 		return
 	}
 	p, err := a.store.RedeemPass(ctx, r.SiteID, req.PassID, r.DoorID, r.ID, redeemLeeway)

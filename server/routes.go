@@ -10,7 +10,9 @@ import (
 
 // routes wires every endpoint. This is the one place to read to know what
 // the API offers and who may call it; openapi.yaml must list the same
-// operations (a test checks it).
+// operations (a test checks it). A route that only decodes, calls its use
+// case and renders names the use case, through the adapters of
+// usecase_http.go.
 func (a *API) routes() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -56,40 +58,40 @@ func (a *API) routes() http.Handler {
 	admin := v1.Group("/sites/:site", a.authorize(needSiteAdmin))
 	admin.GET("", a.getSite)
 
-	admin.POST("/doors", a.createDoor)
-	admin.GET("/doors", a.listDoors)
-	admin.GET("/doors/:door", a.getDoor)
-	admin.PATCH("/doors/:door", a.updateDoor)
-	admin.DELETE("/doors/:door", a.deleteDoor)
-	admin.POST("/doors/:door/readers", a.provisionReader)
+	admin.POST("/doors", decoded(a, http.StatusCreated, "", a.CreateDoor))
+	admin.GET("/doors", listed(a, routeSite, a.ListDoors))
+	admin.GET("/doors/:door", fetched(a, "door", a.GetDoor))
+	admin.PATCH("/doors/:door", decoded(a, http.StatusOK, "door", a.UpdateDoor))
+	admin.DELETE("/doors/:door", removed(a, "door", a.DeleteDoor))
+	admin.POST("/doors/:door/readers", shownOnce(a.provisionReader))
 	// Readers an admin can see and command (readers.go, unlock.go,
 	// doorkeys.go).
 	admin.GET("/readers", a.listReaders)
-	admin.DELETE("/readers/:reader", a.decommissionReader)
+	admin.DELETE("/readers/:reader", acted(a, http.StatusOK, "reader", a.DecommissionReader))
 	admin.POST("/doors/:door/unlock", a.unlockDoor)
 	admin.POST("/doors/:door/rotate-keys", a.rotateDoorKeys)
 
-	admin.POST("/groups", a.createGroup)
-	admin.GET("/groups", a.listGroups)
-	admin.GET("/groups/:group", a.getGroup)
-	admin.PATCH("/groups/:group", a.updateGroup)
-	admin.DELETE("/groups/:group", a.deleteGroup)
+	admin.POST("/groups", decoded(a, http.StatusCreated, "", a.CreateGroup))
+	admin.GET("/groups", listed(a, routeSite, a.ListGroups))
+	admin.GET("/groups/:group", fetched(a, "group", a.GetGroup))
+	admin.PATCH("/groups/:group", decoded(a, http.StatusOK, "group", a.UpdateGroup))
+	admin.DELETE("/groups/:group", removed(a, "group", a.DeleteGroup))
 
-	admin.POST("/users", a.createUser)
+	admin.POST("/users", decoded(a, http.StatusCreated, "", a.CreateUser))
 	admin.GET("/users", a.listUsers)
-	admin.GET("/users/:user", a.getUser)
-	admin.PATCH("/users/:user", a.updateUser)
-	admin.DELETE("/users/:user", a.deactivateUser)
-	admin.POST("/users/:user/api-keys", a.createMemberKey)
-	admin.POST("/users/:user/cut-off", a.cutOffUser)
+	admin.GET("/users/:user", fetched(a, "user", a.GetUser))
+	admin.PATCH("/users/:user", decoded(a, http.StatusOK, "user", a.UpdateUser))
+	admin.DELETE("/users/:user", acted(a, http.StatusOK, "user", a.DeactivateUser))
+	admin.POST("/users/:user/api-keys", shownOnce(acted(a, http.StatusCreated, "user", a.CreateMemberKey)))
+	admin.POST("/users/:user/cut-off", acted(a, http.StatusOK, "user", a.CutOffUser))
 
 	admin.POST("/users/:user/cards", a.assignCard)
 	admin.GET("/users/:user/cards", a.listUserCards)
-	admin.DELETE("/cards/:card", a.unassignCard)
-	admin.POST("/cards/:card/lost", a.markCardLost)
+	admin.DELETE("/cards/:card", acted(a, http.StatusOK, "card", a.UnassignCard))
+	admin.POST("/cards/:card/lost", acted(a, http.StatusOK, "card", a.MarkCardLost))
 	admin.POST("/cards/:card/reassign", a.reassignCard)
 
-	admin.POST("/users/:user/mobile-credentials", a.issueMobile)
+	admin.POST("/users/:user/mobile-credentials", shownOnce(a.issueMobile))
 	admin.GET("/credentials", a.listCredentials)
 	admin.POST("/credentials/:credential/revoke", a.revokeCredential)
 
@@ -97,16 +99,16 @@ func (a *API) routes() http.Handler {
 
 	// CSV imports of users and cards (docs/integrations.md).
 	admin.POST("/imports", a.createImport)
-	admin.GET("/imports/:import", a.getImport)
+	admin.GET("/imports/:import", fetched(a, "import", a.GetImport))
 	admin.GET("/imports/:import/events", a.importEvents)
 
 	// Bookings of schedule-based doors: admins for anyone, members for
 	// themselves on doors their group opens.
-	admin.PUT("/doors/:door/booking-schedule", a.putBookingSchedule)
+	admin.PUT("/doors/:door/booking-schedule", decoded(a, http.StatusOK, "door", a.SetBookingSchedule))
 	admin.GET("/doors/:door/booking-schedule", a.getBookingSchedule)
 	members := v1.Group("/sites/:site", a.authorize(needSiteMember))
 	members.GET("/doors/:door/availability", a.availability)
-	members.POST("/doors/:door/bookings", a.createBooking)
+	members.POST("/doors/:door/bookings", shownOnce(decoded(a, http.StatusCreated, "door", a.CreateBooking)))
 	members.GET("/doors/:door/bookings", a.listBookings)
 	members.DELETE("/doors/:door/bookings/:booking", a.cancelBooking)
 
@@ -123,22 +125,22 @@ func (a *API) routes() http.Handler {
 
 	// The notification outbox: what was sent, what is waiting, what failed.
 	admin.GET("/deliveries", a.listDeliveries)
-	admin.GET("/deliveries/:delivery", a.getDelivery)
+	admin.GET("/deliveries/:delivery", fetched(a, "delivery", a.GetDelivery))
 
 	// Visitor passes: admins, and members within their group's policy
 	// (checked in the handlers); the reader redeems single-use passes.
 	passes := v1.Group("/sites/:site", a.authorize(needSiteMember))
-	passes.POST("/visitor-passes", a.createPass)
+	passes.POST("/visitor-passes", shownOnce(decoded(a, http.StatusCreated, "", a.CreatePass)))
 	passes.GET("/visitor-passes", a.listPasses)
 	passes.GET("/visitor-passes/:pass", a.getPass)
-	passes.DELETE("/visitor-passes/:pass", a.revokePass)
+	passes.DELETE("/visitor-passes/:pass", acted(a, http.StatusOK, "pass", a.CancelPass))
 	passes.GET("/visitor-passes/:pass/events", a.passEvents)
 	rd.POST("/redeem", a.redeemPass)
 
 	// PIN codes of a door (offline and custom), admins only.
-	admin.POST("/doors/:door/pins", a.createPIN)
+	admin.POST("/doors/:door/pins", shownOnce(decoded(a, http.StatusCreated, "door", a.CreatePIN)))
 	admin.GET("/doors/:door/pins", a.listPINs)
-	admin.POST("/doors/:door/pins/:pin/reveal", a.revealPIN)
+	admin.POST("/doors/:door/pins/:pin/reveal", shownOnce(a.revealPIN))
 	admin.DELETE("/doors/:door/pins/:pin", a.deletePIN)
 
 	// A person's own data, whatever their role: their credentials, the
@@ -146,13 +148,13 @@ func (a *API) routes() http.Handler {
 	// their access history.
 	me := v1.Group("/me", a.authorize(needSelf))
 	me.GET("", a.getMe)
-	me.GET("/credentials", a.myCredentials)
+	me.GET("/credentials", listed(a, mustPrincipal, a.MyCredentials))
 	me.GET("/credentials/:credential", a.myCredential)
 	me.GET("/passes", a.listPasses)
 	me.GET("/passes/:pass", a.getPass)
-	me.GET("/pins", a.myPINs)
+	me.GET("/pins", listed(a, mustPrincipal, a.MyPINs))
 	me.GET("/bookings", a.myBookings)
-	me.GET("/events", a.myEvents)
+	me.GET("/events", listed(a, mustPrincipal, a.MyEvents))
 
 	// The visitor's pass page and its Wallet copies: the link's token (?t=)
 	// is the proof, not a bearer key. Apple's PassKit web service sits

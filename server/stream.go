@@ -51,10 +51,8 @@ func (a *API) streamWriteTimeout() time.Duration {
 // opening and closing are recorded (reader.online/offline).
 func (a *API) readerStream(c *gin.Context) {
 	ctx := c.Request.Context()
-	p := mustPrincipal(c)
-	r, err := a.store.GetReader(ctx, p.ReaderID)
-	if err != nil {
-		a.fail(c, notFoundAs(err, "reader"))
+	r, ok := a.callerReader(c)
+	if !ok {
 		return
 	}
 	changes, cancel := a.broker.Subscribe(r.SiteID)

@@ -24,11 +24,8 @@ type unlockRequest struct {
 // none did within unlockWait, 409 no_reader for a door without readers.
 func (a *API) unlockDoor(c *gin.Context) {
 	var req unlockRequest
-	if c.Request.ContentLength != 0 {
-		if err := decodeJSON(c, &req); err != nil {
-			a.fail(c, err)
-			return
-		}
+	if !optionalBody(a, c, &req) {
+		return
 	}
 	res, err := a.UnlockDoor(c.Request.Context(), mustPrincipal(c), UnlockInput{SiteID: currentSite(c).ID, DoorID: c.Param("door"), Seconds: req.Seconds, Reason: req.Reason})
 	a.respond(c, http.StatusAccepted, res, err)

@@ -58,6 +58,26 @@ func (s *Service) afterCommit(deliveryIDs ...string) {
 	}
 }
 
+// stored ends a use case that writes one row: it refuses what failed
+// validation, else writes m with save and answers with m as conv renders
+// it.
+func stored[M, R any](ctx context.Context, v *validator, m *M, save func(context.Context, *M) error, conv func(*M) R) (R, error) {
+	var zero R
+	if err := v.err(); err != nil {
+		return zero, err
+	}
+	if err := save(ctx, m); err != nil {
+		return zero, err
+	}
+	return conv(m), nil
+}
+
+// missingAs names the resource in the ErrNotFound of save (an update of
+// a row that went meanwhile).
+func missingAs[M any](save func(context.Context, *M) error, what string) func(context.Context, *M) error {
+	return func(ctx context.Context, m *M) error { return notFoundAs(save(ctx, m), what) }
+}
+
 // audit is the audit record of a use case, written in its transaction.
 type audit struct {
 	action, credentialID, userID, detail string

@@ -94,9 +94,11 @@ func (s *Service) CreatePass(ctx context.Context, who Principal, in CreatePassIn
 	return out, nil
 }
 
-// CancelPass revokes a visitor pass (pass.revoked): its PINs are deleted
-// and its Wallet copies told, in the same transaction. A member may cancel
-// only the passes they issued; another's is 404.
+// CancelPass revokes a visitor pass (pass.revoked, DELETE): its QR token
+// is refused by the door's readers from their next sync (at once when they
+// stream), its PINs are deleted and its Wallet copies told, in the same
+// transaction. A member may cancel only the passes they issued; another's
+// is 404.
 func (s *Service) CancelPass(ctx context.Context, who Principal, siteID, passID string) (passResponse, error) {
 	p, err := s.store.GetPass(ctx, siteID, passID)
 	if err != nil {

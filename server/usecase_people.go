@@ -109,13 +109,7 @@ func (s *Service) CreateUser(ctx context.Context, _ Principal, in CreateUserInpu
 		Phone:   v.phone("phone", in.Phone),
 		GroupID: v.optionalID("group_id", in.GroupID),
 	}
-	if err := v.err(); err != nil {
-		return userResponse{}, err
-	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return userResponse{}, err
-	}
-	return toUser(u), nil
+	return stored(ctx, &v, u, s.store.CreateUser, toUser)
 }
 
 // UpdateUserInput changes the fields of a user that are set (PATCH).
@@ -147,13 +141,7 @@ func (s *Service) UpdateUser(ctx context.Context, _ Principal, in UpdateUserInpu
 	if in.GroupID.Set {
 		u.GroupID = v.optionalID("group_id", &in.GroupID.Value)
 	}
-	if err := v.err(); err != nil {
-		return userResponse{}, err
-	}
-	if err := s.store.UpdateUser(ctx, u); err != nil {
-		return userResponse{}, notFoundAs(err, "user")
-	}
-	return toUser(u), nil
+	return stored(ctx, &v, u, missingAs(s.store.UpdateUser, "user"), toUser)
 }
 
 // CreateMemberKey mints an API key for a user (shown once).
@@ -186,13 +174,7 @@ func (s *Service) CreateGroup(ctx context.Context, _ Principal, in CreateGroupIn
 		applyPolicy(g, *in.VisitorPasses)
 	}
 	v.noAccess(g)
-	if err := v.err(); err != nil {
-		return groupResponse{}, err
-	}
-	if err := s.store.CreateGroup(ctx, g); err != nil {
-		return groupResponse{}, err
-	}
-	return toGroup(g), nil
+	return stored(ctx, &v, g, s.store.CreateGroup, toGroup)
 }
 
 // DeleteGroup deletes a group of the site.

@@ -13,13 +13,7 @@ import (
 func (s *Service) CreateSite(ctx context.Context, _ Principal, name, timezone string) (siteResponse, error) {
 	var v validator
 	site := &models.Site{Name: v.name("name", name, 200), Timezone: v.timezone("timezone", timezone)}
-	if err := v.err(); err != nil {
-		return siteResponse{}, err
-	}
-	if err := s.store.CreateSite(ctx, site); err != nil {
-		return siteResponse{}, err
-	}
-	return toSite(site), nil
+	return stored(ctx, &v, site, s.store.CreateSite, toSite)
 }
 
 // CreateDoorInput is a new door: the body of POST …/doors.
@@ -32,13 +26,7 @@ type CreateDoorInput struct {
 func (s *Service) CreateDoor(ctx context.Context, _ Principal, in CreateDoorInput) (doorResponse, error) {
 	var v validator
 	d := &models.Door{SiteID: in.SiteID, Name: v.name("name", in.Name, 200), ScheduleBased: in.ScheduleBased}
-	if err := v.err(); err != nil {
-		return doorResponse{}, err
-	}
-	if err := s.store.CreateDoor(ctx, d); err != nil {
-		return doorResponse{}, err
-	}
-	return toDoor(d), nil
+	return stored(ctx, &v, d, s.store.CreateDoor, toDoor)
 }
 
 // UpdateDoorInput changes the fields of a door that are set (PATCH).
@@ -62,13 +50,7 @@ func (s *Service) UpdateDoor(ctx context.Context, _ Principal, in UpdateDoorInpu
 		v.check(!in.ScheduleBased.Null, "schedule_based", "must be true or false")
 		d.ScheduleBased = in.ScheduleBased.Value
 	}
-	if err := v.err(); err != nil {
-		return doorResponse{}, err
-	}
-	if err := s.store.UpdateDoor(ctx, d); err != nil {
-		return doorResponse{}, notFoundAs(err, "door")
-	}
-	return toDoor(d), nil
+	return stored(ctx, &v, d, missingAs(s.store.UpdateDoor, "door"), toDoor)
 }
 
 // DeleteDoor deletes a door of the site.

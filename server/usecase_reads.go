@@ -47,6 +47,14 @@ func (s *Service) ListGroups(ctx context.Context, siteID string, pg models.Page)
 	return list(rows, next, toGroup), nil
 }
 
+func (s *Service) GetGroup(ctx context.Context, siteID, groupID string) (groupResponse, error) {
+	g, err := s.store.GetGroup(ctx, siteID, groupID)
+	if err != nil {
+		return groupResponse{}, notFoundAs(err, "group")
+	}
+	return toGroup(g), nil
+}
+
 // UserQuery is the users list's filter as asked (?q, ?group_id, ?status).
 type UserQuery struct{ Query, GroupID, Status string }
 
@@ -208,6 +216,7 @@ func (s *Service) GetMe(ctx context.Context, who Principal) (meResponse, error) 
 	return meResponse{userResponse: toUser(u), Role: who.Role}, nil
 }
 
+// MyCredentials lists the caller's cards, fobs and mobile credentials.
 func (s *Service) MyCredentials(ctx context.Context, who Principal, pg models.Page) (listResponse[credentialResponse], error) {
 	rows, next, err := s.store.ListCredentials(ctx, who.SiteID, models.CredentialFilter{UserID: who.UserID}, pg)
 	if err != nil {
@@ -216,6 +225,7 @@ func (s *Service) MyCredentials(ctx context.Context, who Principal, pg models.Pa
 	return list(rows, next, toCredential), nil
 }
 
+// MyPINs lists the live PINs assigned to the caller, on every door, masked.
 func (s *Service) MyPINs(ctx context.Context, who Principal, pg models.Page) (listResponse[pinResponse], error) {
 	now := s.now().UTC()
 	rows, next, err := s.store.ListPINs(ctx, who.SiteID, "", models.PINFilter{UserID: who.UserID, Now: now}, pg)
@@ -225,6 +235,7 @@ func (s *Service) MyPINs(ctx context.Context, who Principal, pg models.Page) (li
 	return s.maskedPINs(rows, next, now)
 }
 
+// MyEvents is the caller's access history, newest first.
 func (s *Service) MyEvents(ctx context.Context, who Principal, pg models.Page) (listResponse[eventResponse], error) {
 	rows, next, err := s.store.ListEvents(ctx, who.SiteID, models.EventFilter{Type: models.EventAccess, UserID: who.UserID}, pg)
 	if err != nil {
@@ -244,4 +255,13 @@ func (s *Service) GetImport(ctx context.Context, siteID, id string) (importRespo
 		return importResponse{}, err
 	}
 	return toImport(im, errs), nil
+}
+
+// GetDelivery is one message of the notification outbox.
+func (s *Service) GetDelivery(ctx context.Context, siteID, id string) (deliveryResponse, error) {
+	m, err := s.store.GetDelivery(ctx, siteID, id)
+	if err != nil {
+		return deliveryResponse{}, notFoundAs(err, "delivery")
+	}
+	return toDelivery(m), nil
 }

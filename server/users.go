@@ -1,8 +1,6 @@
 package server
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/lintel/lintel/models"
@@ -51,32 +49,9 @@ func (v *validator) optionalID(field string, id *string) *string {
 	return id
 }
 
-func (a *API) createUser(c *gin.Context) {
-	req, ok := bind[userRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.CreateUser(c.Request.Context(), mustPrincipal(c), CreateUserInput{SiteID: currentSite(c).ID, userRequest: req})
-	a.respond(c, http.StatusCreated, res, err)
-}
-
 func (a *API) listUsers(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
 	q := UserQuery{Query: c.Query("q"), GroupID: c.Query("group_id"), Status: c.Query("status")}
-	if wantsCSV(c) {
-		f, err := q.filter()
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		a.usersCSV(c, f)
-		return
-	}
-	res, err := a.ListUsers(c.Request.Context(), currentSite(c).ID, q, p)
-	a.respond(c, http.StatusOK, res, err)
+	listOrExport(a, c, q, a.usersCSV, a.ListUsers)
 }
 
 // userDetailResponse is one user with the credentials they hold (pending,
@@ -87,39 +62,8 @@ type userDetailResponse struct {
 	MobileCredentials []credentialResponse `json:"mobile_credentials"`
 }
 
-func (a *API) getUser(c *gin.Context) {
-	res, err := a.GetUser(c.Request.Context(), currentSite(c).ID, c.Param("user"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
-func (a *API) updateUser(c *gin.Context) {
-	req, ok := bind[userPatch](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.UpdateUser(c.Request.Context(), mustPrincipal(c), UpdateUserInput{SiteID: currentSite(c).ID, UserID: c.Param("user"), userPatch: req})
-	a.respond(c, http.StatusOK, res, err)
-}
-
-// deactivateUser deactivates the user, revokes everything they hold, and
-// queues a silent push to each of their phones, in one transaction.
-func (a *API) deactivateUser(c *gin.Context) {
-	res, err := a.DeactivateUser(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
-	a.respond(c, http.StatusOK, res, err)
-}
-
 type memberKeyResponse struct {
 	Key    string `json:"key"`
 	Kind   string `json:"kind"`
 	UserID string `json:"user_id"`
-}
-
-func (a *API) createMemberKey(c *gin.Context) {
-	res, err := a.CreateMemberKey(c.Request.Context(), mustPrincipal(c), currentSite(c).ID, c.Param("user"))
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, res)
 }

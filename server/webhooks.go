@@ -85,8 +85,7 @@ func (a *API) createWebhook(c *gin.Context) {
 	var v validator
 	w := &models.Webhook{ID: models.NewID("whk"), SiteID: currentSite(c).ID, Enabled: req.Enabled == nil || *req.Enabled,
 		URL: v.webhookURL(req.URL, a.cfg.WebhooksAllowPrivate), Events: v.webhookEvents(req.Events)}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	secret, key, err := webhooks.NewSecret()
@@ -157,8 +156,7 @@ func (a *API) updateWebhook(c *gin.Context) {
 	if req.Enabled.Set {
 		w.Enabled = req.Enabled.Value
 	}
-	if err := v.err(); err != nil {
-		a.fail(c, err)
+	if !a.passed(c, &v) {
 		return
 	}
 	if err := a.store.UpdateWebhook(c.Request.Context(), w); err != nil {
