@@ -8,23 +8,15 @@ import (
 	"testing"
 
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/internal/testkit"
 )
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // challengeHex is a valid challenge: version 1, nonce 00..0F, time, reader
 // id "rdr".
 const challengeHex = "01 000102030405060708090A0B0C0D0E0F 0000000069FB1120 03 726472"
 
 func TestChallengeFixture(t *testing.T) {
-	if _, err := credential.ParseChallenge(unhex(t, challengeHex)); err != nil {
+	if _, err := credential.ParseChallenge(testkit.Unhex(t, challengeHex)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -145,8 +137,8 @@ func TestPhoneProcess(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := NewPhone(tt.present, tt.opt)
 			for i, s := range tt.steps {
-				got := p.Process(unhex(t, s.cmd))
-				if want := unhex(t, s.want); !bytes.Equal(got, want) {
+				got := p.Process(testkit.Unhex(t, s.cmd))
+				if want := testkit.Unhex(t, s.want); !bytes.Equal(got, want) {
 					t.Fatalf("step %d: %s -> % X, want % X", i, s.cmd, got, want)
 				}
 			}
@@ -157,23 +149,23 @@ func TestPhoneProcess(t *testing.T) {
 func TestPhoneResultAndReset(t *testing.T) {
 	var got [][]byte
 	p := NewPhone(presenting(300, nil), PhoneOptions{OnResult: func(b []byte) { got = append(got, b) }})
-	p.Process(unhex(t, selectAID))
-	if r := p.Process(unhex(t, "80120000050101027878")); !bytes.Equal(r, []byte{0x90, 0}) {
+	p.Process(testkit.Unhex(t, selectAID))
+	if r := p.Process(testkit.Unhex(t, "80120000050101027878")); !bytes.Equal(r, []byte{0x90, 0}) {
 		t.Fatalf("RESULT -> % X", r)
 	}
-	if len(got) != 1 || !bytes.Equal(got[0], unhex(t, "0101027878")) {
+	if len(got) != 1 || !bytes.Equal(got[0], testkit.Unhex(t, "0101027878")) {
 		t.Fatalf("OnResult got % X", got)
 	}
-	p.Process(unhex(t, auth))
+	p.Process(testkit.Unhex(t, auth))
 	// A new activation forgets the selection and the pending answer.
 	p.Reset()
-	if r := p.Process(unhex(t, "00C0000000")); !bytes.Equal(r, []byte{0x69, 0x85}) {
+	if r := p.Process(testkit.Unhex(t, "00C0000000")); !bytes.Equal(r, []byte{0x69, 0x85}) {
 		t.Fatalf("GET RESPONSE after reset -> % X", r)
 	}
 }
 
 func TestGetData(t *testing.T) {
-	uid := unhex(t, "04A23B9C11D280")
+	uid := testkit.Unhex(t, "04A23B9C11D280")
 	c, err := NewUIDCard(uid)
 	if err != nil {
 		t.Fatal(err)
@@ -189,18 +181,18 @@ func TestGetData(t *testing.T) {
 		{"FF", "6700"},
 	}
 	for _, tt := range tests {
-		if got := c.Process(unhex(t, tt.cmd)); !bytes.Equal(got, unhex(t, tt.want)) {
+		if got := c.Process(testkit.Unhex(t, tt.cmd)); !bytes.Equal(got, testkit.Unhex(t, tt.want)) {
 			t.Errorf("%s -> % X, want %s", tt.cmd, got, tt.want)
 		}
 	}
 	// A phone shows a random UID starting with 08, new at each activation.
 	p := NewPhone(presenting(1, nil), PhoneOptions{})
-	first := p.Process(unhex(t, "FFCA000000"))
+	first := p.Process(testkit.Unhex(t, "FFCA000000"))
 	if len(first) != 6 || first[0] != 0x08 || !bytes.Equal(first[4:], []byte{0x90, 0}) {
 		t.Fatalf("phone UID % X", first)
 	}
 	p.Reset()
-	if again := p.Process(unhex(t, "FFCA000000")); bytes.Equal(again, first) {
+	if again := p.Process(testkit.Unhex(t, "FFCA000000")); bytes.Equal(again, first) {
 		t.Logf("same random UID twice (1 in 2^24): % X", again)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lintel/lintel/ble-reader/nfc/apdu"
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // FuzzPhone sends arbitrary APDU sequences (each a length byte and that
@@ -13,8 +14,8 @@ import (
 // proper SELECT and AUTHENTICATE must still work: no sequence can wedge
 // the service.
 func FuzzPhone(f *testing.F) {
-	sel := unhex(f, selectAID)
-	au := unhex(f, auth)
+	sel := testkit.Unhex(f, selectAID)
+	au := testkit.Unhex(f, auth)
 	join := func(cmds ...[]byte) []byte {
 		var out []byte
 		for _, c := range cmds {
@@ -22,9 +23,9 @@ func FuzzPhone(f *testing.F) {
 		}
 		return out
 	}
-	f.Add(join(sel, au, unhex(f, "00C0000000")))
-	f.Add(join(au, sel, unhex(f, "8012000003010000"), unhex(f, "FFCA000004")))
-	f.Add(join(unhex(f, "801000000000 1D"+challengeHex+"0000")))
+	f.Add(join(sel, au, testkit.Unhex(f, "00C0000000")))
+	f.Add(join(au, sel, testkit.Unhex(f, "8012000003010000"), testkit.Unhex(f, "FFCA000004")))
+	f.Add(join(testkit.Unhex(f, "801000000000 1D"+challengeHex+"0000")))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, extended := range []bool{false, true} {
 			p := NewPhone(presenting(700, nil), PhoneOptions{Extended: extended})

@@ -9,6 +9,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // fakeVPCD is the driver's end of the socket, played by the test: the
@@ -90,19 +92,19 @@ func TestServe(t *testing.T) {
 	v.send([]byte{ctrlOn}) // no answer
 	v.send([]byte{ctrlOff})
 	v.send([]byte{0x09}) // unknown control: ignored
-	if got := v.exchange(unhex(t, selectAID)); !bytes.Equal(got, unhex(t, "01009000")) {
+	if got := v.exchange(testkit.Unhex(t, selectAID)); !bytes.Equal(got, testkit.Unhex(t, "01009000")) {
 		t.Fatalf("SELECT -> % X", got)
 	}
 	// A reset forgets the selection.
 	v.send([]byte{ctrlReset})
-	if got := v.exchange(unhex(t, auth)); !bytes.Equal(got, unhex(t, "6985")) {
+	if got := v.exchange(testkit.Unhex(t, auth)); !bytes.Equal(got, testkit.Unhex(t, "6985")) {
 		t.Fatalf("AUTHENTICATE after reset -> % X", got)
 	}
-	if got := v.exchange(unhex(t, selectAID)); !bytes.Equal(got, unhex(t, "01009000")) {
+	if got := v.exchange(testkit.Unhex(t, selectAID)); !bytes.Equal(got, testkit.Unhex(t, "01009000")) {
 		t.Fatalf("SELECT -> % X", got)
 	}
 	// The 4th APDU: the card leaves without answering and hangs up.
-	v.send(unhex(t, auth))
+	v.send(testkit.Unhex(t, auth))
 	if b, err := v.recv(); err == nil {
 		t.Fatalf("answer % X after leaving", b)
 	}
@@ -119,7 +121,7 @@ func TestServeEnds(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- Run(context.Background(), addr, card) }()
 		v := accept()
-		if got := v.exchange(unhex(t, "FFCA000000")); !bytes.Equal(got, unhex(t, "010203049000")) {
+		if got := v.exchange(testkit.Unhex(t, "FFCA000000")); !bytes.Equal(got, testkit.Unhex(t, "010203049000")) {
 			t.Fatalf("GET DATA -> % X", got)
 		}
 		v.conn.Close()

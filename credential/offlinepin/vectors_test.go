@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the implementation")
@@ -85,7 +87,7 @@ func TestVectors(t *testing.T) {
 	}
 	for _, v := range f.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
-			key := mustHex(t, v.DoorKey)
+			key := testkit.Unhex(t, v.DoorKey)
 			s := specOf(t, v.Type, v.Start, v.End, v.Nonce)
 			pin, id, err := Generate(key, s, s.Start)
 			if err != nil || pin != v.PIN || id != v.ID {
@@ -98,7 +100,7 @@ func TestVectors(t *testing.T) {
 			for _, c := range v.Checks {
 				ck, cp := key, v.PIN
 				if c.DoorKey != "" {
-					ck = mustHex(t, c.DoorKey)
+					ck = testkit.Unhex(t, c.DoorKey)
 				}
 				if c.PIN != "" {
 					cp = c.PIN
@@ -117,7 +119,7 @@ func TestVectors(t *testing.T) {
 			}
 		})
 	}
-	key := mustHex(t, f.Vectors[0].DoorKey)
+	key := testkit.Unhex(t, f.Vectors[0].DoorKey)
 	for _, m := range f.Malformed {
 		if _, err := Verify(key, m, t0); !errors.Is(err, ErrMalformed) {
 			t.Errorf("Verify(%q) = %v; want malformed", m, err)
@@ -166,15 +168,6 @@ func specOf(t *testing.T, typ, start, end string, nonce uint16) Spec {
 		s.End = mustTime(t, end)
 	}
 	return s
-}
-
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func mustTime(t *testing.T, s string) time.Time {

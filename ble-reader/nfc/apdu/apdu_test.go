@@ -4,18 +4,10 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"strings"
 	"testing"
-)
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"github.com/lintel/lintel/internal/testkit"
+)
 
 func TestParseCommand(t *testing.T) {
 	big := bytes.Repeat([]byte{0xAB}, 300)
@@ -29,7 +21,7 @@ func TestParseCommand(t *testing.T) {
 		{"case 2S Le 10", "00C0000010", Command{INS: 0xC0, Ne: 16}},
 		{"case 3S", "8012000003010000", Command{CLA: 0x80, INS: 0x12, Data: []byte{1, 0, 0}}},
 		{"case 4S select", "00A4040008F04C494E54454C0100",
-			Command{INS: 0xA4, P1: 4, Data: unhex(t, "F04C494E54454C01"), Ne: 256}},
+			Command{INS: 0xA4, P1: 4, Data: testkit.Unhex(t, "F04C494E54454C01"), Ne: 256}},
 		{"case 4S Le 01", "8010000001AA01", Command{CLA: 0x80, INS: 0x10, Data: []byte{0xAA}, Ne: 1}},
 		{"case 2E", "00C00000000100", Command{INS: 0xC0, Ne: 256, Extended: true}},
 		{"case 2E 0000 is 65536", "00C00000000000", Command{INS: 0xC0, Ne: 65536, Extended: true}},
@@ -39,7 +31,7 @@ func TestParseCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseCommand(unhex(t, tt.in))
+			got, err := ParseCommand(testkit.Unhex(t, tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +56,7 @@ func TestParseCommandRejects(t *testing.T) {
 		"00A40400000002AABB00",     // extended Lc 2, then 1 byte: half an Le
 		"00A40400000002AABB0000FF", // trailing byte after extended Le
 	} {
-		_, err := ParseCommand(unhex(t, in))
+		_, err := ParseCommand(testkit.Unhex(t, in))
 		if !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseCommand(%s) = %v, want ErrMalformed", in, err)
 		}
@@ -92,7 +84,7 @@ func TestCommandBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if w := unhex(t, tt.want); !bytes.Equal(got, w) {
+			if w := testkit.Unhex(t, tt.want); !bytes.Equal(got, w) {
 				t.Fatalf("got % X, want % X", got, w)
 			}
 		})
@@ -105,11 +97,11 @@ func TestCommandBytes(t *testing.T) {
 }
 
 func TestResponse(t *testing.T) {
-	r, err := ParseResponse(unhex(t, "04A23B9C9000"))
-	if err != nil || !bytes.Equal(r.Data, unhex(t, "04A23B9C")) || r.SW != SWOK {
+	r, err := ParseResponse(testkit.Unhex(t, "04A23B9C9000"))
+	if err != nil || !bytes.Equal(r.Data, testkit.Unhex(t, "04A23B9C")) || r.SW != SWOK {
 		t.Fatalf("got %+v, %v", r, err)
 	}
-	if !bytes.Equal(r.Bytes(), unhex(t, "04A23B9C9000")) {
+	if !bytes.Equal(r.Bytes(), testkit.Unhex(t, "04A23B9C9000")) {
 		t.Fatalf("Bytes: % X", r.Bytes())
 	}
 	for _, in := range [][]byte{nil, {0x90}, make([]byte, MaxExtResponse+3)} {
