@@ -3,9 +3,10 @@ package blelink
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // BenchmarkTap measures taps over TCP loopback with go-ble on both ends,
@@ -47,12 +48,7 @@ func BenchmarkTap(b *testing.B) {
 					_ = p.Close()
 				}
 				b.StopTimer()
-				slices.Sort(taps)
-				pct := func(q float64) float64 {
-					return float64(taps[int(q*float64(len(taps)-1))].Microseconds())
-				}
-				b.ReportMetric(pct(0.50), "tap-p50-µs")
-				b.ReportMetric(pct(0.99), "tap-p99-µs")
+				testkit.ReportLatency(b, "tap", taps)
 				b.ReportMetric(float64(requests)/float64(b.N), "roundtrips/tap")
 				b.ReportMetric(float64(commands)/float64(b.N), "writecmds/tap")
 			})

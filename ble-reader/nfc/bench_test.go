@@ -2,13 +2,13 @@ package nfc_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/lintel/lintel/ble-reader/hce"
 	"github.com/lintel/lintel/ble-reader/nfc"
 	"github.com/lintel/lintel/ble-reader/nfc/nfctest"
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // BenchmarkTapPCSC taps a virtual phone (or card) on a vpcd reader b.N
@@ -63,12 +63,7 @@ func BenchmarkTapPCSC(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			slices.Sort(elapsed)
-			at := func(q float64) float64 {
-				return float64(elapsed[int(q*float64(len(elapsed)-1))].Microseconds())
-			}
-			b.ReportMetric(at(0.5), "select-to-decision-p50-µs")
-			b.ReportMetric(at(0.99), "select-to-decision-p99-µs")
+			testkit.ReportLatency(b, "select-to-decision", elapsed)
 			b.ReportMetric(float64(exchanges)/float64(b.N), "exchanges/tap")
 			b.ReportMetric(float64(total)/float64(b.N), "apdus/tap")
 		})
