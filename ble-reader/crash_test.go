@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/lintel/lintel/internal/testkit"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,6 +19,7 @@ import (
 	reader "github.com/lintel/lintel/ble-reader"
 	"github.com/lintel/lintel/ble-reader/store"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // childEnv carries the reader's arguments to a child test process.
@@ -113,16 +112,6 @@ func (c *child) logged() []string {
 	return append([]string(nil), c.ids...)
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestKillDuringBurst kills the reader process with SIGKILL while phones
 // tap as fast as they can, restarts it on the same data directory, and
 // checks that every event the reader stored reached the server exactly
@@ -133,7 +122,7 @@ func TestKillDuringBurst(t *testing.T) {
 	}
 	w := newWorld(t)
 	dir := t.TempDir()
-	ble := freePort(t)
+	ble := testkit.FreeAddr(t)
 	args := []string{"-server", w.url(), "-token", w.frontToken, "-data-dir", dir, "-ble", "local", "-ble-addr", ble,
 		"-status", "", "-unlock", "10ms", "-poll", "1s"}
 

@@ -12,8 +12,7 @@ import (
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
 	"github.com/lintel/lintel/credential/schedule"
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 func doorIDs(n int) []string {
@@ -243,7 +242,7 @@ func TestPassTokenQR(t *testing.T) {
 }
 
 // decodeQR scales the symbol up, adds the quiet zone a camera would see,
-// and reads it with an independent decoder.
+// and reads it with an independent decoder (testkit.DecodeQR).
 func decodeQR(t *testing.T, code barcode.Barcode) string {
 	t.Helper()
 	const px, quiet = 4, 4
@@ -256,20 +255,5 @@ func decodeQR(t *testing.T, code barcode.Barcode) string {
 	img := image.NewGray(image.Rect(0, 0, side, side))
 	draw.Draw(img, img.Bounds(), &image.Uniform{color.White}, image.Point{}, draw.Src)
 	draw.Draw(img, image.Rect(quiet*px, quiet*px, side-quiet*px, side-quiet*px), scaled, scaled.Bounds().Min, draw.Src)
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The symbol is machine-drawn and square, so read its modules directly
-	// (PURE_BARCODE); gozxing's finder-pattern search alone misses about 4%
-	// of such clean symbols, and signatures make every token different.
-	// Fall back to the camera-style search.
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
-	if err != nil {
-		res, err = zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	}
-	if err != nil {
-		t.Fatalf("decode QR: %v", err)
-	}
-	return res.GetText()
+	return testkit.DecodeQR(t, img)
 }
