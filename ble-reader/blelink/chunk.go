@@ -1,9 +1,6 @@
 package blelink
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Chunk framing. A message (presentation or result) too long for one ATT
 // value is cut into chunks, each one flag byte followed by payload:
@@ -23,14 +20,6 @@ const (
 	// attHeader is the opcode and handle in front of a write or a
 	// notification value.
 	attHeader = 3
-)
-
-// Reassembly errors; errors.Is works on what Reassembler.Add returns.
-var (
-	ErrChunkEmpty    = errors.New("blelink: empty chunk")
-	ErrChunkSequence = errors.New("blelink: chunk out of sequence")
-	ErrMessageSize   = errors.New("blelink: message exceeds size cap")
-	ErrAfterFinal    = errors.New("blelink: chunk after final chunk")
 )
 
 // ChunkFlag builds the flag byte of chunk number seq.

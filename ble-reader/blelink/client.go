@@ -10,21 +10,6 @@ import (
 	"github.com/go-ble/ble/linux/gatt"
 )
 
-// Phone-side errors; errors.Is classifies what Connect and Tap return.
-var (
-	// ErrNoService: the peer does not offer the Lintel service as expected.
-	ErrNoService = errors.New("blelink: Lintel service not found")
-	// ErrRefused: the reader answered a write with an ATT error; errors.As
-	// with a ble.ATTError gives the code (ErrCodeSequence and friends).
-	ErrRefused = errors.New("blelink: reader refused the presentation")
-	// ErrBadResult: the result notifications did not reassemble.
-	ErrBadResult = errors.New("blelink: malformed result")
-	// ErrTapUsed: one tap per connection; connect again for another.
-	ErrTapUsed = errors.New("blelink: connection already used for a tap")
-	// ErrDisconnected: the link went down before the result arrived.
-	ErrDisconnected = errors.New("blelink: disconnected before result")
-)
-
 // BuildFunc turns the reader's challenge into the phone's presentation.
 type BuildFunc func(challenge []byte) ([]byte, error)
 

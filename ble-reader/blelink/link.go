@@ -13,21 +13,6 @@ import (
 	"github.com/go-ble/ble"
 )
 
-// Link errors. They are returned by Link.Read and Link.Write and can be
-// classified with errors.Is.
-var (
-	// ErrLinkClosed is returned once the link has been closed locally or by
-	// the peer.
-	ErrLinkClosed = errors.New("blelink: link closed")
-	// ErrFrameSize is returned for a frame that is empty or longer than an
-	// ATT PDU can ever be (ble.MaxMTU bytes); the link is closed because its
-	// framing can no longer be trusted.
-	ErrFrameSize = errors.New("blelink: bad frame size")
-	// ErrShortBuffer is returned when a PDU does not fit the caller's buffer.
-	// The link is closed: dropping part of a PDU would desynchronise ATT.
-	ErrShortBuffer = errors.New("blelink: PDU larger than read buffer")
-)
-
 // frameHeader is the size of the big-endian length prefix in front of each
 // ATT PDU on the local link.
 const frameHeader = 2

@@ -31,18 +31,6 @@ const (
 	opWriteCmd       = 0x52
 )
 
-// Why a connection ended. ServeConn returns one of these (or nil when the
-// peer simply went away); errors.Is classifies them.
-var (
-	ErrTooManyConns  = errors.New("blelink: too many connections")
-	ErrConnTimeout   = errors.New("blelink: connection timed out")
-	ErrConnMalformed = errors.New("blelink: malformed ATT PDU from peer")
-	ErrConnFlood     = errors.New("blelink: peer exceeded its PDU budget")
-	ErrConnPanic     = errors.New("blelink: connection handler panicked")
-	ErrConnEvicted   = errors.New("blelink: connection evicted for a newer one")
-	ErrShutdown      = errors.New("blelink: server shutting down")
-)
-
 // Clock is the time source of a Server's deadlines and idleness; tests
 // inject a fake one to run the deadlines without sleeping.
 type Clock interface {
