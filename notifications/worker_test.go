@@ -1,17 +1,15 @@
 package notifications
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"github.com/lintel/lintel/internal/testkit"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/notifications/notifytest"
 )
 
@@ -24,24 +22,7 @@ type rig struct {
 	fcm    *notifytest.FCMServer
 	twilio *notifytest.TwilioServer
 	reg    *Registry
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testkit.Buffer
 }
 
 func newRig(t testing.TB) *rig {
@@ -49,7 +30,7 @@ func newRig(t testing.TB) *rig {
 	r := &rig{
 		q: newMemQueue(), clock: testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)),
 		apns: notifytest.NewAPNs(t), fcm: notifytest.NewFCM(t), twilio: notifytest.NewTwilio(t),
-		logs: &syncBuffer{},
+		logs: &testkit.Buffer{},
 	}
 	r.reg = NewRegistry(newTestAPNs(t, r.apns), newTestFCM(t, r.fcm, r.clock.Now), newTestSMS(t, r.twilio, nil))
 	return r

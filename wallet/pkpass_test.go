@@ -3,19 +3,13 @@ package wallet
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/sha1"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/lintel/lintel/internal/testkit"
 	"image"
 	"image/color"
 	"image/png"
-	"io"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -24,32 +18,9 @@ import (
 	"time"
 
 	"github.com/smallstep/pkcs7"
-)
 
-func unzipPass(t *testing.T, pkpass []byte) map[string][]byte {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(pkpass), int64(len(pkpass)))
-	if err != nil {
-		t.Fatalf("not a zip: %v", err)
-	}
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		if _, dup := files[f.Name]; dup {
-			t.Fatalf("duplicate zip entry %s", f.Name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc) // checks the CRC too
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		files[f.Name] = b
-	}
-	return files
-}
+	"github.com/lintel/lintel/internal/testkit"
+)
 
 func TestBuildPass(t *testing.T) {
 	pki := newTestPKI(t)
@@ -61,7 +32,7 @@ func TestBuildPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := time.Now().Add(time.Second)
-	files := unzipPass(t, pkpass)
+	files := testkit.UnzipPass(t, pkpass)
 
 	wantFiles := []string{"icon.png", "icon@2x.png", "icon@3x.png", "logo.png", "logo@2x.png", "logo@3x.png",
 		"manifest.json", "pass.json", "signature"}
@@ -74,29 +45,7 @@ func TestBuildPass(t *testing.T) {
 		t.Fatalf("files = %v, want %v", got, wantFiles)
 	}
 
-	t.Run("manifest", func(t *testing.T) {
-		var manifest map[string]string
-		dec := json.NewDecoder(bytes.NewReader(files["manifest.json"]))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&manifest); err != nil {
-			t.Fatalf("manifest.json: %v", err)
-		}
-		if len(manifest) != len(files)-2 {
-			t.Errorf("manifest has %d entries, want %d (every file but manifest.json and signature)", len(manifest), len(files)-2)
-		}
-		for name, data := range files {
-			if name == "manifest.json" || name == "signature" {
-				if _, ok := manifest[name]; ok {
-					t.Errorf("manifest lists %s", name)
-				}
-				continue
-			}
-			sum := sha1.Sum(data)
-			if manifest[name] != hex.EncodeToString(sum[:]) {
-				t.Errorf("manifest[%s] = %q, want %x", name, manifest[name], sum)
-			}
-		}
-	})
+	t.Run("manifest", func(t *testing.T) { testkit.CheckManifest(t, files) })
 
 	t.Run("pass.json", func(t *testing.T) {
 		var p map[string]any
@@ -233,35 +182,8 @@ func TestBuildPass(t *testing.T) {
 			t.Errorf("pkcs7 verify: %v", err)
 		}
 		// ...and the one that matters: OpenSSL, as Apple's tooling would.
-		opensslVerify(t, pki, files)
+		testkit.VerifyPassSignature(t, files, pki.Root, pki.WWDR)
 	})
-}
-
-// opensslVerify checks the pass's signature with the command from the
-// design brief, and that a manifest changed by one byte is refused.
-func opensslVerify(t *testing.T, pki *testPKI, files map[string][]byte) {
-	t.Helper()
-	openssl := requireOpenSSL(t)
-	dir := t.TempDir()
-	writeFile(t, dir, "signature", files["signature"])
-	writeFile(t, dir, "manifest.json", files["manifest.json"])
-	writeFile(t, dir, "root.pem", testkit.CertPEM(pki.Root))
-	writeFile(t, dir, "wwdr.pem", testkit.CertPEM(pki.WWDR))
-	verify := func(content string) ([]byte, error) {
-		cmd := exec.Command(openssl, "smime", "-verify", "-inform", "DER", "-in", "signature",
-			"-content", content, "-CAfile", "root.pem", "-certfile", "wwdr.pem",
-			"-purpose", "any", "-binary", "-out", filepath.Join(dir, "out"))
-		cmd.Dir = dir
-		return cmd.CombinedOutput()
-	}
-	if out, err := verify("manifest.json"); err != nil || !strings.Contains(string(out), "Verification successful") {
-		t.Fatalf("openssl smime -verify: %v\n%s", err, out)
-	}
-	tampered := bytes.Replace(files["manifest.json"], []byte(`"icon.png":"`), []byte(`"icon.png":"0`), 1)
-	writeFile(t, dir, "tampered.json", tampered)
-	if out, err := verify("tampered.json"); err == nil {
-		t.Fatalf("openssl accepted a tampered manifest:\n%s", out)
-	}
 }
 
 func TestBuildPassSHA1Signature(t *testing.T) {
@@ -272,7 +194,7 @@ func TestBuildPassSHA1Signature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := unzipPass(t, mustBuild(t, s, samplePass(), nil))
+	files := testkit.UnzipPass(t, mustBuild(t, s, samplePass(), nil))
 	p7, err := pkcs7.Parse(files["signature"])
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +202,7 @@ func TestBuildPassSHA1Signature(t *testing.T) {
 	if !p7.Signers[0].DigestAlgorithm.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA1) {
 		t.Errorf("digest algorithm %v, want SHA-1", p7.Signers[0].DigestAlgorithm.Algorithm)
 	}
-	opensslVerify(t, pki, files)
+	testkit.VerifyPassSignature(t, files, pki.Root, pki.WWDR)
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -296,7 +218,7 @@ func TestBuildVoidedPass(t *testing.T) {
 	s := newTestPKI(t).signer(t)
 	d := samplePass()
 	d.Voided = true
-	files := unzipPass(t, mustBuild(t, s, d, nil))
+	files := testkit.UnzipPass(t, mustBuild(t, s, d, nil))
 	var p passJSON
 	if err := json.Unmarshal(files["pass.json"], &p); err != nil {
 		t.Fatal(err)
@@ -311,7 +233,7 @@ func TestBuildVoidedPass(t *testing.T) {
 		t.Errorf("status = %q", p.Generic.HeaderFields[0].Value)
 	}
 	d.Status = "Revoked"
-	files = unzipPass(t, mustBuild(t, s, d, nil))
+	files = testkit.UnzipPass(t, mustBuild(t, s, d, nil))
 	if err := json.Unmarshal(files["pass.json"], &p); err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +362,7 @@ func TestImages(t *testing.T) {
 		t.Errorf("override names = %s (the default logo@3x must go with the default logo)", got)
 	}
 	s := newTestPKI(t).signer(t)
-	files := unzipPass(t, mustBuild(t, s, samplePass(), im))
+	files := testkit.UnzipPass(t, mustBuild(t, s, samplePass(), im))
 	if !bytes.Equal(files["logo.png"], logo) || !bytes.Equal(files["logo@2x.png"], logo2x) {
 		t.Error("the site's logo is not in the pass")
 	}
@@ -450,13 +372,7 @@ func TestImages(t *testing.T) {
 	if !bytes.Equal(files["icon.png"], def.files[0].data) {
 		t.Error("the default icon is missing")
 	}
-	var manifest map[string]string
-	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
-		t.Fatal(err)
-	}
-	if sum := sha1.Sum(logo); manifest["logo.png"] != hex.EncodeToString(sum[:]) {
-		t.Error("manifest hash of the site's logo is wrong")
-	}
+	testkit.CheckManifest(t, files) // the site's logo hashed, the dropped default not listed
 
 	bad := []struct {
 		name  string

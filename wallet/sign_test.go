@@ -228,7 +228,7 @@ func TestNewSignerFromP12(t *testing.T) {
 		if !s.Certificate().Equal(pki.Leaf) {
 			t.Error("wrong certificate")
 		}
-		files := unzipPass(t, mustBuild(t, s, samplePass(), nil))
+		files := testkit.UnzipPass(t, mustBuild(t, s, samplePass(), nil))
 		if len(files["signature"]) == 0 {
 			t.Error("no signature")
 		}
