@@ -84,25 +84,24 @@ func TestConsoleSessions(t *testing.T) {
 			}
 			return err == nil
 		}
+		// usedFor uses the session every 20 minutes for d.
+		usedFor := func(d time.Duration) func(tok string) {
+			return func(tok string) {
+				for range d / (20 * time.Minute) {
+					clock.Advance(20 * time.Minute)
+					live(tok)
+				}
+			}
+		}
 		for _, tc := range []struct {
 			name   string
 			change func(tok string)
 			want   bool
 		}{
 			{"fresh", func(string) {}, true},
-			{"used every 20 minutes for 11 hours", func(tok string) {
-				for range 33 {
-					clock.Advance(20 * time.Minute)
-					live(tok)
-				}
-			}, true},
+			{"used every 20 minutes for 11 hours", usedFor(11 * time.Hour), true},
 			{"idle 30 minutes", func(string) { clock.Advance(30 * time.Minute) }, false},
-			{"13 hours of use", func(tok string) {
-				for range 39 {
-					clock.Advance(20 * time.Minute)
-					live(tok)
-				}
-			}, false},
+			{"13 hours of use", usedFor(13 * time.Hour), false},
 			{"signed out everywhere", func(string) {
 				if _, err := s.EndSessions(ctx, p.ID); err != nil {
 					t.Fatal(err)
