@@ -95,15 +95,21 @@ func (s *Store) hashKey(secret string) (lookup string, hash []byte, alg string) 
 	return "h" + hex.EncodeToString(h[:8]), h, hashHMAC
 }
 
-// newKeySecret returns a fresh key: a prefix naming its kind and 256 random
-// bits, base64url.
-func newKeySecret(kind string) string {
+// randomToken returns 256 random bits, base64url: the body of every key
+// secret and console token.
+func randomToken() string {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// newKeySecret returns a fresh key: a prefix naming its kind and a
+// randomToken.
+func newKeySecret(kind string) string {
 	prefix := map[string]string{KeyOperator: "lk_op_", KeyAdmin: "lk_ad_", KeyMember: "lk_mb_", KeyReader: "lk_rd_"}[kind]
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return prefix + randomToken()
 }
 
 // createKey stores k with the given secret (a random one when empty) and
@@ -145,7 +151,7 @@ func (s *Store) CreateMemberKey(ctx context.Context, siteID, userID string) (str
 			return err
 		}
 		if u.Status != UserActive {
-			return conflict("user_deactivated", "the user is deactivated", nil)
+			return ErrUserDeactivated
 		}
 		secret, _, err = tx.createKey(ctx, APIKey{Kind: KeyMember, SiteID: &siteID, UserID: &userID}, "")
 		return err

@@ -34,7 +34,7 @@ func (s *Store) BatchTx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 		sort.Strings(sites) // a fixed lock order across concurrent batches
 		for _, id := range sites {
-			if _, err := tx.bump(ctx, id, Change{Kind: ChangeAccess}); err != nil {
+			if err := tx.accessChanged(ctx, id); err != nil {
 				return err
 			}
 		}

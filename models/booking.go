@@ -68,8 +68,7 @@ func (s *Store) PutBookingSchedule(ctx context.Context, bs *BookingSchedule) err
 		if err := tx.q(ctx).Save(bs).Error; err != nil {
 			return err
 		}
-		_, err = tx.bump(ctx, bs.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, bs.DoorID}}})
-		return err
+		return tx.accessChanged(ctx, bs.SiteID, Ref{RefBooking, bs.DoorID})
 	})
 }
 
@@ -164,8 +163,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (*Booking
 				return err
 			}
 		}
-		_, err := tx.bump(ctx, b.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, b.ID}}})
-		return err
+		return tx.accessChanged(ctx, b.SiteID, Ref{RefBooking, b.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -228,8 +226,7 @@ func (s *Store) CancelBooking(ctx context.Context, siteID, doorID, id string, ex
 				return err
 			}
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefBooking, id}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefBooking, id})
 	})
 	return b, err
 }

@@ -105,6 +105,13 @@ func (s *Store) bump(ctx context.Context, siteID string, c Change) (int64, error
 	return v, nil
 }
 
+// accessChanged bumps the site's version for an access change (doors,
+// groups, users, cards, PINs, passes, bookings) that touched refs.
+func (s *Store) accessChanged(ctx context.Context, siteID string, refs ...Ref) error {
+	_, err := s.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: refs})
+	return err
+}
+
 func refRows(siteID string, v int64, refs []Ref) []changeRef {
 	seen := map[Ref]bool{}
 	var out []changeRef

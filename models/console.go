@@ -3,9 +3,6 @@ package models
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -93,19 +90,13 @@ var (
 
 // ConsoleToken returns a fresh 256-bit token (base64url) and its hash.
 func ConsoleToken() (token, hash string) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	token = base64.RawURLEncoding.EncodeToString(b[:])
+	token = randomToken()
 	return token, ConsoleTokenHash(token)
 }
 
-// ConsoleTokenHash is the stored form of a token.
-func ConsoleTokenHash(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
+// ConsoleTokenHash is the stored form of a token: its unkeyed SHA-256, as
+// for every one-time secret (HashSecret).
+func ConsoleTokenHash(token string) string { return HashSecret(token) }
 
 // InvitePerson creates a console person (or finds the one of userID) and a
 // set-up link valid for ttl; it returns the person and the link's token.
@@ -121,7 +112,7 @@ func (s *Store) InvitePerson(ctx context.Context, p *ConsolePerson, ttl time.Dur
 				return err
 			}
 			if u.Status != UserActive {
-				return conflict("user_deactivated", "the user is deactivated", nil)
+				return ErrUserDeactivated
 			}
 			var old ConsolePerson
 			err = tx.q(ctx).Where("user_id = ?", *p.UserID).Take(&old).Error

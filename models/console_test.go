@@ -63,7 +63,6 @@ func TestConsoleSetupLinks(t *testing.T) {
 // a role change or deactivation ends a session.
 func TestConsoleSessions(t *testing.T) {
 	clock := sessionClock()
-	lim := models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	modelstest.EachWith(t, modelstest.Options{Now: clock.Now}, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		g, p := adminPerson(t, s)
@@ -79,11 +78,20 @@ func TestConsoleSessions(t *testing.T) {
 			return tok
 		}
 		live := func(tok string) bool {
-			_, err := s.Session(ctx, tok, lim)
+			_, err := s.Session(ctx, tok, sessionLimits)
 			if err != nil && !errors.Is(err, models.ErrNoSession) {
 				t.Fatal(err)
 			}
 			return err == nil
+		}
+		// usedFor uses the session every 20 minutes for d.
+		usedFor := func(d time.Duration) func(tok string) {
+			return func(tok string) {
+				for range d / (20 * time.Minute) {
+					clock.Advance(20 * time.Minute)
+					live(tok)
+				}
+			}
 		}
 		for _, tc := range []struct {
 			name   string
@@ -91,19 +99,9 @@ func TestConsoleSessions(t *testing.T) {
 			want   bool
 		}{
 			{"fresh", func(string) {}, true},
-			{"used every 20 minutes for 11 hours", func(tok string) {
-				for range 33 {
-					clock.Advance(20 * time.Minute)
-					live(tok)
-				}
-			}, true},
+			{"used every 20 minutes for 11 hours", usedFor(11 * time.Hour), true},
 			{"idle 30 minutes", func(string) { clock.Advance(30 * time.Minute) }, false},
-			{"13 hours of use", func(tok string) {
-				for range 39 {
-					clock.Advance(20 * time.Minute)
-					live(tok)
-				}
-			}, false},
+			{"13 hours of use", usedFor(13 * time.Hour), false},
 			{"signed out everywhere", func(string) {
 				if _, err := s.EndSessions(ctx, p.ID); err != nil {
 					t.Fatal(err)
@@ -195,7 +193,6 @@ func TestEventsAfter(t *testing.T) {
 // asking is no activity (the session still expires when idle).
 func TestSessionOpen(t *testing.T) {
 	clock := sessionClock()
-	lim := models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	modelstest.EachWith(t, modelstest.Options{Now: clock.Now}, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		g, p := adminPerson(t, s)
@@ -204,7 +201,7 @@ func TestSessionOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cs, err := s.Session(ctx, tok, lim)
+			cs, err := s.Session(ctx, tok, sessionLimits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +222,7 @@ func TestSessionOpen(t *testing.T) {
 			clock.Advance(10 * time.Minute)
 			open(cs)
 		}
-		if _, err := s.Session(ctx, tok, lim); err == nil {
+		if _, err := s.Session(ctx, tok, sessionLimits); err == nil {
 			t.Error("asking kept the session alive")
 		}
 		_, cs = start()
@@ -246,6 +243,9 @@ func TestSessionOpen(t *testing.T) {
 	})
 }
 
+// sessionLimits are the session limits of the console tests.
+var sessionLimits = models.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
+
 // sessionClock is the settable clock of the console tests.
 func sessionClock() *testkit.Clock {
 	return testkit.NewClock(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC))
@@ -261,10 +261,7 @@ func adminPerson(t *testing.T, s *models.Store) (*models.Group, *models.ConsoleP
 	if err := s.CreateGroup(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	u := &models.User{SiteID: site.ID, Name: "Ada", GroupID: &g.ID}
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := mustUser(t, s, site.ID, &g.ID)
 	p := &models.ConsolePerson{Kind: models.PersonSite, SiteID: &site.ID, UserID: &u.ID, Name: "Ada"}
 	if _, err := s.InvitePerson(ctx, p, time.Hour); err != nil {
 		t.Fatal(err)

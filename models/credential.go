@@ -113,7 +113,7 @@ func (s *Store) activeUser(ctx context.Context, siteID, userID string) (*User, e
 		return nil, notFound(err)
 	}
 	if u.Status != UserActive {
-		return nil, conflict("user_deactivated", "the user is deactivated", nil)
+		return nil, ErrUserDeactivated
 	}
 	return &u, nil
 }
@@ -131,8 +131,7 @@ func (s *Store) AssignCard(ctx context.Context, c *Credential) error {
 		if err := numberConflict.wrap(tx.q(ctx).Create(c).Error); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, c.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, c.ID}}})
-		return err
+		return tx.accessChanged(ctx, c.SiteID, Ref{RefCredential, c.ID})
 	})
 }
 
@@ -213,8 +212,7 @@ func (s *Store) revokeLocked(ctx context.Context, c *Credential, status, reason 
 	if c.Kind == KindMobile {
 		if c.TokenExpiresAt == nil || !c.TokenExpiresAt.After(now) {
 			// No live token: nothing for readers to deny.
-			_, err := s.bump(ctx, c.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, c.ID}}})
-			return err
+			return s.accessChanged(ctx, c.SiteID, Ref{RefCredential, c.ID})
 		}
 		until = c.TokenExpiresAt
 		ch.Until = *until
@@ -296,8 +294,7 @@ func (s *Store) setEpoch(ctx context.Context, u *User, at time.Time) error {
 	if err := s.q(ctx).Model(&User{}).Where("id = ?", u.ID).Update("credential_epoch", at).Error; err != nil {
 		return err
 	}
-	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
-	return err
+	return s.accessChanged(ctx, u.SiteID, Ref{RefUser, u.ID})
 }
 
 // MobileIssue describes a mobile credential to issue.
@@ -593,7 +590,7 @@ func (s *Store) Refresh(ctx context.Context, credentialID, challenge string, ver
 			return err
 		}
 		if u.Status != UserActive {
-			return conflict("user_deactivated", "the user is deactivated", nil)
+			return ErrUserDeactivated
 		}
 		exp, err := sign(c, u)
 		if err != nil {
@@ -652,7 +649,7 @@ func (s *Store) ReassignCard(ctx context.Context, siteID, cardID, userID, actor 
 			return err
 		}
 		// The new holder's card is a change of its own, so deltas name it.
-		if _, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefCredential, cred.ID}}}); err != nil {
+		if err := tx.accessChanged(ctx, siteID, Ref{RefCredential, cred.ID}); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, siteID, actor, "card.reassigned", cred.ID, userID,

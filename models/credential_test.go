@@ -150,27 +150,19 @@ func TestIssueAndAccept(t *testing.T) {
 			if _, err := issue(site.ID, member.ID, "code-race"); err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			var mu sync.Mutex
+			errs := make([]error, 8)
+			atOnce(len(errs), func(i int) { _, errs[i] = accept("code-race") })
 			wins, lost := 0, 0
-			for range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, err := accept("code-race")
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						wins++
-					case errors.Is(err, models.ErrInvitation):
-						lost++
-					default:
-						t.Errorf("accept: %v", err)
-					}
-				}()
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, models.ErrInvitation):
+					lost++
+				default:
+					t.Errorf("accept: %v", err)
+				}
 			}
-			wg.Wait()
 			if wins != 1 || lost != 7 {
 				t.Fatalf("wins %d, lost %d", wins, lost)
 			}

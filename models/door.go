@@ -54,8 +54,7 @@ func (s *Store) updateDoor(ctx context.Context, d *Door) error {
 	if err := oneRow(res, doorNameConflict); err != nil {
 		return err
 	}
-	_, err := s.bump(ctx, d.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefDoor, d.ID}}})
-	return err
+	return s.accessChanged(ctx, d.SiteID, Ref{RefDoor, d.ID})
 }
 
 // loadDoors fills the door ids of owners (groups, passes) from their join

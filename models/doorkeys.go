@@ -92,7 +92,7 @@ func (s *Store) RotateDoorKeys(ctx context.Context, siteID, doorID, actor string
 			Order("id").Find(&reissue).Error; err != nil {
 			return err
 		}
-		if _, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess}); err != nil {
+		if err := tx.accessChanged(ctx, siteID); err != nil {
 			return err
 		}
 		if err := tx.Audit(ctx, siteID, actor, "door.keys_rotated", "", "",

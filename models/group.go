@@ -69,8 +69,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 		if err := tx.setGroupDoors(ctx, g); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, g.ID}}})
-		return err
+		return tx.accessChanged(ctx, g.SiteID, Ref{RefGroup, g.ID})
 	})
 }
 
@@ -139,8 +138,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
 		if err := tx.setGroupDoors(ctx, g); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, g.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, g.ID}}})
-		return err
+		return tx.accessChanged(ctx, g.SiteID, Ref{RefGroup, g.ID})
 	})
 }
 
@@ -156,7 +154,6 @@ func (s *Store) DeleteGroup(ctx context.Context, siteID, id string) error {
 		if err := oneRow(tx.q(ctx).Where("site_id = ? AND id = ?", siteID, id).Delete(&Group{}), groupInUseConflict); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefGroup, id}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefGroup, id})
 	})
 }

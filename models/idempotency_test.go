@@ -18,10 +18,7 @@ func TestIdempotencyKeyAppliedInItsTransaction(t *testing.T) {
 		ctx := t.Context()
 		site := mustSite(t, s, "A")
 		expired := -time.Second // the lock has run out: its holder died
-		ada := &models.User{SiteID: site.ID, Name: "Ada"}
-		if err := s.CreateUser(ctx, ada); err != nil {
-			t.Fatal(err)
-		}
+		ada := mustUser(t, s, site.ID, nil)
 		for _, tc := range []struct {
 			name      string
 			commit    func(context.Context) error // nil: crashed before committing

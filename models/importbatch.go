@@ -60,7 +60,7 @@ func (s *Store) ImportBatch(ctx context.Context, siteID, actor string, rows []Im
 					refs = append(refs, Ref{RefCredential, ev.CredentialID})
 				}
 			}
-			if _, err := tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: refs}); err != nil {
+			if err := tx.accessChanged(ctx, siteID, refs...); err != nil {
 				return err
 			}
 		}

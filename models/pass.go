@@ -197,8 +197,7 @@ func (s *Store) CreatePass(ctx context.Context, p *Pass, v Visitor, pins PassPIN
 				return err
 			}
 		}
-		_, err = tx.bump(ctx, p.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, p.ID}, {RefUser, p.VisitorID}}})
-		return err
+		return tx.accessChanged(ctx, p.SiteID, Ref{RefPass, p.ID}, Ref{RefUser, p.VisitorID})
 	})
 }
 
@@ -302,8 +301,7 @@ func (s *Store) RevokePass(ctx context.Context, siteID, id string) (*Pass, error
 		if err := tx.loadPassDoors(ctx, []*Pass{p}); err != nil {
 			return err
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefPass, id})
 	})
 	return p, err
 }
@@ -344,8 +342,7 @@ func (s *Store) RedeemPass(ctx context.Context, siteID, id, doorID, readerID str
 			Method: "qr", DoorID: doorID, ReaderID: readerID, UserID: p.VisitorID, Detail: passDetail(p.ID), OccurredAt: now}}); err != nil {
 			return err
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefPass, id})
 	})
 	return p, err
 }
@@ -403,8 +400,7 @@ func (s *Store) MarkPassUsed(ctx context.Context, siteID, id, doorID, readerID s
 		if changed, err = tx.markPassUsed(ctx, siteID, id, doorID, readerID, at); err != nil || !changed {
 			return err
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPass, id}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefPass, id})
 	})
 	return changed, err
 }
@@ -451,8 +447,7 @@ func (s *Store) onUserDeactivatedPasses(ctx context.Context, u *User, now time.T
 	if res.RowsAffected+pins.RowsAffected == 0 {
 		return nil
 	}
-	_, err := s.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
-	return err
+	return s.accessChanged(ctx, u.SiteID, Ref{RefUser, u.ID})
 }
 
 // UsersByID loads users of the site by id (for lists that show names).

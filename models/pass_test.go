@@ -24,14 +24,22 @@ func newPass(siteID, typ string, start time.Time, doors ...string) *models.Pass 
 		LinkHash: models.HashSecret(models.NewID("link")), DoorIDs: doors}
 }
 
+// mustPass creates p for the visitor v.
+func mustPass(t *testing.T, s *models.Store, p *models.Pass, v models.Visitor) *models.Pass {
+	t.Helper()
+	if err := s.CreatePass(t.Context(), p, v, nil); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestPassVisitorsConcurrently: passes for one new phone issued at once
 // find or create one visitor in one Visitors group, the unique indexes
 // deciding (no check-then-insert).
 func TestPassVisitorsConcurrently(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "A")
-		door := mustDoor(t, s, site.ID, "Lobby")
+		site, door := lobbySite(t, s)
 		now := s.Now()
 		const n = 8
 		passes := make([]*models.Pass, n)
@@ -81,14 +89,8 @@ func TestPassRules(t *testing.T) {
 			t.Fatalf("a refused pass left a visitor behind: %v", err)
 		}
 
-		single := newPass(site.ID, models.PassSingleUse, now, lobby.ID)
-		if err := s.CreatePass(ctx, single, v, nil); err != nil {
-			t.Fatal(err)
-		}
-		tmp := newPass(site.ID, models.PassTemporary, now, garage.ID)
-		if err := s.CreatePass(ctx, tmp, v, nil); err != nil {
-			t.Fatal(err)
-		}
+		single := mustPass(t, s, newPass(site.ID, models.PassSingleUse, now, lobby.ID), v)
+		tmp := mustPass(t, s, newPass(site.ID, models.PassTemporary, now, garage.ID), v)
 		// Only a single-use pass is spent, and only once.
 		if used, err := s.MarkPassUsed(ctx, site.ID, tmp.ID, garage.ID, "rdr_x", now); err != nil || used {
 			t.Fatalf("temporary spent: %v %v", used, err)
@@ -161,8 +163,7 @@ func TestPassRules(t *testing.T) {
 func TestVisitorsGroupMisconfigured(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "A")
-		door := mustDoor(t, s, site.ID, "Lobby")
+		site, door := lobbySite(t, s)
 		if err := s.CreateGroup(ctx, &models.Group{SiteID: site.ID, Name: "visitors", Role: models.RoleMember}); err != nil {
 			t.Fatal(err)
 		}

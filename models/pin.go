@@ -221,7 +221,7 @@ func (s *Store) CreatePIN(ctx context.Context, p *PIN, who Assignee, next PINCan
 		case who.UserID != "":
 			u, err := tx.activeUser(ctx, p.SiteID, who.UserID)
 			if err != nil {
-				if errors.Is(err, ErrNotFound) || isConflict(err, "user_deactivated") {
+				if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUserDeactivated) {
 					return UnknownAssigneeError{}
 				}
 				return err
@@ -239,14 +239,8 @@ func (s *Store) CreatePIN(ctx context.Context, p *PIN, who Assignee, next PINCan
 		if err := tx.createPINs(ctx, []*PIN{p}, next, exhausted); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, p.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, p.ID}}})
-		return err
+		return tx.accessChanged(ctx, p.SiteID, Ref{RefPIN, p.ID})
 	})
-}
-
-func isConflict(err error, code string) bool {
-	var ce *ConflictError
-	return errors.As(err, &ce) && ce.Code == code
 }
 
 // GetPIN loads a PIN of a door of the site.
@@ -346,8 +340,7 @@ func (s *Store) DeletePIN(ctx context.Context, siteID, doorID, id string) (*PIN,
 		}
 		now := tx.Now()
 		p.Status, p.DeletedAt, p.UpdatedAt = PINDeleted, &now, now
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, id}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefPIN, id})
 	})
 	return p, err
 }
@@ -402,8 +395,7 @@ func (s *Store) MarkPINUsed(ctx context.Context, siteID, doorID, readerID, crede
 		if !changed {
 			return nil
 		}
-		_, err = tx.bump(ctx, siteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefPIN, p.ID}}})
-		return err
+		return tx.accessChanged(ctx, siteID, Ref{RefPIN, p.ID})
 	})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil

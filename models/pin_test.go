@@ -48,13 +48,21 @@ func customPIN(siteID, doorID, typ string, start time.Time) *models.PIN {
 	return p
 }
 
+// mustPIN creates p, assigned to key k, with the candidates of next.
+func mustPIN(t *testing.T, s *models.Store, p *models.PIN, next models.PINCandidate) *models.PIN {
+	t.Helper()
+	if err := s.CreatePIN(t.Context(), p, models.Assignee{KeyID: "k"}, next, errExhausted); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestPINCandidates: a clash on a unique index rolls back to a savepoint
 // and the next candidate is tried, in the same transaction.
 func TestPINCandidates(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "A")
-		lobby := mustDoor(t, s, site.ID, "Lobby")
+		site, lobby := lobbySite(t, s)
 		gym := mustDoor(t, s, site.ID, "Gym")
 		now := s.Now().Truncate(time.Hour)
 		me := models.Assignee{KeyID: "key_admin"}
@@ -121,8 +129,7 @@ func TestPINCandidates(t *testing.T) {
 func TestCustomPINConcurrent(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "A")
-		door := mustDoor(t, s, site.ID, "Lobby")
+		site, door := lobbySite(t, s)
 		now := s.Now()
 		const n = 10
 		errs := make([]error, n)
@@ -147,29 +154,21 @@ func TestCustomPINConcurrent(t *testing.T) {
 func TestPINLiveness(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "A")
-		door := mustDoor(t, s, site.ID, "Lobby")
+		site, door := lobbySite(t, s)
 		r, _, err := s.ProvisionReader(ctx, site.ID, door.ID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		now := s.Now().Truncate(time.Hour)
-		me := models.Assignee{KeyID: "k"}
-		mk := func(p *models.PIN, next models.PINCandidate) *models.PIN {
-			if err := s.CreatePIN(ctx, p, me, next, errExhausted); err != nil {
-				t.Fatal(err)
-			}
-			return p
-		}
 		n := 0
 		id := func() models.PINCandidate { n++; return offlineIDs(fmt.Sprintf("id-%d", n)) }
 		tb := offlinePIN(site.ID, door.ID, models.PINTimeBound, now)
 		tb.EndsAt = ptr(now.Add(2 * time.Hour))
-		tb = mk(tb, id())
-		once := mk(offlinePIN(site.ID, door.ID, models.PINOneTime, now), id())
-		perm := mk(offlinePIN(site.ID, door.ID, models.PINPermanent, now), id())
-		future := mk(offlinePIN(site.ID, door.ID, models.PINPermanent, now.Add(48*time.Hour)), id())
-		cust := mk(customPIN(site.ID, door.ID, models.PINOneTime, now), customValue("1357"))
+		tb = mustPIN(t, s, tb, id())
+		once := mustPIN(t, s, offlinePIN(site.ID, door.ID, models.PINOneTime, now), id())
+		perm := mustPIN(t, s, offlinePIN(site.ID, door.ID, models.PINPermanent, now), id())
+		future := mustPIN(t, s, offlinePIN(site.ID, door.ID, models.PINPermanent, now.Add(48*time.Hour)), id())
+		cust := mustPIN(t, s, customPIN(site.ID, door.ID, models.PINOneTime, now), customValue("1357"))
 
 		live := func(at time.Time) map[string]bool {
 			rows, _, err := s.ListPINs(ctx, site.ID, door.ID, models.PINFilter{Now: at}, models.Page{})

@@ -9,6 +9,20 @@ import (
 	"github.com/lintel/lintel/models/modelstest"
 )
 
+// auditActions is the set of actions of the site's audit records.
+func auditActions(t *testing.T, s *models.Store, siteID string) map[string]bool {
+	t.Helper()
+	evs, _, err := s.ListEvents(t.Context(), siteID, models.EventFilter{Type: models.EventAudit}, models.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range evs {
+		seen[e.Action] = true
+	}
+	return seen
+}
+
 // TestReaderState: a report and the stream's opening and closing are
 // stored (and audited), a decommission revokes the token, rotates the
 // door's keys and hides the reader; twice, or from another site, is not
@@ -62,19 +76,10 @@ func TestReaderState(t *testing.T) {
 		if _, err := s.GetReader(ctx, r.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("get decommissioned: %v", err)
 		}
-		evs, _, err := s.ListEvents(ctx, site.ID, models.EventFilter{Type: models.EventAudit}, models.Page{Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]bool{"reader.online": false, "reader.offline": false, "reader.decommissioned": false, "door.keys_rotated": false}
-		for _, e := range evs {
-			if _, ok := want[e.Action]; ok {
-				want[e.Action] = true
-			}
-		}
-		for a, seen := range want {
-			if !seen {
-				t.Errorf("no %s audit event", a)
+		audited := auditActions(t, s, site.ID)
+		for _, a := range []string{"reader.online", "reader.offline", "reader.decommissioned", "door.keys_rotated"} {
+			if !audited[a] {
+				t.Errorf("no %s audit event in %v", a, audited)
 			}
 		}
 	})
@@ -130,16 +135,8 @@ func TestRotateDoorKeys(t *testing.T) {
 		if err := s.CreatePIN(ctx, after, me, offlineIDs("id-b"), errExhausted); err != nil || after.KeyGeneration != 1 {
 			t.Fatalf("after: %v gen %d", err, after.KeyGeneration)
 		}
-		evs, _, err := s.ListEvents(ctx, site.ID, models.EventFilter{Type: models.EventAudit}, models.Page{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		audited := false
-		for _, e := range evs {
-			audited = audited || e.Action == "door.keys_rotated"
-		}
-		if !audited {
-			t.Fatalf("no audit event in %+v", evs)
+		if audited := auditActions(t, s, site.ID); !audited["door.keys_rotated"] {
+			t.Fatalf("no audit event in %v", audited)
 		}
 		// A second rotation lists both offline PINs (both are older now).
 		r2, err := s.RotateDoorKeys(ctx, site.ID, lobby.ID, "key_admin", rehash)
@@ -157,14 +154,8 @@ func TestReportedUse(t *testing.T) {
 		site, other, lobby := twoSites(t, s)
 		garage := mustDoor(t, s, site.ID, "Garage")
 		now := s.Now()
-		single := newPass(site.ID, models.PassSingleUse, now, lobby.ID)
-		if err := s.CreatePass(ctx, single, models.Visitor{Name: "Vera", Phone: "+14155550199"}, nil); err != nil {
-			t.Fatal(err)
-		}
-		pin := offlinePIN(site.ID, lobby.ID, models.PINOneTime, now)
-		if err := s.CreatePIN(ctx, pin, models.Assignee{KeyID: "k"}, offlineIDs("lobby-pin-1"), errExhausted); err != nil {
-			t.Fatal(err)
-		}
+		single := mustPass(t, s, newPass(site.ID, models.PassSingleUse, now, lobby.ID), models.Visitor{Name: "Vera", Phone: "+14155550199"})
+		pin := mustPIN(t, s, offlinePIN(site.ID, lobby.ID, models.PINOneTime, now), offlineIDs("lobby-pin-1"))
 		tests := []struct {
 			name                  string
 			site, door, pass, pin string

@@ -35,6 +35,14 @@ func atOnce(n int, f func(i int)) {
 	wg.Wait()
 }
 
+// lobbySite makes site A with its door Lobby: the fixture of the tests
+// that need one door.
+func lobbySite(t *testing.T, s *models.Store) (*models.Site, *models.Door) {
+	t.Helper()
+	site := mustSite(t, s, "A")
+	return site, mustDoor(t, s, site.ID, "Lobby")
+}
+
 // twoSites makes site A with its door Lobby, and site B: the fixture of
 // the tests that show one site cannot reach another's rows.
 func twoSites(t *testing.T, s *models.Store) (site, other *models.Site, lobby *models.Door) {

@@ -35,6 +35,10 @@ func (User) TableName() string { return "users" }
 // ErrUnknownGroup means a user's group_id is not a group of the site.
 var ErrUnknownGroup = &ConflictError{Code: "unknown_group", Message: "group_id is not a group of this site"}
 
+// ErrUserDeactivated means the user is deactivated: nothing new can be
+// given to them.
+var ErrUserDeactivated = &ConflictError{Code: "user_deactivated", Message: "the user is deactivated"}
+
 func phoneTaken(err error) bool { return isUnique(err, "users_site_phone", "users.site_id") }
 
 var phoneConflict = onConflict{phoneTaken, "conflict", "a user with this phone number already exists in the site"}
@@ -68,8 +72,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		}
 		// Readers list every active user (for their phones' group and
 		// epoch), so a new one is a change a delta must name.
-		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
-		return err
+		return tx.accessChanged(ctx, u.SiteID, Ref{RefUser, u.ID})
 	})
 }
 
@@ -121,8 +124,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		if err := oneRow(res, phoneConflict); err != nil {
 			return err
 		}
-		_, err := tx.bump(ctx, u.SiteID, Change{Kind: ChangeAccess, Refs: []Ref{{RefUser, u.ID}}})
-		return err
+		return tx.accessChanged(ctx, u.SiteID, Ref{RefUser, u.ID})
 	})
 }
 

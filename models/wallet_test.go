@@ -12,17 +12,21 @@ import (
 	"github.com/lintel/lintel/models/modelstest"
 )
 
-// walletFixture is a site with a door and one pass taken to a wallet.
+// walletFixture is a site with a door and one pass that a wallet can take.
 func walletFixture(t *testing.T, s *models.Store) (*models.Site, *models.Pass) {
 	t.Helper()
-	ctx := t.Context()
-	site := mustSite(t, s, "W")
-	door := mustDoor(t, s, site.ID, "Lobby")
-	p := newPass(site.ID, models.PassTemporary, s.Now().Add(-time.Hour), door.ID)
-	if err := s.CreatePass(ctx, p, models.Visitor{Name: "Vera", Phone: "+14155550123"}, nil); err != nil {
+	site, door := lobbySite(t, s)
+	p := mustPass(t, s, newPass(site.ID, models.PassTemporary, s.Now().Add(-time.Hour), door.ID), models.Visitor{Name: "Vera", Phone: "+14155550123"})
+	return site, p
+}
+
+// mustWalletPass takes p to a wallet: Apple's when authHash is set, Google's
+// when google.
+func mustWalletPass(t *testing.T, s *models.Store, p *models.Pass, authHash string, google bool) {
+	t.Helper()
+	if _, err := s.EnsureWalletPass(t.Context(), p, authHash, google); err != nil {
 		t.Fatal(err)
 	}
-	return site, p
 }
 
 func TestEnsureWalletPass(t *testing.T) {
@@ -58,9 +62,7 @@ func TestWalletRegistrations(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		_, p := walletFixture(t, s)
-		if _, err := s.EnsureWalletPass(ctx, p, "h", false); err != nil {
-			t.Fatal(err)
-		}
+		mustWalletPass(t, s, p, "h", false)
 		reg := func(device, token string) (bool, error) {
 			return s.RegisterWalletDevice(ctx, &models.WalletRegistration{DeviceLibraryID: device, PassTypeID: "pass.t",
 				SerialNumber: p.ID, PushToken: token}, 3)
@@ -184,9 +186,7 @@ func TestWalletPassChanged(t *testing.T) {
 		}
 
 		// With a save link handed out, the Google state is queued, due now.
-		if _, err := s.EnsureWalletPass(ctx, p, "", true); err != nil {
-			t.Fatal(err)
-		}
+		mustWalletPass(t, s, p, "", true)
 		ch2, err := s.WalletPassChanged(ctx, models.WalletUpdate{SiteID: site.ID, PassID: p.ID, State: models.PassRevoked, GoogleState: "INACTIVE", From: models.PassExpired})
 		if err != nil || ch2 == nil || !ch2.Google || ch2.Tag <= ch.Tag {
 			t.Fatalf("revoked: %+v %v", ch2, err)
@@ -203,39 +203,25 @@ func TestWalletPassChanged(t *testing.T) {
 func TestWalletTagsIncrease(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "T")
-		door := mustDoor(t, s, site.ID, "Lobby")
+		site, door := lobbySite(t, s)
 		const n = 12
 		passes := make([]*models.Pass, n)
 		for i := range passes {
-			p := newPass(site.ID, models.PassTemporary, s.Now(), door.ID)
-			if err := s.CreatePass(ctx, p, models.Visitor{Name: "V", Phone: fmt.Sprintf("+1415555%04d", i)}, nil); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.EnsureWalletPass(ctx, p, "h", false); err != nil {
-				t.Fatal(err)
-			}
-			passes[i] = p
+			passes[i] = mustPass(t, s, newPass(site.ID, models.PassTemporary, s.Now(), door.ID), models.Visitor{Name: "V", Phone: fmt.Sprintf("+1415555%04d", i)})
+			mustWalletPass(t, s, passes[i], "h", false)
 		}
 		tags := make([]int64, n)
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for i, p := range passes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ch, err := s.WalletPassChanged(ctx, models.WalletUpdate{SiteID: site.ID, PassID: p.ID, State: models.PassRevoked})
-				if err != nil {
-					errs <- err
-					return
-				}
+		errs := make([]error, n)
+		atOnce(n, func(i int) {
+			var ch *models.WalletChange
+			if ch, errs[i] = s.WalletPassChanged(ctx, models.WalletUpdate{SiteID: site.ID, PassID: passes[i].ID, State: models.PassRevoked}); errs[i] == nil {
 				tags[i] = ch.Tag
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
+			}
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 		sorted := slices.Clone(tags)
 		slices.Sort(sorted)
@@ -254,22 +240,14 @@ func TestStaleWalletPasses(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); clk = clk.Add(d); mu.Unlock() }
 	modelstest.EachWith(t, modelstest.Options{Now: now}, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
-		site := mustSite(t, s, "S")
-		door := mustDoor(t, s, site.ID, "Lobby")
+		site, door := lobbySite(t, s)
 		mk := func(typ string) *models.Pass {
-			p := newPass(site.ID, typ, s.Now().Add(-time.Minute), door.ID)
-			if err := s.CreatePass(ctx, p, models.Visitor{Name: "V"}, nil); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.EnsureWalletPass(ctx, p, "h", false); err != nil {
-				t.Fatal(err)
-			}
+			p := mustPass(t, s, newPass(site.ID, typ, s.Now().Add(-time.Minute), door.ID), models.Visitor{Name: "V"})
+			mustWalletPass(t, s, p, "h", false)
 			return p
 		}
-		active, revoked, used, notTaken := mk(models.PassTemporary), mk(models.PassTemporary), mk(models.PassSingleUse), newPass(site.ID, models.PassTemporary, s.Now(), door.ID)
-		if err := s.CreatePass(ctx, notTaken, models.Visitor{Name: "N"}, nil); err != nil {
-			t.Fatal(err)
-		}
+		active, revoked, used := mk(models.PassTemporary), mk(models.PassTemporary), mk(models.PassSingleUse)
+		mustPass(t, s, newPass(site.ID, models.PassTemporary, s.Now(), door.ID), models.Visitor{Name: "N"}) // not taken to a wallet
 		if _, err := s.RevokePass(ctx, site.ID, revoked.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -308,9 +286,7 @@ func TestGoogleUpdateQueue(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		site, p := walletFixture(t, s)
-		if _, err := s.EnsureWalletPass(ctx, p, "", true); err != nil {
-			t.Fatal(err)
-		}
+		mustWalletPass(t, s, p, "", true)
 		if _, err := s.WalletPassChanged(ctx, models.WalletUpdate{SiteID: site.ID, PassID: p.ID, State: models.PassRevoked, GoogleState: "INACTIVE"}); err != nil {
 			t.Fatal(err)
 		}

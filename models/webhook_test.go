@@ -41,6 +41,11 @@ func TestWebhookEnqueuedWithTheChange(t *testing.T) {
 			return len(rows)
 		}
 		granted := true
+		// The same upload twice: the second is a duplicate.
+		upload := func() error {
+			_, err := s.InsertEvents(ctx, []models.Event{{SiteID: site.ID, EventID: "r1-1", Type: models.EventAccess, Granted: &granted, DoorID: "door_1", OccurredAt: t0}})
+			return err
+		}
 		steps := []struct {
 			name             string
 			run              func() error
@@ -60,14 +65,8 @@ func TestWebhookEnqueuedWithTheChange(t *testing.T) {
 				}
 				return nil
 			}, 1, 1, 0},
-			{"access granted", func() error {
-				_, err := s.InsertEvents(ctx, []models.Event{{SiteID: site.ID, EventID: "r1-1", Type: models.EventAccess, Granted: &granted, DoorID: "door_1", OccurredAt: t0}})
-				return err
-			}, 2, 1, 0},
-			{"duplicate upload", func() error {
-				_, err := s.InsertEvents(ctx, []models.Event{{SiteID: site.ID, EventID: "r1-1", Type: models.EventAccess, Granted: &granted, DoorID: "door_1", OccurredAt: t0}})
-				return err
-			}, 2, 1, 0},
+			{"access granted", upload, 2, 1, 0},
+			{"duplicate upload", upload, 2, 1, 0},
 		}
 		for _, st := range steps {
 			if err := st.run(); err != nil {
