@@ -17,32 +17,43 @@ import (
 // bookingScheduleJSON is the API's booking schedule. opening_hours takes
 // one window (as a group schedule) or a list of them.
 type bookingScheduleJSON struct {
-	OpeningHours      json.RawMessage `json:"opening_hours"`
-	SlotMinutes       int             `json:"slot_minutes"`
-	Capacity          int             `json:"capacity"`
-	MaxBookingMinutes int             `json:"max_booking_minutes"`
-	LeadDays          int             `json:"lead_days"`
-	WeeklyQuota       int             `json:"weekly_quota"`
-	GraceMinutes      int             `json:"grace_minutes"`
+	OpeningHours json.RawMessage `json:"opening_hours"`
+	bookingLimits
 }
 
 type bookingScheduleResponse struct {
-	DoorID            string         `json:"door_id"`
-	OpeningHours      []scheduleJSON `json:"opening_hours"`
-	SlotMinutes       int            `json:"slot_minutes"`
-	Capacity          int            `json:"capacity"`
-	MaxBookingMinutes int            `json:"max_booking_minutes"`
-	LeadDays          int            `json:"lead_days"`
-	WeeklyQuota       int            `json:"weekly_quota"`
-	GraceMinutes      int            `json:"grace_minutes"`
-	UpdatedAt         string         `json:"updated_at"`
+	DoorID       string         `json:"door_id"`
+	OpeningHours []scheduleJSON `json:"opening_hours"`
+	bookingLimits
+	UpdatedAt string `json:"updated_at"`
+}
+
+// bookingLimits are the numbers of a booking schedule, written and read
+// back alike; booking.Rules holds them with the parsed opening hours.
+type bookingLimits struct {
+	SlotMinutes       int `json:"slot_minutes"`
+	Capacity          int `json:"capacity"`
+	MaxBookingMinutes int `json:"max_booking_minutes"`
+	LeadDays          int `json:"lead_days"`
+	WeeklyQuota       int `json:"weekly_quota"`
+	GraceMinutes      int `json:"grace_minutes"`
+}
+
+func limitsOf(bs *models.BookingSchedule) bookingLimits {
+	return bookingLimits{SlotMinutes: bs.SlotMinutes, Capacity: bs.Capacity, MaxBookingMinutes: bs.MaxBookingMinutes,
+		LeadDays: bs.LeadDays, WeeklyQuota: bs.WeeklyQuota, GraceMinutes: bs.GraceMinutes}
+}
+
+// rules are the limits without opening hours.
+func (l bookingLimits) rules() booking.Rules {
+	return booking.Rules{SlotMinutes: l.SlotMinutes, Capacity: l.Capacity, MaxBookingMinutes: l.MaxBookingMinutes,
+		LeadDays: l.LeadDays, WeeklyQuota: l.WeeklyQuota, GraceMinutes: l.GraceMinutes}
 }
 
 func rulesOf(bs *models.BookingSchedule) (booking.Rules, []scheduleJSON) {
 	var hours []scheduleJSON
 	_ = json.Unmarshal([]byte(bs.OpeningHours), &hours)
-	r := booking.Rules{SlotMinutes: bs.SlotMinutes, Capacity: bs.Capacity, MaxBookingMinutes: bs.MaxBookingMinutes,
-		LeadDays: bs.LeadDays, WeeklyQuota: bs.WeeklyQuota, GraceMinutes: bs.GraceMinutes}
+	r := limitsOf(bs).rules()
 	for _, h := range hours {
 		if w, err := schedule.Parse(h.Days, h.Start, h.End); err == nil {
 			r.Hours = append(r.Hours, w)
@@ -53,9 +64,8 @@ func rulesOf(bs *models.BookingSchedule) (booking.Rules, []scheduleJSON) {
 
 func toBookingSchedule(bs *models.BookingSchedule) bookingScheduleResponse {
 	_, hours := rulesOf(bs)
-	return bookingScheduleResponse{DoorID: bs.DoorID, OpeningHours: hours, SlotMinutes: bs.SlotMinutes, Capacity: bs.Capacity,
-		MaxBookingMinutes: bs.MaxBookingMinutes, LeadDays: bs.LeadDays, WeeklyQuota: bs.WeeklyQuota,
-		GraceMinutes: bs.GraceMinutes, UpdatedAt: rfc3339(bs.UpdatedAt)}
+	return bookingScheduleResponse{DoorID: bs.DoorID, OpeningHours: hours, bookingLimits: limitsOf(bs),
+		UpdatedAt: rfc3339(bs.UpdatedAt)}
 }
 
 // bookingRules validates a booking schedule as PUT …/booking-schedule
@@ -78,8 +88,7 @@ func bookingRules(req bookingScheduleJSON) (booking.Rules, error) {
 		}
 		windows = []scheduleJSON{one}
 	}
-	rules := booking.Rules{SlotMinutes: req.SlotMinutes, Capacity: req.Capacity, MaxBookingMinutes: req.MaxBookingMinutes,
-		LeadDays: req.LeadDays, WeeklyQuota: req.WeeklyQuota, GraceMinutes: req.GraceMinutes}
+	rules := req.rules()
 	if len(v.errs) == 0 {
 		for i := range windows {
 			prefix := "opening_hours"

@@ -182,11 +182,10 @@ func (a *API) loadProfile(c *gin.Context) (*profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := a.ListUsers(ctx, site, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
-	if err != nil {
+	if p.Users, err = a.pickableUsers(ctx, site); err != nil {
 		return nil, err
 	}
-	p.Passes, p.Events, p.Users = passes.Items, events.Items, users.Items
+	p.Passes, p.Events = passes.Items, events.Items
 	pins, _, err := a.store.ListPINs(ctx, site, "", models.PINFilter{UserID: uid, Now: a.now()}, models.Page{Limit: 50})
 	if err != nil {
 		return nil, err

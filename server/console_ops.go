@@ -224,11 +224,9 @@ func (a *API) loadWeekBookings(c *gin.Context, w *weekView, bs *models.BookingSc
 	if !p.manages() {
 		return nil
 	}
-	users, err := a.ListUsers(c.Request.Context(), currentSite(c).ID, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
-	if err != nil {
+	if w.Users, err = a.pickableUsers(c.Request.Context(), currentSite(c).ID); err != nil {
 		return err
 	}
-	w.Users = users.Items
 	w.Names = map[string]string{}
 	for _, u := range w.Users {
 		w.Names[u.ID] = u.Name

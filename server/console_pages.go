@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -298,4 +299,12 @@ func (a *API) releaseNonce(c *gin.Context) {
 
 func sitePath(c *gin.Context, rest string) string {
 	return "/console/sites/" + c.Param("site") + rest
+}
+
+// pickableUsers are the users a console form offers to choose from (a
+// PIN's assignee, a pass's host, a booking's holder): the site's active
+// users, the first 200 of their list.
+func (a *API) pickableUsers(ctx context.Context, siteID string) ([]userResponse, error) {
+	users, err := a.ListUsers(ctx, siteID, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
+	return users.Items, err
 }

@@ -202,11 +202,10 @@ func (a *API) loadPINs(c *gin.Context) (*pinsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := a.ListUsers(ctx, site, UserQuery{Status: models.UserActive}, models.Page{Limit: 200})
-	if err != nil {
+	if d.Users, err = a.pickableUsers(ctx, site); err != nil {
 		return nil, err
 	}
-	d.Doors, d.PINs, d.Users = doors.Items, pins.Items, users.Items
+	d.Doors, d.PINs = doors.Items, pins.Items
 	return d, nil
 }
 

@@ -138,28 +138,8 @@ func (a *API) revokeCredential(c *gin.Context) {
 	a.respond(c, http.StatusOK, res, err)
 }
 
-func (a *API) listCredentials(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	f := models.CredentialFilter{UserID: c.Query("user_id"), Kind: c.Query("kind"), Status: c.Query("status")}
-	var v validator
-	v.check(f.Kind == "" || f.Kind == models.KindCard || f.Kind == models.KindFob || f.Kind == models.KindMobile, "kind", "must be card, fob or mobile")
-	switch f.Status {
-	case "", models.CredPending, models.CredActive, models.CredLost, models.CredRevoked, models.CredExpired:
-	default:
-		v.add("status", "must be pending, active, lost, revoked or expired")
-	}
-	if !a.passed(c, &v) {
-		return
-	}
-	rows, next, err := a.store.ListCredentials(c.Request.Context(), currentSite(c).ID, f, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toCredential))
+func credentialQuery(c *gin.Context) CredentialQuery {
+	return CredentialQuery{UserID: c.Query("user_id"), Kind: c.Query("kind"), Status: c.Query("status")}
 }
 
 // --- mobile credentials ---

@@ -381,28 +381,8 @@ func toDelivery(m *models.OutboxMessage) deliveryResponse {
 	return r
 }
 
-func (a *API) listDeliveries(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	f := models.DeliveryFilter{Status: c.Query("status"), Kind: c.Query("kind")}
-	var v validator
-	switch f.Status {
-	case "", models.OutboxPending, models.OutboxSending, models.OutboxSent, models.OutboxDead:
-	default:
-		v.add("status", "must be pending, sending, sent or dead")
-	}
-	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation, wallet_update or console_setup")
-	if !a.passed(c, &v) {
-		return
-	}
-	rows, next, err := a.store.ListDeliveries(c.Request.Context(), currentSite(c).ID, f, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toDelivery))
+func deliveryQuery(c *gin.Context) DeliveryQuery {
+	return DeliveryQuery{Status: c.Query("status"), Kind: c.Query("kind")}
 }
 
 // --- metrics ---

@@ -92,7 +92,7 @@ func (a *API) routes() http.Handler {
 	admin.POST("/cards/:card/reassign", a.reassignCard)
 
 	admin.POST("/users/:user/mobile-credentials", shownOnce(a.issueMobile))
-	admin.GET("/credentials", a.listCredentials)
+	admin.GET("/credentials", queried(a, credentialQuery, a.ListCredentials))
 	admin.POST("/credentials/:credential/revoke", a.revokeCredential)
 
 	admin.GET("/events", a.listEvents)
@@ -115,7 +115,7 @@ func (a *API) routes() http.Handler {
 	// Signed webhooks (docs/webhooks.md): endpoints, their deliveries and
 	// attempts, a manual redelivery.
 	admin.POST("/webhooks", a.createWebhook)
-	admin.GET("/webhooks", a.listWebhooks)
+	admin.GET("/webhooks", listed(a, routeSite, a.ListWebhooks))
 	admin.GET("/webhooks/:webhook", a.getWebhook)
 	admin.PATCH("/webhooks/:webhook", a.updateWebhook)
 	admin.DELETE("/webhooks/:webhook", a.deleteWebhook)
@@ -124,7 +124,7 @@ func (a *API) routes() http.Handler {
 	admin.POST("/webhooks/:webhook/deliveries/:delivery/redeliver", a.redeliverWebhook)
 
 	// The notification outbox: what was sent, what is waiting, what failed.
-	admin.GET("/deliveries", a.listDeliveries)
+	admin.GET("/deliveries", queried(a, deliveryQuery, a.ListDeliveries))
 	admin.GET("/deliveries/:delivery", fetched(a, "delivery", a.GetDelivery))
 
 	// Visitor passes: admins, and members within their group's policy

@@ -95,3 +95,35 @@ func (s *Service) audited(ctx context.Context, who Principal, siteID string, cha
 		return tx.Audit(ctx, siteID, who.actor(), rec.action, rec.credentialID, rec.userID, rec.detail)
 	})
 }
+
+// auditedSave is audited for a use case that stores one row it built:
+// save writes m in the transaction, rec gives its audit record once saved
+// (an id the save assigned), a row that is not there is a 404 naming
+// what, and the answer is m converted.
+func auditedSave[M, R any](ctx context.Context, s *Service, who Principal, siteID, what string, m *M,
+	save func(*models.Store, context.Context, *M) error, rec func(*M) audit, conv func(*M) R) (R, error) {
+	return auditedChange(ctx, s, who, siteID, what, func(tx *models.Store) (*M, error) {
+		return m, save(tx, ctx, m)
+	}, rec, conv)
+}
+
+// auditedChange is audited for a use case whose store call changes one
+// row and returns it: rec gives the changed row's audit record, a row
+// that is not there is a 404 naming what, and the answer is the row
+// converted.
+func auditedChange[M, R any](ctx context.Context, s *Service, who Principal, siteID, what string,
+	change func(tx *models.Store) (*M, error), rec func(*M) audit, conv func(*M) R) (R, error) {
+	var m *M
+	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
+		var err error
+		if m, err = change(tx); err != nil {
+			return audit{}, err
+		}
+		return rec(m), nil
+	})
+	if err != nil {
+		var zero R
+		return zero, notFoundAs(err, what)
+	}
+	return conv(m), nil
+}

@@ -155,18 +155,11 @@ func (s *Service) CancelBooking(ctx context.Context, who Principal, ref BookingR
 		_, err := tx.DeletePIN(ctx, b.SiteID, b.DoorID, b.PinID)
 		return err
 	}
-	var b *models.Booking
-	err := s.audited(ctx, who, ref.SiteID, func(tx *models.Store) (audit, error) {
-		var err error
-		if b, err = tx.CancelBooking(ctx, ref.SiteID, ref.DoorID, ref.BookingID, deletePIN); err != nil {
-			return audit{}, err
-		}
-		return audit{"booking.cancelled", "", b.UserID, b.ID}, nil
-	})
-	if err != nil {
-		return bookingResponse{}, notFoundAs(err, "booking")
-	}
-	return toBooking(b), nil
+	return auditedChange(ctx, s, who, ref.SiteID, "booking", func(tx *models.Store) (*models.Booking, error) {
+		return tx.CancelBooking(ctx, ref.SiteID, ref.DoorID, ref.BookingID, deletePIN)
+	}, func(b *models.Booking) audit {
+		return audit{"booking.cancelled", "", b.UserID, b.ID}
+	}, toBooking)
 }
 
 // SetBookingScheduleInput makes a door schedule-based (or changes its
@@ -191,14 +184,7 @@ func (s *Service) SetBookingSchedule(ctx context.Context, who Principal, in SetB
 	bs := &models.BookingSchedule{DoorID: in.DoorID, SiteID: in.SiteID, OpeningHours: string(hours), SlotMinutes: rules.SlotMinutes,
 		Capacity: rules.Capacity, MaxBookingMinutes: rules.MaxBookingMinutes, LeadDays: rules.LeadDays,
 		WeeklyQuota: rules.WeeklyQuota, GraceMinutes: rules.GraceMinutes}
-	err = s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
-		if err := tx.PutBookingSchedule(ctx, bs); err != nil {
-			return audit{}, err
-		}
-		return audit{"booking_schedule.set", "", "", bs.DoorID}, nil
-	})
-	if err != nil {
-		return bookingScheduleResponse{}, notFoundAs(err, "door")
-	}
-	return toBookingSchedule(bs), nil
+	return auditedSave(ctx, s, who, in.SiteID, "door", bs, (*models.Store).PutBookingSchedule, func(bs *models.BookingSchedule) audit {
+		return audit{"booking_schedule.set", "", "", bs.DoorID}
+	}, toBookingSchedule)
 }

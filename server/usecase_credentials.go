@@ -25,16 +25,9 @@ func (s *Service) AssignCard(ctx context.Context, who Principal, in AssignCardIn
 		return credentialResponse{}, err
 	}
 	cred := &models.Credential{SiteID: in.SiteID, UserID: in.UserID, Kind: card.Kind, Number: card.Number, Label: card.Label}
-	err := s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
-		if err := tx.AssignCard(ctx, cred); err != nil {
-			return audit{}, err
-		}
-		return audit{"card.assigned", cred.ID, cred.UserID, cred.Kind}, nil
-	})
-	if err != nil {
-		return credentialResponse{}, notFoundAs(err, "user")
-	}
-	return toCredential(cred), nil
+	return auditedSave(ctx, s, who, in.SiteID, "user", cred, (*models.Store).AssignCard, func(c *models.Credential) audit {
+		return audit{"card.assigned", c.ID, c.UserID, c.Kind}
+	}, toCredential)
 }
 
 // UnassignCard takes a card or fob back from its holder (card.unassigned).
@@ -56,19 +49,13 @@ func (s *Service) MarkCardLost(ctx context.Context, who Principal, siteID, cardI
 // changeCredential runs change and its audit record (action) in one
 // transaction; what names the object of a 404.
 func (s *Service) changeCredential(ctx context.Context, who Principal, siteID, what, action string, change func(tx *models.Store) (*models.Credential, string, error)) (credentialResponse, error) {
-	var cred *models.Credential
-	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
-		var detail string
-		var err error
-		if cred, detail, err = change(tx); err != nil {
-			return audit{}, err
-		}
-		return audit{action, cred.ID, cred.UserID, detail}, nil
-	})
-	if err != nil {
-		return credentialResponse{}, notFoundAs(err, what)
-	}
-	return toCredential(cred), nil
+	var detail string
+	return auditedChange(ctx, s, who, siteID, what, func(tx *models.Store) (cred *models.Credential, err error) {
+		cred, detail, err = change(tx)
+		return cred, err
+	}, func(cred *models.Credential) audit {
+		return audit{action, cred.ID, cred.UserID, detail}
+	}, toCredential)
 }
 
 // ReassignCardInput moves a card or fob to another user of the site.
@@ -132,18 +119,13 @@ type CutOffResult struct {
 // CutOffUser makes readers refuse every credential of a user issued
 // before now (user.cut_off).
 func (s *Service) CutOffUser(ctx context.Context, who Principal, siteID, userID string) (CutOffResult, error) {
-	var u *models.User
-	err := s.audited(ctx, who, siteID, func(tx *models.Store) (audit, error) {
-		var err error
-		if u, err = tx.CutOff(ctx, siteID, userID); err != nil {
-			return audit{}, err
-		}
-		return audit{"user.cut_off", "", u.ID, ""}, nil
+	return auditedChange(ctx, s, who, siteID, "user", func(tx *models.Store) (*models.User, error) {
+		return tx.CutOff(ctx, siteID, userID)
+	}, func(u *models.User) audit {
+		return audit{"user.cut_off", "", u.ID, ""}
+	}, func(u *models.User) CutOffResult {
+		return CutOffResult{UserID: u.ID, CredentialEpoch: rfc3339p(u.CredentialEpoch)}
 	})
-	if err != nil {
-		return CutOffResult{}, notFoundAs(err, "user")
-	}
-	return CutOffResult{UserID: u.ID, CredentialEpoch: rfc3339p(u.CredentialEpoch)}, nil
 }
 
 // IssueMobileInput invites a user to a mobile credential; DeliverVia is

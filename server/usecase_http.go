@@ -111,6 +111,19 @@ func listed[K, R any](a *API, scope func(*gin.Context) K, call func(ctx context.
 	}
 }
 
+// queried answers a page of the site's collection, filtered by what
+// query reads of the request's query string (the use case validates it).
+func queried[Q, R any](a *API, query func(*gin.Context) Q, call func(ctx context.Context, siteID string, q Q, p models.Page) (R, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := pageOf(a, c)
+		if !ok {
+			return
+		}
+		res, err := call(c.Request.Context(), currentSite(c).ID, query(c), p)
+		a.respond(c, http.StatusOK, res, err)
+	}
+}
+
 // routeSite is the id of the route's site, for listed.
 func routeSite(c *gin.Context) string { return currentSite(c).ID }
 

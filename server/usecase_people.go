@@ -81,16 +81,9 @@ func (s *Service) UpdateGroup(ctx context.Context, who Principal, in UpdateGroup
 	if err := v.err(); err != nil {
 		return groupResponse{}, err
 	}
-	err = s.audited(ctx, who, in.SiteID, func(tx *models.Store) (audit, error) {
-		if err := tx.UpdateGroup(ctx, g); err != nil {
-			return audit{}, err
-		}
-		return audit{"group.updated", "", "", g.ID}, nil
-	})
-	if err != nil {
-		return groupResponse{}, notFoundAs(err, "group")
-	}
-	return toGroup(g), nil
+	return auditedSave(ctx, s, who, in.SiteID, "group", g, (*models.Store).UpdateGroup, func(g *models.Group) audit {
+		return audit{"group.updated", "", "", g.ID}
+	}, toGroup)
 }
 
 // CreateUserInput is a new user of a site: the body of POST …/users.

@@ -166,22 +166,18 @@ func (s *Service) RevealPIN(ctx context.Context, who Principal, ref PINRef) (pin
 
 // DeletePIN deletes a PIN (pin.deleted, in the same transaction).
 func (s *Service) DeletePIN(ctx context.Context, who Principal, ref PINRef) (pinResponse, error) {
-	var p *models.PIN
 	var digits string
-	err := s.audited(ctx, who, ref.SiteID, func(tx *models.Store) (audit, error) {
-		var err error
-		if p, err = tx.DeletePIN(ctx, ref.SiteID, ref.DoorID, ref.PINID); err != nil {
-			return audit{}, err
+	return auditedChange(ctx, s, who, ref.SiteID, "PIN", func(tx *models.Store) (*models.PIN, error) {
+		p, err := tx.DeletePIN(ctx, ref.SiteID, ref.DoorID, ref.PINID)
+		if err == nil {
+			digits, err = s.pinDigits(p)
 		}
-		if digits, err = s.pinDigits(p); err != nil {
-			return audit{}, err
-		}
-		return audit{"pin.deleted", p.ID, deref(p.AssigneeUserID), "mode=" + p.Mode}, nil
+		return p, err
+	}, func(p *models.PIN) audit {
+		return audit{"pin.deleted", p.ID, deref(p.AssigneeUserID), "mode=" + p.Mode}
+	}, func(p *models.PIN) pinResponse {
+		return toPIN(p, digits, false, s.now().UTC())
 	})
-	if err != nil {
-		return pinResponse{}, notFoundAs(err, "PIN")
-	}
-	return toPIN(p, digits, false, s.now().UTC()), nil
 }
 
 // SendPINInput sends an existing PIN to its holder by sms or push.

@@ -7,7 +7,32 @@ import (
 
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/models"
+	"github.com/lintel/lintel/notifications"
 )
+
+// listOf answers a store's page of rows converted: the use case that
+// answers a list as the store gives it is then
+// return listOf(toDoor)(s.store.ListDoors(ctx, siteID, pg)).
+// A page is never missing; ErrNotFound is its cursor's.
+func listOf[M, R any](conv func(*M) R) func([]M, string, error) (listResponse[R], error) {
+	return func(rows []M, next string, err error) (listResponse[R], error) {
+		if err != nil {
+			return listResponse[R]{}, notFoundAs(err, "cursor")
+		}
+		return list(rows, next, conv), nil
+	}
+}
+
+// oneOf is listOf for one object: a missing one is a 404 naming what.
+func oneOf[M, R any](what string, conv func(*M) R) func(*M, error) (R, error) {
+	return func(m *M, err error) (R, error) {
+		if err != nil {
+			var zero R
+			return zero, notFoundAs(err, what)
+		}
+		return conv(m), nil
+	}
+}
 
 // The read use cases: the lists and objects the JSON API's GET handlers
 // and the console's pages both show. Each validates its filter (field
@@ -16,43 +41,23 @@ import (
 // query, and the page only renders.
 
 func (s *Service) ListSites(ctx context.Context, pg models.Page) (listResponse[siteResponse], error) {
-	rows, next, err := s.store.ListSites(ctx, pg)
-	if err != nil {
-		return listResponse[siteResponse]{}, err
-	}
-	return list(rows, next, toSite), nil
+	return listOf(toSite)(s.store.ListSites(ctx, pg))
 }
 
 func (s *Service) ListDoors(ctx context.Context, siteID string, pg models.Page) (listResponse[doorResponse], error) {
-	rows, next, err := s.store.ListDoors(ctx, siteID, pg)
-	if err != nil {
-		return listResponse[doorResponse]{}, err
-	}
-	return list(rows, next, toDoor), nil
+	return listOf(toDoor)(s.store.ListDoors(ctx, siteID, pg))
 }
 
 func (s *Service) GetDoor(ctx context.Context, siteID, doorID string) (doorResponse, error) {
-	d, err := s.store.GetDoor(ctx, siteID, doorID)
-	if err != nil {
-		return doorResponse{}, notFoundAs(err, "door")
-	}
-	return toDoor(d), nil
+	return oneOf("door", toDoor)(s.store.GetDoor(ctx, siteID, doorID))
 }
 
 func (s *Service) ListGroups(ctx context.Context, siteID string, pg models.Page) (listResponse[groupResponse], error) {
-	rows, next, err := s.store.ListGroups(ctx, siteID, pg)
-	if err != nil {
-		return listResponse[groupResponse]{}, err
-	}
-	return list(rows, next, toGroup), nil
+	return listOf(toGroup)(s.store.ListGroups(ctx, siteID, pg))
 }
 
 func (s *Service) GetGroup(ctx context.Context, siteID, groupID string) (groupResponse, error) {
-	g, err := s.store.GetGroup(ctx, siteID, groupID)
-	if err != nil {
-		return groupResponse{}, notFoundAs(err, "group")
-	}
-	return toGroup(g), nil
+	return oneOf("group", toGroup)(s.store.GetGroup(ctx, siteID, groupID))
 }
 
 // UserQuery is the users list's filter as asked (?q, ?group_id, ?status).
@@ -72,11 +77,7 @@ func (s *Service) ListUsers(ctx context.Context, siteID string, q UserQuery, pg 
 	if err != nil {
 		return listResponse[userResponse]{}, err
 	}
-	rows, next, err := s.store.ListUsers(ctx, siteID, f, pg)
-	if err != nil {
-		return listResponse[userResponse]{}, err
-	}
-	return list(rows, next, toUser), nil
+	return listOf(toUser)(s.store.ListUsers(ctx, siteID, f, pg))
 }
 
 // GetUser is one user with the credentials they hold.
@@ -163,11 +164,7 @@ func (s *Service) ListEvents(ctx context.Context, siteID string, q EventQuery, p
 	if err != nil {
 		return listResponse[eventResponse]{}, err
 	}
-	rows, next, err := s.store.ListEvents(ctx, siteID, f, pg)
-	if err != nil {
-		return listResponse[eventResponse]{}, notFoundAs(err, "cursor")
-	}
-	return list(rows, next, toEvent), nil
+	return listOf(toEvent)(s.store.ListEvents(ctx, siteID, f, pg))
 }
 
 // PINQuery is a door's PIN list filter as asked (?q, ?type, ?mode).
@@ -218,11 +215,7 @@ func (s *Service) GetMe(ctx context.Context, who Principal) (meResponse, error) 
 
 // MyCredentials lists the caller's cards, fobs and mobile credentials.
 func (s *Service) MyCredentials(ctx context.Context, who Principal, pg models.Page) (listResponse[credentialResponse], error) {
-	rows, next, err := s.store.ListCredentials(ctx, who.SiteID, models.CredentialFilter{UserID: who.UserID}, pg)
-	if err != nil {
-		return listResponse[credentialResponse]{}, notFoundAs(err, "cursor")
-	}
-	return list(rows, next, toCredential), nil
+	return listOf(toCredential)(s.store.ListCredentials(ctx, who.SiteID, models.CredentialFilter{UserID: who.UserID}, pg))
 }
 
 // MyPINs lists the live PINs assigned to the caller, on every door, masked.
@@ -237,11 +230,7 @@ func (s *Service) MyPINs(ctx context.Context, who Principal, pg models.Page) (li
 
 // MyEvents is the caller's access history, newest first.
 func (s *Service) MyEvents(ctx context.Context, who Principal, pg models.Page) (listResponse[eventResponse], error) {
-	rows, next, err := s.store.ListEvents(ctx, who.SiteID, models.EventFilter{Type: models.EventAccess, UserID: who.UserID}, pg)
-	if err != nil {
-		return listResponse[eventResponse]{}, notFoundAs(err, "cursor")
-	}
-	return list(rows, next, toEvent), nil
+	return listOf(toEvent)(s.store.ListEvents(ctx, who.SiteID, models.EventFilter{Type: models.EventAccess, UserID: who.UserID}, pg))
 }
 
 // GetImport is an import job with its refused rows' errors.
@@ -257,11 +246,50 @@ func (s *Service) GetImport(ctx context.Context, siteID, id string) (importRespo
 	return toImport(im, errs), nil
 }
 
+// CredentialQuery is the credentials list's filter as asked (?user_id,
+// ?kind, ?status).
+type CredentialQuery struct{ UserID, Kind, Status string }
+
+func (s *Service) ListCredentials(ctx context.Context, siteID string, q CredentialQuery, pg models.Page) (listResponse[credentialResponse], error) {
+	f := models.CredentialFilter{UserID: q.UserID, Kind: q.Kind, Status: q.Status}
+	var v validator
+	v.check(f.Kind == "" || f.Kind == models.KindCard || f.Kind == models.KindFob || f.Kind == models.KindMobile, "kind", "must be card, fob or mobile")
+	switch f.Status {
+	case "", models.CredPending, models.CredActive, models.CredLost, models.CredRevoked, models.CredExpired:
+	default:
+		v.add("status", "must be pending, active, lost, revoked or expired")
+	}
+	if err := v.err(); err != nil {
+		return listResponse[credentialResponse]{}, err
+	}
+	return listOf(toCredential)(s.store.ListCredentials(ctx, siteID, f, pg))
+}
+
+// DeliveryQuery is the outbox list's filter as asked (?status, ?kind).
+type DeliveryQuery struct{ Status, Kind string }
+
+func (s *Service) ListDeliveries(ctx context.Context, siteID string, q DeliveryQuery, pg models.Page) (listResponse[deliveryResponse], error) {
+	f := models.DeliveryFilter{Status: q.Status, Kind: q.Kind}
+	var v validator
+	switch f.Status {
+	case "", models.OutboxPending, models.OutboxSending, models.OutboxSent, models.OutboxDead:
+	default:
+		v.add("status", "must be pending, sending, sent or dead")
+	}
+	v.check(f.Kind == "" || notifications.Kind(f.Kind).Valid(), "kind", "must be invitation, visitor_pass, pin, revocation, wallet_update or console_setup")
+	if err := v.err(); err != nil {
+		return listResponse[deliveryResponse]{}, err
+	}
+	return listOf(toDelivery)(s.store.ListDeliveries(ctx, siteID, f, pg))
+}
+
+// ListWebhooks lists a site's webhook endpoints (their secrets are not
+// shown again).
+func (s *Service) ListWebhooks(ctx context.Context, siteID string, pg models.Page) (listResponse[webhookResponse], error) {
+	return listOf(toWebhook)(s.store.ListWebhooks(ctx, siteID, pg))
+}
+
 // GetDelivery is one message of the notification outbox.
 func (s *Service) GetDelivery(ctx context.Context, siteID, id string) (deliveryResponse, error) {
-	m, err := s.store.GetDelivery(ctx, siteID, id)
-	if err != nil {
-		return deliveryResponse{}, notFoundAs(err, "delivery")
-	}
-	return toDelivery(m), nil
+	return oneOf("delivery", toDelivery)(s.store.GetDelivery(ctx, siteID, id))
 }

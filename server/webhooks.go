@@ -109,19 +109,6 @@ func (a *API) createWebhook(c *gin.Context) {
 	c.JSON(http.StatusCreated, out)
 }
 
-func (a *API) listWebhooks(c *gin.Context) {
-	p, ok := pageOf(a, c)
-	if !ok {
-		return
-	}
-	rows, next, err := a.store.ListWebhooks(c.Request.Context(), currentSite(c).ID, p)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list(rows, next, toWebhook))
-}
-
 func (a *API) loadWebhook(c *gin.Context) (*models.Webhook, error) {
 	w, err := a.store.GetWebhook(c.Request.Context(), currentSite(c).ID, c.Param("webhook"))
 	return w, notFoundAs(err, "webhook")
