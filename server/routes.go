@@ -114,13 +114,13 @@ func (a *API) routes() http.Handler {
 
 	// Signed webhooks (docs/webhooks.md): endpoints, their deliveries and
 	// attempts, a manual redelivery.
-	admin.POST("/webhooks", a.createWebhook)
+	admin.POST("/webhooks", shownOnce(decoded(a, http.StatusCreated, "", a.CreateWebhook)))
 	admin.GET("/webhooks", listed(a, routeSite, a.ListWebhooks))
-	admin.GET("/webhooks/:webhook", a.getWebhook)
-	admin.PATCH("/webhooks/:webhook", a.updateWebhook)
-	admin.DELETE("/webhooks/:webhook", a.deleteWebhook)
-	admin.POST("/webhooks/:webhook/rotate-secret", a.rotateWebhookSecret)
-	admin.GET("/webhooks/:webhook/deliveries", a.listWebhookDeliveries)
+	admin.GET("/webhooks/:webhook", fetched(a, "webhook", a.GetWebhook))
+	admin.PATCH("/webhooks/:webhook", decoded(a, http.StatusOK, "webhook", a.UpdateWebhook))
+	admin.DELETE("/webhooks/:webhook", removed(a, "webhook", a.DeleteWebhook))
+	admin.POST("/webhooks/:webhook/rotate-secret", shownOnce(acted(a, http.StatusOK, "webhook", a.RotateWebhookSecret)))
+	admin.GET("/webhooks/:webhook/deliveries", listed(a, routeWebhook, a.ListWebhookDeliveries))
 	admin.POST("/webhooks/:webhook/deliveries/:delivery/redeliver", a.redeliverWebhook)
 
 	// The notification outbox: what was sent, what is waiting, what failed.

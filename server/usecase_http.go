@@ -113,6 +113,16 @@ func (in *RevokeCredentialInput) at(siteID, credentialID string) any {
 	return &in.revokeRequest
 }
 
+func (in *CreateWebhookInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.webhookRequest
+}
+
+func (in *UpdateWebhookInput) at(siteID, webhookID string) any {
+	in.SiteID, in.WebhookID = siteID, webhookID
+	return &in.webhookPatch
+}
+
 func (in *CreatePassInput) at(siteID, _ string) any {
 	in.SiteID = siteID
 	return &in.passRequest
