@@ -282,7 +282,7 @@ func (a *API) cardReassign(c *gin.Context) {
 	to := c.PostForm("user_id")
 	c.Params = append(c.Params, param{Key: "user", Value: cr.UserID})
 	a.userAction(c, func(ctx context.Context, who Principal, site string) error {
-		_, err := a.ReassignCard(ctx, who, ReassignCardInput{SiteID: site, CardID: cr.ID, UserID: to})
+		_, err := a.ReassignCard(ctx, who, ReassignCardInput{SiteID: site, CardID: cr.ID, reassignRequest: reassignRequest{UserID: to}})
 		return err
 	}, "reassigned")
 }

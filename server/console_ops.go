@@ -384,7 +384,7 @@ func (a *API) mobileRevoke(c *gin.Context) {
 	if !a.claimNonce(c, back) {
 		return
 	}
-	in := RevokeCredentialInput{SiteID: currentSite(c).ID, CredentialID: cr.ID, Reason: strings.TrimSpace(c.PostForm("reason"))}
+	in := RevokeCredentialInput{SiteID: currentSite(c).ID, CredentialID: cr.ID, revokeRequest: revokeRequest{Reason: strings.TrimSpace(c.PostForm("reason"))}}
 	if _, err := a.RevokeCredential(c.Request.Context(), mustPrincipal(c), in); err != nil {
 		a.releaseNonce(c)
 		v := a.newView(c, "Revoke mobile credential")

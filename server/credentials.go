@@ -112,30 +112,8 @@ type reassignRequest struct {
 	UserID string `json:"user_id"`
 }
 
-// reassignCard gives a card or fob to another user of the site in one step
-// (docs/roles.md): the old credential is revoked, a new one is created for
-// the new holder, audited, and readers drop the old holder at once.
-func (a *API) reassignCard(c *gin.Context) {
-	req, ok := bind[reassignRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.ReassignCard(c.Request.Context(), mustPrincipal(c), ReassignCardInput{SiteID: currentSite(c).ID, CardID: c.Param("card"), UserID: req.UserID})
-	a.respond(c, http.StatusOK, res, err)
-}
-
 type revokeRequest struct {
 	Reason string `json:"reason"`
-}
-
-func (a *API) revokeCredential(c *gin.Context) {
-	req, ok := bind[revokeRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.RevokeCredential(c.Request.Context(), mustPrincipal(c),
-		RevokeCredentialInput{SiteID: currentSite(c).ID, CredentialID: c.Param("credential"), Reason: req.Reason})
-	a.respond(c, http.StatusOK, res, err)
 }
 
 func credentialQuery(c *gin.Context) CredentialQuery {
@@ -210,48 +188,6 @@ func (a *API) tokenTimes() (now, exp time.Time) {
 	return now, now.Add(a.cfg.CredentialTTL)
 }
 
-func (a *API) acceptInvitation(c *gin.Context) {
-	req, ok := bind[acceptRequest](a, c)
-	if !ok {
-		return
-	}
-	var v validator
-	var device *ecdsa.PublicKey
-	if len(req.DevicePublicKey) == 0 || string(req.DevicePublicKey) == "null" {
-		v.add("device_public_key", "is required: the phone's P-256 public key as a JWK")
-	} else if k, err := credential.ParseDeviceJWK(req.DevicePublicKey); err != nil {
-		v.add("device_public_key", deviceKeyMessage(err))
-	} else {
-		device = k
-	}
-	v.check(req.Platform == "ios" || req.Platform == "android", "platform", "must be ios or android")
-	v.check(len(req.PushToken) <= 4096, "push_token", "is too long")
-	if !a.passed(c, &v) {
-		return
-	}
-	jwk, _ := credential.DeviceJWK(device)
-	now, exp := a.tokenTimes()
-	acc, err := a.store.AcceptInvitation(c.Request.Context(), c.Param("code"),
-		models.Device{PublicJWK: string(jwk), Platform: req.Platform, PushToken: req.PushToken}, exp)
-	if errors.Is(err, models.ErrInvitation) {
-		a.fail(c, errNotFound("invitation (unknown, already used or expired)"))
-		return
-	}
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	// Signed after the commit: the claims are all known by then, and
-	// signing with a loaded key cannot fail for a valid device key.
-	token, err := a.mint(device, acc.Credential, acc.Groups, now, exp)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, tokenResponse{CredentialID: acc.Credential.ID, Credential: token, ExpiresAt: rfc3339(exp), MemberKey: acc.MemberKey})
-}
-
 func deviceKeyMessage(err error) string {
 	switch {
 	case errors.Is(err, credential.ErrNotP256):
@@ -286,112 +222,9 @@ type challengeRequest struct {
 	Signature string `json:"signature"`
 }
 
-// refreshChallenge hands the phone a fresh, single-use challenge to sign
-// with its device key, replacing its outstanding one. Only the phone may
-// ask: the request is signed by the device key at a time within a minute of
-// the server's clock and newer than the last one accepted. It reveals
-// nothing about the credential.
-func (a *API) refreshChallenge(c *gin.Context) {
-	req, ok := bind[challengeRequest](a, c)
-	if !ok {
-		return
-	}
-	var v validator
-	at, err := time.Parse(time.RFC3339Nano, req.Timestamp)
-	v.check(err == nil && len(req.Timestamp) <= 40, "timestamp", "must be the phone's current time, RFC 3339 with milliseconds")
-	sig := v.deviceSignature(req.Signature)
-	if !a.passed(c, &v) {
-		return
-	}
-	ch, err := credential.NewRefreshChallenge(rand.Reader)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	enc := base64.RawURLEncoding.EncodeToString(ch)
-	now := a.now()
-	exp := now.Add(challengeTTL)
-	id := c.Param("credential")
-	verify := func(d *models.Device) error {
-		k, err := credential.ParseDeviceJWK([]byte(d.PublicJWK))
-		if err != nil {
-			return err
-		}
-		err = credential.VerifyChallengeRequest(k, id, at.UnixMilli(), sig, now)
-		var den *credential.Denial
-		if errors.As(err, &den) && den.Reason == credential.ReasonExpired {
-			return &Error{Status: http.StatusUnauthorized, Code: "stale_request", Detail: "the timestamp is more than a minute from the server's clock"}
-		}
-		if err != nil {
-			return &Error{Status: http.StatusUnauthorized, Code: "bad_proof", Detail: "the signature does not prove the credential's device key"}
-		}
-		return nil
-	}
-	err = a.store.SaveChallenge(c.Request.Context(), id, enc, exp, at.UnixMilli(), verify)
-	if errors.Is(err, models.ErrChallengeReplayed) {
-		a.fail(c, &Error{Status: http.StatusUnauthorized, Code: "stale_request", Detail: "the timestamp is not newer than the last challenge request's"})
-		return
-	}
-	if err != nil {
-		a.fail(c, notFoundAs(err, "credential"))
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, challengeResponse{Challenge: enc, ExpiresAt: rfc3339(exp)})
-}
-
 type refreshRequest struct {
 	Challenge string `json:"challenge"`
 	Signature string `json:"signature"`
-}
-
-func (a *API) refreshCredential(c *gin.Context) {
-	req, ok := bind[refreshRequest](a, c)
-	if !ok {
-		return
-	}
-	var v validator
-	v.check(req.Challenge != "" && len(req.Challenge) < 100, "challenge", "is required: the value from the challenge endpoint")
-	sig := v.deviceSignature(req.Signature)
-	ch, err := base64.RawURLEncoding.DecodeString(req.Challenge)
-	v.check(err == nil, "challenge", "must be base64url")
-	if !a.passed(c, &v) {
-		return
-	}
-	id := c.Param("credential")
-	var token string
-	var devKey *ecdsa.PublicKey
-	verify := func(d *models.Device) error {
-		k, err := credential.ParseDeviceJWK([]byte(d.PublicJWK))
-		if err != nil {
-			return err
-		}
-		devKey = k
-		if err := credential.VerifyRefresh(k, ch, id, sig); err != nil {
-			return &Error{Status: http.StatusUnauthorized, Code: "bad_proof", Detail: "the signature does not prove the credential's device key"}
-		}
-		return nil
-	}
-	sign := func(cred *models.Credential, u *models.User) (time.Time, error) {
-		now, exp := a.tokenTimes()
-		var err error
-		token, err = a.mint(devKey, cred, u.Groups(), now, exp)
-		return exp, err
-	}
-	cred, err := a.store.Refresh(c.Request.Context(), id, req.Challenge, verify, sign)
-	switch {
-	case errors.Is(err, models.ErrChallenge):
-		a.fail(c, &Error{Status: http.StatusUnauthorized, Code: "challenge_invalid", Detail: "the challenge is unknown, used or expired: ask for a new one"})
-		return
-	case errors.Is(err, models.ErrNotRevocable):
-		a.fail(c, errConflict("credential_revoked", "the credential is no longer active"))
-		return
-	case err != nil:
-		a.fail(c, notFoundAs(err, "credential"))
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, tokenResponse{CredentialID: cred.ID, Credential: token, ExpiresAt: rfc3339(*cred.TokenExpiresAt)})
 }
 
 func (a *API) jwks(c *gin.Context) {

@@ -36,9 +36,9 @@ func (a *API) routes() http.Handler {
 
 	// The phone's own endpoints: the invitation code or the device key is
 	// the proof, not a bearer key.
-	r.POST("/v1/invitations/:code/accept", a.throttle(a.limits.accept), a.acceptInvitation)
-	r.POST("/v1/credentials/:credential/challenge", a.throttle(a.limits.challenge), a.refreshChallenge)
-	r.POST("/v1/credentials/:credential/refresh", a.refreshCredential)
+	r.POST("/v1/invitations/:code/accept", a.throttle(a.limits.accept), shownOnce(proved(a, "code", a.AcceptInvitation)))
+	r.POST("/v1/credentials/:credential/challenge", a.throttle(a.limits.challenge), shownOnce(proved(a, "credential", a.RefreshChallenge)))
+	r.POST("/v1/credentials/:credential/refresh", shownOnce(proved(a, "credential", a.RefreshCredential)))
 
 	v1 := r.Group("/v1", a.authenticate, a.idempotency())
 
@@ -89,11 +89,11 @@ func (a *API) routes() http.Handler {
 	admin.GET("/users/:user/cards", a.listUserCards)
 	admin.DELETE("/cards/:card", acted(a, http.StatusOK, "card", a.UnassignCard))
 	admin.POST("/cards/:card/lost", acted(a, http.StatusOK, "card", a.MarkCardLost))
-	admin.POST("/cards/:card/reassign", a.reassignCard)
+	admin.POST("/cards/:card/reassign", decoded(a, http.StatusOK, "card", a.ReassignCard))
 
 	admin.POST("/users/:user/mobile-credentials", shownOnce(a.issueMobile))
 	admin.GET("/credentials", queried(a, credentialQuery, a.ListCredentials))
-	admin.POST("/credentials/:credential/revoke", a.revokeCredential)
+	admin.POST("/credentials/:credential/revoke", decoded(a, http.StatusOK, "credential", a.RevokeCredential))
 
 	admin.GET("/events", a.listEvents)
 
@@ -114,13 +114,13 @@ func (a *API) routes() http.Handler {
 
 	// Signed webhooks (docs/webhooks.md): endpoints, their deliveries and
 	// attempts, a manual redelivery.
-	admin.POST("/webhooks", a.createWebhook)
+	admin.POST("/webhooks", shownOnce(decoded(a, http.StatusCreated, "", a.CreateWebhook)))
 	admin.GET("/webhooks", listed(a, routeSite, a.ListWebhooks))
-	admin.GET("/webhooks/:webhook", a.getWebhook)
-	admin.PATCH("/webhooks/:webhook", a.updateWebhook)
-	admin.DELETE("/webhooks/:webhook", a.deleteWebhook)
-	admin.POST("/webhooks/:webhook/rotate-secret", a.rotateWebhookSecret)
-	admin.GET("/webhooks/:webhook/deliveries", a.listWebhookDeliveries)
+	admin.GET("/webhooks/:webhook", fetched(a, "webhook", a.GetWebhook))
+	admin.PATCH("/webhooks/:webhook", decoded(a, http.StatusOK, "webhook", a.UpdateWebhook))
+	admin.DELETE("/webhooks/:webhook", removed(a, "webhook", a.DeleteWebhook))
+	admin.POST("/webhooks/:webhook/rotate-secret", shownOnce(acted(a, http.StatusOK, "webhook", a.RotateWebhookSecret)))
+	admin.GET("/webhooks/:webhook/deliveries", listed(a, routeWebhook, a.ListWebhookDeliveries))
 	admin.POST("/webhooks/:webhook/deliveries/:delivery/redeliver", a.redeliverWebhook)
 
 	// The notification outbox: what was sent, what is waiting, what failed.

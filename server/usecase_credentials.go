@@ -60,11 +60,13 @@ func (s *Service) changeCredential(ctx context.Context, who Principal, siteID, w
 
 // ReassignCardInput moves a card or fob to another user of the site.
 type ReassignCardInput struct {
-	SiteID, CardID, UserID string
+	SiteID, CardID string
+	reassignRequest
 }
 
-// ReassignCard gives a card or fob to another user in one step: the old
-// credential is revoked and a new one created (the store audits both).
+// ReassignCard gives a card or fob to another user in one step
+// (docs/roles.md): the old credential is revoked and a new one created
+// (the store audits both), and readers drop the old holder at once.
 func (s *Service) ReassignCard(ctx context.Context, who Principal, in ReassignCardInput) (credentialResponse, error) {
 	var v validator
 	v.id("user_id", in.UserID)
@@ -83,7 +85,8 @@ func (s *Service) ReassignCard(ctx context.Context, who Principal, in ReassignCa
 
 // RevokeCredentialInput revokes any credential with a reason.
 type RevokeCredentialInput struct {
-	SiteID, CredentialID, Reason string
+	SiteID, CredentialID string
+	revokeRequest
 }
 
 // RevokeCredential revokes a credential (credential.revoked); a phone's

@@ -46,6 +46,21 @@ func decoded[In any, P routedInput[In], R any](a *API, status int, param string,
 	}
 }
 
+// proved decodes the body of a phone's call, which proves itself in the
+// body (an invitation code's route, a device-key signature), and calls
+// the use case with the route's param: no key, no Principal.
+func proved[In, R any](a *API, param string, call func(ctx context.Context, id string, in In) (R, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var in In
+		if err := decodeJSON(c, &in); err != nil {
+			a.fail(c, err)
+			return
+		}
+		res, err := call(c.Request.Context(), c.Param(param), in)
+		a.respond(c, http.StatusOK, res, err)
+	}
+}
+
 // The inputs decoded takes: where each body goes, and the route's ids.
 
 func (in *CreateDoorInput) at(siteID, _ string) any {
@@ -86,6 +101,26 @@ func (in *SetBookingScheduleInput) at(siteID, doorID string) any {
 func (in *CreateBookingInput) at(siteID, doorID string) any {
 	in.SiteID, in.DoorID = siteID, doorID
 	return &in.bookingRequest
+}
+
+func (in *ReassignCardInput) at(siteID, cardID string) any {
+	in.SiteID, in.CardID = siteID, cardID
+	return &in.reassignRequest
+}
+
+func (in *RevokeCredentialInput) at(siteID, credentialID string) any {
+	in.SiteID, in.CredentialID = siteID, credentialID
+	return &in.revokeRequest
+}
+
+func (in *CreateWebhookInput) at(siteID, _ string) any {
+	in.SiteID = siteID
+	return &in.webhookRequest
+}
+
+func (in *UpdateWebhookInput) at(siteID, webhookID string) any {
+	in.SiteID, in.WebhookID = siteID, webhookID
+	return &in.webhookPatch
 }
 
 func (in *CreatePassInput) at(siteID, _ string) any {

@@ -276,10 +276,15 @@ func sendPkpass(c *gin.Context, body []byte, modified time.Time) {
 }
 
 // walletablePass resolves the pass of a wallet link for either wallet: a
-// wrong link is 404, a pass that no longer works sends the visitor back to
-// the page (which says why), and a PIN-only pass has nothing to carry.
-// When it returns false the response is written.
-func (a *API) walletablePass(c *gin.Context) (*models.Pass, string, time.Time, bool) {
+// wallet this server is not configured for is 503, a wrong link 404, a
+// pass that no longer works sends the visitor back to the page (which says
+// why), and a PIN-only pass has nothing to carry. When it returns false
+// the response is written.
+func (a *API) walletablePass(c *gin.Context, wallet string, configured bool) (*models.Pass, string, time.Time, bool) {
+	if !configured {
+		a.fail(c, errWalletUnavailable(wallet))
+		return nil, "", time.Time{}, false
+	}
 	p, token, err := a.passFromLink(c)
 	if err != nil {
 		a.fail(c, notFoundAs(err, "visitor pass"))
@@ -302,11 +307,7 @@ func (a *API) walletablePass(c *gin.Context) (*models.Pass, string, time.Time, b
 // Apple Wallet pass. A pass that no longer works sends the visitor back to
 // the page, which says why.
 func (a *API) applePass(c *gin.Context) {
-	if a.wallet.apple == nil {
-		a.fail(c, errWalletUnavailable("Apple Wallet"))
-		return
-	}
-	p, token, now, ok := a.walletablePass(c)
+	p, token, now, ok := a.walletablePass(c, "Apple Wallet", a.wallet.apple != nil)
 	if !ok {
 		return
 	}
@@ -328,11 +329,7 @@ func (a *API) applePass(c *gin.Context) {
 // Save to Google Wallet link. The link (about 2 KB) is made on demand and
 // never stored or sent by SMS.
 func (a *API) googlePass(c *gin.Context) {
-	if a.wallet.google == nil {
-		a.fail(c, errWalletUnavailable("Google Wallet"))
-		return
-	}
-	p, _, now, ok := a.walletablePass(c)
+	p, _, now, ok := a.walletablePass(c, "Google Wallet", a.wallet.google != nil)
 	if !ok {
 		return
 	}
