@@ -46,6 +46,36 @@ func testConfig() server.Config {
 	return server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}
 }
 
+// configCase is an environment for server.LoadConfig and what it must
+// give: an error of one line naming wantErr, or (wantErr "") a
+// configuration that check accepts.
+type configCase struct {
+	name    string
+	env     map[string]string
+	wantErr string
+	check   func(server.Config) bool
+}
+
+// checkLoadConfig runs each case as a subtest; part is the piece of the
+// configuration a failure shows.
+func checkLoadConfig(t *testing.T, part func(server.Config) any, cases []configCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := server.LoadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(cfg) {
+				t.Fatalf("config %+v, %v", part(cfg), err)
+			}
+		})
+	}
+}
+
 // newEnvWith is the one place the tests build an API: over st, whose
 // committed changes reach a new broker (unless spec names one), with an
 // operator key.
