@@ -3,9 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -282,14 +279,6 @@ func (e *env) doorWithReader(f fixture, name string) (door, reader string) {
 	return door, reader
 }
 
-func mustKey(t testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // noThrottle turns every rate limit off, for tests and benchmarks that
 // send many requests from the one test address.
 var noThrottle = server.Throttle{AuthFailAddr: server.Rate{Off: true}, AuthFailPrefix: server.Rate{Off: true},
@@ -359,17 +348,13 @@ func csvRows(t testing.TB, r resp) [][]string {
 // waitImport polls the job until it ends and returns it.
 func (e *env) waitImport(path, key string) resp {
 	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		r := e.must(200, "GET", path, key, nil)
-		if s := r.str("status"); s == "done" || s == "failed" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("import still %s: %s", r.str("status"), r.body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var r resp
+	testkit.WaitFor(e.t, 3*time.Minute, "the import "+path+" to end", func() bool {
+		r = e.must(200, "GET", path, key, nil)
+		s := r.str("status")
+		return s == "done" || s == "failed"
+	})
+	return r
 }
 
 // testClock is the kit's clock, starting at the whole second of now, shared
