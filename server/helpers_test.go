@@ -176,6 +176,25 @@ func eachSite(t *testing.T, name string, fn func(t *testing.T, e *env, f fixture
 	})
 }
 
+// eachSiteURL is eachSite with APIs that open their own store and follow
+// its change feed as Serve does (newEnvURL).
+func eachSiteURL(t *testing.T, name string, fn func(t *testing.T, e *env, f fixture)) {
+	t.Helper()
+	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
+		e := newEnvURL(t, dbURL, nil)
+		fn(t, e, e.fixture(name))
+	})
+}
+
+// serve serves the API on a loopback port until the test ends, for what
+// needs a real connection (a stream, a browser), and returns its base URL.
+func (e *env) serve() string {
+	e.t.Helper()
+	srv := httptest.NewServer(e.handler)
+	e.t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 type resp struct {
 	status int
 	header http.Header
