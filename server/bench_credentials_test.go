@@ -137,9 +137,7 @@ func BenchmarkRevocationToStream(b *testing.B) {
 				other = newEnvURL(b, url, kek) // the reader streams from another instance
 			}
 			f := a.fixture("Rev")
-			srv := httptest.NewServer(other.handler)
-			b.Cleanup(srv.Close)
-			ch := openStream(b, srv.URL, f.reader)
+			ch := openStream(b, other.serve(), f.reader)
 			p := newPhone(b)
 			var lat []time.Duration
 			b.ResetTimer()

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -509,10 +510,7 @@ func TestConsoleLiveTailAndImport(t *testing.T) {
 	server.SetConsoleTail(cb.ce.api, 100*time.Millisecond, time.Second)
 	cb.person(server.Invite{SiteID: cb.s.site, Name: "Sam Admin"})
 	cb.open(cb.site()+"/events", "events")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(cb.text("live"), "Live") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, "the live tail", func() bool { return strings.HasPrefix(cb.text("live"), "Live") })
 	if err := cb.ce.store.Audit(t.Context(), cb.s.site, "test", "door.renamed", "", "", "Lobby → Hall"); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,13 @@ type consoleEnv struct {
 	server *httptest.Server
 }
 
+// eachConsole runs fn on both databases with a console on a test clock the
+// store shares.
+func eachConsole(t *testing.T, fn func(t *testing.T, ce *consoleEnv)) {
+	t.Helper()
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newConsoleEnv(t, st, clk)) })
+}
+
 // edits change the API's dependencies (a notification provider, say).
 func newConsoleEnv(t *testing.T, st *models.Store, clk *testClock, edits ...func(*envSpec)) *consoleEnv {
 	t.Helper()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/internal/testkit"
-	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/server"
 )
 
@@ -49,8 +48,7 @@ func hidden(p page) map[string]string {
 // and sees each refused row with its errors; the audit has
 // the import. Bad files come back with the error next to the file field.
 func TestConsoleImport(t *testing.T) {
-	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) {
-		ce := newConsoleEnv(t, st, clk)
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
 		admin := ce.session(server.Invite{SiteID: a.site, Name: "Sam"})
 		other := ce.session(server.Invite{SiteID: b.site, Name: "Bo"})

@@ -194,8 +194,7 @@ func streamURL(t *testing.T, body string) string {
 // TestConsoleEventsBadInput: the tail and the export refuse what they
 // must, and the export is the filtered log as an attachment.
 func TestConsoleEventsBadInput(t *testing.T) {
-	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) {
-		ce := newConsoleEnv(t, st, clk)
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
 		ctx := t.Context()
 		admin := ce.session(server.Invite{SiteID: a.site, Name: "Sam"})
@@ -238,10 +237,10 @@ func TestConsoleEventsBadInput(t *testing.T) {
 		}
 
 		// The export: the filter's rows, as an attachment, formulas defused.
-		if err := st.Audit(ctx, a.site, "test", "door.renamed", "", "", "=HYPERLINK(1)"); err != nil {
+		if err := ce.store.Audit(ctx, a.site, "test", "door.renamed", "", "", "=HYPERLINK(1)"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.InsertEvents(ctx, []models.Event{{SiteID: a.site, Type: models.EventAccess, Action: "unlock", DoorID: a.door, OccurredAt: clk.Now()}}); err != nil {
+		if _, err := ce.store.InsertEvents(ctx, []models.Event{{SiteID: a.site, Type: models.EventAccess, Action: "unlock", DoorID: a.door, OccurredAt: ce.clk.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		req, _ := http.NewRequest("GET", ce.url+s+"/events/export?type=audit", nil)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
@@ -59,9 +58,7 @@ func want(t *testing.T, name string, p page, status int, texts ...string) {
 // slot is a readable 409, a past or closed slot an error next to the slot
 // field, a double submit one booking, another's booking not the member's.
 func TestConsoleOpsBookingsBadInput(t *testing.T) {
-	clk := newTestClock()
-	modelstest.EachWith(t, modelstest.Options{Now: clk.Now}, func(t *testing.T, st *models.Store) {
-		ce := newConsoleEnv(t, st, clk)
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		s, room, day := opsSite(ce)
 		adm := ce.session(server.Invite{SiteID: s.site, Name: "Sam"})
 		mem := ce.session(server.Invite{SiteID: s.site, Name: "Mo", UserID: s.users["member"]})
@@ -88,7 +85,7 @@ func TestConsoleOpsBookingsBadInput(t *testing.T) {
 			f := adm.get(week + wk).form(map[string]string{"slot": tc.slot, "user_id": s.users["member"]})
 			want(t, tc.name, adm.post(week, f, ce.url), tc.status, tc.text)
 		}
-		bks, _, err := st.ListBookings(t.Context(), s.site, room, models.BookingFilter{Status: models.BookingActive}, models.Page{Limit: 10})
+		bks, _, err := ce.store.ListBookings(t.Context(), s.site, room, models.BookingFilter{Status: models.BookingActive}, models.Page{Limit: 10})
 		if err != nil || len(bks) != 1 {
 			t.Fatalf("bookings after a double submit and refusals: %d %v", len(bks), err)
 		}
@@ -112,8 +109,7 @@ func TestConsoleOpsBookingsBadInput(t *testing.T) {
 // data: image; SMS without a provider is an error next to the field;
 // revoking needs a reason; a card is no mobile credential to revoke.
 func TestConsoleOpsMobileBadInput(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ce := newConsoleEnv(t, st, newTestClock())
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		s := ce.site("Maple Court")
 		adm := ce.session(server.Invite{SiteID: s.site, Name: "Sam"})
 		prof := "/console/sites/" + s.site + "/users/" + s.users["member"]
@@ -125,7 +121,7 @@ func TestConsoleOpsMobileBadInput(t *testing.T) {
 		f = adm.get(prof).form(map[string]string{"deliver_via": "pigeon"})
 		want(t, "invite by pigeon", adm.post(prof+"/mobile", f, ce.url), 422, `id="deliver_via-error"`)
 
-		creds, err := st.UserCredentials(t.Context(), s.site, s.users["member"])
+		creds, err := ce.store.UserCredentials(t.Context(), s.site, s.users["member"])
 		if err != nil || len(creds) != 1 {
 			t.Fatalf("credentials %d %v", len(creds), err)
 		}
@@ -135,7 +131,7 @@ func TestConsoleOpsMobileBadInput(t *testing.T) {
 		want(t, "revoke without a reason", adm.post(rev, f, ce.url), 422, `id="reason-error"`)
 		f = adm.get(rev).form(map[string]string{"reason": "phone lost"})
 		want(t, "revoke", adm.post(rev, f, ce.url), 200, "was revoked")
-		if cr, err := st.GetCredential(t.Context(), s.site, creds[0].ID); err != nil || cr.Status != models.CredRevoked || cr.RevokeReason != "phone lost" {
+		if cr, err := ce.store.GetCredential(t.Context(), s.site, creds[0].ID); err != nil || cr.Status != models.CredRevoked || cr.RevokeReason != "phone lost" {
 			t.Errorf("after the revoke: %+v %v", cr, err)
 		}
 		card := ce.must(201, "POST", "/v1/sites/"+s.site+"/users/"+s.users["member"]+"/cards", s.admin, map[string]any{"number": "04A1B2C3"}).str("id")
@@ -149,8 +145,7 @@ func TestConsoleOpsMobileBadInput(t *testing.T) {
 // offline" (409), one a connected reader acks says "sent"; decommission asks first, then retires the reader, which
 // is gone from the actions and not found a second time.
 func TestConsoleOpsReadersBadInput(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ce := newConsoleEnv(t, st, newTestClock())
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		s := ce.site("Maple Court")
 		adm := ce.session(server.Invite{SiteID: s.site, Name: "Sam"})
 		rp := "/console/sites/" + s.site + "/readers"
@@ -185,8 +180,7 @@ func TestConsoleOpsReadersBadInput(t *testing.T) {
 // existing user, a new user, me) and "send to the holder": SMS to a holder
 // without a phone is an error next to the assignee.
 func TestConsoleOpsPINAssignees(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ce := newConsoleEnv(t, st, newTestClock())
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		s := ce.site("Maple Court")
 		nophone := ce.must(201, "POST", "/v1/sites/"+s.site+"/users", ce.op, map[string]any{"name": "No Phone", "group_id": s.groups["member"]}).str("id")
 		adm := ce.session(server.Invite{SiteID: s.site, Name: "Ann", UserID: s.users["admin"]})

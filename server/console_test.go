@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
@@ -15,8 +14,7 @@ import (
 // as each kind of person, on both databases. A bearer key on a page is no
 // session (the sign-in page), and a session cookie on the API is no key.
 func TestConsoleAuthorization(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		ce := newConsoleEnv(t, st, newTestClock())
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
 		who := map[string]*consoleClient{
 			"operator":   ce.session(server.Invite{Operator: true, Name: "Olga"}),
@@ -78,16 +76,14 @@ func TestConsoleAuthorization(t *testing.T) {
 // forged cookie; another site's pages; cross-origin and token-less posts;
 // a double submit; invalid fields shown next to their field.
 func TestConsoleBadInput(t *testing.T) {
-	clk := newTestClock()
-	modelstest.EachWith(t, modelstest.Options{Now: clk.Now}, func(t *testing.T, st *models.Store) {
+	eachConsole(t, func(t *testing.T, ce *consoleEnv) {
 		ctx := t.Context()
-		ce := newConsoleEnv(t, st, clk)
 		a, b := ce.site("Maple Court"), ce.site("Oak House")
 		anon := ce.client("")
 		token := func(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 
 		used := ce.invite(server.Invite{SiteID: a.site, Name: "Ann"})
-		if err := st.RegisterPasskey(ctx, token(used), &models.Passkey{CredentialID: []byte("c1"), Data: "{}"}); err != nil {
+		if err := ce.store.RegisterPasskey(ctx, token(used), &models.Passkey{CredentialID: []byte("c1"), Data: "{}"}); err != nil {
 			t.Fatal(err)
 		}
 		expired := ce.invite(server.Invite{SiteID: a.site, Name: "Eve"})
@@ -148,7 +144,7 @@ func TestConsoleBadInput(t *testing.T) {
 				t.Fatalf("submit %d = %d: %s", i, p.status, p.body)
 			}
 		}
-		creds, err := st.UserCredentials(ctx, a.site, a.users["member"])
+		creds, err := ce.store.UserCredentials(ctx, a.site, a.users["member"])
 		if err != nil || len(creds) != 1 {
 			t.Errorf("a double submit made %d cards (%v), want 1", len(creds), err)
 		}

@@ -93,9 +93,7 @@ func TestMobileCredentialLifecycle(t *testing.T) {
 
 		// The token verifies with nothing but the JWKS over HTTP and jwx's
 		// generic verification, and carries the claims of the contract.
-		srv := httptest.NewServer(e.handler)
-		defer srv.Close()
-		set, err := jwk.Fetch(t.Context(), srv.URL+"/.well-known/jwks.json")
+		set, err := jwk.Fetch(t.Context(), e.serve()+"/.well-known/jwks.json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -472,14 +470,11 @@ func waitEvent(t testing.TB, ch <-chan [2]string, event, contains string) time.T
 }
 
 func TestStreamDeliversRevocation(t *testing.T) {
-	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
-		e := newEnvURL(t, dbURL, nil)
-		f := e.fixture("A")
+	eachSiteURL(t, "A", func(t *testing.T, e *env, f fixture) {
 		p := newPhone(t)
 		e.enroll(f, p)
-		srv := httptest.NewServer(e.handler)
-		t.Cleanup(srv.Close) // after the stream's own cleanup closes it
-		ch := openStream(t, srv.URL, f.reader)
+		base := e.serve() // closed after the stream's own cleanup closes it
+		ch := openStream(t, base, f.reader)
 		e.must(200, "POST", "/v1/sites/"+f.site+"/credentials/"+p.credID+"/revoke", f.admin, map[string]any{"reason": "lost"})
 		waitEvent(t, ch, "revoked", p.credID)
 		e.must(200, "PATCH", "/v1/sites/"+f.site+"/doors/"+f.door, f.admin, map[string]any{"name": "Main lobby"})
@@ -498,9 +493,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	f := a.fixture("A")
 	p := newPhone(t)
 	a.enroll(f, p)
-	srvB := httptest.NewServer(b.handler)
-	t.Cleanup(srvB.Close)
-	ch := openStream(t, srvB.URL, f.reader)
+	ch := openStream(t, b.serve(), f.reader)
 	start := time.Now()
 	a.must(200, "POST", "/v1/sites/"+f.site+"/credentials/"+p.credID+"/revoke", f.admin, map[string]any{"reason": "lost"})
 	got := waitEvent(t, ch, "revoked", p.credID)

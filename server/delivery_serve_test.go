@@ -19,12 +19,7 @@ import (
 
 func TestLoadConfigNotifications(t *testing.T) {
 	dir := t.TempDir()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr string
-		check   func(server.Config) bool
-	}{
+	checkLoadConfig(t, func(c server.Config) any { return c.Notifications }, []configCase{
 		{"none configured", nil, "", func(c server.Config) bool {
 			return c.Notifications.APNs == nil && c.Notifications.FCM == nil && c.Notifications.SMS == nil &&
 				c.Notifications.Reasons[notifications.ChannelSMS] == "LINTEL_TWILIO_ACCOUNT_SID not set"
@@ -36,21 +31,7 @@ func TestLoadConfigNotifications(t *testing.T) {
 		{"sms halfway", map[string]string{"LINTEL_TWILIO_ACCOUNT_SID": "AC" + strings.Repeat("0", 32)}, "LINTEL_TWILIO_AUTH_TOKEN", nil},
 		{"apns key file missing", map[string]string{"LINTEL_APNS_KEY_FILE": filepath.Join(dir, "nope.p8"), "LINTEL_APNS_KEY_ID": "KEYID12345",
 			"LINTEL_APNS_TEAM_ID": "TEAMID6789", "LINTEL_APNS_TOPIC": "com.example"}, "LINTEL_APNS_KEY_FILE", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := server.LoadConfig(func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.check(cfg) {
-				t.Fatalf("config %+v, %v", cfg.Notifications, err)
-			}
-		})
-	}
+	})
 }
 
 // Serve names the providers at start-up, runs the worker over the store's

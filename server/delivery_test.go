@@ -269,10 +269,8 @@ func TestDeactivationSendsSilentPushes(t *testing.T) {
 // Failures through the SQL queue: a 500 is retried and then delivered; a
 // dead token is removed from the device and never retried.
 func TestDeliveryFailuresThroughTheOutbox(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+	eachDelivery(t, "A", func(t *testing.T, d *deliveryEnv, f fixture) {
 		ctx := t.Context()
-		d := newDeliveryEnv(t, st)
-		f := d.fixture("A")
 		base := "/v1/sites/" + f.site
 		w := d.worker(t, "w1", nil)
 
@@ -312,11 +310,11 @@ func TestDeliveryFailuresThroughTheOutbox(t *testing.T) {
 		if m["status"] != "dead" || m["attempts"] != float64(1) || !strings.Contains(m["last_error"].(string), "Unregistered") {
 			t.Fatalf("after 410: %v", m)
 		}
-		dev, err := st.DeviceFor(ctx, gone)
+		dev, err := d.store.DeviceFor(ctx, gone)
 		if err != nil || dev.PushToken != "" {
 			t.Fatalf("the dead token is still on the device: %+v %v", dev, err)
 		}
-		if dev, _ := st.DeviceFor(ctx, alive); dev.PushToken != hexToken(3) {
+		if dev, _ := d.store.DeviceFor(ctx, alive); dev.PushToken != hexToken(3) {
 			t.Fatal("another phone's token was dropped")
 		}
 		// The next push invitation goes to the phone that still has a
@@ -345,7 +343,7 @@ func TestDeliveryFailuresThroughTheOutbox(t *testing.T) {
 		d.fcm.ScriptFor(fcmToken(5), notifytest.Reply{Status: 404, Reason: "UNREGISTERED"})
 		d.must(200, "POST", base+"/credentials/"+fgone+"/revoke", f.admin, map[string]any{"reason": "x"})
 		drain(t, w)
-		if dev, _ := st.DeviceFor(ctx, fgone); dev.PushToken != "" {
+		if dev, _ := d.store.DeviceFor(ctx, fgone); dev.PushToken != "" {
 			t.Fatal("FCM UNREGISTERED did not drop the token")
 		}
 		if got := d.deliveries(f, "?status=dead"); len(got) != 2 {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/wire"
-	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // TestDeltaEqualsFullBundle makes one change of every kind, and after each
@@ -17,9 +15,7 @@ import (
 // the server sends for it, is exactly the full bundle of now; and that the
 // change travelled as a delta, not as a full bundle.
 func TestDeltaEqualsFullBundle(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
-		e := newEnv(t, st)
-		f := e.fixture("D")
+	eachSite(t, "D", func(t *testing.T, e *env, f fixture) {
 		base := "/v1/sites/" + f.site
 		var card, other, noneGroup string
 		steps := []struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -31,12 +30,11 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	kek := []byte("delivery-tests-key-encryption-k!")
 	a := newEnvURL(t, pg.URL(), kek)
 	b := newEnvURL(t, pg.URL(), kek)
-	srvB := httptest.NewServer(b.handler)
-	t.Cleanup(srvB.Close)
+	baseB := b.serve()
 	f := a.fixture("A")
 	ph := newPhone(t)
 	a.enroll(f, ph)
-	stream := openStream(t, srvB.URL, f.reader)
+	stream := openStream(t, baseB, f.reader)
 
 	// The outbox: two live workers, one per instance, on slow providers so
 	// that the restart lands mid-delivery.

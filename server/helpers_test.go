@@ -3,9 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -44,6 +41,36 @@ type envSpec struct {
 // testConfig is the configuration of most tests: no throttling.
 func testConfig() server.Config {
 	return server.Config{PublicURL: "https://lintel.test", Throttle: noThrottle}
+}
+
+// configCase is an environment for server.LoadConfig and what it must
+// give: an error of one line naming wantErr, or (wantErr "") a
+// configuration that check accepts.
+type configCase struct {
+	name    string
+	env     map[string]string
+	wantErr string
+	check   func(server.Config) bool
+}
+
+// checkLoadConfig runs each case as a subtest; part is the piece of the
+// configuration a failure shows.
+func checkLoadConfig(t *testing.T, part func(server.Config) any, cases []configCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := server.LoadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(cfg) {
+				t.Fatalf("config %+v, %v", part(cfg), err)
+			}
+		})
+	}
 }
 
 // newEnvWith is the one place the tests build an API: over st, whose
@@ -149,6 +176,25 @@ func eachSite(t *testing.T, name string, fn func(t *testing.T, e *env, f fixture
 	})
 }
 
+// eachSiteURL is eachSite with APIs that open their own store and follow
+// its change feed as Serve does (newEnvURL).
+func eachSiteURL(t *testing.T, name string, fn func(t *testing.T, e *env, f fixture)) {
+	t.Helper()
+	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
+		e := newEnvURL(t, dbURL, nil)
+		fn(t, e, e.fixture(name))
+	})
+}
+
+// serve serves the API on a loopback port until the test ends, for what
+// needs a real connection (a stream, a browser), and returns its base URL.
+func (e *env) serve() string {
+	e.t.Helper()
+	srv := httptest.NewServer(e.handler)
+	e.t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 type resp struct {
 	status int
 	header http.Header
@@ -252,14 +298,6 @@ func (e *env) doorWithReader(f fixture, name string) (door, reader string) {
 	return door, reader
 }
 
-func mustKey(t testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // noThrottle turns every rate limit off, for tests and benchmarks that
 // send many requests from the one test address.
 var noThrottle = server.Throttle{AuthFailAddr: server.Rate{Off: true}, AuthFailPrefix: server.Rate{Off: true},
@@ -329,17 +367,13 @@ func csvRows(t testing.TB, r resp) [][]string {
 // waitImport polls the job until it ends and returns it.
 func (e *env) waitImport(path, key string) resp {
 	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		r := e.must(200, "GET", path, key, nil)
-		if s := r.str("status"); s == "done" || s == "failed" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("import still %s: %s", r.str("status"), r.body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var r resp
+	testkit.WaitFor(e.t, 3*time.Minute, "the import "+path+" to end", func() bool {
+		r = e.must(200, "GET", path, key, nil)
+		s := r.str("status")
+		return s == "done" || s == "failed"
+	})
+	return r
 }
 
 // testClock is the kit's clock, starting at the whole second of now, shared

@@ -3,7 +3,6 @@ package server_test
 import (
 	"crypto/rand"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"testing"
@@ -26,9 +25,7 @@ func TestRevocationReachesStreamsOnAllInstances(t *testing.T) {
 			urls := make([]string, n)
 			for i := range envs {
 				envs[i] = newEnvURL(t, dbURL, kek)
-				srv := httptest.NewServer(envs[i].handler)
-				t.Cleanup(srv.Close)
-				urls[i] = srv.URL
+				urls[i] = envs[i].serve()
 			}
 			a := envs[0]
 			f := a.fixture("A")

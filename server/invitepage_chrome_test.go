@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"image/png"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,8 +22,7 @@ func TestInvitePageInChromium(t *testing.T) {
 	ctx := browser(t)
 	clk := newTestClock()
 	e := newInviteEnv(t, modelstest.SQLite(t, modelstest.Options{Now: clk.Now}), clk, testApp)
-	srv := httptest.NewServer(e.handler)
-	t.Cleanup(srv.Close)
+	base := e.serve()
 	f := e.fixture("Maple Court")
 	_, code := e.invite(f)
 
@@ -43,7 +41,7 @@ func TestInvitePageInChromium(t *testing.T) {
 			}
 			do("load the page",
 				chromedp.EmulateViewport(screen.width, screen.height, opts...),
-				chromedp.Navigate(srv.URL+"/invite/"+code),
+				chromedp.Navigate(base+"/invite/"+code),
 				chromedp.WaitVisible(chromedp.ID("qr")),
 			)
 			if bg := eval(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(233, 238, 245)" {
@@ -78,7 +76,7 @@ func TestInvitePageInChromium(t *testing.T) {
 	clk.Advance(49 * time.Hour)
 	do("reload the expired page",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile, chromedp.EmulateTouch),
-		chromedp.Navigate(srv.URL+"/invite/"+code), chromedp.WaitVisible(chromedp.ID("state")))
+		chromedp.Navigate(base+"/invite/"+code), chromedp.WaitVisible(chromedp.ID("state")))
 	if got := eval(`document.getElementById('qr')===null&&document.getElementById('code')===null?'none':'shown'`); got != "none" {
 		t.Fatal("an expired invitation still shows its code")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lintel/lintel/credential"
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
 	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
@@ -26,7 +27,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 		old := ring.Current()
 		tok, err := credential.Issue(old, credential.Claims{Issuer: "i", Subject: "cred_1", Site: "s", User: "u", Groups: []string{},
-			Device: &mustKey(t).PublicKey, IssuedAt: now, NotBefore: now, Expiry: now.Add(time.Hour), ID: "j"})
+			Device: &testkit.FreshKey(t).PublicKey, IssuedAt: now, NotBefore: now, Expiry: now.Add(time.Hour), ID: "j"})
 		if err != nil {
 			t.Fatal(err)
 		}

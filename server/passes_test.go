@@ -596,6 +596,22 @@ func TestPassUses(t *testing.T) {
 	})
 }
 
+// redeem is a reader's call to redeem a single-use pass.
+func (e *env) redeem(reader, pass string) resp {
+	e.t.Helper()
+	return e.do("POST", "/v1/reader/redeem", reader, map[string]any{"pass_id": pass})
+}
+
+// lobbyAndGarage is fixture A with a second door, the garage, and its
+// reader, beside fixture B: the door and the site a pass for A's lobby is
+// not for.
+func (e *env) lobbyAndGarage() (f, g fixture, garage, garageReader string) {
+	e.t.Helper()
+	f, g = e.fixture("A"), e.fixture("B")
+	garage, garageReader = e.doorWithReader(f, "Garage")
+	return f, g, garage, garageReader
+}
+
 // TestRedeemExactlyOnce: 50 readers' calls at once for one single-use pass
 // give one 200 and 49 409 already_used, on both databases.
 func TestRedeemExactlyOnce(t *testing.T) {
@@ -616,7 +632,7 @@ func TestRedeemExactlyOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				r := e.do("POST", "/v1/reader/redeem", f.reader, map[string]any{"pass_id": p})
+				r := e.redeem(f.reader, p)
 				mu.Lock()
 				codes[r.status]++
 				if r.status != 200 {
@@ -648,11 +664,9 @@ func TestRedeemExactlyOnce(t *testing.T) {
 
 func TestRedeemRefusals(t *testing.T) {
 	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
-		f := e.fixture("A")
-		g := e.fixture("B")
+		f, g, _, garageReader := e.lobbyAndGarage()
 		base := "/v1/sites/" + f.site
 		now := clk.Now()
-		_, garageReader := e.doorWithReader(f, "Garage")
 		create := func(body map[string]any) string {
 			return e.must(201, "POST", base+"/visitor-passes", f.admin, body).str("id")
 		}
@@ -664,9 +678,6 @@ func TestRedeemRefusals(t *testing.T) {
 		later["starts_at"], later["ends_at"] = rfcUTC(now.Add(2*time.Hour)), rfcUTC(now.Add(4*time.Hour))
 		future := create(later)
 
-		redeem := func(reader, pass string) resp {
-			return e.do("POST", "/v1/reader/redeem", reader, map[string]any{"pass_id": pass})
-		}
 		for _, tt := range []struct {
 			name, reader, pass string
 			status             int
@@ -679,17 +690,17 @@ func TestRedeemRefusals(t *testing.T) {
 			{"another site's reader", g.reader, single, 404, "not_found"},
 			{"unknown pass", f.reader, "pass_nope", 404, "not_found"},
 		} {
-			if r := redeem(tt.reader, tt.pass); r.status != tt.status || r.str("code") != tt.code {
+			if r := e.redeem(tt.reader, tt.pass); r.status != tt.status || r.str("code") != tt.code {
 				t.Errorf("%s: %d %s", tt.name, r.status, r.body)
 			}
 		}
 		// Within the leeway of a minute, a pass about to start redeems.
 		clk.Advance(2*time.Hour - 30*time.Second)
-		if r := redeem(f.reader, future); r.status != 200 || r.str("pass_id") != future || r.str("status") != "used" {
+		if r := e.redeem(f.reader, future); r.status != 200 || r.str("pass_id") != future || r.str("status") != "used" {
 			t.Fatalf("within leeway: %d %s", r.status, r.body)
 		}
 		clk.Advance(5 * time.Hour)
-		if r := redeem(f.reader, single); r.status != 409 || r.str("code") != "expired" {
+		if r := e.redeem(f.reader, single); r.status != 409 || r.str("code") != "expired" {
 			t.Fatalf("expired: %d %s", r.status, r.body)
 		}
 		if r := e.do("POST", "/v1/reader/redeem", f.reader, map[string]any{}); r.status != 422 || !r.namesField("pass_id") {
@@ -707,11 +718,9 @@ func TestRedeemRefusals(t *testing.T) {
 // refuses the same; the lobby reader's identical events spend them.
 func TestUploadSpendsOnlyItsDoor(t *testing.T) {
 	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
-		f := e.fixture("A")
-		g := e.fixture("B")
+		f, g, garage, garageReader := e.lobbyAndGarage()
 		base := "/v1/sites/" + f.site
 		now := clk.Now()
-		garage, garageReader := e.doorWithReader(f, "Garage")
 		key := pinKey(t, e.bundle(f.reader, "").PINKey)
 		qrPass := e.must(201, "POST", base+"/visitor-passes", f.admin, passBody("single_use", now, f.door)).str("id")
 		pinBody := passBody("single_use", now, f.door)
@@ -736,7 +745,7 @@ func TestUploadSpendsOnlyItsDoor(t *testing.T) {
 		status := func(pass string) string {
 			return e.must(200, "GET", base+"/visitor-passes/"+pass, f.admin, nil).str("status")
 		}
-		if r := e.do("POST", "/v1/reader/redeem", garageReader, map[string]any{"pass_id": qrPass}); r.status != 409 || r.str("code") != "door_not_allowed" {
+		if r := e.redeem(garageReader, qrPass); r.status != 409 || r.str("code") != "door_not_allowed" {
 			t.Fatalf("redeem from the garage: %d %s", r.status, r.body)
 		}
 		upload(garageReader,

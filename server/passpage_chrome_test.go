@@ -5,7 +5,6 @@ import (
 	"context"
 	"github.com/lintel/lintel/internal/testkit"
 	"image/png"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,8 +77,7 @@ func TestPassPageInChromium(t *testing.T) {
 	ctx := browser(t)
 	w := sqliteWallet(t, walletOpts{apple: true, google: true})
 	clk := w.clk
-	srv := httptest.NewServer(w.handler)
-	t.Cleanup(srv.Close)
+	base := w.serve()
 
 	f := w.fixture("Acme Offices")
 	body := passBody("temporary", clk.Now(), f.door)
@@ -93,7 +91,7 @@ func TestPassPageInChromium(t *testing.T) {
 	// An iPhone-sized screen: 390x844 CSS pixels at 3 device pixels each.
 	step("load the page",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile, chromedp.EmulateTouch),
-		chromedp.Navigate(srv.URL+"/p/"+p.id+"?t="+p.token),
+		chromedp.Navigate(base+"/p/"+p.id+"?t="+p.token),
 		chromedp.WaitVisible(chromedp.ID("qr")),
 	)
 	// The inline style sheet applied (its CSP hash matched), the image
@@ -138,7 +136,7 @@ func TestPassPageInChromium(t *testing.T) {
 
 	// Revoked: the page says so and shows no code.
 	w.must(200, "DELETE", "/v1/sites/"+f.site+"/visitor-passes/"+p.id, f.admin, nil)
-	step("reload the revoked page", chromedp.Navigate(srv.URL+"/p/"+p.id+"?t="+p.token), chromedp.WaitVisible(chromedp.ID("state")))
+	step("reload the revoked page", chromedp.Navigate(base+"/p/"+p.id+"?t="+p.token), chromedp.WaitVisible(chromedp.ID("state")))
 	if got := eval(`document.getElementById('qr')===null&&document.getElementById('pin')===null?'none':'shown'`); got != "none" {
 		t.Fatal("a revoked pass still shows its QR code or PIN")
 	}

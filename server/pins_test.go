@@ -22,6 +22,18 @@ func pinReq(mode, typ string, extra map[string]any) map[string]any {
 	return b
 }
 
+// eachSyncedDoor runs fn on both databases, each with its own clock, with
+// fixture A whose reader has fetched its bundle (a custom PIN needs a
+// reader that synced recently); pins is the door's PIN collection.
+func eachSyncedDoor(t *testing.T, fn func(t *testing.T, e *env, clk *testClock, f fixture, pins string)) {
+	t.Helper()
+	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
+		f := e.fixture("A")
+		e.bundle(f.reader, "")
+		fn(t, e, clk, f, "/v1/sites/"+f.site+"/doors/"+f.door+"/pins")
+	})
+}
+
 func TestPINModesAndTypes(t *testing.T) {
 	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
 		f := e.fixture("A")
@@ -164,11 +176,8 @@ func TestPINModesAndTypes(t *testing.T) {
 }
 
 func TestPINDistinctAndLive(t *testing.T) {
-	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
-		f := e.fixture("A")
-		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
+	eachSyncedDoor(t, func(t *testing.T, e *env, clk *testClock, f fixture, pins string) {
 		now := clk.Now()
-		e.bundle(f.reader, "")
 
 		// Custom: never equal to another active PIN of the door.
 		e.must(201, "POST", pins, f.admin, pinReq("custom", "permanent", map[string]any{"pin": "2468"}))
@@ -308,11 +317,8 @@ func TestPINAssignee(t *testing.T) {
 }
 
 func TestPINBadInput(t *testing.T) {
-	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
-		f := e.fixture("A")
-		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
+	eachSyncedDoor(t, func(t *testing.T, e *env, clk *testClock, f fixture, pins string) {
 		now := clk.Now()
-		e.bundle(f.reader, "")
 		tests := []struct {
 			name  string
 			body  map[string]any
@@ -362,12 +368,10 @@ func TestPINBadInput(t *testing.T) {
 // TestCustomPINAtRest: the database holds custom PINs only sealed (and as a
 // keyed hash); no column of any table carries the digits.
 func TestCustomPINAtRest(t *testing.T) {
-	eachClock(t, func(t *testing.T, e *env, clk *testClock) {
-		f := e.fixture("A")
-		e.bundle(f.reader, "")
+	eachSyncedDoor(t, func(t *testing.T, e *env, clk *testClock, f fixture, pins string) {
 		const secret = "803917"
-		r := e.must(201, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/pins", f.admin, pinReq("custom", "permanent", map[string]any{"pin": secret}))
-		e.must(200, "POST", "/v1/sites/"+f.site+"/doors/"+f.door+"/pins/"+r.str("id")+"/reveal", f.admin, nil)
+		r := e.must(201, "POST", pins, f.admin, pinReq("custom", "permanent", map[string]any{"pin": secret}))
+		e.must(200, "POST", pins+"/"+r.str("id")+"/reveal", f.admin, nil)
 		db, err := e.store.SQLDB()
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/internal/testkit"
-	"github.com/lintel/lintel/models/modelstest"
 )
 
 // openReporting opens the reader stream as the daemon does, with its
@@ -39,11 +37,8 @@ func (e *env) hasAudit(f fixture, action string) bool {
 }
 
 func TestReadersListAndPresence(t *testing.T) {
-	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
-		e := newEnvURL(t, dbURL, nil)
-		f := e.fixture("A")
-		srv := httptest.NewServer(e.handler)
-		t.Cleanup(srv.Close)
+	eachSiteURL(t, "A", func(t *testing.T, e *env, f fixture) {
+		base := e.serve()
 		rs := e.readers(f, "")
 		if len(rs) != 1 || rs[0]["connected"] != false || rs[0]["door_id"] != f.door {
 			t.Fatalf("readers before the stream: %v", rs)
@@ -51,7 +46,7 @@ func TestReadersListAndPresence(t *testing.T) {
 		if got := e.readers(f, "?door_id=door_other"); len(got) != 0 {
 			t.Fatalf("door filter: %v", got)
 		}
-		_, cancel := openReporting(t, srv.URL, f.reader)
+		_, cancel := openReporting(t, base, f.reader)
 		r := e.readers(f, "?door_id="+f.door)[0]
 		if r["connected"] != true || r["version"] != "lintel-reader/1.4.2" || r["queue_depth"] != 17.0 || r["bundle_version"] != 3.0 || r["last_seen_at"] == nil {
 			t.Fatalf("reader while streaming: %v", r)
@@ -92,13 +87,10 @@ func ackUnlocks(t *testing.T, base, key string, ch <-chan [2]string, got chan<- 
 }
 
 func TestRemoteUnlock(t *testing.T) {
-	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
-		e := newEnvURL(t, dbURL, nil)
-		f := e.fixture("A")
+	eachSiteURL(t, "A", func(t *testing.T, e *env, f fixture) {
 		other := e.fixture("B")
 		bare := e.must(201, "POST", "/v1/sites/"+f.site+"/doors", f.admin, map[string]any{"name": "Bike room"}).str("id")
-		srv := httptest.NewServer(e.handler)
-		t.Cleanup(srv.Close)
+		base := e.serve()
 		unlock := func(door string) string { return "/v1/sites/" + f.site + "/doors/" + door + "/unlock" }
 
 		start := time.Now()
@@ -127,9 +119,9 @@ func TestRemoteUnlock(t *testing.T) {
 		}
 		e.must(404, "POST", unlock(f.door), other.admin, nil) // another site's admin
 
-		ch, _ := openReporting(t, srv.URL, f.reader)
+		ch, _ := openReporting(t, base, f.reader)
 		got := make(chan wire.Unlock, 1)
-		ackUnlocks(t, srv.URL, f.reader, ch, got)
+		ackUnlocks(t, base, f.reader, ch, got)
 		r = e.must(202, "POST", unlock(f.door), f.admin, map[string]any{"seconds": 7, "reason": "delivery"})
 		u := <-got
 		if u.Seconds != 7 || u.Reason != "delivery" || !strings.HasPrefix(u.Actor, "admin:") || u.CommandID != r.str("command_id") {
@@ -144,15 +136,12 @@ func TestRemoteUnlock(t *testing.T) {
 }
 
 func TestDecommissionReader(t *testing.T) {
-	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
-		e := newEnvURL(t, dbURL, nil)
-		f := e.fixture("A")
+	eachSiteURL(t, "A", func(t *testing.T, e *env, f fixture) {
 		other := e.fixture("B")
-		srv := httptest.NewServer(e.handler)
-		t.Cleanup(srv.Close)
+		base := e.serve()
 		id := e.readers(f, "")[0]["id"].(string)
 		path := "/v1/sites/" + f.site + "/readers/" + id
-		ch, _ := openReporting(t, srv.URL, f.reader)
+		ch, _ := openReporting(t, base, f.reader)
 		before := e.bundle(f.reader, "")
 
 		e.must(404, "DELETE", "/v1/sites/"+other.site+"/readers/"+id, other.admin, nil)
@@ -186,9 +175,7 @@ func TestDecommissionReader(t *testing.T) {
 }
 
 func TestRotateDoorKeys(t *testing.T) {
-	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
-		e := newEnvURL(t, dbURL, nil)
-		f := e.fixture("A")
+	eachSiteURL(t, "A", func(t *testing.T, e *env, f fixture) {
 		other := e.fixture("B")
 		pins := "/v1/sites/" + f.site + "/doors/" + f.door + "/pins"
 		e.bundle(f.reader, "") // a custom PIN needs a reader that synced

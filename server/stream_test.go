@@ -18,7 +18,6 @@ import (
 	"github.com/lintel/lintel/credential/wire"
 	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
@@ -97,9 +96,7 @@ func nextChange(t *testing.T, ch <-chan [2]string) wire.StreamEvent {
 // deltas, is told to fetch (bundle events); an unknown version, only
 // until the stream names one.
 func TestStreamInlineDelta(t *testing.T) {
-	modelstest.EachURL(t, func(t *testing.T, dbURL string) {
-		e := newEnvURL(t, dbURL, nil)
-		f := e.fixture("A")
+	eachSiteURL(t, "A", func(t *testing.T, e *env, f fixture) {
 		var gets atomic.Int64
 		srv := httptest.NewServer(countBundleGETs(e.handler, &gets))
 		t.Cleanup(srv.Close)

@@ -306,20 +306,10 @@ func (w *walletEnv) issue(f fixture, body map[string]any) issuedPass {
 	return p
 }
 
-// withHeader performs a request with extra headers.
+// withHeader performs a request with extra headers and no key.
 func (e *env) withHeader(method, path string, hdr map[string]string, body string) resp {
 	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	rec := httptest.NewRecorder()
-	e.handler.ServeHTTP(rec, req)
-	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	return e.send(method, path, "", "", body, hdr)
 }
 
 // unzipPass reads a .pkpass into its files.

@@ -498,46 +498,17 @@ func TestGoogleWalletGivesUp(t *testing.T) {
 // TestLoadConfigWallet: the wallet settings come from the environment; one
 // set halfway stops start-up naming the variable.
 func TestLoadConfigWallet(t *testing.T) {
-	dir := t.TempDir()
-	pki, err := walletPKIOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key := filepath.Join(dir, "pass.pem"), filepath.Join(dir, "pass.key")
-	if err := os.WriteFile(cert, append(pemCert(pki.leaf), pemCert(pki.wwdr)...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pemKey(t, pki.leafKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr string
-		check   func(server.Config) bool
-	}{
+	_, cert, key := passFiles(t)
+	missing := filepath.Join(t.TempDir(), "nope")
+	checkLoadConfig(t, func(c server.Config) any { return c.Wallet }, []configCase{
 		{"none", nil, "", func(c server.Config) bool { return c.Wallet.Apple == nil && c.Wallet.Google == nil }},
 		{"apple", map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: key}, "", func(c server.Config) bool {
 			return c.Wallet.Apple != nil && len(c.Wallet.Apple.KeyPEM) > 0 && c.Wallet.Google == nil
 		}},
-		{"apple, missing key file", map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: filepath.Join(dir, "nope")}, wallet.EnvApplePassKey, nil},
+		{"apple, missing key file", map[string]string{wallet.EnvApplePassCert: cert, wallet.EnvApplePassKey: missing}, wallet.EnvApplePassKey, nil},
 		{"apple, only the team", map[string]string{wallet.EnvAppleTeamID: walletTeam}, wallet.EnvApplePassCert, nil},
 		{"google halfway", map[string]string{wallet.EnvGoogleIssuerID: walletIssuer}, wallet.EnvGoogleServiceAccountFile, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := server.LoadConfig(func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("err = %v, want one line naming %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.check(cfg) {
-				t.Fatalf("config %+v, %v", cfg.Wallet, err)
-			}
-		})
-	}
+	})
 }
 
 // TestWalletSyncLoop: a revocation wakes the sync loop, which sends the
