@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/url"
 	"testing"
+
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // FuzzWalletWebService sends arbitrary path segments, tokens, tags and
@@ -13,7 +15,7 @@ func FuzzWalletWebService(f *testing.F) {
 	w := sqliteWallet(f, walletOpts{apple: true})
 	fx := w.fixture("F")
 	p := w.issue(fx, passBody("temporary", w.clk.Now(), fx.door))
-	auth := passJSON(f, unzipPass(f, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
+	auth := passJSON(f, testkit.UnzipPass(f, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
 
 	f.Add(uint8(0), "device-1", walletPassType, p.id, "ApplePass "+auth, `{"pushToken":"`+pushTokenA+`"}`, "")
 	f.Add(uint8(1), "device-1", walletPassType, p.id, "ApplePass "+auth, "", "")

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -310,32 +308,6 @@ func (w *walletEnv) issue(f fixture, body map[string]any) issuedPass {
 func (e *env) withHeader(method, path string, hdr map[string]string, body string) resp {
 	e.t.Helper()
 	return e.send(method, path, "", "", body, hdr)
-}
-
-// unzipPass reads a .pkpass into its files.
-func unzipPass(t testing.TB, b []byte) map[string][]byte {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatalf("not a zip: %v", err)
-	}
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := files[f.Name]; dup {
-			t.Fatalf("%s twice in the zip", f.Name)
-		}
-		files[f.Name] = data
-	}
-	return files
 }
 
 func passJSON(t testing.TB, files map[string][]byte) map[string]any {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/wallet"
 )
 
@@ -49,7 +50,7 @@ func TestServeWallet(t *testing.T) {
 		t.Fatalf("pkpass %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	// LINTEL_PUBLIC_URL defaults to http://127.0.0.1:…, which serves a web service too.
-	if pj := passJSON(t, unzipPass(t, pkpass)); pj["webServiceURL"] != base+"/wallet" {
+	if pj := passJSON(t, testkit.UnzipPass(t, pkpass)); pj["webServiceURL"] != base+"/wallet" {
 		t.Fatalf("webServiceURL %v", pj["webServiceURL"])
 	}
 }

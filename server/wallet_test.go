@@ -3,9 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -13,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,68 +27,19 @@ import (
 	"github.com/lintel/lintel/wallet"
 )
 
-// requireOpenSSL returns the openssl binary; missing, it skips the test,
-// except under CI=true where it fails it.
-func requireOpenSSL(t testing.TB) string {
-	t.Helper()
-	return testkit.Binary(t, "openssl", "openssl")
-}
-
 // checkPkpass unzips a .pkpass, checks every manifest hash both ways and
 // verifies the signature with openssl against the test CA, and returns
 // the files.
 func checkPkpass(t testing.TB, body []byte, pki *walletPKI) map[string][]byte {
 	t.Helper()
-	files := unzipPass(t, body)
+	files := testkit.UnzipPass(t, body)
 	for _, name := range []string{"pass.json", "manifest.json", "signature", "icon.png"} {
 		if files[name] == nil {
 			t.Fatalf("the pass lacks %s (has %d files)", name, len(files))
 		}
 	}
-	var manifest map[string]string
-	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
-		t.Fatalf("manifest.json: %v", err)
-	}
-	for name, data := range files {
-		if name == "manifest.json" || name == "signature" {
-			if _, listed := manifest[name]; listed {
-				t.Fatalf("the manifest lists %s", name)
-			}
-			continue
-		}
-		sum := sha1.Sum(data)
-		if manifest[name] != hex.EncodeToString(sum[:]) {
-			t.Fatalf("manifest hash of %s = %q, want %x", name, manifest[name], sum)
-		}
-	}
-	for name := range manifest {
-		if files[name] == nil {
-			t.Fatalf("the manifest lists %s, which is not in the pass", name)
-		}
-	}
-	openssl := requireOpenSSL(t)
-	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	root, wwdr := write("root.pem", pemCert(pki.root)), write("wwdr.pem", pemCert(pki.wwdr))
-	verify := func(manifestFile string) ([]byte, error) {
-		return exec.Command(openssl, "smime", "-verify", "-inform", "DER", "-in", write("signature", files["signature"]),
-			"-content", manifestFile, "-CAfile", root, "-certfile", wwdr, "-purpose", "any", "-binary", "-out", os.DevNull).CombinedOutput()
-	}
-	if out, err := verify(write("manifest.json", files["manifest.json"])); err != nil {
-		t.Fatalf("openssl smime -verify: %v\n%s", err, out)
-	}
-	// The check can fail: a manifest changed by one byte does not verify.
-	tampered := append([]byte(nil), files["manifest.json"]...)
-	tampered[len(tampered)/2] ^= 1
-	if out, err := verify(write("tampered.json", tampered)); err == nil {
-		t.Fatalf("a tampered manifest verified:\n%s", out)
-	}
+	testkit.CheckManifest(t, files)
+	testkit.VerifyPassSignature(t, files, pki.root, pki.wwdr)
 	return files
 }
 
@@ -153,7 +101,7 @@ func TestApplePassDownload(t *testing.T) {
 			t.Fatal("the PIN is not on the back of the pass")
 		}
 		// Only the token's hash is stored; a second download carries the same token.
-		again := passJSON(t, unzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))
+		again := passJSON(t, testkit.UnzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))
 		if again["authenticationToken"] != auth {
 			t.Fatal("a second download changed the authenticationToken: the first phone's registration would break")
 		}
@@ -216,7 +164,7 @@ func TestPassKitWebServiceFlow(t *testing.T) {
 		f := w.fixture("Acme Offices")
 		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
 		dl := w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil)
-		pj := passJSON(t, unzipPass(t, dl.body))
+		pj := passJSON(t, testkit.UnzipPass(t, dl.body))
 		auth := pj["authenticationToken"].(string)
 		base := "/wallet/v1"
 		regPath := base + "/devices/device-1/registrations/" + walletPassType + "/" + p.id
@@ -337,7 +285,7 @@ func TestWalletDeviceLimit(t *testing.T) {
 	eachWallet(t, walletOpts{apple: true}, func(t *testing.T, w *walletEnv) {
 		f := w.fixture("A")
 		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
-		auth := passJSON(t, unzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
+		auth := passJSON(t, testkit.UnzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
 		for i := range 11 {
 			path := fmt.Sprintf("/wallet/v1/devices/device-%d/registrations/%s/%s", i, walletPassType, p.id)
 			r := w.withHeader("POST", path, appleAuth(auth), `{"pushToken":"`+hexToken(i)+`"}`)
@@ -359,7 +307,7 @@ func TestWalletExpirySweep(t *testing.T) {
 		f := w.fixture("A")
 		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
 		dl := w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil)
-		auth := passJSON(t, unzipPass(t, dl.body))["authenticationToken"].(string)
+		auth := passJSON(t, testkit.UnzipPass(t, dl.body))["authenticationToken"].(string)
 		regPath := "/wallet/v1/devices/device-1/registrations/" + walletPassType + "/" + p.id
 		if r := w.withHeader("POST", regPath, appleAuth(auth), `{"pushToken":"`+pushTokenA+`"}`); r.status != 201 {
 			t.Fatalf("register = %d", r.status)
@@ -371,7 +319,7 @@ func TestWalletExpirySweep(t *testing.T) {
 		w.clk.Advance(4 * time.Hour)
 		latest := "/wallet/v1/passes/" + walletPassType + "/" + p.id
 		r := w.withHeader("GET", latest, map[string]string{"Authorization": "ApplePass " + auth, "If-Modified-Since": dl.header.Get("Last-Modified")}, "")
-		if r.status != 200 || passJSON(t, unzipPass(t, r.body))["voided"] != true {
+		if r.status != 200 || passJSON(t, testkit.UnzipPass(t, r.body))["voided"] != true {
 			t.Fatalf("expired pass before the sweep: %d", r.status)
 		}
 		res, err := w.api.SyncWallets(t.Context())
@@ -383,7 +331,7 @@ func TestWalletExpirySweep(t *testing.T) {
 			reqs[0].ClientCert != notifytest.CertFingerprint(w.pki.leaf) || reqs[0].Authorization != "" {
 			t.Fatalf("APNs requests %+v", reqs)
 		}
-		files := unzipPass(t, w.withHeader("GET", latest, appleAuth(auth), "").body)
+		files := testkit.UnzipPass(t, w.withHeader("GET", latest, appleAuth(auth), "").body)
 		if !strings.Contains(string(files["pass.json"]), `"value":"Expired"`) {
 			t.Fatalf("status: %s", files["pass.json"])
 		}
@@ -580,7 +528,7 @@ func TestWalletPushesWithoutAppAPNsKey(t *testing.T) {
 	eachWallet(t, walletOpts{apple: true, apns: true, noAppKey: true}, func(t *testing.T, w *walletEnv) {
 		f := w.fixture("Acme Offices")
 		p := w.issue(f, passBody("temporary", w.clk.Now(), f.door))
-		auth := passJSON(t, unzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
+		auth := passJSON(t, testkit.UnzipPass(t, w.must(200, "GET", "/v1/passes/"+p.id+"/apple.pkpass?t="+p.token, "", nil).body))["authenticationToken"].(string)
 		regPath := "/wallet/v1/devices/device-1/registrations/" + walletPassType + "/" + p.id
 		if r := w.withHeader("POST", regPath, appleAuth(auth), `{"pushToken":"`+pushTokenA+`"}`); r.status != 201 {
 			t.Fatalf("register = %d %s", r.status, r.body)
@@ -715,7 +663,7 @@ func TestServeWalletPushesWithoutAPNsKey(t *testing.T) {
 	pass := call("POST", "/v1/sites/"+site+"/visitor-passes", nil, passBody("temporary", time.Now(), door), 201)
 	id, link := field(pass, "id"), field(pass, "link")
 	tok := link[strings.Index(link, "?t=")+3:]
-	pj := passJSON(t, unzipPass(t, call("GET", "/v1/passes/"+id+"/apple.pkpass?t="+tok, nil, nil, 200)))
+	pj := passJSON(t, testkit.UnzipPass(t, call("GET", "/v1/passes/"+id+"/apple.pkpass?t="+tok, nil, nil, 200)))
 	auth := pj["authenticationToken"].(string)
 	call("POST", "/wallet/v1/devices/device-1/registrations/"+walletPassType+"/"+id, appleAuth(auth),
 		map[string]string{"pushToken": pushTokenA}, 201)
