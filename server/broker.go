@@ -33,6 +33,21 @@ func NewBroker() *Broker {
 // Done is closed when the server shuts down; streams end then.
 func (b *Broker) Done() <-chan struct{} { return b.closed }
 
+// Bound is ctx, ended too when the server shuts down: a long-lived
+// response (a reader's stream, the console's live tail) then watches one
+// channel for both ways it ends. cancel releases it.
+func (b *Broker) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-b.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // CloseAll ends every stream (graceful shutdown).
 func (b *Broker) CloseAll() { b.once.Do(func() { close(b.closed) }) }
 

@@ -152,15 +152,14 @@ func (a *API) serveTail(c *gin.Context, f models.EventFilter, after string) {
 	w := c.Writer
 	fmt.Fprintf(w, "retry: %d\n\n", (10 * time.Second).Milliseconds())
 	w.Flush()
-	ctx := c.Request.Context()
+	ctx, cancel := a.broker.Bound(c.Request.Context())
+	defer cancel()
 	poll, beat := time.NewTicker(a.console.tail.poll), time.NewTicker(a.console.tail.heartbeat)
 	defer poll.Stop()
 	defer beat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-a.broker.Done():
 			return
 		case <-beat.C:
 			fmt.Fprint(w, ": heartbeat\n\n")

@@ -11,17 +11,16 @@ import (
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/internal/testkit"
 	"github.com/lintel/lintel/models"
-	"github.com/lintel/lintel/models/modelstest"
 	"github.com/lintel/lintel/server"
 )
 
 func TestKeyRotation(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) {
 		kek := make([]byte, 32)
 		_, _ = rand.Read(kek)
 		ctx := t.Context()
-		now := time.Now()
-		ring, err := server.NewKeyring(ctx, st, kek, time.Hour, func() time.Time { return now })
+		now := clk.Now()
+		ring, err := server.NewKeyring(ctx, st, kek, time.Hour, clk.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +42,7 @@ func TestKeyRotation(t *testing.T) {
 			t.Fatalf("old token after rotation: %v", err)
 		}
 		// Once nothing it signed can be valid, the old key is no longer published.
-		now = now.Add(2 * time.Hour)
+		clk.Advance(2 * time.Hour)
 		if err := ring.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}

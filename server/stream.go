@@ -158,15 +158,14 @@ func (s eventStream) abort() {
 // A stream the broker cut off (its queue filled: the reader cannot keep
 // up) ends, and the reader resyncs from its version when it reconnects.
 func (a *API) pumpStream(c *gin.Context, r *models.Reader, s eventStream, conn *readerConn, changes <-chan models.Change, h held) {
-	ctx := c.Request.Context()
+	ctx, cancel := a.broker.Bound(c.Request.Context())
+	defer cancel()
 	tick := time.NewTicker(a.streamHeartbeat())
 	defer tick.Stop()
 	touch := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-a.broker.Done():
 			return
 		case <-conn.closed:
 			return
