@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -313,5 +312,3 @@ func tap(t testing.TB, p *phone.Phone, addr string) wire.Result {
 	}
 	return res
 }
-
-var errNoResult = errors.New("no result")

@@ -456,15 +456,6 @@ func isRevoked(id string) func(*reader) bool {
 	}
 }
 
-// current: connected since t and at least at version v.
-func current(since time.Time, v int64) func(*reader) bool {
-	return func(r *reader) bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.connected && r.helloAt.After(since) && r.doc != nil && r.doc.Version >= v
-	}
-}
-
 func connectedSince(t time.Time) func(*reader) bool {
 	return func(r *reader) bool {
 		r.mu.Lock()

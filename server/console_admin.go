@@ -233,7 +233,7 @@ func (a *API) userDeactivate(c *gin.Context) {
 }
 
 func (a *API) cardAssign(c *gin.Context) {
-	in := AssignCardInput{UserID: c.Param("user"), Number: strings.TrimSpace(c.PostForm("number")), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}
+	in := AssignCardInput{UserID: c.Param("user"), cardRequest: cardRequest{Number: strings.TrimSpace(c.PostForm("number")), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}}
 	a.userAction(c, func(ctx context.Context, who Principal, site string) error {
 		in.SiteID = site
 		_, err := a.AssignCard(ctx, who, in)

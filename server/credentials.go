@@ -43,15 +43,6 @@ func toCredential(c *models.Credential) credentialResponse {
 // actor names the principal in audit events.
 func actor(c *gin.Context) string { return mustPrincipal(c).actor() }
 
-// audit writes an audit record after the change has committed, so a
-// failure only logs. Use cases write theirs in the change's transaction
-// (Service.audited); only remote unlock (unlock.go) still uses this.
-func (a *API) audit(c *gin.Context, siteID, action, credentialID, userID, detail string) {
-	if err := a.store.Audit(c.Request.Context(), siteID, actor(c), action, credentialID, userID, detail); err != nil {
-		a.log.ErrorContext(c.Request.Context(), "audit event not written", "request_id", requestID(c), "action", action, "error", err)
-	}
-}
-
 type cardRequest struct {
 	Number string `json:"number"`
 	Kind   string `json:"kind"`
@@ -74,20 +65,6 @@ func (v *validator) card(req cardRequest) cardRequest {
 		label = v.name("label", label, 100)
 	}
 	return cardRequest{Number: num, Kind: req.Kind, Label: label}
-}
-
-func (a *API) assignCard(c *gin.Context) {
-	req, ok := bind[cardRequest](a, c)
-	if !ok {
-		return
-	}
-	res, err := a.AssignCard(c.Request.Context(), mustPrincipal(c), AssignCardInput{SiteID: currentSite(c).ID, UserID: c.Param("user"),
-		Number: req.Number, Kind: req.Kind, Label: req.Label})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, res)
 }
 
 func (a *API) listUserCards(c *gin.Context) {

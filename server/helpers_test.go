@@ -395,11 +395,6 @@ func eachClockConfig(t *testing.T, cfg server.Config, fn func(t *testing.T, e *e
 	eachDB(t, func(t *testing.T, st *models.Store, clk *testClock) { fn(t, newEnvConfig(t, st, cfg, clk.Now), clk) })
 }
 
-func newEnvClock(t testing.TB, st *models.Store, clk *testClock) *env {
-	t.Helper()
-	return newEnvConfig(t, st, testConfig(), clk.Now)
-}
-
 // obj and arr read nested JSON.
 func asObj(v any) map[string]any { m, _ := v.(map[string]any); return m }
 func asArr(v any) []any          { a, _ := v.([]any); return a }

@@ -85,7 +85,7 @@ func (a *API) routes() http.Handler {
 	admin.POST("/users/:user/api-keys", shownOnce(acted(a, http.StatusCreated, "user", a.CreateMemberKey)))
 	admin.POST("/users/:user/cut-off", acted(a, http.StatusOK, "user", a.CutOffUser))
 
-	admin.POST("/users/:user/cards", a.assignCard)
+	admin.POST("/users/:user/cards", decoded(a, http.StatusCreated, "user", a.AssignCard))
 	admin.GET("/users/:user/cards", a.listUserCards)
 	admin.DELETE("/cards/:card", acted(a, http.StatusOK, "card", a.UnassignCard))
 	admin.POST("/cards/:card/lost", acted(a, http.StatusOK, "card", a.MarkCardLost))

@@ -219,12 +219,6 @@ func (s *limiterSet) wait(e *limiterEntry, now time.Time) time.Duration {
 	return time.Duration(missing / (s.rate.PerMinute / 60) * float64(time.Second))
 }
 
-func (s *limiterSet) size() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.items)
-}
-
 // throttles are the server's limiter sets.
 type throttles struct {
 	authAddr, authPrefix                       *limiterSet

@@ -13,14 +13,14 @@ import (
 
 // AssignCardInput is a card or fob for a user of a site.
 type AssignCardInput struct {
-	SiteID, UserID      string
-	Number, Kind, Label string
+	SiteID, UserID string
+	cardRequest
 }
 
 // AssignCard gives a user a card or fob (card.assigned).
 func (s *Service) AssignCard(ctx context.Context, who Principal, in AssignCardInput) (credentialResponse, error) {
 	var v validator
-	card := v.card(cardRequest{Number: in.Number, Kind: in.Kind, Label: in.Label})
+	card := v.card(in.cardRequest)
 	if err := v.err(); err != nil {
 		return credentialResponse{}, err
 	}

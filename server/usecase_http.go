@@ -103,6 +103,11 @@ func (in *CreateBookingInput) at(siteID, doorID string) any {
 	return &in.bookingRequest
 }
 
+func (in *AssignCardInput) at(siteID, userID string) any {
+	in.SiteID, in.UserID = siteID, userID
+	return &in.cardRequest
+}
+
 func (in *ReassignCardInput) at(siteID, cardID string) any {
 	in.SiteID, in.CardID = siteID, cardID
 	return &in.reassignRequest

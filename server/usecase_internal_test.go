@@ -36,7 +36,7 @@ func TestServiceWithoutGin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		card, err := a.AssignCard(ctx, admin, AssignCardInput{SiteID: site.ID, UserID: user.ID, Number: "0A1B2C3D"})
+		card, err := a.AssignCard(ctx, admin, AssignCardInput{SiteID: site.ID, UserID: user.ID, cardRequest: cardRequest{Number: "0A1B2C3D"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,6 @@ type testHandler struct {
 
 	mu         sync.Mutex
 	challenges map[ConnID][]byte
-	presents   map[ConnID]int
 	closed     map[ConnID]bool
 	total      atomic.Int64
 }
@@ -37,7 +36,6 @@ type testHandler struct {
 func newTestHandler() *testHandler {
 	return &testHandler{
 		challenges: map[ConnID][]byte{},
-		presents:   map[ConnID]int{},
 		closed:     map[ConnID]bool{},
 	}
 }
@@ -59,7 +57,6 @@ func (h *testHandler) Present(ctx context.Context, id ConnID, p []byte) []byte {
 	}
 	h.total.Add(1)
 	h.mu.Lock()
-	h.presents[id]++
 	c := h.challenges[id]
 	h.mu.Unlock()
 	return expectedResult(c, p, h.resultPad)
@@ -69,12 +66,6 @@ func (h *testHandler) ConnClosed(id ConnID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed[id] = true
-}
-
-func (h *testHandler) presentCount(id ConnID) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.presents[id]
 }
 
 func expectedResult(challenge, presentation []byte, pad int) []byte {
