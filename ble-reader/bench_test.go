@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/lintel/lintel/credential"
 	"github.com/lintel/lintel/credential/bundle"
 	"github.com/lintel/lintel/credential/wire"
+	"github.com/lintel/lintel/internal/testkit"
 )
 
 // bigDoc is the fixture's bundle grown to users users (each with a card)
@@ -33,13 +33,6 @@ func bigDoc(f *fixture, users, revoked int) *bundle.Bundle {
 		d.Revoked = append(d.Revoked, bundle.Revoked{CredentialID: fmt.Sprintf("cred-revoked-%07d", i), Until: &until})
 	}
 	return d
-}
-
-func percentiles(b *testing.B, d []time.Duration) {
-	slices.Sort(d)
-	at := func(p float64) float64 { return float64(d[int(float64(len(d)-1)*p)].Nanoseconds()) / 1e6 }
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
 }
 
 // BenchmarkDecide100kDenyList is the offline decision on a tap (issuer
@@ -76,7 +69,7 @@ func BenchmarkDecide100kDenyList(b *testing.B) {
 			b.Fatalf("denied: %s", d.Reason)
 		}
 	}
-	percentiles(b, durs)
+	testkit.ReportLatency(b, "", time.Millisecond, durs)
 }
 
 // BenchmarkTapDurable100kDenyList is the whole engine path of a tap:
@@ -102,7 +95,7 @@ func BenchmarkTapDurable100kDenyList(b *testing.B) {
 			b.Fatalf("result %x", res)
 		}
 	}
-	percentiles(b, durs)
+	testkit.ReportLatency(b, "", time.Millisecond, durs)
 }
 
 // BenchmarkCardDurable is a card read with its durable event: the rate a
@@ -184,6 +177,7 @@ func TestMemoryChild(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.ServerURL, cfg.ReaderToken, cfg.DataDir, cfg.BLE.Mode = "http://127.0.0.1:1", "t", dir, "off"
+	cfg.KeyFile = filepath.Join(dir, DefaultKeyFile)
 	d, err := New(cfg, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -370,11 +370,8 @@ func (e *Engine) spendOnce(passID string, until time.Time) (credential.Reason, [
 // commit records the event durably, then opens the door if granted. If the
 // event cannot be recorded the door stays shut and the outcome is Busy:
 // an unrecorded opening is worse than a retried tap.
-func (e *Engine) commit(ev store.Event, now time.Time, granted bool, effects ...store.Effect) Outcome {
-	if !granted {
-		effects = nil // spent marks only ever go with an admission
-	}
-	return e.commitState(ev, now, granted, effects)
+func (e *Engine) commit(ev store.Event, now time.Time, granted bool) Outcome {
+	return e.commitState(ev, now, granted, nil)
 }
 
 // commitState records ev with effects whatever the decision (line and

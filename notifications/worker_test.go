@@ -79,7 +79,7 @@ func (r *rig) server(ch Channel) fake {
 }
 
 // enqueueAnswered enqueues the test message of ch and kind, whose server
-// answers it with rs before it succeeds.
+// answers its next requests with rs (then with the default success).
 func (r *rig) enqueueAnswered(ch Channel, kind Kind, rs ...notifytest.Reply) string {
 	m := validMessage(ch, kind)
 	r.server(ch).ScriptFor(m.Recipient, rs...)

@@ -195,8 +195,8 @@ func TestConsoleOpsPINAssignees(t *testing.T) {
 			{"new user", map[string]string{"assign": "new", "new_name": "Nina New", "new_phone": "+33655555555"}, 200, "Nina New"},
 			{"new user without a name", map[string]string{"assign": "new", "new_name": ""}, 422, `class="field-error"`},
 			{"me", map[string]string{"assign": "me"}, 200, "Admin User"},
-			// (No SMS provider here: the field says so; pins_delivery_test
-			// covers a holder without a phone number.)
+			// (No SMS provider here: the field says so; TestPINDeliveryRefusals
+			// in pins_test.go covers a holder without a phone number.)
 			{"sms without a provider", map[string]string{"assign": "user", "user_id": nophone, "deliver_via": "sms"}, 422, `id="deliver_via-error"`},
 		} {
 			vals := map[string]string{"mode": "offline", "type": "permanent", "deliver_via": "none"}

@@ -48,7 +48,7 @@ func BenchmarkTap(b *testing.B) {
 					_ = p.Close()
 				}
 				b.StopTimer()
-				testkit.ReportLatency(b, "tap", taps)
+				testkit.ReportLatency(b, "tap", time.Microsecond, taps)
 				b.ReportMetric(float64(requests)/float64(b.N), "roundtrips/tap")
 				b.ReportMetric(float64(commands)/float64(b.N), "writecmds/tap")
 			})

@@ -63,7 +63,7 @@ func BenchmarkTapPCSC(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			testkit.ReportLatency(b, "select-to-decision", elapsed)
+			testkit.ReportLatency(b, "select-to-decision", time.Microsecond, elapsed)
 			b.ReportMetric(float64(exchanges)/float64(b.N), "exchanges/tap")
 			b.ReportMetric(float64(total)/float64(b.N), "apdus/tap")
 		})

@@ -1,6 +1,7 @@
-// Package cli is what the module's long-running commands share around
-// their run function: a context that SIGINT or SIGTERM cancels, so that
-// run can shut down gracefully, and the exit status.
+// Package cli is what the module's commands share around their run
+// function: for the long-running ones a context that SIGINT or SIGTERM
+// cancels, so that run can shut down gracefully, and the exit status;
+// for the phone simulators the subcommand usage and failure exits.
 package cli
 
 import (

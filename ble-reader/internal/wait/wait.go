@@ -1,6 +1,7 @@
 // Package wait is the daemon's one sleep that a context can cut short,
-// shared by the loops that retry: upstream's sync and upload, the NFC
-// reader's retries and its reconnects to pcscd.
+// shared by the loops that retry: upstream's sync and upload (through
+// upstream.Sleep, which re-exports it for loadgen, outside this tree),
+// the NFC reader's retries and its reconnects to pcscd.
 package wait
 
 import (
